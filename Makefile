@@ -1,0 +1,77 @@
+# AegisAI developer entry points. `make run` and `make test` work on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+PROTO_SRC := $(wildcard protos/aegis/v1/*.proto)
+# torch first, pinned, so that pip takes the local CPU build rather than a CUDA one.
+TORCH_PIN := torch==2.13.0
+AUDIT ?= embedded
+EVENTS ?= 2000
+
+.PHONY: help install proto proto-check proto-lint lint typecheck test test-unit test-service \
+        test-integration cluster-up cluster-down cluster-status run clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+install: $(STAMP)  ## venv + every dependency (idempotent)
+
+$(STAMP): pyproject.toml package.json
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_PIN)
+	$(PY) -m pip install -q -e '.[detection,network,cli,dev]'
+	npm install --silent --no-audit --no-fund
+	touch $@
+
+proto: $(STAMP)  ## regenerate the Python code beside the protos
+	$(PY) -m grpc_tools.protoc -I protos --python_out=protos --grpc_python_out=protos \
+		--pyi_out=protos $(PROTO_SRC)
+
+proto-lint: $(STAMP)  ## buf lint (STANDARD rules)
+	npx --no-install buf lint
+
+proto-check: $(STAMP) proto-lint  ## fail when the generated code is stale
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	$(PY) -m grpc_tools.protoc -I protos --python_out=$$tmp --grpc_python_out=$$tmp \
+		--pyi_out=$$tmp $(PROTO_SRC) && \
+	for f in $$tmp/aegis/v1/*; do \
+		cmp -s $$f protos/aegis/v1/$$(basename $$f) || { echo "stale: protos/aegis/v1/$$(basename $$f) (run make proto)"; exit 1; }; \
+	done && \
+	$(PY) -c 'import aegis.v1.router_pb2_grpc' && echo "generated code is up to date"
+
+lint: $(STAMP)  ## ruff + mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy aegis_runtime aegis_domain router_service agent_services audit_service aegis_cli
+
+test: $(STAMP) proto-check lint  ## everything CI runs
+	$(BIN)/pytest -q tests
+
+test-unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+test-service: $(STAMP)
+	$(BIN)/pytest -q tests/service
+
+test-integration: $(STAMP)
+	$(BIN)/pytest -q tests/integration
+
+cluster-up: $(STAMP)  ## every service in the background; returns once all are SERVING
+	$(BIN)/aegis cluster up --audit $(AUDIT)
+
+cluster-down: $(STAMP)  ## graceful stop of the local cluster
+	$(BIN)/aegis cluster down
+
+cluster-status: $(STAMP)
+	$(BIN)/aegis cluster status
+
+run: $(STAMP)  ## the main job: cluster up, replay generated logins, serve until Ctrl-C
+	$(BIN)/aegis cluster run --events $(EVENTS) --audit $(AUDIT)
+
+clean:  ## remove the venv, node_modules and local cluster state
+	rm -rf $(VENV) node_modules .aegis

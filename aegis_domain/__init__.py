@@ -1,0 +1,1 @@
+"""Domain types shared by every service: the login event, its context and agent signals."""

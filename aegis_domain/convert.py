@@ -1,0 +1,191 @@
+"""Protobuf <-> domain conversion: the one place that knows both shapes."""
+
+from __future__ import annotations
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from aegis.v1 import common_pb2 as pb
+from aegis_domain.types import (
+    Action,
+    AgentSignal,
+    AuthMethod,
+    DeviceType,
+    LinkKind,
+    LoginContext,
+    LoginEvent,
+    Neighbor,
+    PastLogin,
+    Reason,
+    SignalStatus,
+    Velocity,
+)
+
+_OPTIONAL_FLOATS = ("round_trip_time_ms", "latitude", "longitude", "accuracy_radius_km")
+
+
+def seconds_to_timestamp(seconds: float) -> Timestamp:
+    # Microseconds: a float of epoch seconds holds no finer precision.
+    seconds_part, micros = divmod(round(seconds * 1_000_000), 1_000_000)
+    return Timestamp(seconds=seconds_part, nanos=micros * 1000)
+
+
+def timestamp_to_seconds(ts: Timestamp) -> float:
+    return ts.seconds + ts.nanos / 1e9
+
+
+def event_from_proto(msg: pb.LoginEvent) -> LoginEvent:
+    """Assumes a validated message (enums known)."""
+    event = LoginEvent(
+        event_id=msg.event_id,
+        timestamp=timestamp_to_seconds(msg.timestamp),
+        user_id=msg.user_id,
+        ip=msg.ip,
+        session_id=msg.session_id,
+        device_id=msg.device_id,
+        country=msg.country,
+        region=msg.region,
+        city=msg.city,
+        asn=msg.asn,
+        user_agent=msg.user_agent,
+        browser=msg.browser,
+        os=msg.os,
+        device_type=DeviceType(msg.device_type),
+        login_successful=msg.login_successful,
+        auth_method=AuthMethod(msg.auth_method),
+        failed_attempts_before=msg.failed_attempts_before,
+    )
+    for name in _OPTIONAL_FLOATS:
+        if msg.HasField(name):
+            setattr(event, name, getattr(msg, name))
+    return event
+
+
+def event_to_proto(event: LoginEvent) -> pb.LoginEvent:
+    msg = pb.LoginEvent(
+        event_id=event.event_id,
+        timestamp=seconds_to_timestamp(event.timestamp),
+        user_id=event.user_id,
+        session_id=event.session_id,
+        device_id=event.device_id,
+        ip=event.ip,
+        country=event.country,
+        region=event.region,
+        city=event.city,
+        asn=event.asn,
+        user_agent=event.user_agent,
+        browser=event.browser,
+        os=event.os,
+        device_type=int(event.device_type),
+        login_successful=event.login_successful,
+        auth_method=int(event.auth_method),
+        failed_attempts_before=event.failed_attempts_before,
+    )
+    for name in _OPTIONAL_FLOATS:
+        value = getattr(event, name)
+        if value is not None:
+            setattr(msg, name, value)
+    return msg
+
+
+def context_from_proto(msg: pb.LoginContext) -> LoginContext:
+    v = msg.velocity
+    return LoginContext(
+        history=[
+            PastLogin(event=event_from_proto(p.event), action=Action(p.action), risk=p.risk)
+            for p in msg.history
+        ],
+        neighbors=[
+            Neighbor(
+                link=LinkKind(n.link),
+                user_id=n.user_id,
+                logins=n.logins,
+                failures=n.failures,
+                flagged=n.flagged,
+                max_risk=n.max_risk,
+                last_seen=timestamp_to_seconds(n.last_seen),
+            )
+            for n in msg.neighbors
+        ],
+        velocity=Velocity(
+            user_attempts=v.user_attempts,
+            user_failures=v.user_failures,
+            ip_attempts=v.ip_attempts,
+            ip_failures=v.ip_failures,
+            ip_distinct_users=v.ip_distinct_users,
+            device_distinct_users=v.device_distinct_users,
+            window_seconds=v.window_seconds,
+        ),
+        device_users=msg.device_users,
+        ip_users=msg.ip_users,
+        asn_users=msg.asn_users,
+        history_truncated=msg.history_truncated,
+    )
+
+
+def context_to_proto(ctx: LoginContext) -> pb.LoginContext:
+    v = ctx.velocity
+    return pb.LoginContext(
+        history=[
+            pb.PastLogin(event=event_to_proto(p.event), action=int(p.action), risk=p.risk)
+            for p in ctx.history
+        ],
+        neighbors=[
+            pb.Neighbor(
+                link=int(n.link),
+                user_id=n.user_id,
+                logins=n.logins,
+                failures=n.failures,
+                flagged=n.flagged,
+                max_risk=n.max_risk,
+                last_seen=seconds_to_timestamp(n.last_seen),
+            )
+            for n in ctx.neighbors
+        ],
+        velocity=pb.Velocity(
+            user_attempts=v.user_attempts,
+            user_failures=v.user_failures,
+            ip_attempts=v.ip_attempts,
+            ip_failures=v.ip_failures,
+            ip_distinct_users=v.ip_distinct_users,
+            device_distinct_users=v.device_distinct_users,
+            window_seconds=v.window_seconds,
+        ),
+        device_users=ctx.device_users,
+        ip_users=ctx.ip_users,
+        asn_users=ctx.asn_users,
+        history_truncated=ctx.history_truncated,
+    )
+
+
+def reason_to_proto(reason: Reason) -> pb.Reason:
+    return pb.Reason(code=reason.code, message=reason.message, weight=reason.weight)
+
+
+def reason_from_proto(msg: pb.Reason) -> Reason:
+    return Reason(code=msg.code, message=msg.message, weight=msg.weight)
+
+
+def signal_to_proto(signal: AgentSignal) -> pb.AgentSignal:
+    return pb.AgentSignal(
+        agent=signal.agent,
+        status=int(signal.status),
+        risk=signal.risk,
+        confidence=signal.confidence,
+        reasons=[reason_to_proto(r) for r in signal.reasons],
+        model_version=signal.model_version,
+        latency_ms=signal.latency_ms,
+        detail=signal.detail,
+    )
+
+
+def signal_from_proto(msg: pb.AgentSignal) -> AgentSignal:
+    return AgentSignal(
+        agent=msg.agent,
+        status=SignalStatus(msg.status),
+        risk=msg.risk,
+        confidence=msg.confidence,
+        reasons=[reason_from_proto(r) for r in msg.reasons],
+        model_version=msg.model_version,
+        latency_ms=msg.latency_ms,
+        detail=msg.detail,
+    )

@@ -1,0 +1,1 @@
+"""Shared runtime of every AegisAI service: bootstrap, interceptors, telemetry, settings."""

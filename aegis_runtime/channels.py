@@ -1,0 +1,35 @@
+"""Client channels: one per downstream address for the life of the process."""
+
+from __future__ import annotations
+
+import json
+
+import grpc
+
+from aegis_runtime import telemetry
+from aegis_runtime.interceptors import RequestIdClientInterceptor
+
+# round_robin spreads calls over every address DNS returns (one per ECS task in Cloud Map);
+# pick_first would pin a client to one task for the life of the connection.
+_SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
+
+
+def channel_target(address: str) -> str:
+    """host:port -> a target resolved through DNS, so that every task is seen."""
+    if "://" in address or address.startswith(("dns:", "unix:", "ipv4:", "ipv6:")):
+        return address
+    return f"dns:///{address}"
+
+
+def insecure_channel(address: str) -> grpc.aio.Channel:
+    """An instrumented aio channel. Inside the mesh, TLS is terminated by the service mesh."""
+    return grpc.aio.insecure_channel(
+        channel_target(address),
+        options=[
+            ("grpc.service_config", _SERVICE_CONFIG),
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.enable_retries", 1),
+        ],
+        interceptors=[*telemetry.client_interceptors(), RequestIdClientInterceptor()],
+    )

@@ -1,0 +1,122 @@
+"""Server bootstrap shared by every service: health, reflection, interceptors, graceful drain."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from aegis_runtime import telemetry
+from aegis_runtime.interceptors import RequestContextInterceptor
+from aegis_runtime.logging import configure_logging
+from aegis_runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+# The overall health entry ("") follows the services it hosts.
+OVERALL = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceBinding:
+    """One gRPC service a component exposes: its full name and how to add it to a server."""
+
+    full_name: str
+    add_to_server: Callable[[grpc.aio.Server], None]
+
+
+class Component(Protocol):
+    """What a service hands to the bootstrap: its servicers and its lifecycle."""
+
+    def bindings(self) -> Sequence[ServiceBinding]: ...
+
+    async def start(self) -> None:
+        """Load models, open clients: everything that must be done before SERVING."""
+
+    async def close(self) -> None:
+        """Release what start() acquired, after the server has drained."""
+
+
+class RunningServer:
+    """A started gRPC server hosting one component, with its health state."""
+
+    def __init__(self, component: Component, settings: ServiceSettings) -> None:
+        self.component = component
+        self.settings = settings
+        self.health = health.aio.HealthServicer()
+        self.server = grpc.aio.server(
+            interceptors=[*telemetry.server_interceptors(), RequestContextInterceptor()],
+            options=[
+                ("grpc.max_connection_age_ms", int(settings.max_connection_age_s * 1000)),
+                # Lets in-flight calls finish on an aged connection before it is closed.
+                ("grpc.max_connection_age_grace_ms", int(settings.grace_period_s * 1000)),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        self.names = [b.full_name for b in component.bindings()]
+        for binding in component.bindings():
+            binding.add_to_server(self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            [*self.names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME],
+            self.server,
+        )
+        self.port = 0
+
+    async def start(self) -> None:
+        """Bind, answer NOT_SERVING while the component starts, then SERVING."""
+        self.port = self.server.add_insecure_port(self.settings.address)
+        if self.port == 0:
+            raise OSError(f"cannot bind {self.settings.address}")
+        await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.start()
+        await self.component.start()
+        await self._set_all(health_pb2.HealthCheckResponse.SERVING)
+        log.info("serving", extra={"port": self.port, "services": self.names})
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """NOT_SERVING first (load balancers stop sending), then drain in-flight calls."""
+        grace = self.settings.grace_period_s if grace_s is None else grace_s
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        await self.component.close()
+        log.info("stopped", extra={"port": self.port})
+
+    async def _set_all(self, status: int) -> None:
+        for name in (OVERALL, *self.names):
+            await self.health.set(name, status)
+
+
+async def run_until_signal(
+    make_component: Callable[[], Component], settings: ServiceSettings
+) -> None:
+    """Serve until SIGTERM or SIGINT, then drain within the grace period.
+
+    The component is made inside the event loop: aio channels belong to the loop that made them.
+    """
+    running = RunningServer(make_component(), settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await running.start()
+    await stop.wait()
+    log.info("draining", extra={"grace_s": settings.grace_period_s})
+    await running.stop()
+
+
+def serve(service: str, settings: ServiceSettings, make_component: Callable[[], Component]) -> None:
+    """The whole life of a service process: logging, tracing, serve, drain."""
+    configure_logging(service, settings.log_level, settings.log_format)
+    telemetry.configure_tracing(service)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_until_signal(make_component, settings))

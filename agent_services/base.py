@@ -1,0 +1,42 @@
+"""The Agent interface: load once, then assess logins as a pure function."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, SignalStatus
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDescription:
+    name: str
+    model_version: str
+    features: list[str] = field(default_factory=list)
+    ready: bool = True
+    description: str = ""
+
+
+class Agent(abc.ABC):
+    """A risk agent.
+
+    Agents are pure (design invariant 2): `assess` depends only on the event, the context and
+    the loaded model, keeps no per-user state, and so replays identically.
+    """
+
+    name: str
+
+    def load(self) -> None:  # noqa: B027 - agents without a model have nothing to load
+        """Load model artifacts; called once before the host reports SERVING."""
+
+    @abc.abstractmethod
+    def assess(self, event: LoginEvent, context: LoginContext) -> AgentSignal:
+        """Score one login. Must not raise on valid input; the host turns exceptions into
+        an ERROR signal."""
+
+    @abc.abstractmethod
+    def describe(self) -> AgentDescription: ...
+
+    def no_model(self, detail: str) -> AgentSignal:
+        """The signal of an agent whose model is absent: missing, not failed."""
+        return AgentSignal(agent=self.name, status=SignalStatus.NO_MODEL, detail=detail)

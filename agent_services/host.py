@@ -1,0 +1,97 @@
+"""The generic agent host: serves any registered Agent over aegis.v1.AgentService."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from aegis.v1 import agent_pb2, agent_pb2_grpc
+from aegis_domain.convert import context_from_proto, event_from_proto, signal_to_proto
+from aegis_domain.types import AgentSignal, SignalStatus
+from aegis_runtime.server import ServiceBinding
+from aegis_runtime.settings import ServiceSettings
+from agent_services.base import Agent
+
+log = logging.getLogger(__name__)
+
+
+class AgentHostSettings(ServiceSettings):
+    """Settings of an agent process; env prefix AEGIS_AGENT_."""
+
+    model_config = SettingsConfigDict(env_prefix="AEGIS_AGENT_", extra="ignore")
+
+    model_dir: Path = Field(
+        Path(".aegis/models"),
+        description="Folder of trained model artifacts; each agent reads its own subfolder.",
+    )
+
+
+class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
+    """Protobuf in, domain types to the agent, protobuf out."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+
+    async def Assess(
+        self, request: agent_pb2.AssessRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.AssessResponse:
+        return agent_pb2.AssessResponse(signal=signal_to_proto(self.assess(request)))
+
+    def assess(self, request: agent_pb2.AssessRequest) -> AgentSignal:
+        started = time.perf_counter()
+        try:
+            signal = self.agent.assess(
+                event_from_proto(request.event), context_from_proto(request.context)
+            )
+        except Exception as exc:
+            # An agent bug must cost one signal, not the decision: the router records ERROR.
+            log.exception("assess failed", extra={"agent": self.agent.name})
+            signal = AgentSignal(
+                agent=self.agent.name,
+                status=SignalStatus.ERROR,
+                detail=f"{type(exc).__name__}: {exc}",
+            )
+        signal.latency_ms = (time.perf_counter() - started) * 1000
+        return signal
+
+    async def Describe(
+        self, request: agent_pb2.DescribeRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.DescribeResponse:
+        d = self.agent.describe()
+        return agent_pb2.DescribeResponse(
+            name=d.name,
+            model_version=d.model_version,
+            features=d.features,
+            state=agent_pb2.AGENT_STATE_READY if d.ready else agent_pb2.AGENT_STATE_NO_MODEL,
+            description=d.description,
+        )
+
+
+class AgentComponent:
+    """An agent as a hosted component: loads its model before SERVING."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.servicer = AgentServicer(agent)
+
+    def bindings(self) -> Sequence[ServiceBinding]:
+        return [
+            ServiceBinding(
+                agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
+                lambda server: agent_pb2_grpc.add_AgentServiceServicer_to_server(
+                    self.servicer, server
+                ),
+            )
+        ]
+
+    async def start(self) -> None:
+        self.agent.load()
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,1 @@
+"""The audit service: the only writer of storage; the decision log and its index."""

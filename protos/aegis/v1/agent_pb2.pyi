@@ -1,0 +1,50 @@
+from aegis.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class AgentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AGENT_STATE_UNSPECIFIED: _ClassVar[AgentState]
+    AGENT_STATE_READY: _ClassVar[AgentState]
+    AGENT_STATE_NO_MODEL: _ClassVar[AgentState]
+AGENT_STATE_UNSPECIFIED: AgentState
+AGENT_STATE_READY: AgentState
+AGENT_STATE_NO_MODEL: AgentState
+
+class AssessRequest(_message.Message):
+    __slots__ = ("event", "context")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    event: _common_pb2.LoginEvent
+    context: _common_pb2.LoginContext
+    def __init__(self, event: _Optional[_Union[_common_pb2.LoginEvent, _Mapping]] = ..., context: _Optional[_Union[_common_pb2.LoginContext, _Mapping]] = ...) -> None: ...
+
+class AssessResponse(_message.Message):
+    __slots__ = ("signal",)
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    signal: _common_pb2.AgentSignal
+    def __init__(self, signal: _Optional[_Union[_common_pb2.AgentSignal, _Mapping]] = ...) -> None: ...
+
+class DescribeRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class DescribeResponse(_message.Message):
+    __slots__ = ("name", "model_version", "features", "state", "description")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    model_version: str
+    features: _containers.RepeatedScalarFieldContainer[str]
+    state: AgentState
+    description: str
+    def __init__(self, name: _Optional[str] = ..., model_version: _Optional[str] = ..., features: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[AgentState, str]] = ..., description: _Optional[str] = ...) -> None: ...

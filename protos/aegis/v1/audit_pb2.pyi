@@ -1,0 +1,131 @@
+import datetime
+
+from aegis.v1 import common_pb2 as _common_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class RecordRequest(_message.Message):
+    __slots__ = ("record",)
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    record: _common_pb2.DecisionRecord
+    def __init__(self, record: _Optional[_Union[_common_pb2.DecisionRecord, _Mapping]] = ...) -> None: ...
+
+class RecordResponse(_message.Message):
+    __slots__ = ("audit_ref", "duplicate")
+    AUDIT_REF_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    audit_ref: str
+    duplicate: bool
+    def __init__(self, audit_ref: _Optional[str] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+
+class GetContextRequest(_message.Message):
+    __slots__ = ("user_id", "device_id", "ip", "asn", "as_of")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    IP_FIELD_NUMBER: _ClassVar[int]
+    ASN_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    device_id: str
+    ip: str
+    asn: int
+    as_of: _timestamp_pb2.Timestamp
+    def __init__(self, user_id: _Optional[str] = ..., device_id: _Optional[str] = ..., ip: _Optional[str] = ..., asn: _Optional[int] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetContextResponse(_message.Message):
+    __slots__ = ("context",)
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    context: _common_pb2.LoginContext
+    def __init__(self, context: _Optional[_Union[_common_pb2.LoginContext, _Mapping]] = ...) -> None: ...
+
+class GetDecisionRequest(_message.Message):
+    __slots__ = ("decision_id",)
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    decision_id: str
+    def __init__(self, decision_id: _Optional[str] = ...) -> None: ...
+
+class GetDecisionResponse(_message.Message):
+    __slots__ = ("record", "audit_ref")
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_REF_FIELD_NUMBER: _ClassVar[int]
+    record: _common_pb2.DecisionRecord
+    audit_ref: str
+    def __init__(self, record: _Optional[_Union[_common_pb2.DecisionRecord, _Mapping]] = ..., audit_ref: _Optional[str] = ...) -> None: ...
+
+class ListDecisionsRequest(_message.Message):
+    __slots__ = ("user_id", "action", "country", "since", "until", "page_size", "page_token")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    action: _common_pb2.Action
+    country: str
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    page_size: int
+    page_token: str
+    def __init__(self, user_id: _Optional[str] = ..., action: _Optional[_Union[_common_pb2.Action, str]] = ..., country: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class DecisionSummary(_message.Message):
+    __slots__ = ("decision_id", "event_id", "user_id", "action", "risk", "event_time", "country", "audit_ref")
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    RISK_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_REF_FIELD_NUMBER: _ClassVar[int]
+    decision_id: str
+    event_id: str
+    user_id: str
+    action: _common_pb2.Action
+    risk: float
+    event_time: _timestamp_pb2.Timestamp
+    country: str
+    audit_ref: str
+    def __init__(self, decision_id: _Optional[str] = ..., event_id: _Optional[str] = ..., user_id: _Optional[str] = ..., action: _Optional[_Union[_common_pb2.Action, str]] = ..., risk: _Optional[float] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., country: _Optional[str] = ..., audit_ref: _Optional[str] = ...) -> None: ...
+
+class ListDecisionsResponse(_message.Message):
+    __slots__ = ("decisions", "next_page_token")
+    DECISIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    decisions: _containers.RepeatedCompositeFieldContainer[DecisionSummary]
+    next_page_token: str
+    def __init__(self, decisions: _Optional[_Iterable[_Union[DecisionSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class VerifyRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class VerifyProblem(_message.Message):
+    __slots__ = ("kind", "location", "detail")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    location: str
+    detail: str
+    def __init__(self, kind: _Optional[str] = ..., location: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class VerifyResponse(_message.Message):
+    __slots__ = ("ok", "records_checked", "segments_checked", "problems")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    records_checked: int
+    segments_checked: int
+    problems: _containers.RepeatedCompositeFieldContainer[VerifyProblem]
+    def __init__(self, ok: _Optional[bool] = ..., records_checked: _Optional[int] = ..., segments_checked: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[VerifyProblem, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,47 @@
+from aegis.v1 import common_pb2 as _common_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ScoreRequest(_message.Message):
+    __slots__ = ("event",)
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    event: _common_pb2.LoginEvent
+    def __init__(self, event: _Optional[_Union[_common_pb2.LoginEvent, _Mapping]] = ...) -> None: ...
+
+class ScoreResponse(_message.Message):
+    __slots__ = ("decision",)
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    decision: _common_pb2.Decision
+    def __init__(self, decision: _Optional[_Union[_common_pb2.Decision, _Mapping]] = ...) -> None: ...
+
+class ScoreStreamRequest(_message.Message):
+    __slots__ = ("client_ref", "event")
+    CLIENT_REF_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    client_ref: str
+    event: _common_pb2.LoginEvent
+    def __init__(self, client_ref: _Optional[str] = ..., event: _Optional[_Union[_common_pb2.LoginEvent, _Mapping]] = ...) -> None: ...
+
+class ScoreError(_message.Message):
+    __slots__ = ("code", "message", "field")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    field: str
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
+
+class ScoreStreamResponse(_message.Message):
+    __slots__ = ("client_ref", "decision", "error")
+    CLIENT_REF_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    client_ref: str
+    decision: _common_pb2.Decision
+    error: ScoreError
+    def __init__(self, client_ref: _Optional[str] = ..., decision: _Optional[_Union[_common_pb2.Decision, _Mapping]] = ..., error: _Optional[_Union[ScoreError, _Mapping]] = ...) -> None: ...

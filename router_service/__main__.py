@@ -1,0 +1,26 @@
+"""`python -m router_service`: the Score API."""
+
+from __future__ import annotations
+
+import sys
+
+from aegis_runtime.server import serve
+from agent_services.registry import default_registry
+from router_service.component import RouterComponent
+from router_service.policy import PolicyError, load_policy
+from router_service.settings import RouterSettings
+
+
+def main() -> None:
+    settings = RouterSettings()
+    try:
+        policy = load_policy(settings.policy_path)
+    except PolicyError as exc:
+        # A bad policy refuses to start, naming the problem.
+        sys.exit(f"router: refusing to start: {exc}")
+    registry = default_registry()
+    serve("router", settings, lambda: RouterComponent(settings, registry, policy))
+
+
+if __name__ == "__main__":
+    main()

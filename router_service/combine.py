@@ -1,0 +1,67 @@
+"""Combines agent signals into one risk, a confidence and a disagreement."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from aegis_domain.types import AgentSignal
+
+# Keeps logit() finite: an agent saying exactly 0 or 1 must not veto every other agent.
+_RISK_CLIP = 1e-4
+
+
+@dataclass(frozen=True, slots=True)
+class Combined:
+    """risk, confidence and disagreement in [0, 1]; `missing` lists agents without a signal."""
+
+    risk: float
+    confidence: float
+    disagreement: float
+    missing: tuple[str, ...]
+    answered: int
+
+    @property
+    def no_signal(self) -> bool:
+        return self.answered == 0
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, _RISK_CLIP), 1 - _RISK_CLIP)
+    return math.log(p / (1 - p))
+
+
+def combine(signals: Sequence[AgentSignal], weights: Mapping[str, float]) -> Combined:
+    """Pool the present signals in log-odds space, each weighted by registry weight x confidence.
+
+    - risk: weighted mean of the agents' log-odds (a logarithmic opinion pool), so two agents at
+      0.9 give 0.9, not a diluted average with an agent that knows nothing.
+    - disagreement: weighted standard deviation of the agents' risks, scaled so that an even
+      split between 0 and 1 is 1.
+    - confidence: the share of the registry's total weight that answered, times the agents' own
+      confidence, times agreement. An agent with no model lowers coverage like a missing one.
+    """
+    total_weight = sum(weights.values())
+    missing = tuple(s.agent for s in signals if not s.present)
+    present = [(s, weights.get(s.agent, 0.0) * s.confidence) for s in signals if s.present]
+    pooled_weight = sum(w for _, w in present)
+    if total_weight <= 0 or pooled_weight <= 0:
+        return Combined(
+            risk=0.0, confidence=0.0, disagreement=0.0, missing=missing, answered=0
+        )
+
+    pooled_logit = sum(w * _logit(s.risk) for s, w in present) / pooled_weight
+    risk = 1 / (1 + math.exp(-pooled_logit))
+    mean_risk = sum(w * s.risk for s, w in present) / pooled_weight
+    variance = sum(w * (s.risk - mean_risk) ** 2 for s, w in present) / pooled_weight
+    disagreement = min(1.0, 2 * math.sqrt(variance))
+    coverage = pooled_weight / total_weight
+    confidence = coverage * (1 - disagreement)
+    return Combined(
+        risk=risk,
+        confidence=confidence,
+        disagreement=disagreement,
+        missing=missing,
+        answered=len(present),
+    )

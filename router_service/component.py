@@ -1,0 +1,61 @@
+"""The router as a hosted component: channels to audit and agents, the policy, the servicer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from aegis.v1 import agent_pb2_grpc, audit_pb2_grpc, router_pb2, router_pb2_grpc
+from aegis_runtime.channels import insecure_channel
+from aegis_runtime.server import ServiceBinding
+from agent_services.registry import Registry
+from router_service.fanout import AgentClient
+from router_service.policy import Policy
+from router_service.scoring import Scorer
+from router_service.servicer import RouterServicer
+from router_service.settings import RouterSettings
+
+
+class RouterComponent:
+    """Build inside the running event loop: aio channels belong to the loop that made them."""
+
+    def __init__(self, settings: RouterSettings, registry: Registry, policy: Policy) -> None:
+        self.settings = settings
+        self.audit_channel = insecure_channel(settings.audit_addr)
+        self.channels = [self.audit_channel]
+        agents = []
+        for entry in registry.agents:
+            channel = insecure_channel(settings.agent_address(entry.name, entry.port))
+            self.channels.append(channel)
+            agents.append(AgentClient(entry, agent_pb2_grpc.AgentServiceStub(channel)))
+        self.scorer = Scorer(
+            settings, policy, audit_pb2_grpc.AuditServiceStub(self.audit_channel), agents
+        )
+        self.servicer = RouterServicer(self.scorer)
+
+    def bindings(self) -> Sequence[ServiceBinding]:
+        return [
+            ServiceBinding(
+                router_pb2.DESCRIPTOR.services_by_name["RouterService"].full_name,
+                lambda server: router_pb2_grpc.add_RouterServiceServicer_to_server(
+                    self.servicer, server
+                ),
+            )
+        ]
+
+    async def start(self) -> None:
+        """SERVING only once audit answers: without it no decision can be made (invariant 1).
+        Agents may come later; until then their signals are recorded as UNAVAILABLE."""
+        try:
+            await asyncio.wait_for(
+                self.audit_channel.channel_ready(), self.settings.startup_timeout_s
+            )
+        except TimeoutError:
+            raise RuntimeError(
+                f"audit service at {self.settings.audit_addr} not reachable after "
+                f"{self.settings.startup_timeout_s} s"
+            ) from None
+
+    async def close(self) -> None:
+        for channel in self.channels:
+            await channel.close()

@@ -1,0 +1,179 @@
+"""One Score, start to finish: context, fan-out, combination, policy, durable audit."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+
+import grpc
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from aegis.v1 import agent_pb2, audit_pb2, audit_pb2_grpc, common_pb2
+from aegis_domain.convert import (
+    context_from_proto,
+    reason_to_proto,
+    seconds_to_timestamp,
+    signal_to_proto,
+)
+from aegis_domain.types import AgentSignal, LoginContext, Reason
+from aegis_domain.validation import TimeWindow, validate_event
+from aegis_runtime.errors import Unavailable
+from aegis_runtime.logging import current_trace_id
+from router_service.combine import combine
+from router_service.deadline import Deadline
+from router_service.fanout import AgentClient, assess_all
+from router_service.policy import Policy, PolicyInputs
+from router_service.settings import RouterSettings
+
+log = logging.getLogger(__name__)
+
+# Agent reasons quoted in the decision, beside the policy's own.
+MAX_AGENT_REASONS = 5
+
+
+def _unavailable(exc: BaseException) -> bool:
+    return isinstance(exc, grpc.aio.AioRpcError) and exc.code() == grpc.StatusCode.UNAVAILABLE
+
+
+class Scorer:
+    """Scores validated events. Holds long-lived clients; keeps no per-user state."""
+
+    def __init__(
+        self,
+        settings: RouterSettings,
+        policy: Policy,
+        audit: audit_pb2_grpc.AuditServiceStub,
+        agents: list[AgentClient],
+    ) -> None:
+        self.settings = settings
+        self.policy = policy
+        self.audit = audit
+        self.agents = agents
+        self.weights = {c.entry.name: c.entry.weight for c in agents}
+        self.required = frozenset(c.entry.name for c in agents if c.entry.required)
+
+    def live_window(self) -> TimeWindow:
+        now = time.time()
+        return TimeWindow(now - self.settings.max_event_age_s, now + self.settings.max_clock_skew_s)
+
+    def replay_window(self) -> TimeWindow:
+        # Replays carry history: anything since 2000-01-01, never the future.
+        return TimeWindow(946_684_800.0, time.time() + self.settings.max_clock_skew_s)
+
+    async def score(
+        self, event: common_pb2.LoginEvent, deadline: Deadline, window: TimeWindow
+    ) -> common_pb2.Decision:
+        """Raises InvalidArgument for a bad event, Unavailable when it cannot be audited."""
+        started = time.perf_counter()
+        validate_event(event, window)
+        reserve_s = self.settings.audit_reserve_ms / 1000
+
+        context_msg, context_available = await self._context(event, deadline, reserve_s)
+        signals = await assess_all(
+            self.agents,
+            agent_pb2.AssessRequest(event=event, context=context_msg),
+            deadline,
+            reserve_s,
+        )
+        context = context_from_proto(context_msg) if context_available else LoginContext()
+        combined = combine(signals, self.weights)
+        outcome = self.policy.decide(
+            PolicyInputs(
+                combined=combined,
+                signals=signals,
+                velocity=context.velocity,
+                context_available=context_available,
+                required_agents=self.required,
+            )
+        )
+        decision = common_pb2.Decision(
+            decision_id=uuid.uuid4().hex,
+            event_id=event.event_id,
+            action=int(outcome.action),
+            risk=combined.risk,
+            confidence=combined.confidence,
+            disagreement=combined.disagreement,
+            reasons=[reason_to_proto(r) for r in outcome.reasons]
+            + [reason_to_proto(r) for r in self._agent_reasons(signals)],
+            signals=[signal_to_proto(s) for s in signals],
+            degraded_agents=list(combined.missing),
+            policy_version=self.policy.version,
+            model_versions={s.agent: s.model_version for s in signals if s.model_version},
+            trace_id=current_trace_id(),
+            decided_at=seconds_to_timestamp(datetime.now(UTC).timestamp()),
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+        record = common_pb2.DecisionRecord(
+            decision=decision,
+            event=event,
+            context=context_msg,
+            environment=self.settings.environment,
+        )
+        decision.audit_ref = await self._record(record, deadline)
+        return decision
+
+    async def _context(
+        self, event: common_pb2.LoginEvent, deadline: Deadline, reserve_s: float
+    ) -> tuple[common_pb2.LoginContext, bool]:
+        """The user's context, or an empty one (and False) when it cannot be had in time."""
+        budget = deadline.budget(self.settings.context_timeout_ms / 1000, reserve_s)
+        if budget <= 0:
+            return common_pb2.LoginContext(), False
+        request = audit_pb2.GetContextRequest(
+            user_id=event.user_id,
+            device_id=event.device_id,
+            ip=event.ip,
+            asn=event.asn,
+            as_of=event.timestamp,
+        )
+        try:
+            reply = await self.audit.GetContext(request, timeout=budget)
+        except grpc.aio.AioRpcError as exc:
+            log.warning("context unavailable", extra={"code": exc.code().name})
+            return common_pb2.LoginContext(), False
+        return reply.context, True
+
+    async def _record(self, record: common_pb2.DecisionRecord, deadline: Deadline) -> str:
+        """The audit reference once the record is durable. Retries reuse the decision id, so
+        the audit service never stores it twice (invariant 1)."""
+        request = audit_pb2.RecordRequest(record=record)
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception(_unavailable),
+                stop=stop_after_attempt(self.settings.audit_attempts),
+                wait=wait_random_exponential(multiplier=0.005, max=0.05),
+                reraise=True,
+            ):
+                with attempt:
+                    budget = deadline.remaining()
+                    if budget <= 0:
+                        raise Unavailable("decision not audited: deadline exhausted")
+                    reply = await self.audit.Record(request, timeout=budget)
+        except grpc.aio.AioRpcError as exc:
+            log.error("audit record failed", extra={"code": exc.code().name})
+            raise Unavailable(
+                f"decision not audited ({exc.code().name}): no decision without an audit record"
+            ) from exc
+        return reply.audit_ref
+
+    def _agent_reasons(self, signals: list[AgentSignal]) -> list[Reason]:
+        """The strongest reasons of the agents that found this login risky."""
+        floor = self.policy.spec.thresholds.challenge
+        quoted = [
+            (s.agent, r)
+            for s in signals
+            if s.present and s.risk >= floor
+            for r in s.reasons
+        ]
+        quoted.sort(key=lambda item: -item[1].weight)
+        return [
+            Reason(code=f"{agent}:{r.code}", message=r.message, weight=r.weight)
+            for agent, r in quoted[:MAX_AGENT_REASONS]
+        ]

@@ -1,0 +1,62 @@
+"""Router settings (env prefix AEGIS_ROUTER_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from aegis_runtime.settings import ServiceSettings
+
+DEFAULT_POLICY = Path(__file__).with_name("policies") / "default.yaml"
+
+
+class RouterSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="AEGIS_ROUTER_", extra="ignore")
+
+    port: int = Field(50051, ge=0, le=65535, description="gRPC port of the Score API.")
+    audit_addr: str = Field("127.0.0.1:50052", description="host:port of the audit service.")
+    agent_addr_template: str = Field(
+        "127.0.0.1:{port}",
+        description="Address of each registry agent; {name} and {port} come from the registry "
+        "(on ECS: '{name}.aegis.local:{port}').",
+    )
+    agent_addrs: dict[str, str] = Field(
+        default_factory=dict,
+        description='Per-agent address overrides as JSON, e.g. {"geo": "10.0.0.7:50064"}.',
+    )
+    policy_path: Path = Field(DEFAULT_POLICY, description="The decision policy (YAML).")
+    default_deadline_ms: int = Field(
+        300, gt=0, description="Budget of a Score whose caller set no deadline."
+    )
+    context_timeout_ms: int = Field(
+        40, gt=0, description="The most GetContext may take of the budget."
+    )
+    audit_reserve_ms: int = Field(
+        60,
+        gt=0,
+        description="Kept back from the agents for the audit Record: a slow agent must not "
+        "leave too little time to make the decision durable.",
+    )
+    audit_attempts: int = Field(
+        3, ge=1, description="Record attempts on UNAVAILABLE, all within the deadline."
+    )
+    startup_timeout_s: float = Field(
+        30.0, gt=0, description="How long start-up waits for the audit service."
+    )
+    max_event_age_s: int = Field(
+        86_400, gt=0, description="Score refuses events older than this (replay accepts any)."
+    )
+    max_clock_skew_s: int = Field(
+        300, ge=0, description="Score and replay refuse events this far in the future."
+    )
+    replay_concurrency: int = Field(
+        32, gt=0, description="Requests of one ScoreStream scored at once."
+    )
+    replay_event_deadline_ms: int = Field(
+        2_000, gt=0, description="Budget of each request of a ScoreStream."
+    )
+
+    def agent_address(self, name: str, port: int) -> str:
+        return self.agent_addrs.get(name) or self.agent_addr_template.format(name=name, port=port)

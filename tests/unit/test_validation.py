@@ -1,0 +1,95 @@
+"""Event validation: every rejection names the offending field."""
+
+import time
+
+import pytest
+
+from aegis.v1 import common_pb2 as pb
+from aegis_domain.convert import event_from_proto, event_to_proto, seconds_to_timestamp
+from aegis_domain.validation import TimeWindow, validate_event
+from aegis_runtime.errors import InvalidArgument
+
+NOW = time.time()
+WINDOW = TimeWindow(NOW - 86_400, NOW + 300)
+
+
+def good_event(**changes) -> pb.LoginEvent:
+    event = pb.LoginEvent(
+        event_id="e-1",
+        timestamp=seconds_to_timestamp(NOW),
+        user_id="u-1",
+        ip="81.167.144.58",
+        country="NO",
+        asn=29695,
+        user_agent="Mozilla/5.0",
+        device_type=pb.DEVICE_TYPE_MOBILE,
+    )
+    for name, value in changes.items():
+        if name == "timestamp":
+            event.timestamp.CopyFrom(value)
+        else:
+            setattr(event, name, value)
+    return event
+
+
+def field_of(event: pb.LoginEvent) -> str:
+    with pytest.raises(InvalidArgument) as caught:
+        validate_event(event, WINDOW)
+    return caught.value.field
+
+
+def test_good_event_passes() -> None:
+    validate_event(good_event(), WINDOW)
+    validate_event(good_event(ip="2001:db8::1", latitude=59.9, longitude=10.7), WINDOW)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"user_id": ""}, "event.user_id"),
+        ({"user_id": "   "}, "event.user_id"),
+        ({"event_id": ""}, "event.event_id"),
+        ({"user_id": "u" * 129}, "event.user_id"),
+        ({"device_id": "dev\x00ice"}, "event.device_id"),
+        ({"ip": "999.1.1.1"}, "event.ip"),
+        ({"ip": "not-an-ip"}, "event.ip"),
+        ({"ip": ""}, "event.ip"),
+        ({"country": "Norway"}, "event.country"),
+        ({"country": "no"}, "event.country"),
+        ({"timestamp": seconds_to_timestamp(NOW - 3 * 86_400)}, "event.timestamp"),
+        ({"timestamp": seconds_to_timestamp(NOW + 3600)}, "event.timestamp"),
+        ({"device_type": 42}, "event.device_type"),
+        ({"auth_method": 99}, "event.auth_method"),
+        ({"user_agent": "x" * 1025}, "event.user_agent"),
+        ({"city": "x" * 257}, "event.city"),
+        ({"round_trip_time_ms": -1.0}, "event.round_trip_time_ms"),
+        ({"round_trip_time_ms": float("nan")}, "event.round_trip_time_ms"),
+        ({"latitude": 91.0, "longitude": 0.0}, "event.latitude"),
+        ({"latitude": 10.0}, "event.longitude"),
+        ({"accuracy_radius_km": -5.0}, "event.accuracy_radius_km"),
+        ({"failed_attempts_before": 2_000_000}, "event.failed_attempts_before"),
+    ],
+)
+def test_bad_field_is_named(changes: dict, field: str) -> None:
+    assert field_of(good_event(**changes)) == field
+
+
+def test_missing_timestamp_is_named() -> None:
+    event = good_event()
+    event.ClearField("timestamp")
+    assert field_of(event) == "event.timestamp"
+
+
+def test_message_explains_the_range() -> None:
+    with pytest.raises(InvalidArgument, match="outside the accepted range"):
+        validate_event(good_event(timestamp=seconds_to_timestamp(0)), WINDOW)
+
+
+def test_domain_round_trip_keeps_every_field() -> None:
+    event = good_event(
+        latitude=59.9, longitude=10.7, accuracy_radius_km=25.0, round_trip_time_ms=0.0,
+        session_id="s", device_id="d", region="Oslo", city="Oslo", browser="Firefox 1",
+        os="iOS 13", login_successful=True, auth_method=pb.AUTH_METHOD_PASSKEY,
+        failed_attempts_before=2,
+    )
+    assert event_to_proto(event_from_proto(event)) == event
