@@ -1,0 +1,107 @@
+"""Canonical record bytes, the per-writer hash chain, and the JSON line that carries both."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf import json_format
+
+from aegis.v1 import common_pb2
+
+# The prev_hash of a writer's first record: the chain starts from a fixed, public value.
+GENESIS_HASH = "0" * 64
+CHAIN_FIELDS = ("seq", "prev_hash", "hash")
+_HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+class MalformedLine(ValueError):
+    """A log line that is not a JSON record with valid chain fields."""
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace, ASCII only: equal content gives equal bytes everywhere."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    ).encode("ascii")
+
+
+def record_to_json(record: common_pb2.DecisionRecord) -> dict[str, Any]:
+    """The protobuf JSON mapping of a record, with the .proto field names."""
+    return json_format.MessageToDict(record, preserving_proto_field_name=True)
+
+
+def record_from_json(body: dict[str, Any]) -> common_pb2.DecisionRecord:
+    """Inverse of record_to_json."""
+    return json_format.ParseDict(body, common_pb2.DecisionRecord())
+
+
+def canonical_record(record: common_pb2.DecisionRecord) -> bytes:
+    """The bytes a record is hashed as."""
+    return canonical_json(record_to_json(record))
+
+
+def chain_hash(prev_hash: str, canonical: bytes) -> str:
+    """sha256(prev_hash || canonical), prev_hash taken as its 32 raw bytes; hex digest."""
+    digest = hashlib.sha256(bytes.fromhex(prev_hash))
+    digest.update(canonical)
+    return digest.hexdigest()
+
+
+def encode_line(canonical: bytes, seq: int, prev_hash: str) -> tuple[bytes, str]:
+    """One newline-terminated log line (the record's JSON plus seq / prev_hash / hash) and
+    the record's hash.
+
+    The chain fields are spliced in front of the canonical bytes rather than re-serialising
+    the record: encoding dominates the cost of the write path.
+    """
+    record_hash = chain_hash(prev_hash, canonical)
+    head = b'{"seq":%d,"prev_hash":"%s","hash":"%s"' % (
+        seq,
+        prev_hash.encode("ascii"),
+        record_hash.encode("ascii"),
+    )
+    body = canonical[1:-1]
+    return head + (b"," + body if body else b"") + b"}\n", record_hash
+
+
+@dataclass(frozen=True, slots=True)
+class ChainedLine:
+    """A decoded log line: the chain fields and the record's JSON (`body`)."""
+
+    seq: int
+    prev_hash: str
+    hash: str
+    body: dict[str, Any]
+
+    @property
+    def decision_id(self) -> str:
+        decision = self.body.get("decision")
+        return str(decision.get("decision_id", "")) if isinstance(decision, dict) else ""
+
+    def recomputed_hash(self) -> str:
+        """The hash the body and prev_hash give now; differs from `hash` if either changed."""
+        return chain_hash(self.prev_hash, canonical_json(self.body))
+
+    def record(self) -> common_pb2.DecisionRecord:
+        return record_from_json(self.body)
+
+
+def decode_line(line: bytes) -> ChainedLine:
+    """Parse one log line (with or without its newline); MalformedLine says what is wrong."""
+    try:
+        body = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedLine(f"not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise MalformedLine("not a JSON object")
+    seq, prev_hash, record_hash = (body.pop(name, None) for name in CHAIN_FIELDS)
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise MalformedLine(f"seq {seq!r} is not a positive integer")
+    for name, value in (("prev_hash", prev_hash), ("hash", record_hash)):
+        if not isinstance(value, str) or not _HEX_HASH.match(value):
+            raise MalformedLine(f"{name} {value!r} is not a sha256 hex digest")
+    return ChainedLine(seq=seq, prev_hash=str(prev_hash), hash=str(record_hash), body=body)

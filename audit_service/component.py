@@ -1,0 +1,46 @@
+"""The audit service as a hosted component: its store, its servicer, its lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aegis.v1 import audit_pb2, audit_pb2_grpc
+from aegis_runtime.server import ServiceBinding
+from audit_service.embedded import EmbeddedAuditStore
+from audit_service.servicer import AuditServicer
+from audit_service.settings import AuditSettings
+from audit_service.storage import AuditStore
+
+SERVICE_NAME = audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name
+
+
+def make_store(settings: AuditSettings) -> AuditStore:
+    """The backend the settings name."""
+    match settings.backend:
+        case "embedded":
+            return EmbeddedAuditStore(settings)
+    raise ValueError(f"unknown audit backend {settings.backend!r}")
+
+
+class AuditComponent:
+    """Opens and recovers the store before SERVING; closes it after the drain."""
+
+    def __init__(self, settings: AuditSettings, store: AuditStore | None = None) -> None:
+        self.store = store if store is not None else make_store(settings)
+        self.servicer = AuditServicer(self.store)
+
+    def bindings(self) -> Sequence[ServiceBinding]:
+        return [
+            ServiceBinding(
+                SERVICE_NAME,
+                lambda server: audit_pb2_grpc.add_AuditServiceServicer_to_server(
+                    self.servicer, server
+                ),
+            )
+        ]
+
+    async def start(self) -> None:
+        await self.store.start()
+
+    async def close(self) -> None:
+        await self.store.close()

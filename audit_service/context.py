@@ -1,0 +1,102 @@
+"""Backend-neutral rules of GetContext: its bounds, time windows, links and assembly."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aegis_domain.types import LinkKind, LoginContext, Neighbor, PastLogin, Velocity
+
+
+@dataclass(frozen=True, slots=True)
+class ContextBounds:
+    """Every bound of GetContext; each keeps one call's cost bounded whatever the data."""
+
+    history_limit: int
+    history_max_age_s: float
+    neighbor_limit: int
+    neighbor_window_s: float
+    velocity_window_s: int
+    scan_limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContextWindows:
+    """The half-open windows [since, as_of) of one GetContext.
+
+    Everything ends strictly before `as_of` (the event's timestamp), so that a replay of
+    historical logins sees exactly what a live system saw.
+    """
+
+    as_of: float
+    history_since: float
+    neighbor_since: float
+    velocity_since: float
+
+    @classmethod
+    def ending_at(cls, as_of: float, bounds: ContextBounds) -> ContextWindows:
+        return cls(
+            as_of=as_of,
+            history_since=as_of - bounds.history_max_age_s,
+            neighbor_since=as_of - bounds.neighbor_window_s,
+            velocity_since=as_of - bounds.velocity_window_s,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LinkNeighbors:
+    """Neighbours over one link: the listed (bounded) ones and how many distinct users
+    other than the user in question the link has in the window."""
+
+    neighbors: list[Neighbor]
+    total_users: int
+
+
+NO_NEIGHBORS = LinkNeighbors(neighbors=[], total_users=0)
+
+
+def links(device_id: str, ip: str, asn: int) -> list[tuple[LinkKind, str | int]]:
+    """The links a login has: an empty device / IP or ASN 0 links to nobody."""
+    candidates: list[tuple[LinkKind, str | int]] = [
+        (LinkKind.DEVICE, device_id),
+        (LinkKind.IP, ip),
+        (LinkKind.ASN, asn),
+    ]
+    return [(kind, key) for kind, key in candidates if key]
+
+
+def history_cut(newest_first: Sequence[float], windows: ContextWindows,
+                bounds: ContextBounds) -> tuple[int, bool]:
+    """How many of the fetched logins to keep, and whether the history was cut.
+
+    `newest_first` are the timestamps of up to history_limit + 1 logins before as_of, newest
+    first and not yet filtered by age: one extra row shows whether the count bound cut, and
+    rows older than the age bound show that it did.
+    """
+    keep = 0
+    for ts in newest_first[: bounds.history_limit]:
+        if ts < windows.history_since:
+            break
+        keep += 1
+    return keep, keep < len(newest_first)
+
+
+def assemble_context(
+    history: list[PastLogin],
+    history_truncated: bool,
+    by_link: dict[LinkKind, LinkNeighbors],
+    velocity: Velocity,
+) -> LoginContext:
+    """The LoginContext of one login; neighbours listed device, then IP, then ASN."""
+    device = by_link.get(LinkKind.DEVICE, NO_NEIGHBORS)
+    ip = by_link.get(LinkKind.IP, NO_NEIGHBORS)
+    asn = by_link.get(LinkKind.ASN, NO_NEIGHBORS)
+    return LoginContext(
+        history=history,
+        neighbors=[*device.neighbors, *ip.neighbors, *asn.neighbors],
+        velocity=velocity,
+        device_users=device.total_users,
+        ip_users=ip.total_users,
+        asn_users=asn.total_users,
+        history_truncated=history_truncated,
+    )

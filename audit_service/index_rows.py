@@ -1,0 +1,98 @@
+"""What the index keeps of a decision: query columns, the event for history, its location."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from typing import Any
+
+from google.protobuf import json_format
+
+from aegis.v1 import common_pb2
+from aegis_domain.convert import event_from_proto, timestamp_to_seconds
+from aegis_domain.types import AuthMethod, DeviceType, LoginEvent
+from audit_service.chain import MalformedLine
+
+_EVENT_FIELDS = tuple(f.name for f in fields(LoginEvent))
+# Only what an index row needs is parsed back from a log line: the full record (with its
+# context) costs milliseconds to parse, these parts microseconds.
+_INDEXED_DECISION_FIELDS = ("decision_id", "event_id", "action", "risk")
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedDecision:
+    """The columns of one decision in the index. `ts` is the event's UTC epoch seconds."""
+
+    decision_id: str
+    event_id: str
+    user_id: str
+    ts: float
+    action: int
+    risk: float
+    country: str
+    region: str
+    device_id: str
+    ip: str
+    asn: int
+    session_id: str
+    login_successful: bool
+    event_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLocation:
+    """Where a record lies in the log, and the hash it had when written."""
+
+    segment: str
+    seq: int
+    offset: int
+    length: int
+    hash: str
+
+
+def event_to_json(event: LoginEvent) -> str:
+    """Compact JSON of the domain event (enums as numbers); read back by event_from_json."""
+    return json.dumps({name: getattr(event, name) for name in _EVENT_FIELDS}, separators=(",", ":"))
+
+
+def event_from_json(text: str) -> LoginEvent:
+    """The event of a history entry, without a protobuf round trip."""
+    event = LoginEvent(**json.loads(text))
+    event.device_type = DeviceType(event.device_type)
+    event.auth_method = AuthMethod(event.auth_method)
+    return event
+
+
+def indexed_decision(record: common_pb2.DecisionRecord) -> IndexedDecision:
+    """The index columns of a (validated) record."""
+    decision, event = record.decision, record.event
+    return IndexedDecision(
+        decision_id=decision.decision_id,
+        event_id=event.event_id or decision.event_id,
+        user_id=event.user_id,
+        ts=timestamp_to_seconds(event.timestamp),
+        action=decision.action,
+        risk=decision.risk,
+        country=event.country,
+        region=event.region,
+        device_id=event.device_id,
+        ip=event.ip,
+        asn=event.asn,
+        session_id=event.session_id,
+        login_successful=event.login_successful,
+        event_json=event_to_json(event_from_proto(event)),
+    )
+
+
+def indexed_decision_from_json(body: dict[str, Any]) -> IndexedDecision:
+    """The index columns of a record read back from the log (its protobuf JSON); raises
+    MalformedLine when the JSON is not a DecisionRecord's."""
+    try:
+        decision = body.get("decision") or {}
+        partial = {
+            "decision": {k: decision[k] for k in _INDEXED_DECISION_FIELDS if k in decision},
+            "event": body.get("event") or {},
+        }
+        return indexed_decision(json_format.ParseDict(partial, common_pb2.DecisionRecord()))
+    except (json_format.ParseError, ValueError, TypeError, AttributeError) as exc:
+        raise MalformedLine(f"not a decision record: {exc}") from None

@@ -1,0 +1,79 @@
+"""Settings of the audit service; environment prefix AEGIS_AUDIT_."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from aegis_runtime.settings import ServiceSettings
+from audit_service.context import ContextBounds
+
+_DAY_S = 86_400
+
+
+class AuditSettings(ServiceSettings):
+    """The audit process: which backend, where it writes, and the bounds of GetContext."""
+
+    model_config = SettingsConfigDict(env_prefix="AEGIS_AUDIT_", extra="ignore")
+
+    port: int = Field(50052, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+    backend: Literal["embedded"] = Field(
+        "embedded",
+        description="Storage backend: embedded (JSONL segments laid out like the S3 keys + "
+        "a SQLite index under data_dir).",
+    )
+    data_dir: Path = Field(
+        Path(".aegis/audit-data"), description="Root folder of the embedded log and index."
+    )
+    writer_id: str = Field(
+        "local-1",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="Names this process's hash chain and segments; unique per live writer.",
+    )
+    segment_max_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="A segment rotates before it would exceed this."
+    )
+    segment_max_records: int = Field(
+        100_000, ge=1, description="A segment rotates once it holds this many records."
+    )
+    max_batch_records: int = Field(
+        1_000, ge=1, description="At most this many records share one write + fsync."
+    )
+    history_limit: int = Field(
+        50, ge=0, description="GetContext: at most this many past logins of the user."
+    )
+    history_max_age_s: float = Field(
+        90 * _DAY_S, gt=0, description="GetContext: past logins older than this are left out."
+    )
+    neighbor_limit: int = Field(
+        20, ge=0, description="GetContext: at most this many neighbours per link (device/IP/ASN)."
+    )
+    neighbor_window_s: float = Field(
+        30 * _DAY_S, gt=0, description="GetContext: neighbours are users seen within this window."
+    )
+    velocity_window_s: int = Field(
+        3600, gt=0, description="GetContext: velocity counts cover this window before the event."
+    )
+    scan_limit: int = Field(
+        1_000,
+        ge=1,
+        description="GetContext: at most this many of the newest index rows are read per link "
+        "and per velocity count, so a hot IP or ASN costs a bounded time (about 1 ms per 1,000 "
+        "rows); counts saturate there.",
+    )
+    list_page_size: int = Field(100, ge=1, description="ListDecisions: default page size.")
+    list_max_page_size: int = Field(1_000, ge=1, description="ListDecisions: largest page size.")
+
+    def context_bounds(self) -> ContextBounds:
+        """The GetContext bounds as the backend-neutral context module takes them."""
+        return ContextBounds(
+            history_limit=self.history_limit,
+            history_max_age_s=self.history_max_age_s,
+            neighbor_limit=self.neighbor_limit,
+            neighbor_window_s=self.neighbor_window_s,
+            velocity_window_s=self.velocity_window_s,
+            scan_limit=self.scan_limit,
+        )

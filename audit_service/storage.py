@@ -1,0 +1,153 @@
+"""The one storage interface of the audit service; every backend implements AuditStore."""
+
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass, field
+
+import grpc
+
+from aegis.v1 import common_pb2
+from aegis_domain.types import Action, LoginContext
+from aegis_runtime.errors import ServiceError
+
+
+class LogInconsistent(ServiceError):
+    """The index points at a record the log no longer holds as indexed: tampering or loss."""
+
+    code = grpc.StatusCode.DATA_LOSS
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    """Where a decision is stored; `duplicate` when it had been recorded before."""
+
+    audit_ref: str
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionFilter:
+    """ListDecisions filters; an empty / None field matches anything. `until` is exclusive."""
+
+    user_id: str = ""
+    action: Action | None = None
+    country: str = ""
+    since: float | None = None
+    until: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionSummary:
+    """One row of ListDecisions; `event_time` is the event's UTC epoch seconds."""
+
+    decision_id: str
+    event_id: str
+    user_id: str
+    action: int
+    risk: float
+    event_time: float
+    country: str
+    audit_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionPage:
+    """Most recent event first; `next_page_token` is empty on the last page."""
+
+    decisions: list[DecisionSummary]
+    next_page_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyProblem:
+    """One finding of verify: what (a ProblemKind), where (segment key and line, or audit
+    reference) and a human-readable detail."""
+
+    kind: str
+    location: str
+    detail: str
+
+
+class ProblemKind(enum.StrEnum):
+    """The kinds of VerifyProblem, as listed in audit.proto."""
+
+    HASH_MISMATCH = "HASH_MISMATCH"  # a record's content no longer matches its hash
+    CHAIN_BROKEN = "CHAIN_BROKEN"  # prev_hash is not the hash of the record before
+    MISSING_RECORD = "MISSING_RECORD"  # a seq gap, or an indexed record gone from the log
+    OUT_OF_ORDER = "OUT_OF_ORDER"  # a seq appears after a later one (reordered / inserted)
+    DUPLICATE_SEQ = "DUPLICATE_SEQ"  # two records of one writer share a seq (inserted)
+    INDEX_MISMATCH = "INDEX_MISMATCH"  # the index holds another decision / hash for a record
+    UNINDEXED_RECORD = "UNINDEXED_RECORD"  # a record of the log the index does not know
+    UNREADABLE_RECORD = "UNREADABLE_RECORD"  # a line that is not a well-formed record
+    UNREADABLE_SEGMENT = "UNREADABLE_SEGMENT"  # a segment that cannot be read or named
+
+
+@dataclass(slots=True)
+class VerifyReport:
+    """Outcome of verify: `ok` exactly when no problem was found."""
+
+    records_checked: int = 0
+    segments_checked: int = 0
+    problems: list[VerifyProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class AuditStore(abc.ABC):
+    """The decision log and its index: the only owner of audit storage (design invariant 4).
+
+    The log is the source of truth; the index is derived from it and rebuildable. Methods are
+    coroutines; callers must `start()` before use and `close()` when done.
+    """
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Open storage and recover: repair a torn tail, re-index what the index lacks."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Finish the records already accepted, then release storage."""
+
+    @abc.abstractmethod
+    async def record(self, record: common_pb2.DecisionRecord) -> RecordResult:
+        """Durably append `record` and index it; return only once it is on stable storage.
+
+        Idempotent by `record.decision.decision_id`: a repeat (also one still in flight)
+        writes nothing and returns the first record's reference with duplicate=True. The
+        record must be valid (see audit_service.validation). Raises Unavailable when the log
+        cannot be written.
+        """
+
+    @abc.abstractmethod
+    async def get_context(
+        self, user_id: str, device_id: str, ip: str, asn: int, as_of: float
+    ) -> LoginContext:
+        """The user's history and the login's graph neighbourhood, strictly before `as_of`.
+
+        Empty `device_id` / `ip` and `asn` 0 give no neighbours and no velocity for that link.
+        Bounds (counts, ages, windows) come from the store's settings.
+        """
+
+    @abc.abstractmethod
+    async def get_decision(
+        self, decision_id: str
+    ) -> tuple[common_pb2.DecisionRecord, str] | None:
+        """The recorded decision and its audit reference, read back from the log; None when
+        unknown. Raises LogInconsistent when the index points at a record that is gone."""
+
+    @abc.abstractmethod
+    async def list_decisions(
+        self, filters: DecisionFilter, page_size: int = 0, page_token: str = ""
+    ) -> DecisionPage:
+        """Decisions matching `filters`, most recent event first. `page_size` 0 means the
+        default; larger than the maximum is reduced to it. Raises InvalidArgument
+        (field `page_token`) for a token this store did not issue."""
+
+    @abc.abstractmethod
+    async def verify(self) -> VerifyReport:
+        """Re-read the whole log, recompute every writer's hash chain and cross-check the
+        index; records appended while verify runs are left for the next run."""

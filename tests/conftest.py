@@ -1,0 +1,35 @@
+"""Shared test set-up: one in-memory span exporter for the whole session, the RBA fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RBA_DIR = REPO_ROOT.parent / "shared" / "data" / "rba"
+
+# A tracer provider can be installed once per process; installing it before any server exists
+# lets every test that starts servers see its spans.
+SPANS = InMemorySpanExporter()
+_provider = TracerProvider()
+_provider.add_span_processor(SimpleSpanProcessor(SPANS))
+trace.set_tracer_provider(_provider)
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    SPANS.clear()
+    return SPANS
+
+
+@pytest.fixture
+def rba_dir() -> Path:
+    """The RBA fixtures beside the project (never copied in); skips when ../shared is absent."""
+    if not RBA_DIR.is_dir():
+        pytest.skip(f"RBA fixtures not found at {RBA_DIR} (../shared is absent on this machine)")
+    return RBA_DIR

@@ -1,0 +1,187 @@
+"""AuditService through a real gRPC server on an ephemeral port, over the embedded store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import grpc
+import pytest
+
+from aegis.v1 import audit_pb2, audit_pb2_grpc
+from aegis.v1 import common_pb2 as pb
+from aegis_domain.convert import seconds_to_timestamp
+from aegis_runtime.channels import insecure_channel
+from aegis_runtime.server import RunningServer
+from audit_service.component import AuditComponent
+from audit_service.settings import AuditSettings
+from tests.unit.audit_builders import T0, make_record
+
+Stub: TypeAlias = audit_pb2_grpc.AuditServiceStub
+
+
+@contextlib.asynccontextmanager
+async def audit_stub(data_dir: Path) -> AsyncIterator[Stub]:
+    settings = AuditSettings(port=0, data_dir=data_dir, environment="test", grace_period_s=1.0)
+    server = RunningServer(AuditComponent(settings), settings)
+    await server.start()
+    try:
+        async with insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            yield Stub(channel)
+    finally:
+        await server.stop(1.0)
+
+
+def run(data_dir: Path, scenario: Callable[[Stub], Awaitable[Any]]) -> Any:
+    async def main() -> Any:
+        async with audit_stub(data_dir) as stub:
+            return await scenario(stub)
+
+    return asyncio.run(main())
+
+
+def rpc_error(data_dir: Path, call: Callable[[Stub], Awaitable[object]]) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        run(data_dir, call)
+    return caught.value
+
+
+def test_record_is_acknowledged_once_and_read_back(tmp_path: Path) -> None:
+    record = make_record("d-1")
+
+    async def scenario(stub: Stub):
+        first = await stub.Record(audit_pb2.RecordRequest(record=record), timeout=5)
+        again = await stub.Record(audit_pb2.RecordRequest(record=record), timeout=5)
+        found = await stub.GetDecision(audit_pb2.GetDecisionRequest(decision_id="d-1"), timeout=5)
+        return first, again, found
+
+    first, again, found = run(tmp_path, scenario)
+    assert first.audit_ref.endswith("/test/local-1-000000000001.jsonl#1")
+    assert not first.duplicate
+    assert again.duplicate and again.audit_ref == first.audit_ref
+    assert found.record == record and found.audit_ref == first.audit_ref
+
+
+def test_get_context_sees_only_what_came_before(tmp_path: Path) -> None:
+    async def scenario(stub: Stub):
+        for i, (user, ts) in enumerate([("alice", T0 - 60), ("bob", T0 - 30), ("alice", T0)]):
+            await stub.Record(
+                audit_pb2.RecordRequest(record=make_record(f"d-{i}", user_id=user, ts=ts)),
+                timeout=5,
+            )
+        request = audit_pb2.GetContextRequest(
+            user_id="alice", device_id="dev-alice", ip="192.0.2.1", asn=64500,
+            as_of=seconds_to_timestamp(T0),
+        )
+        return (await stub.GetContext(request, timeout=5)).context
+
+    context = run(tmp_path, scenario)
+    assert [p.event.event_id for p in context.history] == ["ev-d-0"]
+    assert [(n.link, n.user_id) for n in context.neighbors] == [
+        (pb.LINK_KIND_DEVICE, "bob"), (pb.LINK_KIND_IP, "bob"), (pb.LINK_KIND_ASN, "bob"),
+    ]
+    assert context.velocity.ip_attempts == 2 and context.velocity.window_seconds == 3600
+
+
+def test_list_decisions_pages_through_filters(tmp_path: Path) -> None:
+    async def scenario(stub: Stub):
+        for i in range(5):
+            action = pb.ACTION_BLOCK_TEMPORARY if i % 2 else pb.ACTION_ALLOW
+            record = make_record(f"d-{i}", ts=T0 + i, action=action)
+            await stub.Record(audit_pb2.RecordRequest(record=record), timeout=5)
+        seen, token = [], ""
+        while True:
+            page = await stub.ListDecisions(
+                audit_pb2.ListDecisionsRequest(page_size=2, page_token=token), timeout=5
+            )
+            seen.append([d.decision_id for d in page.decisions])
+            token = page.next_page_token
+            if not token:
+                break
+        blocked = await stub.ListDecisions(
+            audit_pb2.ListDecisionsRequest(
+                action=pb.ACTION_BLOCK_TEMPORARY, country="NO",
+                since=seconds_to_timestamp(T0), until=seconds_to_timestamp(T0 + 3),
+            ),
+            timeout=5,
+        )
+        return seen, blocked
+
+    seen, blocked = run(tmp_path, scenario)
+    assert seen == [["d-4", "d-3"], ["d-2", "d-1"], ["d-0"]]
+    assert [d.decision_id for d in blocked.decisions] == ["d-1"]
+    summary = blocked.decisions[0]
+    assert summary.event_time == seconds_to_timestamp(T0 + 1)
+    assert summary.action == pb.ACTION_BLOCK_TEMPORARY and summary.audit_ref.endswith("#2")
+
+
+def test_verify_reports_a_clean_log_and_then_a_tampered_one(tmp_path: Path) -> None:
+    async def scenario(stub: Stub):
+        for i in range(3):
+            record = make_record(f"d-{i}", ts=T0 + i)
+            await stub.Record(audit_pb2.RecordRequest(record=record), timeout=5)
+        clean = await stub.Verify(audit_pb2.VerifyRequest(), timeout=10)
+        segment = next((tmp_path / "audit").rglob("*.jsonl"))
+        segment.write_bytes(segment.read_bytes().replace(b'"risk":0.1', b'"risk":0.0', 1))
+        tampered = await stub.Verify(audit_pb2.VerifyRequest(), timeout=10)
+        return clean, tampered
+
+    clean, tampered = run(tmp_path, scenario)
+    assert clean.ok and clean.records_checked == 3 and clean.segments_checked == 1
+    assert not tampered.ok
+    assert [p.kind for p in tampered.problems] == ["HASH_MISMATCH"]
+    assert tampered.problems[0].location.endswith(".jsonl:1")
+
+
+def test_an_unknown_decision_is_not_found(tmp_path: Path) -> None:
+    error = rpc_error(
+        tmp_path,
+        lambda stub: stub.GetDecision(audit_pb2.GetDecisionRequest(decision_id="nope"), timeout=5),
+    )
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    assert "nope" in (error.details() or "")
+
+
+def _without_decision_id() -> audit_pb2.RecordRequest:
+    record = make_record("d-1")
+    record.decision.decision_id = ""
+    return audit_pb2.RecordRequest(record=record)
+
+
+def _with_bad_ip() -> audit_pb2.RecordRequest:
+    record = make_record("d-1")
+    record.event.ip = "not-an-ip"
+    return audit_pb2.RecordRequest(record=record)
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda s: s.Record(_without_decision_id(), timeout=5), "record.decision.decision_id"),
+        (lambda s: s.Record(audit_pb2.RecordRequest(), timeout=5), "record"),
+        (lambda s: s.Record(_with_bad_ip(), timeout=5), "record.event.ip"),
+        (
+            lambda s: s.GetContext(
+                audit_pb2.GetContextRequest(as_of=seconds_to_timestamp(T0)), timeout=5
+            ),
+            "user_id",
+        ),
+        (lambda s: s.GetContext(audit_pb2.GetContextRequest(user_id="u"), timeout=5), "as_of"),
+        (lambda s: s.GetDecision(audit_pb2.GetDecisionRequest(), timeout=5), "decision_id"),
+        (
+            lambda s: s.ListDecisions(audit_pb2.ListDecisionsRequest(page_token="x"), timeout=5),
+            "page_token",
+        ),
+        (lambda s: s.ListDecisions(audit_pb2.ListDecisionsRequest(action=42), timeout=5),
+         "action"),
+    ],
+)
+def test_bad_requests_name_the_field(
+    tmp_path: Path, call: Callable[[Stub], Awaitable[object]], field: str
+) -> None:
+    error = rpc_error(tmp_path, call)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (error.details() or "").startswith(f"{field}: ")
