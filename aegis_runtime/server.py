@@ -71,14 +71,24 @@ class RunningServer:
             self.server,
         )
         self.port = 0
+        # Set once stop() has begun: health says NOT_SERVING and in-flight calls are draining.
+        self.draining = asyncio.Event()
 
     async def start(self) -> None:
-        """Bind, answer NOT_SERVING while the component starts, then SERVING."""
+        """Listen (health NOT_SERVING), start the component, then SERVING."""
+        await self.listen()
+        await self.ready()
+
+    async def listen(self) -> None:
+        """Bind and answer health checks with NOT_SERVING while the component starts."""
         self.port = self.server.add_insecure_port(self.settings.address)
         if self.port == 0:
             raise OSError(f"cannot bind {self.settings.address}")
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.start()
+
+    async def ready(self) -> None:
+        """Start the component (load models, warm clients), then report SERVING."""
         await self.component.start()
         await self._set_all(health_pb2.HealthCheckResponse.SERVING)
         log.info("serving", extra={"port": self.port, "services": self.names})
@@ -87,6 +97,7 @@ class RunningServer:
         """NOT_SERVING first (load balancers stop sending), then drain in-flight calls."""
         grace = self.settings.grace_period_s if grace_s is None else grace_s
         await self.health.enter_graceful_shutdown()
+        self.draining.set()
         await self.server.stop(grace)
         await self.component.close()
         log.info("stopped", extra={"port": self.port})

@@ -1,0 +1,104 @@
+"""The shared server bootstrap: health follows readiness, reflection, graceful drain."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from aegis.v1 import agent_pb2, agent_pb2_grpc, common_pb2
+from aegis_runtime.server import RunningServer
+from tests.service.mesh import ServicerComponent, local
+
+AGENT_SERVICE = "aegis.v1.AgentService"
+
+
+class GatedAgent(agent_pb2_grpc.AgentServiceServicer):
+    """Assess answers only once `release` is set, so a test can hold a call in flight."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def Assess(self, request, context):
+        self.entered.set()
+        await self.release.wait()
+        return agent_pb2.AssessResponse(
+            signal=common_pb2.AgentSignal(agent="gated", status=common_pb2.SIGNAL_STATUS_OK)
+        )
+
+
+class SlowStartComponent(ServicerComponent):
+    """start() waits until the test lets it finish: models still loading."""
+
+    def __init__(self) -> None:
+        super().__init__(GatedAgent())
+        self.loaded = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.loaded.wait()
+
+
+async def health_of(channel: grpc.aio.Channel, service: str = "") -> int:
+    stub = health_pb2_grpc.HealthStub(channel)
+    reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
+    return reply.status
+
+
+def test_serving_only_after_start_and_not_serving_while_draining() -> None:
+    async def scenario() -> None:
+        component = SlowStartComponent()
+        server = RunningServer(component, local())
+        await server.listen()
+        starting = asyncio.create_task(server.ready())
+        # Listening while the component is still loading: health must say NOT_SERVING.
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+        await channel.channel_ready()
+        assert await health_of(channel) == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert (
+            await health_of(channel, AGENT_SERVICE) == health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        component.loaded.set()
+        await starting
+        assert await health_of(channel) == health_pb2.HealthCheckResponse.SERVING
+        assert await health_of(channel, AGENT_SERVICE) == health_pb2.HealthCheckResponse.SERVING
+
+        # An in-flight call survives the drain when it finishes within the grace period.
+        agent = component.servicer
+        call = agent_pb2_grpc.AgentServiceStub(channel).Assess(agent_pb2.AssessRequest())
+        await agent.entered.wait()
+        stopping = asyncio.create_task(server.stop(grace_s=10))
+        await server.draining.wait()
+        assert not stopping.done()
+        agent.release.set()
+        reply = await call
+        assert reply.signal.agent == "gated"
+        await stopping
+        await channel.close()
+
+    asyncio.run(scenario())
+
+
+def test_reflection_lists_the_services() -> None:
+    async def scenario() -> list[str]:
+        server = RunningServer(ServicerComponent(GatedAgent()), local())
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+                stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+
+                async def ask():
+                    yield reflection_pb2.ServerReflectionRequest(list_services="")
+
+                names = []
+                async for reply in stub.ServerReflectionInfo(ask()):
+                    names = [s.name for s in reply.list_services_response.service]
+                return names
+        finally:
+            await server.stop(0.5)
+
+    names = asyncio.run(scenario())
+    assert AGENT_SERVICE in names
+    assert "grpc.health.v1.Health" in names
