@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -71,6 +72,13 @@ def test_serving_only_after_start_and_not_serving_while_draining() -> None:
         await agent.entered.wait()
         stopping = asyncio.create_task(server.stop(grace_s=10))
         await server.draining.wait()
+        # Once the server refuses new calls it is shutting down; only then release the old one.
+        late = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+        with contextlib.suppress(grpc.aio.AioRpcError):
+            await health_pb2_grpc.HealthStub(late).Check(
+                health_pb2.HealthCheckRequest(), timeout=2
+            )
+        await late.close()
         assert not stopping.done()
         agent.release.set()
         reply = await call
