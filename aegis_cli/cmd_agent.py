@@ -1,0 +1,71 @@
+"""`aegis agent NAME`: one Assess (or Describe) on one agent, bypassing the router."""
+
+from __future__ import annotations
+
+import argparse
+
+from aegis.v1 import agent_pb2, agent_pb2_grpc
+from aegis.v1 import common_pb2 as pb
+from aegis_cli.event_input import (
+    add_event_options,
+    event_from_args,
+    load_message,
+    refuse_invalid,
+)
+from aegis_cli.eventjson import to_json_text
+from aegis_cli.render import describe_text, signal_text
+from aegis_cli.rpc import add_timeout_option, call
+from agent_services.registry import default_registry
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add this command to `aegis`; the parsed arguments carry its handler."""
+    registry = default_registry()
+    parser = subparsers.add_parser(
+        "agent",
+        help="ask one agent directly (Assess or --describe)",
+        description="Assess one login on one agent, with an optional context (history and "
+        "neighbourhood) that the router would otherwise gather from the audit service; "
+        "or describe the agent. The address is 127.0.0.1 and the agent's registry port "
+        "unless --addr is given.",
+    )
+    parser.add_argument("name", choices=registry.names, metavar="NAME",
+                        help=f"the agent: {', '.join(registry.names)}")
+    parser.add_argument("--describe", action="store_true",
+                        help="print the agent's model version, state and features instead")
+    parser.add_argument("--addr", metavar="HOST:PORT", help="the agent's address")
+    parser.add_argument("--context-file", metavar="PATH",
+                        help="LoginContext in protobuf JSON (default: empty context)")
+    add_event_options(parser)
+    add_timeout_option(parser, 5.0)
+    parser.add_argument("--json", action="store_true", help="print the reply as JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Describe the agent, or Assess the event after the router's own checks."""
+    address = args.addr or f"127.0.0.1:{default_registry().get(args.name).port}"
+    service = f"agent {args.name}"
+    if args.describe:
+        described = call(
+            address, service,
+            lambda channel: agent_pb2_grpc.AgentServiceStub(channel).Describe(
+                agent_pb2.DescribeRequest(), timeout=args.timeout
+            ),
+        )
+        print(to_json_text(described, indent=2) if args.json else describe_text(described))
+        return 0
+    context = pb.LoginContext()
+    if args.context_file is not None:
+        load_message(args.context_file, context)
+    event = event_from_args(args)
+    refuse_invalid(event)
+    request = agent_pb2.AssessRequest(event=event, context=context)
+    assessed = call(
+        address, service,
+        lambda channel: agent_pb2_grpc.AgentServiceStub(channel).Assess(
+            request, timeout=args.timeout
+        ),
+    )
+    print(to_json_text(assessed.signal, indent=2) if args.json else signal_text(assessed.signal))
+    return 0

@@ -1,0 +1,219 @@
+"""`aegis replay FILE`: score every event of a file through the router's ScoreStream."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from tqdm import tqdm
+
+from aegis.v1 import router_pb2_grpc
+from aegis_cli.argtypes import non_negative_int, positive_float, positive_int
+from aegis_cli.errors import FAILURE, USAGE, CliError
+from aegis_cli.readers import FORMATS, InputError, accepted_window, detect_format, read_events
+from aegis_cli.render import summary_text
+from aegis_cli.replay import Outcome, StreamBroken, replay
+from aegis_cli.rows import BadRow, Row
+from aegis_cli.rpc import add_router_option, open_channel
+from aegis_cli.summary import MALFORMED, ReplaySummary
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOptions:
+    """How to stream and what to report; shared with `aegis cluster run`."""
+
+    router: str
+    max_in_flight: int = 64
+    idle_timeout_s: float = 30.0
+    progress: bool = True
+    out: Path | None = None
+    json_summary: bool = False
+    # Failed rows reported one by one on stderr before only counting them (malformed rows
+    # are always reported: the user must be able to find each).
+    errors_shown: int = 20
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add this command to `aegis`; the parsed arguments carry its handler."""
+    parser = subparsers.add_parser(
+        "replay",
+        help="score every event of a file through the router (ScoreStream)",
+        description="Stream the events of FILE through RouterService.ScoreStream with a "
+        "bounded number in flight, then print a summary: actions, per-agent signal statuses, "
+        "errors by code, decision latency p50/p99 and throughput. Malformed rows are never "
+        "altered: they are refused (default) or skipped, each reported with its line number.",
+    )
+    parser.add_argument("file", type=Path, metavar="FILE",
+                        help="RBA CSV (.csv) or JSONL of LoginEvent (.jsonl, .ndjson)")
+    parser.add_argument("--format", choices=FORMATS, help="override the format the extension gives")
+    add_router_option(parser)
+    add_stream_options(parser)
+    parser.add_argument(
+        "--on-error", choices=("refuse", "skip"), default="refuse",
+        help="refuse: check the whole file first and score nothing if any row is malformed; "
+        "skip: report each malformed row on stderr and score the others (default %(default)s)",
+    )
+    parser.add_argument("--limit", type=positive_int, metavar="N",
+                        help="only the first N rows (records, malformed ones included)")
+    parser.add_argument("--max-problems", type=non_negative_int, default=100, metavar="N",
+                        help="with --on-error refuse, list at most N malformed rows; 0 for all "
+                        "(default %(default)s)")
+    parser.set_defaults(handler=run)
+
+
+def add_stream_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the stream and its report, shared with `aegis cluster run`."""
+    parser.add_argument("--json", action="store_true",
+                        help="print the summary as one JSON object on stdout")
+    parser.add_argument("--out", type=Path, metavar="FILE",
+                        help="write one JSON line per input row: line, row, event id and the "
+                        "decision (id, action, risk, confidence) or the error")
+    parser.add_argument("--max-in-flight", type=positive_int, default=64, metavar="N",
+                        help="requests awaiting their reply at most (default %(default)s)")
+    parser.add_argument("--idle-timeout", type=positive_float, default=30.0, metavar="SECONDS",
+                        help="give up when the router answers nothing for this long while "
+                        "requests wait (default %(default)s)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no progress bar (it shows only when stderr is a terminal)")
+
+
+def options_from_args(args: argparse.Namespace, router: str) -> ReplayOptions:
+    return ReplayOptions(
+        router=router, max_in_flight=args.max_in_flight, idle_timeout_s=args.idle_timeout,
+        progress=args.progress, out=args.out, json_summary=args.json,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 when every row got a decision, 1 when some did not, 2 when refused."""
+    try:
+        fmt = detect_format(args.file, args.format)
+    except InputError as exc:
+        raise CliError(str(exc), USAGE) from None
+    window = accepted_window()
+
+    def rows() -> Iterator[Row]:
+        return itertools.islice(read_events(args.file, fmt, window), args.limit)
+
+    total = None
+    if args.on_error == "refuse":
+        total = refuse_malformed(args.file, _guard(rows()), args.max_problems)
+    options = options_from_args(args, args.router)
+    return report(score_rows(_guard(rows()), options, total), options)
+
+
+def refuse_malformed(path: Path, rows: Iterable[Row], max_problems: int) -> int:
+    """The number of rows when all are valid; otherwise list the bad ones and refuse."""
+    count = bad = 0
+    by_column: Counter[str] = Counter()
+    for row in rows:
+        count += 1
+        if isinstance(row, BadRow):
+            bad += 1
+            by_column.update(p.column or "(row)" for p in row.problems)
+            if max_problems == 0 or bad <= max_problems:
+                print(f"{path}: {row}", file=sys.stderr)
+    if bad:
+        if max_problems and bad > max_problems:
+            print(f"{path}: ... {bad - max_problems} more malformed rows", file=sys.stderr)
+        columns = ", ".join(f"{column} {n}" for column, n in by_column.most_common())
+        raise CliError(
+            f"{path}: {bad} of {count} rows are malformed (problems by column: {columns}); "
+            "nothing was scored. --on-error skip scores the valid rows and reports the others.",
+            USAGE,
+        )
+    return count
+
+
+def score_rows(rows: Iterable[Row], options: ReplayOptions, total: int | None) -> ReplaySummary:
+    """Stream `rows` to the router and return the summary. A failed stream or an input that
+    turns unreadable ends the replay early; `summary.stopped` says why."""
+    summary = ReplaySummary()
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(_open_out(options.out)) if options.out else None
+        bar = stack.enter_context(tqdm(
+            total=total, unit="ev", file=sys.stderr, dynamic_ncols=True,
+            disable=None if options.progress else True,
+        ))
+        reporter = _Reporter(bar, out, options.errors_shown)
+        try:
+            asyncio.run(_stream(rows, options, summary, reporter))
+        except StreamBroken as exc:
+            summary.stopped = f"the stream to the router at {options.router} failed: {exc}"
+        except CliError as exc:
+            summary.stopped = exc.message
+    return summary
+
+
+def report(summary: ReplaySummary, options: ReplayOptions) -> int:
+    """Print the summary; exit 0 only when every row got a decision."""
+    if options.json_summary:
+        print(json.dumps(summary.to_json(), sort_keys=True))
+    else:
+        print(summary_text(summary))
+    if summary.stopped:
+        print(f"aegis: error: {summary.stopped}", file=sys.stderr)
+    return 0 if summary.failed == 0 and not summary.stopped else FAILURE
+
+
+async def _stream(
+    rows: Iterable[Row], options: ReplayOptions, summary: ReplaySummary, reporter: _Reporter
+) -> None:
+    async with open_channel(options.router) as channel:
+        await replay(
+            router_pb2_grpc.RouterServiceStub(channel), rows, summary, reporter,
+            max_in_flight=options.max_in_flight, idle_timeout_s=options.idle_timeout_s,
+        )
+
+
+class _Reporter:
+    """Takes each outcome: advances the bar, writes --out, reports failures on stderr."""
+
+    def __init__(self, bar: tqdm, out: TextIO | None, errors_shown: int) -> None:
+        self.bar = bar
+        self.out = out
+        self.errors_left = errors_shown
+
+    def __call__(self, outcome: Outcome) -> None:
+        self.bar.update(1)
+        if self.out is not None:
+            self.out.write(json.dumps(outcome.to_json(), sort_keys=True) + "\n")
+        if outcome.error_code == MALFORMED:
+            self.bar.write(f"skipped {outcome.error_message}", file=sys.stderr)
+        elif outcome.error_code:
+            self._error(outcome)
+
+    def _error(self, outcome: Outcome) -> None:
+        self.errors_left -= 1
+        if self.errors_left >= 0:
+            field = f" ({outcome.error_field})" if outcome.error_field else ""
+            self.bar.write(
+                f"line {outcome.line}: {outcome.error_code}{field}: {outcome.error_message}",
+                file=sys.stderr,
+            )
+        elif self.errors_left == -1:
+            self.bar.write("further errors are only counted in the summary", file=sys.stderr)
+
+
+def _guard(rows: Iterable[Row]) -> Iterator[Row]:
+    """An unreadable input (not UTF-8, wrong header) becomes a usage error."""
+    try:
+        yield from rows
+    except InputError as exc:
+        raise CliError(str(exc), USAGE) from None
+
+
+def _open_out(path: Path) -> TextIO:
+    try:
+        return path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"{path}: cannot write: {exc.strerror}") from None

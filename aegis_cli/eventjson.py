@@ -1,0 +1,98 @@
+"""Protobuf JSON <-> messages, strictly: every unknown or malformed field is named."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from aegis.v1 import common_pb2 as pb
+from aegis_cli.rows import Labels, Problem
+
+M = TypeVar("M", bound=Message)
+
+# The key of a JSONL line that carries ground truth beside the event's own fields.
+LABELS_KEY = "labels"
+_LABEL_FIELDS = ("is_attack_ip", "is_account_takeover")
+
+
+def to_json_dict(message: Message) -> dict[str, Any]:
+    """Proto3 JSON with the .proto field names (snake_case), as every aegis output writes it."""
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+def to_json_text(message: Message, indent: int | None = None) -> str:
+    """to_json_dict as text."""
+    return json.dumps(to_json_dict(message), indent=indent, ensure_ascii=False)
+
+
+def parse_message(obj: Any, message: M) -> list[Problem]:
+    """Fill `message` from a JSON object field by field; one Problem per bad field.
+
+    Field by field so that each problem names its field, and all of them are reported
+    at once; either JSON name (camelCase or snake_case) is accepted, not both.
+    """
+    if not isinstance(obj, dict):
+        return [Problem("", f"expected a JSON object, got {type(obj).__name__}")]
+    fields = message.DESCRIPTOR.fields
+    by_name = {f.name: f for f in fields} | {f.json_name: f for f in fields}
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for key, value in obj.items():
+        field = by_name.get(key)
+        if field is None:
+            known = ", ".join(f.name for f in fields)
+            problems.append(Problem(key, f"unknown field (known: {known})"))
+            continue
+        if field.name in seen:
+            problems.append(Problem(field.name, "given twice (camelCase and snake_case)"))
+            continue
+        seen.add(field.name)
+        part = type(message)()
+        try:
+            json_format.ParseDict({key: value}, part)
+        except json_format.ParseError as exc:
+            problems.append(Problem(field.name, _parse_error_detail(exc, value)))
+            continue
+        message.MergeFrom(part)
+    return problems
+
+
+def _parse_error_detail(exc: json_format.ParseError, value: Any) -> str:
+    shown = json.dumps(value, ensure_ascii=False)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return f"{shown} is not valid here ({exc})"
+
+
+def parse_event_object(obj: Any) -> tuple[pb.LoginEvent, Labels | None, list[Problem]]:
+    """A LoginEvent from a decoded JSON object with an optional `labels` key beside it."""
+    event = pb.LoginEvent()
+    if isinstance(obj, dict) and LABELS_KEY in obj:
+        obj = dict(obj)
+        labels, problems = _parse_labels(obj.pop(LABELS_KEY))
+    else:
+        labels, problems = None, []
+    problems += parse_message(obj, event)
+    return event, labels, problems
+
+
+def _parse_labels(obj: Any) -> tuple[Labels | None, list[Problem]]:
+    expected = f"an object with booleans {', '.join(_LABEL_FIELDS)}"
+    if (
+        not isinstance(obj, dict)
+        or set(obj) != set(_LABEL_FIELDS)
+        or not all(isinstance(obj[k], bool) for k in _LABEL_FIELDS)
+    ):
+        return None, [Problem(LABELS_KEY, f"must be {expected}")]
+    return Labels(obj["is_attack_ip"], obj["is_account_takeover"]), []
+
+
+def event_json_line(event: pb.LoginEvent, labels: Labels | None) -> str:
+    """One JSONL line: the event's fields, plus `labels` when ground truth is known."""
+    obj = to_json_dict(event)
+    if labels is not None:
+        obj[LABELS_KEY] = labels.to_json()
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,42 @@
+"""`aegis`: score logins, replay files, ask agents, verify the audit log, generate logins and
+run the local cluster."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from aegis_cli import cmd_agent, cmd_audit, cmd_cluster, cmd_generate, cmd_replay, cmd_score
+from aegis_cli.errors import INTERRUPTED, CliError
+from aegis_cli.rpc import AUDIT_ADDR_ENV, ROUTER_ADDR_ENV
+
+COMMANDS = (cmd_score, cmd_replay, cmd_agent, cmd_audit, cmd_generate, cmd_cluster)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command; each command module adds its own subparser."""
+    parser = argparse.ArgumentParser(
+        prog="aegis",
+        description="AegisAI command line: account-takeover defence, one Score call at a time.",
+        epilog=f"Addresses: {ROUTER_ADDR_ENV} (router), {AUDIT_ADDR_ENV} (audit). "
+        "Exit status: 0 ok, 1 failed, 2 bad arguments or input, 130 interrupted. "
+        "`aegis COMMAND --help` for each command.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit status (see the epilog of --help)."""
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.handler(args)
+    except CliError as exc:
+        print(f"aegis: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("aegis: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    return status

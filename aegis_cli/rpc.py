@@ -1,0 +1,81 @@
+"""Reaching the services from the command line: addresses, channels, errors as messages."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+
+from aegis_cli.argtypes import positive_float
+from aegis_cli.errors import FAILURE, USAGE, CliError
+from aegis_runtime.channels import insecure_channel
+
+R = TypeVar("R")
+
+ROUTER_ADDR_ENV = "AEGIS_ROUTER_ADDR"
+DEFAULT_ROUTER_ADDR = "127.0.0.1:50051"
+AUDIT_ADDR_ENV = "AEGIS_AUDIT_ADDR"
+DEFAULT_AUDIT_ADDR = "127.0.0.1:50052"
+
+
+def add_router_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--router",
+        default=os.environ.get(ROUTER_ADDR_ENV, DEFAULT_ROUTER_ADDR),
+        metavar="HOST:PORT",
+        help=f"router address (env {ROUTER_ADDR_ENV}; default %(default)s)",
+    )
+
+
+def add_audit_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--audit-addr",
+        default=os.environ.get(AUDIT_ADDR_ENV, DEFAULT_AUDIT_ADDR),
+        metavar="HOST:PORT",
+        help=f"audit service address (env {AUDIT_ADDR_ENV}; default %(default)s)",
+    )
+
+
+def add_timeout_option(parser: argparse.ArgumentParser, default_s: float) -> None:
+    parser.add_argument(
+        "--timeout", type=positive_float, default=default_s, metavar="SECONDS",
+        help="deadline of the call (default %(default)s)",
+    )
+
+
+def open_channel(address: str) -> grpc.aio.Channel:
+    """The services' own instrumented channel: the CLI's calls carry trace context too."""
+    return insecure_channel(address)
+
+
+def rpc_failure(exc: grpc.aio.AioRpcError, service: str, address: str) -> CliError:
+    """A failed call as one clear message; INVALID_ARGUMENT (which names the field) exits 2."""
+    code = exc.code()
+    details = exc.details() or ""
+    if code is grpc.StatusCode.INVALID_ARGUMENT:
+        return CliError(f"{service} refused the request: {details}", USAGE)
+    if code is grpc.StatusCode.UNAVAILABLE:
+        return CliError(
+            f"{service} at {address} is unavailable ({details}); is it running? "
+            "(aegis cluster status)"
+        )
+    if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+        return CliError(f"{service} at {address} did not answer within the deadline")
+    return CliError(f"{service} at {address} failed: {code.name}: {details}", FAILURE)
+
+
+def call(address: str, service: str, method: Callable[[grpc.aio.Channel], Awaitable[R]]) -> R:
+    """Run one call on a fresh channel to `address`; a failure becomes a CliError."""
+
+    async def attempt() -> R:
+        async with open_channel(address) as channel:
+            try:
+                return await method(channel)
+            except grpc.aio.AioRpcError as exc:
+                raise rpc_failure(exc, service, address) from None
+
+    return asyncio.run(attempt())

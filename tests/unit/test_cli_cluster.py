@@ -1,0 +1,197 @@
+"""The local cluster manager: start order and settings, pid files, stopping real processes."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from aegis_cli.cluster import (
+    AUDIT_PORT,
+    ROUTER_PORT,
+    ClusterError,
+    ClusterPaths,
+    LocalCluster,
+    ServiceSpec,
+    cluster_stages,
+)
+from aegis_cli.cmd_cluster import config_ending_now
+from aegis_cli.generator import DEFAULT_START, generate
+from aegis_cli.main import build_parser
+from agent_services.registry import default_registry
+
+# Stays alive until stopped; says "ready" once its SIGTERM handling is in place.
+OBEDIENT = "import time; print('ready', flush=True); time.sleep(120)"
+STUBBORN = (
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "print('ready', flush=True); time.sleep(120)"
+)
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """A port held by a process that is not part of the cluster (this test)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def spawn(paths: ClusterPaths, spec: ServiceSpec) -> subprocess.Popen[str]:
+    """A process started as `aegis cluster up` would have, pid file included."""
+    process = subprocess.Popen(
+        spec.command, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "ready"
+    paths.run.mkdir(parents=True, exist_ok=True)
+    paths.pid_file(spec.name).write_text(f"{process.pid}\n")
+    return process
+
+
+def test_audit_starts_first_then_every_registered_agent_then_the_router(tmp_path: Path) -> None:
+    paths = ClusterPaths(tmp_path / ".aegis")
+
+    audit, agents, router = cluster_stages(paths, "embedded")
+
+    assert [s.name for s in audit] == ["audit"]
+    assert [s.name for s in agents] == default_registry().names
+    assert [s.name for s in router] == ["router"]
+    assert [s.port for s in agents] == [e.port for e in default_registry().agents]
+    assert (audit[0].port, router[0].port) == (AUDIT_PORT, ROUTER_PORT)
+    assert audit[0].args == ("-m", "audit_service")
+    assert agents[0].args == ("-m", "agent_services", agents[0].name)
+    assert router[0].args == ("-m", "router_service")
+
+
+def test_each_service_gets_its_settings_from_the_environment(tmp_path: Path) -> None:
+    paths = ClusterPaths(tmp_path / ".aegis")
+
+    (audit,), agents, (router,) = cluster_stages(paths, "embedded")
+
+    assert audit.env["AEGIS_AUDIT_DATA_DIR"] == str((tmp_path / ".aegis/audit-data").resolve())
+    assert audit.env["AEGIS_AUDIT_BACKEND"] == "embedded"
+    assert audit.env["AEGIS_AUDIT_PORT"] == str(AUDIT_PORT)
+    assert router.env["AEGIS_ROUTER_AUDIT_ADDR"] == audit.address
+    for spec in (audit, *agents, router):
+        assert any(k.endswith("_ENVIRONMENT") and v == "local" for k, v in spec.env.items())
+    assert {a.env["AEGIS_AGENT_PORT"] for a in agents} == {str(a.port) for a in agents}
+
+
+def test_an_unknown_audit_backend_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ClusterError, match="unknown audit backend 'dynamo'"):
+        cluster_stages(ClusterPaths(tmp_path), "dynamo")
+
+
+def test_a_stale_or_garbled_pid_file_means_stopped_and_is_removed(tmp_path: Path) -> None:
+    paths = ClusterPaths(tmp_path)
+    spec = ServiceSpec("router", ("-c", OBEDIENT), free_port())
+    cluster = LocalCluster([[spec]], paths, say=lambda _: None)
+    paths.run.mkdir(parents=True)
+
+    for content in ("999999999\n", "not a pid\n"):
+        paths.pid_file("router").write_text(content)
+        assert cluster.pid_of(spec) is None
+        assert not paths.pid_file("router").exists()
+
+
+def test_a_pid_reused_by_another_program_is_not_ours(tmp_path: Path) -> None:
+    paths = ClusterPaths(tmp_path)
+    other = spawn(paths, ServiceSpec("router", ("-c", OBEDIENT), 1))
+    try:
+        spec = ServiceSpec("router", ("-m", "router_service"), free_port())
+        cluster = LocalCluster([[spec]], paths, say=lambda _: None)
+
+        assert cluster.pid_of(spec) is None
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_down_stops_the_router_before_the_audit_service(tmp_path: Path) -> None:
+    paths = ClusterPaths(tmp_path)
+    audit = ServiceSpec("audit", ("-c", OBEDIENT + "  # audit"), free_port())
+    router = ServiceSpec("router", ("-c", OBEDIENT + "  # router"), free_port())
+    processes = [spawn(paths, audit), spawn(paths, router)]
+    said: list[str] = []
+    cluster = LocalCluster([[audit], [router]], paths, say=said.append)
+
+    cluster.down(timeout_s=30)
+
+    assert [p.wait(timeout=30) for p in processes] == [-15, -15]
+    assert [line for line in said if line.endswith("stopped")] == [
+        "router: stopped", "audit: stopped",
+    ]
+    assert not any(paths.run.glob("*.pid"))
+    assert all(s.pid is None for s in cluster.status())
+
+
+def test_a_service_that_ignores_sigterm_is_killed_and_the_user_told(tmp_path: Path) -> None:
+    paths = ClusterPaths(tmp_path)
+    spec = ServiceSpec("geo", ("-c", STUBBORN), free_port())
+    process = spawn(paths, spec)
+    said: list[str] = []
+
+    LocalCluster([[spec]], paths, say=said.append).down(timeout_s=0.5)
+
+    assert process.wait(timeout=30) == -9
+    assert "geo: still running 0.5 s after SIGTERM; sending SIGKILL" in said
+
+
+def test_down_with_nothing_running_says_so(tmp_path: Path) -> None:
+    said: list[str] = []
+    spec = ServiceSpec("geo", ("-c", OBEDIENT), free_port())
+
+    LocalCluster([[spec]], ClusterPaths(tmp_path), say=said.append).down()
+
+    assert said == ["nothing is running"]
+
+
+def test_up_refuses_a_port_held_by_another_process_before_starting_anything(
+    tmp_path: Path, listener: socket.socket
+) -> None:
+    paths = ClusterPaths(tmp_path)
+    port = listener.getsockname()[1]
+    first = ServiceSpec("audit", ("-c", OBEDIENT), free_port())
+    taken = ServiceSpec("router", ("-c", OBEDIENT), port)
+    cluster = LocalCluster([[first], [taken]], paths, say=lambda _: None)
+
+    with pytest.raises(ClusterError, match=rf"ports in use .*: router \({port}\)"):
+        cluster.up(timeout_s=5)
+    assert not paths.logs.exists()
+    assert [s.health for s in cluster.status()] == ["STOPPED", "PORT IN USE (not ours)"]
+
+
+def test_up_names_a_service_that_dies_while_starting_with_its_log(tmp_path: Path) -> None:
+    paths = ClusterPaths(tmp_path)
+    crash = "import sys; print('cannot load the model', flush=True); sys.exit(3)"
+    spec = ServiceSpec("detection", ("-c", crash), free_port())
+    cluster = LocalCluster([[spec]], paths, say=lambda _: None)
+
+    with pytest.raises(ClusterError) as raised:
+        cluster.up(timeout_s=60)
+
+    message = str(raised.value)
+    assert "detection exited while starting with status 3" in message
+    assert "cannot load the model" in message
+    assert not paths.pid_file("detection").exists()
+
+
+def test_cluster_run_generates_logins_that_end_within_the_day_before_now() -> None:
+    args = build_parser().parse_args(["cluster", "run", "--events", "200", "--seed", "3"])
+
+    config = config_ending_now(args)
+
+    last = list(generate(config))[-1].event.timestamp.ToDatetime(tzinfo=UTC)
+    assert timedelta(0) <= datetime.now(UTC) - last <= timedelta(days=1)
+    assert (config.start - DEFAULT_START) % timedelta(days=1) == timedelta(0)
