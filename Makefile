@@ -12,6 +12,8 @@ PROTO_SRC := $(wildcard protos/aegis/v1/*.proto)
 TORCH_PIN := torch==2.13.0
 AUDIT ?= embedded
 EVENTS ?= 2000
+# Logs, pid files, audit data and models of the local cluster.
+STATE ?= .aegis
 
 .PHONY: help install proto proto-check proto-lint lint typecheck test test-unit test-service \
         test-integration cluster-up cluster-down cluster-status run clean
@@ -62,16 +64,16 @@ test-integration: $(STAMP)
 	$(BIN)/pytest -q tests/integration
 
 cluster-up: $(STAMP)  ## every service in the background; returns once all are SERVING
-	$(BIN)/aegis cluster up --audit $(AUDIT)
+	$(BIN)/aegis cluster up --audit $(AUDIT) --state-dir $(STATE)
 
 cluster-down: $(STAMP)  ## graceful stop of the local cluster
-	$(BIN)/aegis cluster down
+	$(BIN)/aegis cluster down --state-dir $(STATE)
 
 cluster-status: $(STAMP)
-	$(BIN)/aegis cluster status
+	$(BIN)/aegis cluster status --state-dir $(STATE)
 
 run: $(STAMP)  ## the main job: cluster up, replay generated logins, serve until Ctrl-C
-	$(BIN)/aegis cluster run --events $(EVENTS) --audit $(AUDIT)
+	$(BIN)/aegis cluster run --events $(EVENTS) --audit $(AUDIT) --state-dir $(STATE)
 
 clean:  ## remove the venv, node_modules and local cluster state
 	rm -rf $(VENV) node_modules .aegis
