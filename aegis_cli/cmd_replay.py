@@ -32,7 +32,7 @@ class ReplayOptions:
     """How to stream and what to report; shared with `aegis cluster run`."""
 
     router: str
-    max_in_flight: int = 64
+    max_in_flight: int = 8
     idle_timeout_s: float = 30.0
     progress: bool = True
     out: Path | None = None
@@ -77,7 +77,7 @@ def add_stream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, metavar="FILE",
                         help="write one JSON line per input row: line, row, event id and the "
                         "decision (id, action, risk, confidence) or the error")
-    parser.add_argument("--max-in-flight", type=positive_int, default=64, metavar="N",
+    parser.add_argument("--max-in-flight", type=positive_int, default=8, metavar="N",
                         help="requests awaiting their reply at most (default %(default)s)")
     parser.add_argument("--idle-timeout", type=positive_float, default=30.0, metavar="SECONDS",
                         help="give up when the router answers nothing for this long while "

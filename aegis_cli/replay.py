@@ -78,7 +78,7 @@ async def replay(
     summary: ReplaySummary,
     on_outcome: Callable[[Outcome], None],
     *,
-    max_in_flight: int = 64,
+    max_in_flight: int = 8,
     idle_timeout_s: float = 30.0,
 ) -> None:
     """Score every ParsedRow of `rows` (client_ref = its line number); report every row,

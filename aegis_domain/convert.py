@@ -87,8 +87,19 @@ def event_to_proto(event: LoginEvent) -> pb.LoginEvent:
     return msg
 
 
+def velocity_from_proto(v: pb.Velocity) -> Velocity:
+    return Velocity(
+        user_attempts=v.user_attempts,
+        user_failures=v.user_failures,
+        ip_attempts=v.ip_attempts,
+        ip_failures=v.ip_failures,
+        ip_distinct_users=v.ip_distinct_users,
+        device_distinct_users=v.device_distinct_users,
+        window_seconds=v.window_seconds,
+    )
+
+
 def context_from_proto(msg: pb.LoginContext) -> LoginContext:
-    v = msg.velocity
     return LoginContext(
         history=[
             PastLogin(event=event_from_proto(p.event), action=Action(p.action), risk=p.risk)
@@ -106,15 +117,7 @@ def context_from_proto(msg: pb.LoginContext) -> LoginContext:
             )
             for n in msg.neighbors
         ],
-        velocity=Velocity(
-            user_attempts=v.user_attempts,
-            user_failures=v.user_failures,
-            ip_attempts=v.ip_attempts,
-            ip_failures=v.ip_failures,
-            ip_distinct_users=v.ip_distinct_users,
-            device_distinct_users=v.device_distinct_users,
-            window_seconds=v.window_seconds,
-        ),
+        velocity=velocity_from_proto(msg.velocity),
         device_users=msg.device_users,
         ip_users=msg.ip_users,
         asn_users=msg.asn_users,

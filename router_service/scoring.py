@@ -17,12 +17,12 @@ from tenacity import (
 
 from aegis.v1 import agent_pb2, audit_pb2, audit_pb2_grpc, common_pb2
 from aegis_domain.convert import (
-    context_from_proto,
     reason_to_proto,
     seconds_to_timestamp,
     signal_to_proto,
+    velocity_from_proto,
 )
-from aegis_domain.types import AgentSignal, LoginContext, Reason
+from aegis_domain.types import AgentSignal, Reason, Velocity
 from aegis_domain.validation import TimeWindow, validate_event
 from aegis_runtime.errors import Unavailable
 from aegis_runtime.logging import current_trace_id
@@ -82,13 +82,14 @@ class Scorer:
             deadline,
             reserve_s,
         )
-        context = context_from_proto(context_msg) if context_available else LoginContext()
+        # The policy needs only the velocity counts: the history is the agents' to read.
+        velocity = velocity_from_proto(context_msg.velocity) if context_available else Velocity()
         combined = combine(signals, self.weights)
         outcome = self.policy.decide(
             PolicyInputs(
                 combined=combined,
                 signals=signals,
-                velocity=context.velocity,
+                velocity=velocity,
                 context_available=context_available,
                 required_agents=self.required,
             )
