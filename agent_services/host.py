@@ -73,6 +73,14 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         )
 
 
+def agent_service_binding(servicer: agent_pb2_grpc.AgentServiceServicer) -> ServiceBinding:
+    """How any AgentService implementation is added to a server."""
+    return ServiceBinding(
+        agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
+        lambda server: agent_pb2_grpc.add_AgentServiceServicer_to_server(servicer, server),
+    )
+
+
 class AgentComponent:
     """An agent as a hosted component: loads its model before SERVING."""
 
@@ -81,14 +89,7 @@ class AgentComponent:
         self.servicer = AgentServicer(agent)
 
     def bindings(self) -> Sequence[ServiceBinding]:
-        return [
-            ServiceBinding(
-                agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
-                lambda server: agent_pb2_grpc.add_AgentServiceServicer_to_server(
-                    self.servicer, server
-                ),
-            )
-        ]
+        return [agent_service_binding(self.servicer)]
 
     async def start(self) -> None:
         self.agent.load()

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import grpc
 
-from aegis.v1 import agent_pb2, agent_pb2_grpc, audit_pb2_grpc, router_pb2_grpc
+from aegis.v1 import agent_pb2_grpc, audit_pb2_grpc, router_pb2_grpc
 from aegis_runtime.server import RunningServer, ServiceBinding
 from aegis_runtime.settings import ServiceSettings
 from agent_services.base import Agent
-from agent_services.host import AgentComponent
+from agent_services.host import AgentComponent, agent_service_binding
 from agent_services.registry import AgentEntry, Registry
 from audit_service.component import AuditComponent
 from audit_service.settings import AuditSettings
@@ -31,14 +31,7 @@ class ServicerComponent:
         self.servicer = servicer
 
     def bindings(self) -> Sequence[ServiceBinding]:
-        return [
-            ServiceBinding(
-                agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
-                lambda server: agent_pb2_grpc.add_AgentServiceServicer_to_server(
-                    self.servicer, server
-                ),
-            )
-        ]
+        return [agent_service_binding(self.servicer)]
 
     async def start(self) -> None:
         return None
