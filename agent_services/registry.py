@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from agent_services.base import Agent
 
 REGISTRY_PATH = Path(__file__).with_name("registry.yaml")
+REGISTRY_ENV = "AEGIS_AGENT_REGISTRY"
 
 
 class AgentEntry(BaseModel, frozen=True):
@@ -74,4 +76,7 @@ def load_registry(path: Path = REGISTRY_PATH) -> Registry:
 
 @functools.cache
 def default_registry() -> Registry:
-    return load_registry()
+    """The registry every process of a cluster reads: registry.yaml, or the file named by
+    AEGIS_AGENT_REGISTRY (benchmarks swap in no-op agents this way)."""
+    override = os.environ.get(REGISTRY_ENV)
+    return load_registry(Path(override) if override else REGISTRY_PATH)
