@@ -16,7 +16,7 @@ EVENTS ?= 2000
 STATE ?= .aegis
 
 .PHONY: help install proto proto-check proto-lint lint typecheck test test-unit test-service \
-        test-integration cluster-up cluster-down cluster-status run clean
+        test-integration bench cluster-up cluster-down cluster-status run clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -49,7 +49,7 @@ proto-check: $(STAMP) proto-lint  ## fail when the generated code is stale
 
 lint: $(STAMP)  ## ruff + mypy
 	$(BIN)/ruff check .
-	$(BIN)/mypy aegis_runtime aegis_domain router_service agent_services audit_service aegis_cli
+	$(BIN)/mypy aegis_runtime aegis_domain router_service agent_services audit_service aegis_cli bench
 
 test: $(STAMP) proto-check lint  ## everything CI runs
 	$(BIN)/pytest -q tests
@@ -62,6 +62,9 @@ test-service: $(STAMP)
 
 test-integration: $(STAMP)
 	$(BIN)/pytest -q tests/integration
+
+bench: $(STAMP)  ## benchmarks: full mesh vs floor mesh vs in-process; JSON + plot in $(STATE)/bench
+	$(PY) -m bench.run --state-dir $(STATE)/bench
 
 cluster-up: $(STAMP)  ## every service in the background; returns once all are SERVING
 	$(BIN)/aegis cluster up --audit $(AUDIT) --state-dir $(STATE)

@@ -293,7 +293,11 @@ class LocalCluster:
         """The pid of the service's process when it runs; a stale pid file is removed."""
         path = self.paths.pid_file(spec.name)
         child = self.children.get(spec.name)
-        if child is not None and child.poll() is not None:
+        if child is not None:
+            # Our own child: its exit status is the truth. (Its /proc cmdline is not, for a
+            # moment after the fork it still shows this process's command line.)
+            if child.poll() is None:
+                return child.pid
             path.unlink(missing_ok=True)
             return None
         try:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import Protocol
 
 import grpc
 
-from aegis.v1 import agent_pb2, agent_pb2_grpc
+from aegis.v1 import agent_pb2
 from aegis_domain.convert import signal_from_proto
 from aegis_domain.types import AgentSignal, SignalStatus
 from agent_services.registry import AgentEntry
@@ -21,10 +23,18 @@ _STATUS_OF_CODE = {
 }
 
 
+class AgentStub(Protocol):
+    """What the fan-out needs of an agent: the generated stub, or a direct call in benchmarks."""
+
+    def Assess(
+        self, request: agent_pb2.AssessRequest, timeout: float
+    ) -> Awaitable[agent_pb2.AssessResponse]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class AgentClient:
     entry: AgentEntry
-    stub: agent_pb2_grpc.AgentServiceStub
+    stub: AgentStub
 
 
 def _failed(name: str, status: SignalStatus, started: float, detail: str) -> AgentSignal:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime
+from typing import Protocol
 
 import grpc
 from tenacity import (
@@ -15,7 +17,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from aegis.v1 import agent_pb2, audit_pb2, audit_pb2_grpc, common_pb2
+from aegis.v1 import agent_pb2, audit_pb2, common_pb2
 from aegis_domain.convert import (
     reason_to_proto,
     seconds_to_timestamp,
@@ -38,6 +40,18 @@ log = logging.getLogger(__name__)
 MAX_AGENT_REASONS = 5
 
 
+class AuditClient(Protocol):
+    """What scoring needs of the audit service: the generated stub, or a direct call."""
+
+    def GetContext(
+        self, request: audit_pb2.GetContextRequest, timeout: float
+    ) -> Awaitable[audit_pb2.GetContextResponse]: ...
+
+    def Record(
+        self, request: audit_pb2.RecordRequest, timeout: float
+    ) -> Awaitable[audit_pb2.RecordResponse]: ...
+
+
 def _unavailable(exc: BaseException) -> bool:
     return isinstance(exc, grpc.aio.AioRpcError) and exc.code() == grpc.StatusCode.UNAVAILABLE
 
@@ -49,7 +63,7 @@ class Scorer:
         self,
         settings: RouterSettings,
         policy: Policy,
-        audit: audit_pb2_grpc.AuditServiceStub,
+        audit: AuditClient,
         agents: list[AgentClient],
     ) -> None:
         self.settings = settings

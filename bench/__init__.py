@@ -1,0 +1,1 @@
+"""Benchmarks: the open-loop load generator and `make bench`."""

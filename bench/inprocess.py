@@ -1,0 +1,134 @@
+"""The in-process path (no gRPC) and the component benchmarks: audit commits, GNN batches."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from aegis.v1 import agent_pb2, audit_pb2, common_pb2
+from aegis_domain.convert import context_to_proto, event_from_proto, signal_to_proto
+from aegis_domain.types import LoginContext
+from agent_services.host import AgentServicer
+from agent_services.registry import AgentEntry, default_registry
+from audit_service.embedded import EmbeddedAuditStore
+from audit_service.servicer import AuditServicer
+from audit_service.settings import AuditSettings
+from bench.population import Population
+from bench.stats import summarise
+from router_service.deadline import Deadline
+from router_service.fanout import AgentClient
+from router_service.policy import load_policy
+from router_service.scoring import Scorer
+from router_service.settings import RouterSettings
+
+MODEL_DIR = Path(".aegis/models")
+# The servicers use their gRPC context only to abort on errors, which a benchmark never sees.
+_NO_CONTEXT: Any = None
+
+
+class DirectAgent:
+    """Stands where the router's AgentService stub stands, calling the servicer directly."""
+
+    def __init__(self, servicer: AgentServicer) -> None:
+        self.servicer = servicer
+
+    async def Assess(
+        self, request: agent_pb2.AssessRequest, timeout: float
+    ) -> agent_pb2.AssessResponse:
+        return agent_pb2.AssessResponse(signal=signal_to_proto(self.servicer.assess(request)))
+
+
+class DirectAudit:
+    """Stands where the router's AuditService stub stands, calling the servicer directly."""
+
+    def __init__(self, servicer: AuditServicer) -> None:
+        self.servicer = servicer
+
+    async def GetContext(
+        self, request: audit_pb2.GetContextRequest, timeout: float
+    ) -> audit_pb2.GetContextResponse:
+        return await self.servicer.GetContext(request, _NO_CONTEXT)
+
+    async def Record(
+        self, request: audit_pb2.RecordRequest, timeout: float
+    ) -> audit_pb2.RecordResponse:
+        return await self.servicer.Record(request, _NO_CONTEXT)
+
+
+def _agent(entry: AgentEntry) -> AgentServicer:
+    agent = entry.make_agent(MODEL_DIR / entry.name)
+    agent.load()
+    return AgentServicer(agent)
+
+
+async def measure(state: Path, events: int) -> dict[str, Any]:
+    """The same validation, agents, combination, policy and durable audit as the mesh, with
+    every hop a Python call: what the mesh would cost without its network hops."""
+    store = EmbeddedAuditStore(AuditSettings(data_dir=state, writer_id="bench-inprocess"))
+    await store.start()
+    settings = RouterSettings()
+    agents = [AgentClient(e, DirectAgent(_agent(e))) for e in default_registry().agents]
+    scorer = Scorer(
+        settings, load_policy(settings.policy_path), DirectAudit(AuditServicer(store)), agents
+    )
+    population = Population(users=2000, seed=2)
+    latencies = []
+    try:
+        for _ in range(events):
+            started = time.perf_counter()
+            await scorer.score(population.next_login(), Deadline.after(1.0), scorer.live_window())
+            latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        await store.close()
+    return {"latency_ms": summarise(latencies),
+            "throughput_per_s": round(len(latencies) / (sum(latencies) / 1000), 1)}
+
+
+async def audit_commit_rate(state: Path, records: int) -> dict[str, Any]:
+    """Durable records per second with many concurrent writers (group commit)."""
+    store = EmbeddedAuditStore(AuditSettings(data_dir=state, writer_id="bench-commit"))
+    await store.start()
+    population = Population(users=2000, seed=3)
+    batch = []
+    for i in range(records):
+        event = population.next_login()
+        batch.append(common_pb2.DecisionRecord(
+            decision=common_pb2.Decision(
+                decision_id=f"{population.run_id}-{i}", event_id=event.event_id,
+                action=common_pb2.ACTION_ALLOW, risk=0.01, confidence=0.9,
+                policy_version="bench",
+            ),
+            event=event,
+            context=context_to_proto(LoginContext()),
+            environment="local",
+        ))
+    commits_before = store.commit_count
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(store.record(r) for r in batch))
+        elapsed = time.perf_counter() - started
+        commits = store.commit_count - commits_before
+    finally:
+        await store.close()
+    return {"records": records, "records_per_s": round(records / elapsed, 1),
+            "fsync_batches": commits}
+
+
+def network_batch_latency(model_dir: Path, rounds: int) -> dict[str, Any]:
+    """p99 of assessing 32 logins on the network agent; None when it has no model."""
+    entry = default_registry().get("network")
+    agent = entry.make_agent(model_dir / entry.name)
+    agent.load()
+    if not agent.describe().ready:
+        return {"p99": None, "detail": "network agent has no model (make train)"}
+    population = Population(users=500, seed=4)
+    events = [event_from_proto(population.next_login()) for _ in range(32)]
+    timings = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for event in events:
+            agent.assess(event, LoginContext())
+        timings.append((time.perf_counter() - started) * 1000)
+    return summarise(timings)

@@ -1,0 +1,121 @@
+"""Open-loop load generator: Score calls at a fixed arrival rate, in a process of its own.
+
+Latency is measured from each call's *intended* send time, so a stalled server (or a stalled
+generator) cannot hide its queueing: coordinated omission is not possible.
+
+    python -m bench.loadgen --target 127.0.0.1:50051 --rates 50,100 --duration 5 --out r.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from aegis.v1 import common_pb2, router_pb2, router_pb2_grpc
+from bench.population import Population
+from bench.stats import summarise
+
+
+async def run_rate(
+    stub: router_pb2_grpc.RouterServiceStub,
+    population: Population,
+    rate: float,
+    duration_s: float,
+    timeout_s: float,
+) -> dict[str, Any]:
+    """Send rate x duration calls on schedule; wait for every reply; summarise."""
+    total = max(1, int(rate * duration_s))
+    latencies: list[float] = []
+    agent_latencies: dict[str, list[float]] = defaultdict(list)
+    errors: Counter[str] = Counter()
+    actions: Counter[str] = Counter()
+    finished_at: list[float] = []
+    # Per agent, how many decisions went without its signal (timeout, error, no model...).
+    degraded: Counter[str] = Counter()
+
+    async def call(intended: float, event: common_pb2.LoginEvent) -> None:
+        try:
+            reply = await stub.Score(router_pb2.ScoreRequest(event=event), timeout=timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            errors[exc.code().name] += 1
+            return
+        done = time.perf_counter()
+        finished_at.append(done)
+        latencies.append((done - intended) * 1000)
+        actions[common_pb2.Action.Name(reply.decision.action)] += 1
+        for signal in reply.decision.signals:
+            if signal.status == common_pb2.SIGNAL_STATUS_OK:
+                agent_latencies[signal.agent].append(signal.latency_ms)
+            else:
+                status = common_pb2.SignalStatus.Name(signal.status).removeprefix("SIGNAL_STATUS_")
+                degraded[f"{signal.agent}:{status}"] += 1
+
+    tasks = []
+    start = time.perf_counter()
+    for i in range(total):
+        intended = start + i / rate
+        delay = intended - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(call(intended, population.next_login())))
+    await asyncio.gather(*tasks)
+    elapsed = (max(finished_at) if finished_at else time.perf_counter()) - start
+    return {
+        "rate": rate,
+        "sent": total,
+        "ok": len(latencies),
+        "errors": dict(errors),
+        "error_share": round(sum(errors.values()) / total, 4),
+        "throughput_per_s": round(len(latencies) / elapsed, 1) if elapsed > 0 else None,
+        "latency_ms": summarise(latencies),
+        "agent_latency_ms": {name: summarise(v) for name, v in sorted(agent_latencies.items())},
+        "actions": dict(actions),
+        "degraded": dict(degraded),
+    }
+
+
+async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    population = Population(args.users, args.seed)
+    results = []
+    async with grpc.aio.insecure_channel(args.target) as channel:
+        stub = router_pb2_grpc.RouterServiceStub(channel)
+        await asyncio.wait_for(channel.channel_ready(), 10)
+        for rate in args.rates:
+            result = await run_rate(stub, population, rate, args.duration, args.timeout)
+            results.append(result)
+            saturated = result["error_share"] > args.max_error_share or (
+                (result["latency_ms"]["p99"] or 0) > args.max_p99_ms
+            )
+            if saturated and args.stop_when_saturated:
+                break
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", default="127.0.0.1:50051", help="router host:port")
+    parser.add_argument("--rates", type=lambda s: [float(r) for r in s.split(",")],
+                        default=[50.0], help="comma-separated arrival rates (calls/s)")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per rate")
+    parser.add_argument("--users", type=int, default=2000, help="distinct users")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=1.0, help="per-call deadline (s)")
+    parser.add_argument("--stop-when-saturated", action="store_true",
+                        help="stop raising the rate once errors or p99 exceed the limits")
+    parser.add_argument("--max-error-share", type=float, default=0.01)
+    parser.add_argument("--max-p99-ms", type=float, default=1000.0)
+    parser.add_argument("--out", type=Path, required=True, help="JSON results")
+    args = parser.parse_args(argv)
+    results = asyncio.run(run(args))
+    args.out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
