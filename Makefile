@@ -10,13 +10,15 @@ STAMP := $(VENV)/.installed
 PROTO_SRC := $(wildcard protos/aegis/v1/*.proto)
 # torch first, pinned, so that pip takes the local CPU build rather than a CUDA one.
 TORCH_PIN := torch==2.13.0
-AUDIT ?= embedded
+AUDIT ?= $(or $(AEGIS_AUDIT_BACKEND),embedded)
 EVENTS ?= 2000
 # Logs, pid files, audit data and models of the local cluster.
 STATE ?= .aegis
+# Trained models, where the agents and the router read them (AEGIS_AGENT_MODEL_DIR's default).
+MODELS ?= .aegis/models
 
 .PHONY: help install proto proto-check proto-lint lint typecheck test test-unit test-service \
-        test-integration bench cluster-up cluster-down cluster-status run clean
+        test-integration models train evaluate bench ecs-render ecs-check ecs-images cluster-up cluster-down cluster-status run clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -27,7 +29,7 @@ $(STAMP): pyproject.toml package.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_PIN)
-	$(PY) -m pip install -q -e '.[detection,network,cli,dev]'
+	$(PY) -m pip install -q -e '.[detection,network,cli,aws,bench,dev]'
 	npm install --silent --no-audit --no-fund
 	touch $@
 
@@ -49,9 +51,10 @@ proto-check: $(STAMP) proto-lint  ## fail when the generated code is stale
 
 lint: $(STAMP)  ## ruff + mypy
 	$(BIN)/ruff check .
-	$(BIN)/mypy aegis_runtime aegis_domain router_service agent_services audit_service aegis_cli bench
+	$(BIN)/mypy aegis_runtime aegis_domain router_service agent_services audit_service aegis_cli \
+		aegis_world aegis_training aegis_evaluation aegis_graph bench ecs
 
-test: $(STAMP) proto-check lint  ## everything CI runs
+test: $(STAMP) proto-check ecs-check lint  ## everything CI runs
 	$(BIN)/pytest -q tests
 
 test-unit: $(STAMP)
@@ -63,10 +66,21 @@ test-service: $(STAMP)
 test-integration: $(STAMP)
 	$(BIN)/pytest -q tests/integration
 
+ecs-render: $(STAMP)  ## regenerate ecs/ (CloudFormation, compose, image ignore file) from the registry
+	$(PY) -m ecs.render
+
+ecs-check: $(STAMP)  ## fail when ecs/ is stale; cfn-lint the template; hadolint the Dockerfile
+	$(PY) -m ecs.render --check
+	$(BIN)/cfn-lint ecs/template.yaml
+	$(BIN)/hadolint --failure-threshold info ecs/docker/Dockerfile
+
+ecs-images: $(STAMP)  ## build (PUSH=1: and push) every image: REPOSITORY=... TAG=...
+	$(PY) -m ecs.images --repository $(REPOSITORY) --tag $(TAG) $(if $(PUSH),--push)
+
 bench: $(STAMP)  ## benchmarks: full mesh vs floor mesh vs in-process; JSON + plot in $(STATE)/bench
 	$(PY) -m bench.run --state-dir $(STATE)/bench
 
-cluster-up: $(STAMP)  ## every service in the background; returns once all are SERVING
+cluster-up: $(STAMP)  ## every service in the background, once all are SERVING; AUDIT=embedded|aws|moto
 	$(BIN)/aegis cluster up --audit $(AUDIT) --state-dir $(STATE)
 
 cluster-down: $(STAMP)  ## graceful stop of the local cluster
@@ -75,7 +89,19 @@ cluster-down: $(STAMP)  ## graceful stop of the local cluster
 cluster-status: $(STAMP)
 	$(BIN)/aegis cluster status --state-dir $(STATE)
 
-run: $(STAMP)  ## the main job: cluster up, replay generated logins, serve until Ctrl-C
+models: $(STAMP)  ## small default models, only where none exist (make run does this first)
+	test -f $(MODELS)/network/model.pt || $(PY) -m aegis_graph.train --quiet --out $(MODELS)/network
+	$(BIN)/aegis train --small --if-missing --model-dir $(MODELS)
+
+train: $(STAMP)  ## full models: the GNN first, then behavior, detection and the combiner over all
+	$(PY) -m aegis_graph.train --events 200000 --out $(MODELS)/network
+	$(BIN)/aegis train --model-dir $(MODELS)
+
+evaluate: $(STAMP)  ## held-out world through a fresh cluster; report in $(STATE)/evaluation
+	$(BIN)/aegis evaluate --model-dir $(MODELS) --state-dir $(STATE)/evaluate-cluster \
+		--out $(STATE)/evaluation
+
+run: $(STAMP) models  ## the main job: models if missing, cluster up, replay logins, serve until Ctrl-C
 	$(BIN)/aegis cluster run --events $(EVENTS) --audit $(AUDIT) --state-dir $(STATE)
 
 clean:  ## remove the venv, node_modules and local cluster state

@@ -2,9 +2,14 @@
 gracefully (SIGTERM, SIGKILL only as a last resort).
 
 State lives under one folder (default `.aegis` in the current directory): logs in
-`logs/{service}.log`, pid files in `run/{service}.pid`, the embedded audit store in
-`audit-data/`. Services run with the current directory as theirs, so their own relative
-defaults (e.g. `.aegis/models`) resolve to the same place.
+`logs/{service}.log`, pid files in `run/{service}.pid`, the embedded audit store (and the
+development checkpoint signing key) in `audit-data/`. Services run with the current directory
+as theirs, so their own relative defaults (e.g. `.aegis/models`) resolve to the same place.
+
+Audit backends: embedded (files), aws (S3 + DynamoDB named by AEGIS_AUDIT_S3_BUCKET and
+AEGIS_AUDIT_DYNAMODB_TABLE in the environment, credentials from the standard chain), moto
+(a moto server started first, on MOTO_PORT, with the bucket and table `aegis audit init`
+makes; its state lives in its memory and goes with it).
 """
 
 from __future__ import annotations
@@ -24,14 +29,21 @@ from pathlib import Path
 
 from aegis_runtime.healthcheck import check
 from agent_services.registry import Registry, default_registry
+from audit_service.settings import AuditSettings
 
 HOST = "127.0.0.1"
 ROUTER_PORT = 50051
 AUDIT_PORT = 50052
 ROUTER_ADDR = f"{HOST}:{ROUTER_PORT}"
 ENVIRONMENT = "local"
-# What the audit service implements today; AWS (S3 + DynamoDB) joins when it does.
-AUDIT_BACKENDS = ("embedded",)
+AUDIT_BACKENDS = ("embedded", "aws", "moto")
+# `make cluster-up` without AUDIT= follows the audit service's own setting.
+DEFAULT_AUDIT_BACKEND = os.environ.get("AEGIS_AUDIT_BACKEND", "embedded")
+MOTO_PORT = 50050
+MOTO_STORAGE = "aegis-audit-local"  # the bucket and the table on the moto server
+MOTO_REGION = "us-east-1"
+# moto accepts any credentials; these keep real ones from ever being sent to it.
+MOTO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "moto", "AWS_SECRET_ACCESS_KEY": "moto"}
 SERVING = "SERVING"
 _POLL_S = 0.2
 _LOG_TAIL_LINES = 25
@@ -42,14 +54,32 @@ class ClusterError(Exception):
     service and why."""
 
 
+def grpc_health(address: str) -> str:
+    return check(address, timeout_s=1.0)
+
+
+def http_answers(address: str) -> str:
+    """SERVING once an HTTP server answers at `address` (any status: it is up)."""
+    host, port = address.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=1.0) as sock:
+            sock.sendall(b"GET / HTTP/1.0\r\nHost: " + host.encode() + b"\r\n\r\n")
+            return SERVING if sock.recv(5) == b"HTTP/" else "UNREACHABLE"
+    except OSError:
+        return "UNREACHABLE"
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceSpec:
-    """One process of the cluster: how to start it and where it answers."""
+    """One process of the cluster: how to start it, where it answers, how to tell it is
+    ready, and what to do once it is (before the next stage starts)."""
 
     name: str
     args: tuple[str, ...]
     port: int
     env: Mapping[str, str] = field(default_factory=dict)
+    probe: Callable[[str], str] = grpc_health
+    when_ready: Callable[[], None] | None = None
 
     @property
     def address(self) -> str:
@@ -88,8 +118,9 @@ class ClusterPaths:
 def cluster_stages(
     paths: ClusterPaths, audit_backend: str = "embedded", registry: Registry | None = None
 ) -> list[list[ServiceSpec]]:
-    """Start order: the audit service, then every registered agent, then the router (which
-    needs both). Services of one stage start together."""
+    """Start order: the moto server (with --audit moto), the audit service, then every
+    registered agent, then the router (which needs both). Services of one stage start
+    together. A moto server this cluster started is part of it until stopped."""
     if audit_backend not in AUDIT_BACKENDS:
         raise ClusterError(f"unknown audit backend {audit_backend!r}; expected one of "
                            f"{', '.join(AUDIT_BACKENDS)}")
@@ -99,11 +130,16 @@ def cluster_stages(
         settings = {"HOST": HOST, "PORT": str(port), "ENVIRONMENT": ENVIRONMENT} | extra
         return {prefix + key: value for key, value in settings.items()}
 
-    audit = ServiceSpec(
-        "audit", ("-m", "audit_service"), AUDIT_PORT,
-        service_env("AEGIS_AUDIT_", AUDIT_PORT, BACKEND=audit_backend,
-                    DATA_DIR=str(paths.audit_data.resolve())),
+    audit_env = service_env(
+        "AEGIS_AUDIT_", AUDIT_PORT, BACKEND="embedded" if audit_backend == "embedded" else "aws",
+        DATA_DIR=str(paths.audit_data.resolve()),
     )
+    first: list[list[ServiceSpec]] = []
+    if audit_backend == "moto" or paths.pid_file("moto").exists():
+        moto = moto_spec()
+        first.append([moto])
+        audit_env |= moto_audit_env(moto.address)
+    audit = ServiceSpec("audit", ("-m", "audit_service"), AUDIT_PORT, audit_env)
     agents = [
         ServiceSpec(entry.name, ("-m", "agent_services", entry.name), entry.port,
                     service_env("AEGIS_AGENT_", entry.port))
@@ -113,7 +149,49 @@ def cluster_stages(
         "router", ("-m", "router_service"), ROUTER_PORT,
         service_env("AEGIS_ROUTER_", ROUTER_PORT, AUDIT_ADDR=audit.address),
     )
-    return [[audit], agents, [router]]
+    return [*first, [audit], agents, [router]]
+
+
+def moto_audit_env(address: str) -> dict[str, str]:
+    """The audit service's settings for the local moto server."""
+    return {
+        "AEGIS_AUDIT_S3_BUCKET": MOTO_STORAGE,
+        "AEGIS_AUDIT_DYNAMODB_TABLE": MOTO_STORAGE,
+        "AEGIS_AUDIT_AWS_ENDPOINT_URL": f"http://{address}",
+        "AEGIS_AUDIT_AWS_REGION": MOTO_REGION,
+        **MOTO_CREDENTIALS,
+    }
+
+
+def moto_spec() -> ServiceSpec:
+    """moto in server mode; once it answers, the bucket and table are made on it by the
+    code of `aegis audit init`."""
+    address = f"{HOST}:{MOTO_PORT}"
+    return ServiceSpec(
+        "moto", ("-m", "moto.server", "-H", HOST, "-p", str(MOTO_PORT)), MOTO_PORT,
+        probe=http_answers, when_ready=lambda: init_moto_storage(address),
+    )
+
+
+def init_moto_storage(address: str) -> None:
+    # Imported here: boto3 is an optional dependency (the `aws` extra, and dev).
+    import boto3
+
+    from audit_service.aws_clients import make_clients
+    from audit_service.aws_setup import init_storage
+
+    env = moto_audit_env(address)
+    settings = AuditSettings(
+        backend="aws", s3_bucket=env["AEGIS_AUDIT_S3_BUCKET"],
+        dynamodb_table=env["AEGIS_AUDIT_DYNAMODB_TABLE"],
+        aws_endpoint_url=env["AEGIS_AUDIT_AWS_ENDPOINT_URL"], aws_region=MOTO_REGION,
+    )
+    session = boto3.session.Session(
+        aws_access_key_id=MOTO_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=MOTO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=MOTO_REGION,
+    )
+    init_storage(settings, make_clients(settings, session))
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,9 +293,11 @@ class LocalCluster:
                         f"{name} exited while starting{self._exit_status(name)}; "
                         + self.log_tail(name)
                     )
-                health[name] = check(spec.address, timeout_s=1.0)
+                health[name] = spec.probe(spec.address)
                 if health[name] == SERVING:
                     self.say(f"{name}: SERVING on {spec.address}")
+                    if spec.when_ready is not None:
+                        spec.when_ready()
                     del waiting[name]
             if waiting and time.monotonic() > deadline:
                 late = ", ".join(f"{n} ({health[n]})" for n in waiting)
@@ -316,7 +396,7 @@ class LocalCluster:
         result = []
         for spec in self.services:
             pid = self.pid_of(spec)
-            health = check(spec.address, timeout_s=1.0) if pid is not None else "STOPPED"
+            health = spec.probe(spec.address) if pid is not None else "STOPPED"
             if pid is None and _port_taken(spec.port):
                 health = "PORT IN USE (not ours)"
             result.append(ServiceStatus(spec.name, spec.port, pid, health))

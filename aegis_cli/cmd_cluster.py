@@ -7,7 +7,6 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +16,7 @@ from aegis_cli import cmd_generate, cmd_replay
 from aegis_cli.argtypes import positive_float
 from aegis_cli.cluster import (
     AUDIT_BACKENDS,
+    DEFAULT_AUDIT_BACKEND,
     ROUTER_ADDR,
     SERVING,
     ClusterError,
@@ -25,8 +25,7 @@ from aegis_cli.cluster import (
     cluster_stages,
 )
 from aegis_cli.errors import FAILURE, INTERRUPTED, CliError
-from aegis_cli.generator import GeneratorConfig, generate
-from aegis_cli.rows import ParsedRow, Row
+from aegis_world import WorldConfig, generate
 
 # How often `run` looks at the services while it keeps them serving.
 _WATCH_S = 1.0
@@ -85,7 +84,7 @@ def _common(parser: argparse.ArgumentParser, audit: bool) -> None:
     parser.add_argument("--state-dir", type=Path, default=Path(".aegis"), metavar="DIR",
                         help="logs, pid files and audit data (default %(default)s)")
     if audit:
-        parser.add_argument("--audit", choices=AUDIT_BACKENDS, default="embedded",
+        parser.add_argument("--audit", choices=AUDIT_BACKENDS, default=DEFAULT_AUDIT_BACKEND,
                             help="audit storage backend; embedded keeps it in "
                             "STATE_DIR/audit-data (default %(default)s)")
 
@@ -143,7 +142,9 @@ def run_run(args: argparse.Namespace) -> int:
         print(f"replaying {config.events} generated logins of {config.users} users "
               f"(seed {config.seed}, from {config.start:%Y-%m-%d %H:%M} UTC)", file=sys.stderr)
         options = cmd_replay.options_from_args(args, ROUTER_ADDR)
-        summary = cmd_replay.score_rows(_generated_rows(config), options, config.events)
+        summary = cmd_replay.score_rows(
+            cmd_generate.generated_rows(config), options, config.events
+        )
         replay_status = cmd_replay.report(summary, options)
         print(f"cluster serving; router at {ROUTER_ADDR}. Try: aegis score --user 42 "
               "--ip 81.166.1.2 --country NO. Ctrl-C to stop.", file=sys.stderr)
@@ -165,7 +166,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def config_ending_now(args: argparse.Namespace) -> GeneratorConfig:
+def config_ending_now(args: argparse.Namespace) -> WorldConfig:
     """The generator's configuration, moved so that its last login falls within the day
     before now: the history that live `aegis score` calls then see. Moved by whole days so
     that the users' usual hours stay where they were; --start, when given, wins."""
@@ -178,11 +179,6 @@ def config_ending_now(args: argparse.Namespace) -> GeneratorConfig:
         last_ms = login.event.timestamp.ToMilliseconds()
     days_to_now = (datetime.now(UTC) - datetime.fromtimestamp(last_ms / 1000, UTC)).days
     return replace(config, start=config.start + timedelta(days=days_to_now))
-
-
-def _generated_rows(config: GeneratorConfig) -> Iterator[Row]:
-    for number, login in enumerate(generate(config), 1):
-        yield ParsedRow(line=number, row=number, event=login.event, labels=login.labels)
 
 
 def _serve_until_interrupted(cluster: LocalCluster) -> str:

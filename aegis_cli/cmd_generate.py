@@ -1,11 +1,14 @@
-"""`aegis generate`: seeded synthetic logins as JSONL or RBA CSV, streamed to a file or stdout."""
+"""`aegis generate`: a seeded synthetic login world as JSONL or RBA CSV, streamed to a file or
+stdout, with its full ground truth in a file of its own."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -14,28 +17,45 @@ from aegis_cli import rba
 from aegis_cli.argtypes import non_negative_int, positive_float, positive_int, utc_datetime
 from aegis_cli.errors import USAGE, CliError
 from aegis_cli.eventjson import event_json_line
-from aegis_cli.generator import DEFAULT_START, GeneratedLogin, GeneratorConfig, generate
+from aegis_cli.rows import Labels, ParsedRow
+from aegis_world import (
+    ATTACK_TYPES,
+    DEFAULT_ATTACK_MIX,
+    DEFAULT_START,
+    GeneratedLogin,
+    WorldConfig,
+    generate,
+    parse_attack_mix,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add this command to `aegis`; the parsed arguments carry its handler."""
     parser = subparsers.add_parser(
         "generate",
-        help="write seeded synthetic logins (JSONL or RBA CSV)",
-        description="Seeded synthetic logins in time order: users with a home city, ISP, "
-        "devices and usual hours, occasional trips, and a few percent attacks (credential "
-        "stuffing, account takeover). Same arguments, same bytes. Ground truth goes in a "
-        "`labels` object beside each JSONL event, or in the RBA label columns.",
+        help="write a seeded synthetic login world (JSONL or RBA CSV)",
+        description="Seeded synthetic logins in time order: people with a home, household, "
+        "devices, usual hours, work, trips, VPNs and new phones, on shared infrastructure "
+        "(mobile carrier NAT, corporate egress, VPN exits); attack campaigns ("
+        + ", ".join(ATTACK_TYPES) + "). Same arguments, same bytes. The RBA labels go in a "
+        "`labels` object beside each JSONL event, or in the RBA label columns; --truth writes "
+        "the full ground truth (attack type, campaign, legitimate hard case) per event.",
     )
     add_generator_options(parser)
     parser.add_argument("--format", choices=("jsonl", "rba"), default="jsonl",
                         help="jsonl (protobuf JSON per line) or rba (the dataset's CSV)")
     parser.add_argument("--out", type=Path, metavar="FILE", help="write here instead of stdout")
+    parser.add_argument("--truth", type=Path, metavar="FILE",
+                        help="also write one JSON line per event: event_id, attack, campaign, "
+                        "hard_case")
     parser.set_defaults(handler=run)
 
 
-def add_generator_options(parser: argparse.ArgumentParser, events_default: int = 2000) -> None:
-    """The generator's knobs, shared with `aegis cluster run`."""
+def add_generator_options(
+    parser: argparse.ArgumentParser, events_default: int | None = 2000
+) -> None:
+    """The generator's knobs, shared with `aegis cluster run`, `train` and `evaluate` (a
+    command whose default depends on other options passes None and fills it in itself)."""
     parser.add_argument("--users", type=positive_int, default=None,
                         help="number of users (default: one per 20 events, at least 10)")
     parser.add_argument("--events", type=non_negative_int, default=events_default,
@@ -45,27 +65,51 @@ def add_generator_options(parser: argparse.ArgumentParser, events_default: int =
                         help="time span of the logins (default %(default)s)")
     parser.add_argument("--attack-share", type=float, default=0.03,
                         help="fraction of logins that are attacks (default %(default)s)")
+    parser.add_argument("--attack-mix", type=_attack_mix, default=dict(DEFAULT_ATTACK_MIX),
+                        metavar="TYPE=SHARE,...",
+                        help="how the attacks split between types, e.g. "
+                        "credential_stuffing=1,low_and_slow=1 (default: "
+                        + ",".join(f"{k}={v:g}" for k, v in DEFAULT_ATTACK_MIX.items()) + ")")
     parser.add_argument("--start", type=utc_datetime, default=None, metavar="ISO8601",
                         help=f"first possible login time, UTC (default {DEFAULT_START:%Y-%m-%d})")
 
 
-def config_from_args(args: argparse.Namespace, start: datetime | None = None) -> GeneratorConfig:
-    """The generator's configuration; `start` is the default when --start is absent."""
+def _attack_mix(text: str) -> dict[str, float]:
+    try:
+        return parse_attack_mix(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def config_from_args(args: argparse.Namespace, start: datetime | None = None) -> WorldConfig:
+    """The world's configuration; `start` is the default when --start is absent."""
     users = args.users if args.users is not None else max(10, args.events // 20)
     try:
-        return GeneratorConfig(
+        return WorldConfig(
             users=users, events=args.events, seed=args.seed,
             start=args.start or start or DEFAULT_START, days=args.days,
-            attack_share=args.attack_share,
+            attack_share=args.attack_share, attack_mix=args.attack_mix,
         )
     except ValueError as exc:
         raise CliError(str(exc), USAGE) from None
 
 
+def labels(login: GeneratedLogin) -> Labels:
+    """The RBA dataset's two labels of a generated login."""
+    truth = login.truth
+    return Labels(truth.is_attack_ip, truth.is_account_takeover(login.event.login_successful))
+
+
+def generated_rows(config: WorldConfig) -> Iterator[ParsedRow]:
+    """The world's logins as replay input rows, numbered from 1, with their RBA labels."""
+    for number, login in enumerate(generate(config), 1):
+        yield ParsedRow(line=number, row=number, event=login.event, labels=labels(login))
+
+
 def write_jsonl(logins: Iterable[GeneratedLogin], out: TextIO) -> None:
     """One event per line, its labels in a `labels` object beside the event's fields."""
     for login in logins:
-        out.write(event_json_line(login.event, login.labels) + "\n")
+        out.write(event_json_line(login.event, labels(login)) + "\n")
 
 
 def write_rba(logins: Iterable[GeneratedLogin], out: TextIO) -> None:
@@ -73,19 +117,32 @@ def write_rba(logins: Iterable[GeneratedLogin], out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(rba.COLUMNS)
     for index, login in enumerate(logins):
-        writer.writerow(rba.format_row(index, login.event, login.labels))
+        writer.writerow(rba.format_row(index, login.event, labels(login)))
+
+
+def with_truth(logins: Iterable[GeneratedLogin], out: TextIO) -> Iterator[GeneratedLogin]:
+    """Pass the logins on, writing each one's full ground truth to `out` on the way."""
+    for login in logins:
+        out.write(json.dumps({"event_id": login.event.event_id, **login.truth.to_json()},
+                             separators=(",", ":")) + "\n")
+        yield login
 
 
 def run(args: argparse.Namespace) -> int:
-    """Stream the logins to --out or stdout."""
-    logins = generate(config_from_args(args))
+    """Stream the logins to --out or stdout, and the truth to --truth."""
+    logins: Iterable[GeneratedLogin] = generate(config_from_args(args))
     write = write_rba if args.format == "rba" else write_jsonl
-    if args.out is None:
-        write(logins, sys.stdout)
-        return 0
     try:
-        with args.out.open("w", encoding="utf-8", newline="") as out:
+        with contextlib.ExitStack() as files:
+            if args.truth is not None:
+                truth = files.enter_context(_open(args.truth))
+                logins = with_truth(logins, truth)
+            out = files.enter_context(_open(args.out)) if args.out is not None else sys.stdout
             write(logins, out)
     except OSError as exc:
-        raise CliError(f"{args.out}: cannot write: {exc.strerror}") from None
+        raise CliError(f"{exc.filename}: cannot write: {exc.strerror}") from None
     return 0
+
+
+def _open(path: Path) -> TextIO:
+    return path.open("w", encoding="utf-8", newline="")

@@ -1,16 +1,29 @@
-"""`aegis`: score logins, replay files, ask agents, verify the audit log, generate logins and
-run the local cluster."""
+"""`aegis`: score logins, replay files, ask agents, verify the audit log, generate logins,
+run the local cluster, train the models and evaluate them."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from aegis_cli import cmd_agent, cmd_audit, cmd_cluster, cmd_generate, cmd_replay, cmd_score
+from aegis_cli import (
+    cmd_agent,
+    cmd_audit,
+    cmd_cluster,
+    cmd_evaluate,
+    cmd_generate,
+    cmd_replay,
+    cmd_review,
+    cmd_score,
+    cmd_train,
+)
 from aegis_cli.errors import INTERRUPTED, CliError
 from aegis_cli.rpc import AUDIT_ADDR_ENV, ROUTER_ADDR_ENV
 
-COMMANDS = (cmd_score, cmd_replay, cmd_agent, cmd_audit, cmd_generate, cmd_cluster)
+COMMANDS = (
+    cmd_score, cmd_replay, cmd_agent, cmd_audit, cmd_review, cmd_generate, cmd_cluster,
+    cmd_train, cmd_evaluate,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

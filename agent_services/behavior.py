@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import Field
@@ -27,6 +27,7 @@ from agent_services.history import no_history_reason, own_logins
 _SHOWN_VALUE_LENGTH = 60
 
 
+@functools.lru_cache(maxsize=4096)  # few distinct strings, parsed for every past login
 def _family(name_and_version: str) -> str:
     """The name without its version ("Chrome Mobile 79.0" -> "Chrome Mobile"): versions
     change with every update, the family does not."""
@@ -40,7 +41,7 @@ def _family(name_and_version: str) -> str:
 
 def _hour_bucket(timestamp: float) -> str:
     # UTC, as the user's time zone is unknown; a habit is still a habit in UTC.
-    start = datetime.fromtimestamp(timestamp, UTC).hour // 4 * 4
+    start = int(timestamp % 86_400 // 3600) // 4 * 4
     return f"{start:02d}-{start + 4:02d} UTC"
 
 

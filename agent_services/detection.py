@@ -2,20 +2,113 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, Reason, SignalStatus
 from agent_services.artifacts import Artifact, ArtifactError, import_for_artifact
+from agent_services.detection_features import FEATURE_NAMES, FEATURES, DetectionFeatures
 from agent_services.trained import TrainedModelAgent
 
 MODEL_FILE = "model.json"
+# Reasons: the features that pushed the margin up most, each by at least this many log-odds.
+MAX_REASONS = 4
+MIN_REASON_LOG_ODDS = 0.5
+# Confidence: how many calibration logins back the probability given (half at this many).
+HALF_CONFIDENCE_SUPPORT = 50.0
+_LABELS = {spec.name: spec.label for spec in FEATURES}
+
+
+class Calibration(BaseModel):
+    """The isotonic map from the model's margin to a probability (see aegis_training)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    knots: list[float] = Field(min_length=1)
+    probabilities: list[float] = Field(min_length=1)
+    support: list[float] = Field(min_length=1)
+
+
+class DetectionMetadata(BaseModel):
+    """What the detection agent needs of metadata.json beyond the model version."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    features: list[str]
+    calibration: Calibration
+
+
+class DetectionScorer:
+    """A loaded booster, its calibration and the feature code: (event, context) -> signal."""
+
+    def __init__(
+        self, booster: Any, calibration: Calibration, model_version: str,
+        numpy: ModuleType, xgboost: ModuleType,
+    ) -> None:
+        self.np = numpy
+        self.xgboost = xgboost
+        self.booster = booster
+        self.knots = numpy.asarray(calibration.knots)
+        self.probabilities = numpy.asarray(calibration.probabilities)
+        self.support = numpy.asarray(calibration.support)
+        self.model_version = model_version
+        self.features = DetectionFeatures()
+
+    def assess(self, event: LoginEvent, context: LoginContext, agent: str) -> AgentSignal:
+        np = self.np
+        row = np.asarray([self.features.vector(event, context)], dtype=np.float32)
+        matrix = self.xgboost.DMatrix(
+            row, missing=math.nan, feature_names=list(FEATURE_NAMES), nthread=1
+        )
+        # The last column is the bias: the contributions sum to the margin.
+        contributions = self.booster.predict(matrix, pred_contribs=True)[0]
+        margin = float(contributions.sum())
+        risk = float(np.interp(margin, self.knots, self.probabilities))
+        support = float(np.interp(margin, self.knots, self.support))
+        return AgentSignal(
+            agent=agent,
+            status=SignalStatus.OK,
+            risk=risk,
+            confidence=support / (support + HALF_CONFIDENCE_SUPPORT),
+            reasons=_reasons(row[0], contributions[:-1]),
+            model_version=self.model_version,
+        )
+
+
+def _reasons(values: Any, contributions: Any) -> list[Reason]:
+    """The features that raised the risk most, in XGBoost's own attribution (SHAP values)."""
+    ranked = sorted(range(len(contributions)), key=lambda i: -contributions[i])
+    reasons = []
+    for index in ranked[:MAX_REASONS]:
+        push = float(contributions[index])
+        if push < MIN_REASON_LOG_ODDS:
+            break
+        name = FEATURE_NAMES[index]
+        value = float(values[index])
+        shown = "unknown" if math.isnan(value) else f"{value:g}"
+        reasons.append(Reason(
+            code=f"DETECTION_{name.upper()}",
+            message=f"{_LABELS[name]}: {shown} (+{push:.2f} log-odds)",
+            weight=push,
+        ))
+    return reasons
 
 
 class DetectionAgent(TrainedModelAgent):
-    """Reads `model_dir/model.json` (XGBoost's JSON format) and `model_dir/metadata.json`."""
+    """Reads `model_dir/model.json` (XGBoost's JSON format) and `model_dir/metadata.json`
+    (feature list, calibration, training window, data hash, metrics: see aegis_training)."""
 
     name = "detection"
     model_file = MODEL_FILE
     summary = "XGBoost classifier over features derived from the login and the user's history."
+
+    def __init__(self, model_dir: Path) -> None:
+        super().__init__(model_dir)
+        self.scorer: DetectionScorer | None = None
 
     def read_model(self, artifact: Artifact) -> object:
         xgboost = import_for_artifact("xgboost", "detection", artifact.model_path)
@@ -24,13 +117,34 @@ class DetectionAgent(TrainedModelAgent):
             booster.load_model(str(artifact.model_path))
         except xgboost.core.XGBoostError as exc:
             raise ArtifactError(f"cannot load XGBoost model {artifact.model_path}: {exc}") from exc
+        # One login per call: OpenMP threads would only spin, taking CPU from the other
+        # services on the machine (and from this one's own requests).
+        booster.set_param({"nthread": 1})
         expected = len(artifact.metadata.features)
         if expected and booster.num_features() != expected:
             raise ArtifactError(
                 f"{artifact.model_path} takes {booster.num_features()} features but its "
                 f"metadata lists {expected}"
             )
+        try:
+            metadata = DetectionMetadata.model_validate(artifact.metadata.model_dump())
+        except ValidationError as exc:
+            raise ArtifactError(f"{self.model_dir / 'metadata.json'}: {exc}") from exc
+        if tuple(metadata.features) != FEATURE_NAMES:
+            raise ArtifactError(
+                f"{artifact.model_path} was trained on other features than this code computes "
+                "(retrain it: make train)"
+            )
+        numpy = import_for_artifact("numpy", "detection", artifact.model_path)
+        self.scorer = DetectionScorer(
+            booster, metadata.calibration, artifact.metadata.model_version, numpy, xgboost
+        )
         return booster
+
+    def assess(self, event: LoginEvent, context: LoginContext) -> AgentSignal:
+        if self.scorer is None:
+            return super().assess(event, context)
+        return self.scorer.assess(event, context, self.name)
 
 
 def make_agent(model_dir: Path) -> DetectionAgent:

@@ -19,6 +19,11 @@ def make_store(settings: AuditSettings) -> AuditStore:
     match settings.backend:
         case "embedded":
             return EmbeddedAuditStore(settings)
+        case "aws":
+            # Imported here: only the audit image's `aws` extra brings boto3.
+            from audit_service.aws_backend import AwsAuditStore
+
+            return AwsAuditStore(settings)
     raise ValueError(f"unknown audit backend {settings.backend!r}")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aegis_domain.types import LinkKind, LoginContext, Neighbor, PastLogin, Velocity
+from aegis_domain.types import Action, LinkKind, LoginContext, Neighbor, PastLogin, Velocity
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,4 +99,49 @@ def assemble_context(
         ip_users=ip.total_users,
         asn_users=asn.total_users,
         history_truncated=history_truncated,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRow:
+    """One login as a link scan reads it (a backend without SQL aggregates these itself)."""
+
+    user_id: str
+    ts: float
+    login_successful: bool
+    action: int
+    risk: float
+
+
+def link_neighbors(
+    kind: LinkKind, rows: Sequence[LinkRow], user_id: str, bounds: ContextBounds
+) -> LinkNeighbors:
+    """Neighbours over one link from its scanned rows (the newest scan_limit in the window):
+    per other user, most recently seen first (ties by user id)."""
+    by_user: dict[str, list[LinkRow]] = {}
+    for row in rows:
+        if row.user_id != user_id:
+            by_user.setdefault(row.user_id, []).append(row)
+    neighbors = [
+        Neighbor(
+            link=kind,
+            user_id=other,
+            logins=len(seen),
+            failures=sum(not r.login_successful for r in seen),
+            flagged=sum(r.action != Action.ALLOW for r in seen),
+            max_risk=max(r.risk for r in seen),
+            last_seen=max(r.ts for r in seen),
+        )
+        for other, seen in by_user.items()
+    ]
+    neighbors.sort(key=lambda n: (-n.last_seen, n.user_id))
+    return LinkNeighbors(neighbors=neighbors[: bounds.neighbor_limit], total_users=len(by_user))
+
+
+def window_counts(rows: Sequence[LinkRow]) -> tuple[int, int, int]:
+    """(attempts, failures, distinct users) of the scanned rows of one velocity window."""
+    return (
+        len(rows),
+        sum(not r.login_successful for r in rows),
+        len({r.user_id for r in rows}),
     )

@@ -1,30 +1,42 @@
-"""The embedded backend: JSONL segments on local disk (laid out like S3) + a SQLite index."""
+"""The embedded backend: JSONL segments on local disk (laid out like S3), signed checkpoints
+beside them, and a SQLite index."""
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from aegis.v1 import common_pb2
 from aegis_domain.types import LoginContext
 from aegis_runtime.errors import Unavailable
-from audit_service.chain import MalformedLine, canonical_record, decode_line
-from audit_service.index_rows import (
-    IndexedDecision,
-    RecordLocation,
-    indexed_decision,
-    indexed_decision_from_json,
+from audit_service.chain import MalformedLine, decode_line
+from audit_service.checkpoint_files import (
+    CheckpointFile,
+    newest_first,
+    read_checkpoint_files,
 )
-from audit_service.layout import SegmentName, audit_ref
+from audit_service.checkpoints import (
+    BadCheckpoint,
+    Checkpoint,
+    SegmentAnchor,
+    SignedCheckpoint,
+    head_checkpoint,
+    open_checkpoint,
+)
+from audit_service.group_commit import GroupCommitter, PendingRecord
+from audit_service.index_rows import IndexedEntry, RecordLocation, indexed_entry_from_json
+from audit_service.layout import SegmentName, audit_ref, checkpoint_file_key, parse_segment_key
 from audit_service.log_writer import ChainHead, ChainWriter, SegmentLimits
+from audit_service.proofs import InclusionProof, build_proof
 from audit_service.segment_log import SegmentLog
 from audit_service.settings import AuditSettings
+from audit_service.signing import Signer
 from audit_service.sqlite_index import IndexSnapshot, SqliteIndex
 from audit_service.storage import (
     AuditStore,
@@ -33,37 +45,25 @@ from audit_service.storage import (
     LogInconsistent,
     ProblemKind,
     RecordResult,
-    VerifyProblem,
+    ReviewEntry,
+    ReviewPage,
     VerifyReport,
 )
-from audit_service.verify import WriterChainCheck, check_missing_segments
+from audit_service.verify import WriterChainCheck, check_missing_segments, open_checkpoints
 
 log = logging.getLogger(__name__)
 
 INDEX_FILE = "index.sqlite3"
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    """A record accepted by record(), encoded on the caller's side of the queue."""
-
-    decision_id: str
-    canonical: bytes
-    indexed: IndexedDecision
-
-
-_Queued = tuple[_Entry, "asyncio.Future[RecordResult]"]
+LOCK_FILE = ".lock"
 
 
 class EmbeddedAuditStore(AuditStore):
     """AuditStore on local files: the default backend, and the one tests and the local
     cluster use.
 
-    Group commit: record() queues the encoded record; one writer task takes everything queued
-    (up to max_batch_records), appends it with one write + fsync per segment and indexes it
-    in one SQLite transaction, in the writer thread, then resolves every caller. Records that
-    arrive meanwhile form the next batch, so a quiet system waits for nothing and a busy one
-    shares each fsync. A failed write stops the store (fail-stop): the state on disk is
+    Group commit (audit_service.group_commit): each batch is appended with one write + fsync
+    per segment, signed (one checkpoint line) and indexed in one SQLite transaction, in the
+    writer thread. A failed write stops the store (fail-stop): the state on disk is
     uncertain, and a restart recovers it from the log.
     """
 
@@ -71,6 +71,7 @@ class EmbeddedAuditStore(AuditStore):
         self._settings = settings
         self._bounds = settings.context_bounds()
         self._clock = clock
+        self._signer = settings.signer()
         self._log = SegmentLog(settings.data_dir)
         self._index = SqliteIndex(settings.data_dir / INDEX_FILE)
         self._writer = ChainWriter(
@@ -79,51 +80,77 @@ class EmbeddedAuditStore(AuditStore):
             settings.writer_id,
             SegmentLimits(settings.segment_max_bytes, settings.segment_max_records),
         )
+        self._checkpoints = CheckpointFile(
+            settings.data_dir, settings.environment, settings.writer_id
+        )
         # Held by the writer thread for a whole batch: verify snapshots the chain between
-        # batches, when log and index agree.
+        # batches, when log, checkpoints and index agree.
         self._write_lock = threading.Lock()
-        # A thread of its own, so that reads filling the default executor never delay a commit.
-        self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-writer")
-        self._queue: asyncio.Queue[_Queued | None] | None = None
-        self._in_flight: dict[str, asyncio.Future[RecordResult]] = {}
-        self._writer_task: asyncio.Task[None] | None = None
-        self._failure: BaseException | None = None
-        self.commit_count = 0
+        self._committer = GroupCommitter(self._commit, settings.max_batch_records, fail_stop=True)
+        self._lock_fd: int | None = None
+
+    @property
+    def signer(self) -> Signer:
+        return self._signer
+
+    @property
+    def commit_count(self) -> int:
         """Batches made durable so far (each one write + fsync): records share them."""
+        return self._committer.commit_count
 
     # Lifecycle.
 
     async def start(self) -> None:
-        self._settings.data_dir.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(self._recover)
-        # Made here, not in __init__: a queue belongs to the event loop that serves.
-        self._queue = asyncio.Queue()
-        self._writer_task = asyncio.create_task(
-            self._run_writer(self._queue), name="audit-writer"
-        )
+        await asyncio.to_thread(self._open)
+        self._committer.start()
 
     async def close(self) -> None:
-        queue, self._queue = self._queue, None
-        if queue is not None and self._writer_task is not None:
-            # Records queued before close are still written: the sentinel goes last.
-            queue.put_nowait(None)
-            await self._writer_task
-            self._writer_task = None
+        await self._committer.close()
         await asyncio.to_thread(self._close_files)
-        self._write_thread.shutdown()
+
+    def _open(self) -> None:
+        self._lock_data_dir()
+        try:
+            self._recover()
+        except BaseException:
+            self._unlock_data_dir()
+            raise
 
     def _close_files(self) -> None:
         with self._write_lock:
             self._writer.close()
+            self._checkpoints.close()
             self._index.close()
+        self._unlock_data_dir()
+
+    def _lock_data_dir(self) -> None:
+        """One store per data_dir: two writers of one chain would break it."""
+        self._settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._settings.data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise Unavailable(
+                f"{self._settings.data_dir} is in use by another audit store (stop it first)"
+            ) from None
+        self._lock_fd = fd
+
+    def _unlock_data_dir(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
 
     def _recover(self) -> None:
-        """The log is the source of truth: repair this writer's tail, then index every
-        record of the log the index lacks (a crash after the append, or a lost index)."""
+        """The log is the source of truth: repair this writer's tail, sign what no checkpoint
+        covers, then index every record of the log the index lacks (a crash after the append,
+        or a lost index)."""
         with self._write_lock:
             self._index.open()
             try:
                 self._writer.recover()
+                self._checkpoints.open()
+                self._anchor_recovered_tail()
                 segments, _ = self._log.list_segments()
                 counts = self._index.segment_counts()
                 for name in segments:
@@ -131,18 +158,77 @@ class EmbeddedAuditStore(AuditStore):
                     if data.count(b"\n") != counts.get(name.key, 0):
                         self._reindex(name.key, data)
             except BaseException:
+                self._checkpoints.close()
                 self._index.close()
                 raise
 
-    def _reindex(self, key: str, data: bytes) -> None:
-        rows: list[tuple[IndexedDecision, RecordLocation]] = []
+    def _signed_head(self) -> Checkpoint | None:
+        """This writer's newest checkpoint that opens with our key."""
+        for location, signed in newest_first(self._settings.data_dir, self._checkpoints.key):
+            try:
+                if isinstance(signed, BadCheckpoint):
+                    raise signed
+                return open_checkpoint(signed, self._signer.public_key)
+            except BadCheckpoint as exc:
+                log.error("skipping a checkpoint that does not open",
+                          extra={"location": location, "error": str(exc)})
+        return None
+
+    def _anchor_recovered_tail(self) -> None:
+        """Make the log end at its signed head. Records after it were never acknowledged
+        (a record is acknowledged once its checkpoint is durable): a crash came between
+        their fsync and their checkpoint's, so they are cut like a torn line. A log that
+        ends before its signed head has lost records: the chain goes on from that head in a
+        new segment, and the damaged one stays as found for verify. Records without any
+        checkpoint at all are left as they are, unsigned: signing them now would launder a
+        deleted checkpoint file (verify reports them)."""
+        signed = self._signed_head()
+        head = self._writer.head
+        if signed is None:
+            if head.seq:
+                log.error("this writer's records have no checkpoint; run verify",
+                          extra={"seq": head.seq})
+            return
+        if signed.seq > head.seq:
+            log.error("the log ends before its signed head: records were deleted; run verify",
+                      extra={"log_seq": head.seq, "signed_seq": signed.seq})
+            self._writer.resume(signed.seq, signed.head_hash)
+        elif signed.seq < head.seq:
+            log.warning("cutting records never acknowledged (no checkpoint signs them)",
+                        extra={"from_seq": signed.seq + 1, "to_seq": head.seq})
+            self._cut_after(signed.seq)
+            self._writer.recover()
+
+    def _cut_after(self, seq: int) -> None:
+        for name in reversed(self._own_segments()):
+            if name.first_seq > seq:
+                self._log.remove(name.key)
+                continue
+            data = self._log.read(name.key)
+            keep = 0
+            for raw in _lines(data):
+                if decode_line(raw).seq > seq:
+                    break
+                keep += len(raw)
+            self._log.truncate(name.key, keep)
+            return
+
+    def _own_segments(self) -> list[SegmentName]:
+        segments, _ = self._log.list_segments()
+        return sorted(
+            (s for s in segments if s.writer_id == self._writer.writer_id),
+            key=lambda s: s.first_seq,
+        )
+
+    def _reindex(self, key: str, data: bytes) -> int:
+        rows: list[tuple[IndexedEntry, RecordLocation]] = []
         offset = 0
         for raw in _lines(data):
             try:
                 line = decode_line(raw)
                 rows.append(
                     (
-                        indexed_decision_from_json(line.body),
+                        indexed_entry_from_json(line.body),
                         RecordLocation(key, line.seq, offset, len(raw), line.hash),
                     )
                 )
@@ -152,77 +238,43 @@ class EmbeddedAuditStore(AuditStore):
             offset += len(raw)
         self._index.insert(rows, skip_known=True)
         log.info("re-indexed segment", extra={"segment": key, "records": len(rows)})
+        return len(rows)
+
+    async def rebuild_index(self) -> int:
+        return await asyncio.to_thread(self._rebuild_index)
+
+    def _rebuild_index(self) -> int:
+        self._lock_data_dir()
+        try:
+            for path in self._settings.data_dir.glob(f"{INDEX_FILE}*"):
+                path.unlink()
+            self._index.open()
+            segments, _ = self._log.list_segments()
+            return sum(self._reindex(name.key, self._log.read(name.key)) for name in segments)
+        finally:
+            self._index.close()
+            self._unlock_data_dir()
 
     # Writes.
 
-    async def record(self, record: common_pb2.DecisionRecord) -> RecordResult:
-        if self._queue is None:
-            raise Unavailable("the audit store is not started")
-        if self._failure is not None:
-            raise Unavailable(f"the audit log cannot be written: {self._failure}")
-        decision_id = record.decision.decision_id
-        first = self._in_flight.get(decision_id)
-        if first is not None:
-            # Shielded: a caller giving up must not cancel the write other callers await.
-            result = await asyncio.shield(first)
-            return RecordResult(result.audit_ref, duplicate=True)
-        entry = _Entry(decision_id, canonical_record(record), indexed_decision(record))
-        future: asyncio.Future[RecordResult] = asyncio.get_running_loop().create_future()
-        self._in_flight[decision_id] = future
-        self._queue.put_nowait((entry, future))
-        return await asyncio.shield(future)
+    async def record(
+        self, record: common_pb2.DecisionRecord, deadline: float | None = None
+    ) -> RecordResult:
+        return await self._committer.submit(record, deadline)
 
-    async def _run_writer(self, queue: asyncio.Queue[_Queued | None]) -> None:
-        stopping = False
-        while not stopping:
-            item = await queue.get()
-            if item is None:
-                break
-            batch = [item]
-            while len(batch) < self._settings.max_batch_records and not queue.empty():
-                item = queue.get_nowait()
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
-            await self._commit_batch(batch)
-
-    async def _commit_batch(self, batch: list[_Queued]) -> None:
-        entries = [entry for entry, _ in batch]
-        try:
-            if self._failure is not None:
-                raise self._failure
-            results = await asyncio.get_running_loop().run_in_executor(
-                self._write_thread, self._commit, entries
-            )
-        except Exception as exc:
-            if self._failure is None:
-                log.exception("audit log write failed; refusing further records")
-                self._failure = exc
-            for _, future in batch:
-                future.set_exception(Unavailable(f"the audit log cannot be written: {exc}"))
-                # Callers may have given up (deadline); their futures' errors are logged above.
-                future.exception()
-        else:
-            for (_, future), result in zip(batch, results, strict=True):
-                future.set_result(result)
-        finally:
-            for entry in entries:
-                self._in_flight.pop(entry.decision_id, None)
-
-    def _commit(self, entries: list[_Entry]) -> list[RecordResult]:
+    def _commit(self, entries: list[PendingRecord]) -> list[RecordResult]:
         """In the writer thread: skip what the index already holds, append the rest durably,
-        then index it, all under the write lock."""
+        sign the new head, then index it, all under the write lock."""
         with self._write_lock:
             known = self._index.known_refs([entry.decision_id for entry in entries])
             fresh = [entry for entry in entries if entry.decision_id not in known]
             refs: dict[str, str] = {}
             if fresh:
-                locations = self._writer.append([e.canonical for e in fresh], self._clock())
-                self._index.insert(
-                    zip([e.indexed for e in fresh], locations, strict=True)
+                locations, anchors = self._writer.append(
+                    [e.canonical for e in fresh], self._clock()
                 )
-                self.commit_count += 1
+                self._sign(anchors)
+                self._index.insert(zip([e.indexed for e in fresh], locations, strict=True))
                 refs = {
                     e.decision_id: audit_ref(loc.segment, loc.seq)
                     for e, loc in zip(fresh, locations, strict=True)
@@ -233,6 +285,16 @@ class EmbeddedAuditStore(AuditStore):
             else RecordResult(refs[e.decision_id], duplicate=False)
             for e in entries
         ]
+
+    def _sign(self, anchors: list[SegmentAnchor], *, recovered: bool = False) -> None:
+        """Append the checkpoint of the writer's head, durably: it acknowledges the batch."""
+        head = self._writer.head
+        self._checkpoints.append(
+            head_checkpoint(
+                self._signer, self._settings.environment, self._writer.writer_id,
+                (head.seq, head.hash), anchors, self._clock(), recovered=recovered,
+            )
+        )
 
     # Reads.
 
@@ -272,48 +334,117 @@ class EmbeddedAuditStore(AuditStore):
     async def list_decisions(
         self, filters: DecisionFilter, page_size: int = 0, page_token: str = ""
     ) -> DecisionPage:
-        size = min(page_size or self._settings.list_page_size, self._settings.list_max_page_size)
+        size = self._page_size(page_size)
         return await asyncio.to_thread(self._read_page, filters, size, page_token)
+
+    def _page_size(self, page_size: int) -> int:
+        return min(page_size or self._settings.list_page_size, self._settings.list_max_page_size)
 
     def _read_page(self, filters: DecisionFilter, size: int, page_token: str) -> DecisionPage:
         with self._index.snapshot() as index:
             return index.page(filters, size, page_token)
+
+    async def list_reviews(
+        self, decided: bool, page_size: int = 0, page_token: str = ""
+    ) -> ReviewPage:
+        size = self._page_size(page_size)
+
+        def read() -> ReviewPage:
+            with self._index.snapshot() as index:
+                if decided:
+                    return index.decided_reviews(size, page_token)
+                return index.pending_reviews(size, page_token)
+
+        return await asyncio.to_thread(read)
+
+    async def review_entry(self, decision_id: str) -> ReviewEntry | None:
+        def read() -> ReviewEntry | None:
+            with self._index.snapshot() as index:
+                return index.review_entry(decision_id)
+
+        return await asyncio.to_thread(read)
+
+    # The verifiable log.
+
+    async def prove(self, decision_id: str) -> InclusionProof | None:
+        return await asyncio.to_thread(self._prove, decision_id)
+
+    def _prove(self, decision_id: str) -> InclusionProof | None:
+        with self._index.snapshot() as index:
+            location = index.location(decision_id)
+        if location is None:
+            return None
+        name = parse_segment_key(location.segment)
+        if name is None:
+            raise LogInconsistent(f"{location.segment}: the index names no segment")
+        signed, anchor = self._newest_anchor(name, location.seq)
+        data = self._log.read(location.segment)
+        return build_proof(decision_id, location.segment, data, location.seq, signed,
+                           anchor.records)
+
+    def _newest_anchor(
+        self, name: SegmentName, seq: int
+    ) -> tuple[SignedCheckpoint, SegmentAnchor]:
+        """The newest checkpoint of the segment's writer that covers record `seq` of it."""
+        key = checkpoint_file_key(name.environment, name.writer_id)
+        for _, signed in newest_first(self._settings.data_dir, key):
+            if isinstance(signed, BadCheckpoint):
+                continue
+            try:
+                anchor = open_checkpoint(signed, self._signer.public_key).anchor(name.key)
+            except BadCheckpoint:
+                continue
+            if anchor is not None and anchor.last_seq >= seq:
+                return signed, anchor
+        raise Unavailable(f"no signed checkpoint covers {audit_ref(name.key, seq)} yet")
 
     async def verify(self) -> VerifyReport:
         return await asyncio.to_thread(self._verify)
 
     def _verify(self) -> VerifyReport:
         with self._index.snapshot() as index:
-            # Log and index agree between batches: take the chain head and the index state
-            # there, then read only what existed at that instant.
+            # Log, checkpoints and index agree between batches: take the chain head, the
+            # checkpoint file's size and the index state there, then read only what existed
+            # at that instant.
             with self._write_lock:
                 head = self._writer.head
+                checkpoints_size = self._checkpoints.size
+                on_disk = (self._log.path(head.open_segment).stat().st_size
+                           if head.open_segment else 0)
                 index.pin()
-            return self._check_log(index, head)
+            report = VerifyReport()
+            if head.open_segment and on_disk > head.open_segment_size:
+                report.add(
+                    ProblemKind.UNANCHORED_RECORD, f"{head.open_segment}@{head.open_segment_size}",
+                    f"{on_disk - head.open_segment_size} bytes after the last record this writer "
+                    "wrote (appended by someone else?)",
+                )
+            return self._check_log(report, index, head, checkpoints_size)
 
-    def _check_log(self, index: IndexSnapshot, head: ChainHead) -> VerifyReport:
-        report = VerifyReport()
+    def _check_log(
+        self, report: VerifyReport, index: IndexSnapshot, head: ChainHead, checkpoints_size: int
+    ) -> VerifyReport:
         segments, strays = self._log.list_segments()
         for key in strays:
-            report.problems.append(
-                VerifyProblem(ProblemKind.UNREADABLE_SEGMENT, key, "not a segment key")
-            )
+            report.add(ProblemKind.UNREADABLE_SEGMENT, key, "not a segment key")
+        stored = read_checkpoint_files(
+            self._settings.data_dir, {self._checkpoints.key: checkpoints_size}
+        )
+        anchors = open_checkpoints(stored, self._signer.public_key, report)
         by_writer: dict[str, list[SegmentName]] = defaultdict(list)
         for name in segments:
             if not self._after_snapshot(name, head):
                 by_writer[name.writer_id].append(name)
         present: set[str] = set()
-        for writer_id in sorted(by_writer):
-            check = WriterChainCheck(report, writer_id)
+        for writer_id in sorted(by_writer.keys() | anchors.keys()):
+            check = WriterChainCheck(report, writer_id, anchors.get(writer_id))
             for name in sorted(by_writer[writer_id], key=lambda n: n.first_seq):
                 present.add(name.key)
                 size = head.open_segment_size if name.key == head.open_segment else None
                 try:
                     data = self._log.read(name.key, size)
                 except OSError as exc:
-                    report.problems.append(
-                        VerifyProblem(ProblemKind.UNREADABLE_SEGMENT, name.key, str(exc))
-                    )
+                    report.add(ProblemKind.UNREADABLE_SEGMENT, name.key, str(exc))
                     continue
                 check.check_segment(name.key, data, index.segment_entries(name.key))
             check.finish()

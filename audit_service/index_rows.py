@@ -40,6 +40,29 @@ class IndexedDecision:
 
 
 @dataclass(frozen=True, slots=True)
+class IndexedReview:
+    """The columns of one review in the index. `ts` is the review's UTC epoch seconds."""
+
+    review_id: str
+    decision_id: str
+    user_id: str
+    ts: float
+    outcome: int
+    action: int
+    original_action: int
+    reviewer: str
+    reason: str
+
+
+IndexedEntry = IndexedDecision | IndexedReview
+
+
+def record_id(entry: IndexedEntry) -> str:
+    """The id a record is stored under: the decision's, or the review's."""
+    return entry.review_id if isinstance(entry, IndexedReview) else entry.decision_id
+
+
+@dataclass(frozen=True, slots=True)
 class RecordLocation:
     """Where a record lies in the log, and the hash it had when written."""
 
@@ -84,7 +107,28 @@ def indexed_decision(record: common_pb2.DecisionRecord) -> IndexedDecision:
     )
 
 
-def indexed_decision_from_json(body: dict[str, Any]) -> IndexedDecision:
+def indexed_review(record: common_pb2.DecisionRecord) -> IndexedReview:
+    """The index columns of a reviewer's record."""
+    review = record.review
+    return IndexedReview(
+        review_id=record.decision.decision_id,
+        decision_id=review.decision_id,
+        user_id=record.event.user_id,
+        ts=timestamp_to_seconds(review.reviewed_at),
+        outcome=review.outcome,
+        action=review.action,
+        original_action=review.original_action,
+        reviewer=review.reviewer,
+        reason=review.reason,
+    )
+
+
+def indexed_entry(record: common_pb2.DecisionRecord) -> IndexedEntry:
+    """The index columns of a (validated) record: a review's, or a decision's."""
+    return indexed_review(record) if record.HasField("review") else indexed_decision(record)
+
+
+def indexed_entry_from_json(body: dict[str, Any]) -> IndexedEntry:
     """The index columns of a record read back from the log (its protobuf JSON); raises
     MalformedLine when the JSON is not a DecisionRecord's."""
     try:
@@ -92,7 +136,11 @@ def indexed_decision_from_json(body: dict[str, Any]) -> IndexedDecision:
         partial = {
             "decision": {k: decision[k] for k in _INDEXED_DECISION_FIELDS if k in decision},
             "event": body.get("event") or {},
+            "review": body.get("review"),
         }
-        return indexed_decision(json_format.ParseDict(partial, common_pb2.DecisionRecord()))
+        record = json_format.ParseDict(
+            {k: v for k, v in partial.items() if v is not None}, common_pb2.DecisionRecord()
+        )
+        return indexed_entry(record)
     except (json_format.ParseError, ValueError, TypeError, AttributeError) as exc:
         raise MalformedLine(f"not a decision record: {exc}") from None

@@ -53,3 +53,36 @@ def parse_segment_key(key: str) -> SegmentName | None:
 def audit_ref(key: str, seq: int) -> str:
     """The reference a caller keeps for one record: `{segment_key}#{seq}`."""
     return f"{key}#{seq}"
+
+
+CHECKPOINT_ROOT = "checkpoints"
+
+
+def checkpoint_file_key(environment: str, writer_id: str) -> str:
+    """The embedded store's checkpoints of one writer, one JSON line each, apart from the log:
+    `checkpoints/{environment}/{writer_id}.jsonl`."""
+    return f"{CHECKPOINT_ROOT}/{environment}/{writer_id}{SEGMENT_SUFFIX}"
+
+
+def checkpoint_object_prefix(environment: str, writer_id: str) -> str:
+    """The S3 prefix of one writer's checkpoints, one object each."""
+    return f"{CHECKPOINT_ROOT}/{environment}/{writer_id}/"
+
+
+def checkpoint_object_key(environment: str, writer_id: str, seq: int) -> str:
+    """`checkpoints/{environment}/{writer_id}/{seq:012d}.json`: sorted by the head they sign."""
+    return f"{checkpoint_object_prefix(environment, writer_id)}{seq:0{_SEQ_DIGITS}d}.json"
+
+
+_CHECKPOINT_OBJECT = re.compile(
+    rf"^{CHECKPOINT_ROOT}/(?P<environment>[^/]+)/(?P<writer_id>[^/]+)/(?P<seq>\d{{{_SEQ_DIGITS}}})"
+    r"\.json$"
+)
+
+
+def parse_checkpoint_object_key(key: str) -> tuple[str, str, int] | None:
+    """(environment, writer id, seq) of a checkpoint object's key; None for other keys."""
+    match = _CHECKPOINT_OBJECT.match(key)
+    if match is None:
+        return None
+    return match["environment"], match["writer_id"], int(match["seq"])

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from audit_service.chain import GENESIS_HASH, MalformedLine, decode_line, encode_line
+from audit_service.checkpoints import SegmentAnchor
 from audit_service.index_rows import RecordLocation
 from audit_service.layout import segment_key, utc_day
+from audit_service.merkle import MerkleAccumulator, leaf_hash
 from audit_service.segment_log import SegmentLog, append_durably
 
 log = logging.getLogger(__name__)
@@ -30,8 +32,16 @@ class _OpenSegment:
     key: str
     day: str
     fd: int
+    first_seq: int
     size: int = 0
-    records: int = 0
+    tree: MerkleAccumulator = field(default_factory=MerkleAccumulator)
+
+    @property
+    def records(self) -> int:
+        return self.tree.size
+
+    def anchor(self) -> SegmentAnchor:
+        return SegmentAnchor(self.key, self.first_seq, self.tree.size, self.tree.root().hex())
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +109,23 @@ class ChainWriter:
             self._log.remove(newest)
             own.pop()
 
-    def append(self, canonicals: Sequence[bytes], now: float) -> list[RecordLocation]:
+    def resume(self, seq: int, record_hash: str) -> None:
+        """Continue the chain from a head the log no longer holds (its signed checkpoint
+        says where it was), in a new segment, so the damaged one stays as found."""
+        self.close()
+        self._seq, self._hash = seq, record_hash
+
+    def append(
+        self, canonicals: Sequence[bytes], now: float
+    ) -> tuple[list[RecordLocation], list[SegmentAnchor]]:
         """Chain and append records (their canonical bytes), fsynced before returning; a
-        batch may span a rotation. `now` (UTC epoch seconds) picks the day of the key."""
+        batch may span a rotation. `now` (UTC epoch seconds) picks the day of the key.
+        Returns where each record went, and the anchor of every segment written to."""
         day = utc_day(now)
         seq, prev_hash = self._seq, self._hash
         lines: list[bytes] = []
         locations: list[RecordLocation] = []
+        anchors: list[SegmentAnchor] = []
         for canonical in canonicals:
             seq += 1
             line, record_hash = encode_line(canonical, seq, prev_hash)
@@ -115,18 +135,21 @@ class ChainWriter:
                     self._flush(segment, lines)
                     lines = []
                     os.close(segment.fd)
+                    if segment.records:
+                        anchors.append(segment.anchor())
                 segment = self._open(day, seq)
             locations.append(
                 RecordLocation(segment.key, seq, segment.size, len(line), record_hash)
             )
             segment.size += len(line)
-            segment.records += 1
+            segment.tree.add(leaf_hash(record_hash))
             lines.append(line)
             prev_hash = record_hash
         if self._segment is not None:
             self._flush(self._segment, lines)
+            anchors.append(self._segment.anchor())
         self._seq, self._hash = seq, prev_hash
-        return locations
+        return locations, anchors
 
     def close(self) -> None:
         if self._segment is not None:
@@ -142,7 +165,9 @@ class ChainWriter:
 
     def _open(self, day: str, first_seq: int) -> _OpenSegment:
         key = segment_key(day, self.environment, self.writer_id, first_seq)
-        self._segment = _OpenSegment(key=key, day=day, fd=self._log.create(key))
+        self._segment = _OpenSegment(
+            key=key, day=day, fd=self._log.create(key), first_seq=first_seq
+        )
         return self._segment
 
     @staticmethod

@@ -54,18 +54,21 @@ class SegmentLog:
     def cut_torn_tail(self, key: str) -> int:
         """Truncate what follows the last newline (a write cut short by a crash, never
         acknowledged), durably; returns the number of bytes removed."""
-        path = self.path(key)
-        data = path.read_bytes()
+        data = self.path(key).read_bytes()
         keep = data.rfind(b"\n") + 1
         if keep == len(data):
             return 0
-        fd = os.open(path, os.O_WRONLY)
+        self.truncate(key, keep)
+        return len(data) - keep
+
+    def truncate(self, key: str, size: int) -> None:
+        """Keep the first `size` bytes of the file, durably."""
+        fd = os.open(self.path(key), os.O_WRONLY)
         try:
-            os.ftruncate(fd, keep)
+            os.ftruncate(fd, size)
             os.fsync(fd)
         finally:
             os.close(fd)
-        return len(data) - keep
 
     def remove(self, key: str) -> None:
         """Delete a segment durably (recovery drops segments that hold no record)."""

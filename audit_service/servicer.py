@@ -2,19 +2,68 @@
 
 from __future__ import annotations
 
+import time
+
 import grpc
 
-from aegis.v1 import audit_pb2, audit_pb2_grpc
+from aegis.v1 import audit_pb2, audit_pb2_grpc, common_pb2
 from aegis_domain.convert import context_to_proto, seconds_to_timestamp, timestamp_to_seconds
 from aegis_domain.types import Action
 from aegis_runtime.errors import NotFound, grpc_errors
-from audit_service.storage import AuditStore, DecisionFilter
+from audit_service.proofs import proof_to_message
+from audit_service.reviews import ReviewDesk, Verdict
+from audit_service.storage import (
+    AuditStore,
+    DecisionFilter,
+    DecisionSummary,
+    ReviewEntry,
+    ReviewSummary,
+)
 from audit_service.validation import (
     validate_context_request,
     validate_decision_request,
     validate_list_request,
+    validate_list_reviews_request,
+    validate_record_id,
     validate_record_request,
 )
+
+
+def summary_to_proto(d: DecisionSummary) -> audit_pb2.DecisionSummary:
+    return audit_pb2.DecisionSummary(
+        decision_id=d.decision_id,
+        event_id=d.event_id,
+        user_id=d.user_id,
+        action=d.action,
+        risk=d.risk,
+        event_time=seconds_to_timestamp(d.event_time),
+        country=d.country,
+        audit_ref=d.audit_ref,
+    )
+
+
+def review_to_proto(r: ReviewSummary) -> common_pb2.Review:
+    return common_pb2.Review(
+        review_id=r.review_id,
+        decision_id=r.decision_id,
+        outcome=r.outcome,
+        action=r.action,
+        reviewer=r.reviewer,
+        reason=r.reason,
+        reviewed_at=seconds_to_timestamp(r.reviewed_at),
+        original_action=r.original_action,
+    )
+
+
+def review_item_to_proto(entry: ReviewEntry) -> audit_pb2.ReviewItem:
+    item = audit_pb2.ReviewItem(
+        decision=summary_to_proto(entry.decision), state=audit_pb2.REVIEW_STATE_PENDING
+    )
+    if entry.review is not None:
+        item.state = audit_pb2.REVIEW_STATE_DECIDED
+        item.review.CopyFrom(review_to_proto(entry.review))
+        item.review_audit_ref = entry.review.audit_ref
+    return item
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
@@ -22,13 +71,16 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
 
     def __init__(self, store: AuditStore) -> None:
         self.store = store
+        self.desk = ReviewDesk(store)
 
     @grpc_errors
     async def Record(
         self, request: audit_pb2.RecordRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.RecordResponse:
         validate_record_request(request)
-        result = await self.store.record(request.record)
+        remaining = context.time_remaining()
+        deadline = time.monotonic() + remaining if remaining is not None else None
+        result = await self.store.record(request.record, deadline)
         return audit_pb2.RecordResponse(audit_ref=result.audit_ref, duplicate=result.duplicate)
 
     @grpc_errors
@@ -70,19 +122,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         )
         page = await self.store.list_decisions(filters, request.page_size, request.page_token)
         return audit_pb2.ListDecisionsResponse(
-            decisions=[
-                audit_pb2.DecisionSummary(
-                    decision_id=d.decision_id,
-                    event_id=d.event_id,
-                    user_id=d.user_id,
-                    action=d.action,
-                    risk=d.risk,
-                    event_time=seconds_to_timestamp(d.event_time),
-                    country=d.country,
-                    audit_ref=d.audit_ref,
-                )
-                for d in page.decisions
-            ],
+            decisions=[summary_to_proto(d) for d in page.decisions],
             next_page_token=page.next_page_token,
         )
 
@@ -99,4 +139,66 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                 audit_pb2.VerifyProblem(kind=p.kind, location=p.location, detail=p.detail)
                 for p in report.problems
             ],
+        )
+
+    @grpc_errors
+    async def ProveInclusion(
+        self, request: audit_pb2.ProveInclusionRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.ProveInclusionResponse:
+        validate_record_id("decision_id", request.decision_id)
+        proof = await self.store.prove(request.decision_id)
+        if proof is None:
+            raise NotFound(f"decision {request.decision_id!r} is not in the audit log")
+        return audit_pb2.ProveInclusionResponse(proof=proof_to_message(proof))
+
+    @grpc_errors
+    async def GetSigningKey(
+        self, request: audit_pb2.GetSigningKeyRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.GetSigningKeyResponse:
+        signer = self.store.signer
+        return audit_pb2.GetSigningKeyResponse(
+            public_key_pem=signer.public_key_pem, key_id=signer.key_id
+        )
+
+    @grpc_errors
+    async def ListReviews(
+        self, request: audit_pb2.ListReviewsRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.ListReviewsResponse:
+        validate_list_reviews_request(request)
+        page = await self.store.list_reviews(
+            request.state == audit_pb2.REVIEW_STATE_DECIDED, request.page_size,
+            request.page_token,
+        )
+        return audit_pb2.ListReviewsResponse(
+            reviews=[review_item_to_proto(entry) for entry in page.entries],
+            next_page_token=page.next_page_token,
+        )
+
+    @grpc_errors
+    async def GetReview(
+        self, request: audit_pb2.GetReviewRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.GetReviewResponse:
+        validate_record_id("decision_id", request.decision_id)
+        entry = await self.store.review_entry(request.decision_id)
+        found = await self.store.get_decision(request.decision_id)
+        if entry is None or found is None:
+            raise NotFound(f"decision {request.decision_id!r} is not in the audit log")
+        return audit_pb2.GetReviewResponse(item=review_item_to_proto(entry), record=found[0])
+
+    @grpc_errors
+    async def DecideReview(
+        self, request: audit_pb2.DecideReviewRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.DecideReviewResponse:
+        decided = await self.desk.decide(
+            Verdict(
+                decision_id=request.decision_id,
+                outcome=request.outcome,
+                action=request.action,
+                reviewer=request.reviewer,
+                reason=request.reason,
+                review_id=request.review_id,
+            )
+        )
+        return audit_pb2.DecideReviewResponse(
+            review=decided.review, audit_ref=decided.audit_ref, duplicate=decided.duplicate
         )

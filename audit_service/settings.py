@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from aegis_runtime.settings import ServiceSettings
 from audit_service.context import ContextBounds
+from audit_service.signing import Signer, load_signer
 
 _DAY_S = 86_400
 
@@ -20,13 +21,51 @@ class AuditSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AEGIS_AUDIT_", extra="ignore")
 
     port: int = Field(50052, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
-    backend: Literal["embedded"] = Field(
+    backend: Literal["embedded", "aws"] = Field(
         "embedded",
         description="Storage backend: embedded (JSONL segments laid out like the S3 keys + "
-        "a SQLite index under data_dir).",
+        "a SQLite index under data_dir) or aws (S3 segments + a DynamoDB index; credentials "
+        "from the standard AWS chain).",
     )
     data_dir: Path = Field(
-        Path(".aegis/audit-data"), description="Root folder of the embedded log and index."
+        Path(".aegis/audit-data"),
+        description="Root folder of the embedded log, index and checkpoints; with no signing "
+        "key set, the development key is kept (and made) in data_dir/keys.",
+    )
+    s3_bucket: str = Field(
+        "", description="aws: the bucket of the log (segments under audit/, checkpoints under "
+        "checkpoints/)."
+    )
+    dynamodb_table: str = Field("", description="aws: the index table.")
+    aws_endpoint_url: str = Field(
+        "", description="aws: an endpoint for S3 and DynamoDB other than AWS's (moto, "
+        "LocalStack); empty for AWS itself."
+    )
+    aws_region: str = Field(
+        "", description="aws: region; empty takes the standard chain (AWS_REGION, profile)."
+    )
+    aws_retry_s: float = Field(
+        10.0, gt=0, description="aws: how long throttled / failed calls are retried when the "
+        "caller set no deadline (a caller's deadline always bounds them)."
+    )
+    hot_users: list[str] = Field(
+        default_factory=list,
+        description='aws: users whose index partition is write-sharded (e.g. a catch-all '
+        'account), as JSON: ["guest"].',
+    )
+    hot_user_shards: int = Field(
+        8, ge=2, le=64, description="aws: partitions a hot user's logins are spread over."
+    )
+    anchor_grace_s: float = Field(
+        60.0, ge=0, description="verify: another writer's newest segment may lack its signed "
+        "checkpoint this long (the checkpoint follows the segment)."
+    )
+    signing_key: SecretStr | None = Field(
+        None, description="Ed25519 private key signing checkpoints: PKCS#8 PEM or base64 of "
+        "the 32 raw bytes. Production sets this or signing_key_file."
+    )
+    signing_key_file: Path | None = Field(
+        None, description="File holding the signing key (PEM or base64), read at start."
     )
     writer_id: str = Field(
         "local-1",
@@ -66,6 +105,15 @@ class AuditSettings(ServiceSettings):
     )
     list_page_size: int = Field(100, ge=1, description="ListDecisions: default page size.")
     list_max_page_size: int = Field(1_000, ge=1, description="ListDecisions: largest page size.")
+
+    def signer(self) -> Signer:
+        """The checkpoint signer: signing_key, else signing_key_file, else a development key
+        kept in data_dir/keys (made when absent)."""
+        return load_signer(
+            self.signing_key.get_secret_value() if self.signing_key else None,
+            self.signing_key_file,
+            self.data_dir / "keys" / "dev-signing-key.pem",
+        )
 
     def context_bounds(self) -> ContextBounds:
         """The GetContext bounds as the backend-neutral context module takes them."""

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import queue
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import astuple
 from pathlib import Path
+from typing import Any
 
 from aegis_domain.types import Action, LinkKind, LoginContext, Neighbor, PastLogin, Velocity
-from aegis_runtime.errors import InvalidArgument
 from audit_service.context import (
     ContextBounds,
     ContextWindows,
@@ -21,11 +19,25 @@ from audit_service.context import (
     history_cut,
     links,
 )
-from audit_service.index_rows import IndexedDecision, RecordLocation, event_from_json
+from audit_service.index_rows import (
+    IndexedEntry,
+    IndexedReview,
+    RecordLocation,
+    event_from_json,
+)
 from audit_service.layout import audit_ref
-from audit_service.storage import DecisionFilter, DecisionPage, DecisionSummary
+from audit_service.paging import decode_token, encode_token
+from audit_service.storage import (
+    DecisionFilter,
+    DecisionPage,
+    DecisionSummary,
+    ReviewEntry,
+    ReviewPage,
+    ReviewSummary,
+)
 
-_SCHEMA = """
+_ESCALATE = int(Action.ESCALATE)
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS decisions (
     decision_id TEXT PRIMARY KEY,
     event_id TEXT NOT NULL,
@@ -60,12 +72,54 @@ CREATE INDEX IF NOT EXISTS decisions_asn_ts
 CREATE INDEX IF NOT EXISTS decisions_action_country_ts ON decisions (action, country, ts);
 CREATE INDEX IF NOT EXISTS decisions_session ON decisions (session_id);
 CREATE INDEX IF NOT EXISTS decisions_ts ON decisions (ts, decision_id);
+-- The review queue: partial, so that only escalated decisions pay for it.
+CREATE INDEX IF NOT EXISTS decisions_escalated_ts ON decisions (ts, decision_id)
+    WHERE action = {_ESCALATE};
+CREATE TABLE IF NOT EXISTS reviews (
+    review_id TEXT PRIMARY KEY,
+    decision_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    ts REAL NOT NULL,
+    outcome INTEGER NOT NULL,
+    action INTEGER NOT NULL,
+    original_action INTEGER NOT NULL,
+    reviewer TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    segment TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    line_offset INTEGER NOT NULL,
+    line_length INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    UNIQUE (segment, seq)
+);
+CREATE INDEX IF NOT EXISTS reviews_decision ON reviews (decision_id, ts, review_id);
+CREATE INDEX IF NOT EXISTS reviews_ts ON reviews (ts, review_id);
 """
 _COLUMNS = (
     "decision_id, event_id, user_id, ts, action, risk, country, region, device_id, ip, asn, "
     "session_id, login_successful, event_json, segment, seq, line_offset, line_length, hash"
 )
 _PLACEHOLDERS = ", ".join("?" * len(_COLUMNS.split(",")))
+_REVIEW_COLUMNS = (
+    "review_id, decision_id, user_id, ts, outcome, action, original_action, reviewer, reason, "
+    "segment, seq, line_offset, line_length, hash"
+)
+_REVIEW_PLACEHOLDERS = ", ".join("?" * len(_REVIEW_COLUMNS.split(",")))
+# Every record of the log, decisions and reviews alike: what recovery and verify compare.
+_RECORDS = (
+    "SELECT decision_id AS record_id, segment, seq, line_offset, line_length, hash "
+    "FROM decisions UNION ALL "
+    "SELECT review_id, segment, seq, line_offset, line_length, hash FROM reviews"
+)
+_SUMMARY_COLUMNS = "d.decision_id, d.event_id, d.user_id, d.action, d.risk, d.ts, d.country, " \
+    "d.segment, d.seq"
+_REVIEW_SUMMARY_COLUMNS = "r.review_id, r.decision_id, r.outcome, r.action, " \
+    "r.original_action, r.reviewer, r.reason, r.ts, r.segment, r.seq"
+# A decision's review: the first recorded (a second one can only come from a race of writers).
+_FIRST_REVIEW = (
+    "SELECT review_id FROM reviews WHERE decision_id = d.decision_id "
+    "ORDER BY ts, review_id LIMIT 1"
+)
 _LINK_COLUMN = {LinkKind.DEVICE: "device_id", LinkKind.IP: "ip", LinkKind.ASN: "asn"}
 # The newest `scan_limit` rows of one key in a window: the bounded input of every count.
 _SCAN = (
@@ -150,40 +204,49 @@ class SqliteIndex:
     # Writes (one thread at a time).
 
     def insert(
-        self, rows: Iterable[tuple[IndexedDecision, RecordLocation]], *, skip_known: bool = False
+        self, rows: Iterable[tuple[IndexedEntry, RecordLocation]], *, skip_known: bool = False
     ) -> None:
-        """Index `rows` in one transaction. `skip_known` (recovery) leaves rows already
-        indexed as they are; otherwise a known decision id is an error."""
+        """Index `rows` (decisions and reviews) in one transaction. `skip_known` (recovery)
+        leaves rows already indexed as they are; otherwise a known id is an error."""
         verb = "INSERT OR IGNORE" if skip_known else "INSERT"
+        decisions: list[tuple[object, ...]] = []
+        reviews: list[tuple[object, ...]] = []
+        for entry, location in rows:
+            target = reviews if isinstance(entry, IndexedReview) else decisions
+            target.append(astuple(entry) + astuple(location))
         conn = self._conn
         conn.execute("BEGIN")
         try:
             conn.executemany(
-                f"{verb} INTO decisions ({_COLUMNS}) VALUES ({_PLACEHOLDERS})",
-                (astuple(decision) + astuple(location) for decision, location in rows),
+                f"{verb} INTO decisions ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", decisions
             )
+            if reviews:
+                conn.executemany(
+                    f"{verb} INTO reviews ({_REVIEW_COLUMNS}) VALUES ({_REVIEW_PLACEHOLDERS})",
+                    reviews,
+                )
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 
-    def known_refs(self, decision_ids: Sequence[str]) -> dict[str, str]:
-        """decision id -> audit reference, for the ids already indexed."""
+    def known_refs(self, record_ids: Sequence[str]) -> dict[str, str]:
+        """record id (decision or review) -> audit reference, for the ids already indexed."""
         found: dict[str, str] = {}
-        for start in range(0, len(decision_ids), _IN_CHUNK):
-            chunk = decision_ids[start : start + _IN_CHUNK]
+        for start in range(0, len(record_ids), _IN_CHUNK):
+            chunk = record_ids[start : start + _IN_CHUNK]
             marks = ", ".join("?" * len(chunk))
-            for decision_id, segment, seq in self._conn.execute(
-                f"SELECT decision_id, segment, seq FROM decisions WHERE decision_id IN ({marks})",
+            for record_id, segment, seq in self._conn.execute(
+                f"SELECT record_id, segment, seq FROM ({_RECORDS}) WHERE record_id IN ({marks})",
                 chunk,
             ):
-                found[decision_id] = audit_ref(segment, seq)
+                found[record_id] = audit_ref(segment, seq)
         return found
 
     def segment_counts(self) -> dict[str, int]:
         """Indexed records per segment key."""
         return dict(
-            self._conn.execute("SELECT segment, COUNT(*) FROM decisions GROUP BY segment")
+            self._conn.execute(f"SELECT segment, COUNT(*) FROM ({_RECORDS}) GROUP BY segment")
         )
 
 
@@ -198,27 +261,72 @@ class IndexSnapshot:
         """Fix the state now (WAL takes the snapshot at the first read, not at BEGIN)."""
         self._conn.execute("SELECT 1 FROM decisions LIMIT 1").fetchall()
 
-    def location(self, decision_id: str) -> RecordLocation | None:
+    def location(self, record_id: str) -> RecordLocation | None:
+        """Where a decision or a review lies in the log."""
         row = self._conn.execute(
-            "SELECT segment, seq, line_offset, line_length, hash FROM decisions "
-            "WHERE decision_id = ?",
-            (decision_id,),
+            f"SELECT segment, seq, line_offset, line_length, hash FROM ({_RECORDS}) "
+            "WHERE record_id = ?",
+            (record_id,),
         ).fetchone()
         return None if row is None else RecordLocation(*row)
 
     def segment_entries(self, segment: str) -> dict[int, tuple[str, str]]:
-        """seq -> (decision id, hash) of the records indexed in `segment`."""
+        """seq -> (record id, hash) of the records indexed in `segment`."""
         rows = self._conn.execute(
-            "SELECT seq, decision_id, hash FROM decisions WHERE segment = ?", (segment,)
+            f"SELECT seq, record_id, hash FROM ({_RECORDS}) WHERE segment = ?", (segment,)
         )
-        return {seq: (decision_id, record_hash) for seq, decision_id, record_hash in rows}
+        return {seq: (record_id, record_hash) for seq, record_id, record_hash in rows}
 
     def segment_ranges(self) -> dict[str, tuple[int, int, int]]:
         """segment key -> (records, first seq, last seq) as indexed."""
         rows = self._conn.execute(
-            "SELECT segment, COUNT(*), MIN(seq), MAX(seq) FROM decisions GROUP BY segment"
+            f"SELECT segment, COUNT(*), MIN(seq), MAX(seq) FROM ({_RECORDS}) GROUP BY segment"
         )
         return {segment: (count, first, last) for segment, count, first, last in rows}
+
+    def review_entry(self, decision_id: str) -> ReviewEntry | None:
+        """A decision with its review, if any."""
+        row = self._conn.execute(
+            f"SELECT {_SUMMARY_COLUMNS}, {_REVIEW_SUMMARY_COLUMNS} FROM decisions d "
+            f"LEFT JOIN reviews r ON r.review_id = ({_FIRST_REVIEW}) WHERE d.decision_id = ?",
+            (decision_id,),
+        ).fetchone()
+        return None if row is None else _review_entry(row)
+
+    def pending_reviews(self, page_size: int, page_token: str) -> ReviewPage:
+        """Escalated decisions without a review, oldest event first."""
+        clauses, params = [f"d.action = {_ESCALATE}", f"NOT EXISTS ({_FIRST_REVIEW})"], []
+        if page_token:
+            after_ts, after_id = decode_token(page_token)
+            clauses.append("(d.ts > ? OR (d.ts = ? AND d.decision_id > ?))")
+            params = [after_ts, after_ts, after_id]
+        rows = self._conn.execute(
+            f"SELECT {_SUMMARY_COLUMNS} FROM decisions d WHERE {' AND '.join(clauses)} "
+            "ORDER BY d.ts, d.decision_id LIMIT ?",
+            (*params, page_size + 1),
+        ).fetchall()
+        entries = [ReviewEntry(_summary(row), None) for row in rows[:page_size]]
+        last = entries[-1].decision if len(rows) > page_size else None
+        token = encode_token(last.event_time, last.decision_id) if last else ""
+        return ReviewPage(entries, token)
+
+    def decided_reviews(self, page_size: int, page_token: str) -> ReviewPage:
+        """Reviewed decisions, latest review first."""
+        where, params = "", []
+        if page_token:
+            after_ts, after_id = decode_token(page_token)
+            where = "WHERE (r.ts < ? OR (r.ts = ? AND r.review_id < ?))"
+            params = [after_ts, after_ts, after_id]
+        rows = self._conn.execute(
+            f"SELECT {_SUMMARY_COLUMNS}, {_REVIEW_SUMMARY_COLUMNS} FROM reviews r "
+            f"JOIN decisions d ON d.decision_id = r.decision_id AND r.review_id = "
+            f"({_FIRST_REVIEW}) {where} ORDER BY r.ts DESC, r.review_id DESC LIMIT ?",
+            (*params, page_size + 1),
+        ).fetchall()
+        entries = [_review_entry(row) for row in rows[:page_size]]
+        review = entries[-1].review if len(rows) > page_size else None
+        token = encode_token(review.reviewed_at, review.review_id) if review else ""
+        return ReviewPage(entries, token)
 
     def context(
         self, user_id: str, device_id: str, ip: str, asn: int, as_of: float,
@@ -308,40 +416,37 @@ class IndexSnapshot:
             clauses.append("ts < ?")
             params.append(filters.until)
         if page_token:
-            after_ts, after_id = _decode_token(page_token)
+            after_ts, after_id = decode_token(page_token)
             clauses.append("(ts < ? OR (ts = ? AND decision_id < ?))")
             params += [after_ts, after_ts, after_id]
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._conn.execute(
-            "SELECT decision_id, event_id, user_id, action, risk, ts, country, segment, seq "
-            f"FROM decisions {where} ORDER BY ts DESC, decision_id DESC LIMIT ?",
+            f"SELECT {_SUMMARY_COLUMNS} "
+            f"FROM decisions d {where} ORDER BY ts DESC, decision_id DESC LIMIT ?",
             (*params, page_size + 1),
         ).fetchall()
-        summaries = [
-            DecisionSummary(
-                decision_id=decision_id, event_id=event_id, user_id=user_id, action=action,
-                risk=risk, event_time=ts, country=country, audit_ref=audit_ref(segment, seq),
-            )
-            for decision_id, event_id, user_id, action, risk, ts, country, segment, seq
-            in rows[:page_size]
-        ]
+        summaries = [_summary(row) for row in rows[:page_size]]
         last = summaries[-1] if len(rows) > page_size and summaries else None
-        token = _encode_token(last.event_time, last.decision_id) if last else ""
+        token = encode_token(last.event_time, last.decision_id) if last else ""
         return DecisionPage(decisions=summaries, next_page_token=token)
 
 
-def _encode_token(ts: float, decision_id: str) -> str:
-    raw = json.dumps([ts, decision_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii")
+def _summary(row: Sequence[Any]) -> DecisionSummary:
+    """A DecisionSummary from the _SUMMARY_COLUMNS at the start of `row`."""
+    decision_id, event_id, user_id, action, risk, ts, country, segment, seq = row[:9]
+    return DecisionSummary(
+        decision_id=decision_id, event_id=event_id, user_id=user_id, action=action, risk=risk,
+        event_time=ts, country=country, audit_ref=audit_ref(segment, seq),
+    )
 
 
-def _decode_token(token: str) -> tuple[float, str]:
-    try:
-        ts, decision_id = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
-        if isinstance(ts, bool) or not isinstance(ts, int | float):
-            raise TypeError(ts)
-        if not isinstance(decision_id, str):
-            raise TypeError(decision_id)
-    except (ValueError, TypeError, UnicodeError):
-        raise InvalidArgument("page_token", "is not a token this service issued") from None
-    return float(ts), decision_id
+def _review_entry(row: Sequence[Any]) -> ReviewEntry:
+    """_SUMMARY_COLUMNS then _REVIEW_SUMMARY_COLUMNS (all NULL when there is no review)."""
+    (review_id, decision_id, outcome, action, original_action, reviewer, reason, ts, segment,
+     seq) = row[9:]
+    review = None if review_id is None else ReviewSummary(
+        review_id=review_id, decision_id=decision_id, outcome=outcome, action=action,
+        original_action=original_action, reviewer=reviewer, reason=reason, reviewed_at=ts,
+        audit_ref=audit_ref(segment, seq),
+    )
+    return ReviewEntry(_summary(row), review)

@@ -11,6 +11,8 @@ import grpc
 from aegis.v1 import common_pb2
 from aegis_domain.types import Action, LoginContext
 from aegis_runtime.errors import ServiceError
+from audit_service.proofs import InclusionProof
+from audit_service.signing import Signer
 
 
 class LogInconsistent(ServiceError):
@@ -53,6 +55,37 @@ class DecisionSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewSummary:
+    """A recorded review, as the index keeps it; `reviewed_at` is UTC epoch seconds."""
+
+    review_id: str
+    decision_id: str
+    outcome: int
+    action: int
+    original_action: int
+    reviewer: str
+    reason: str
+    reviewed_at: float
+    audit_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewEntry:
+    """A decision and its review; `review` is None while the decision waits for one."""
+
+    decision: DecisionSummary
+    review: ReviewSummary | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewPage:
+    """Pending: oldest event first. Decided: latest review first."""
+
+    entries: list[ReviewEntry]
+    next_page_token: str
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionPage:
     """Most recent event first; `next_page_token` is empty on the last page."""
 
@@ -82,6 +115,9 @@ class ProblemKind(enum.StrEnum):
     UNINDEXED_RECORD = "UNINDEXED_RECORD"  # a record of the log the index does not know
     UNREADABLE_RECORD = "UNREADABLE_RECORD"  # a line that is not a well-formed record
     UNREADABLE_SEGMENT = "UNREADABLE_SEGMENT"  # a segment that cannot be read or named
+    ROOT_MISMATCH = "ROOT_MISMATCH"  # a segment no longer has the Merkle root it was signed with
+    UNANCHORED_RECORD = "UNANCHORED_RECORD"  # a record no signed checkpoint covers (inserted)
+    BAD_CHECKPOINT = "BAD_CHECKPOINT"  # a checkpoint that is unreadable or wrongly signed
 
 
 @dataclass(slots=True)
@@ -91,10 +127,18 @@ class VerifyReport:
     records_checked: int = 0
     segments_checked: int = 0
     problems: list[VerifyProblem] = field(default_factory=list)
+    _seen: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def add(self, kind: ProblemKind, location: str, detail: str) -> None:
+        """Report a problem once per kind and location: several checks (chain, signed roots,
+        index) may see the same damage."""
+        if (kind, location) not in self._seen:
+            self._seen.add((kind, location))
+            self.problems.append(VerifyProblem(kind=kind, location=location, detail=detail))
 
 
 class AuditStore(abc.ABC):
@@ -113,12 +157,15 @@ class AuditStore(abc.ABC):
         """Finish the records already accepted, then release storage."""
 
     @abc.abstractmethod
-    async def record(self, record: common_pb2.DecisionRecord) -> RecordResult:
+    async def record(
+        self, record: common_pb2.DecisionRecord, deadline: float | None = None
+    ) -> RecordResult:
         """Durably append `record` and index it; return only once it is on stable storage.
 
         Idempotent by `record.decision.decision_id`: a repeat (also one still in flight)
         writes nothing and returns the first record's reference with duplicate=True. The
-        record must be valid (see audit_service.validation). Raises Unavailable when the log
+        record must be valid (see audit_service.validation). `deadline` (time.monotonic()
+        seconds) bounds the retries of a remote backend. Raises Unavailable when the log
         cannot be written.
         """
 
@@ -149,5 +196,31 @@ class AuditStore(abc.ABC):
 
     @abc.abstractmethod
     async def verify(self) -> VerifyReport:
-        """Re-read the whole log, recompute every writer's hash chain and cross-check the
-        index; records appended while verify runs are left for the next run."""
+        """Re-read the whole log: every writer's hash chain, every segment against the Merkle
+        root its signed checkpoints state, and the index against the log. Records appended
+        while verify runs are left for the next run."""
+
+    @abc.abstractmethod
+    async def prove(self, decision_id: str) -> InclusionProof | None:
+        """An inclusion proof of the recorded decision (or review); None when unknown.
+        Raises Unavailable when no signed checkpoint covers it yet."""
+
+    @property
+    @abc.abstractmethod
+    def signer(self) -> Signer:
+        """The key checkpoints are signed with."""
+
+    @abc.abstractmethod
+    async def list_reviews(
+        self, decided: bool, page_size: int = 0, page_token: str = ""
+    ) -> ReviewPage:
+        """Escalated decisions without a review (decided=False, oldest event first), or the
+        reviewed decisions (decided=True, latest review first)."""
+
+    @abc.abstractmethod
+    async def review_entry(self, decision_id: str) -> ReviewEntry | None:
+        """A recorded decision (not a review) with its review if any; None when unknown."""
+
+    @abc.abstractmethod
+    async def rebuild_index(self) -> int:
+        """Rebuild the whole index from the log (the store not started); the records indexed."""

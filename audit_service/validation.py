@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from aegis.v1 import audit_pb2, common_pb2
+from aegis_domain.types import Action
 from aegis_domain.validation import MAX_ID_LENGTH, TimeWindow, validate_event
 from aegis_runtime.errors import InvalidArgument
+from router_service.policy import HUMAN_ONLY
 
 # The router bounds event times; the log accepts any it accepted, replays of old data too.
 _ANY_TIME = TimeWindow(earliest=0.0, latest=253_402_300_799.0)  # up to 9999-12-31
@@ -29,6 +31,13 @@ def validate_record_request(request: audit_pb2.RecordRequest) -> None:
         raise InvalidArgument("record.decision.action", "is required")
     if decision.action not in common_pb2.Action.values():
         raise InvalidArgument("record.decision.action", f"unknown value {decision.action}")
+    if Action(decision.action).name in HUMAN_ONLY:
+        raise InvalidArgument(
+            "record.decision.action",
+            f"{Action(decision.action).name} is a human-only action: only DecideReview takes it",
+        )
+    if request.record.HasField("review"):
+        raise InvalidArgument("record.review", "reviews are recorded through DecideReview")
     if not request.record.HasField("event"):
         raise InvalidArgument("record.event", "is required")
     validate_event(request.record.event, _ANY_TIME, prefix="record.event")
@@ -42,8 +51,12 @@ def validate_context_request(request: audit_pb2.GetContextRequest) -> None:
 
 
 def validate_decision_request(request: audit_pb2.GetDecisionRequest) -> None:
-    if not request.decision_id.strip():
-        raise InvalidArgument("decision_id", "is required")
+    validate_record_id("decision_id", request.decision_id)
+
+
+def validate_record_id(field: str, value: str) -> None:
+    if not value.strip():
+        raise InvalidArgument(field, "is required")
 
 
 def validate_list_request(request: audit_pb2.ListDecisionsRequest) -> None:
@@ -56,3 +69,8 @@ def validate_list_request(request: audit_pb2.ListDecisionsRequest) -> None:
         < (request.since.seconds, request.since.nanos)
     ):
         raise InvalidArgument("until", "is before since")
+
+
+def validate_list_reviews_request(request: audit_pb2.ListReviewsRequest) -> None:
+    if request.state not in audit_pb2.ReviewState.values():
+        raise InvalidArgument("state", f"unknown value {request.state}")

@@ -10,9 +10,12 @@ from typing import Any
 from aegis.v1 import agent_pb2, audit_pb2, common_pb2
 from aegis_domain.convert import context_to_proto, event_from_proto, signal_to_proto
 from aegis_domain.types import LoginContext
+from aegis_world import WorldConfig, generate
 from agent_services.host import AgentServicer
+from agent_services.network import NetworkAgent
 from agent_services.registry import AgentEntry, default_registry
 from audit_service.embedded import EmbeddedAuditStore
+from audit_service.replay_contexts import replay_contexts
 from audit_service.servicer import AuditServicer
 from audit_service.settings import AuditSettings
 from bench.population import Population
@@ -24,8 +27,15 @@ from router_service.scoring import Scorer
 from router_service.settings import RouterSettings
 
 MODEL_DIR = Path(".aegis/models")
-# The servicers use their gRPC context only to abort on errors, which a benchmark never sees.
-_NO_CONTEXT: Any = None
+class _NoContext:
+    """The servicers use their gRPC context only to abort on errors, which a benchmark never
+    sees, and to read the caller's deadline: there is none."""
+
+    def time_remaining(self) -> None:
+        return None
+
+
+_NO_CONTEXT: Any = _NoContext()
 
 
 class DirectAgent:
@@ -116,19 +126,25 @@ async def audit_commit_rate(state: Path, records: int) -> dict[str, Any]:
             "fsync_batches": commits}
 
 
-def network_batch_latency(model_dir: Path, rounds: int) -> dict[str, Any]:
-    """p99 of assessing 32 logins on the network agent; None when it has no model."""
+def network_batch_latency(model_dir: Path, rounds: int, events: int) -> dict[str, Any]:
+    """p50/p99 of the network agent's assess_batch over batches of 32 real GetContext answers
+    (a generated world replayed through the audit service's own context rules); None when the
+    agent has no model."""
     entry = default_registry().get("network")
     agent = entry.make_agent(model_dir / entry.name)
     agent.load()
-    if not agent.describe().ready:
+    if not agent.describe().ready or not isinstance(agent, NetworkAgent):
         return {"p99": None, "detail": "network agent has no model (make train)"}
-    population = Population(users=500, seed=4)
-    events = [event_from_proto(population.next_login()) for _ in range(32)]
+    world = generate(WorldConfig(users=max(10, events // 20), events=events, seed=11))
+    requests = list(replay_contexts(
+        (event_from_proto(login.event) for login in world), AuditSettings().context_bounds()
+    ))[-32 * 50:]
+    batches = [requests[i: i + 32] for i in range(0, len(requests), 32)]
+    for batch in batches[:5]:
+        agent.assess_batch(batch)  # warm-up: first calls allocate
     timings = []
-    for _ in range(rounds):
+    for n in range(rounds):
         started = time.perf_counter()
-        for event in events:
-            agent.assess(event, LoginContext())
+        agent.assess_batch(batches[n % len(batches)])
         timings.append((time.perf_counter() - started) * 1000)
     return summarise(timings)

@@ -133,6 +133,8 @@ def plot(results: dict[str, Any], out: Path) -> Path | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="AegisAI benchmarks (make bench)")
     parser.add_argument("--state-dir", type=Path, default=Path(".aegis/bench"))
+    parser.add_argument("--model-dir", type=Path, default=Path(".aegis/models"),
+                        help="trained models, as the agents read them")
     parser.add_argument("--rates", default="100,200,400,700,1000,1300",
                         help="open-loop arrival rates, Score/s")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per rate")
@@ -163,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         inprocess.audit_commit_rate(state / "audit-commit", records=500 if args.smoke else 5000)
     )
     results["network_batch32"] = inprocess.network_batch_latency(
-        Path(".aegis/models"), rounds=5 if args.smoke else 200
+        args.model_dir, rounds=5 if args.smoke else 300, events=500 if args.smoke else 20_000
     )
 
     full, floor = results["full"], results["floor"]

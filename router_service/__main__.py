@@ -5,21 +5,24 @@ from __future__ import annotations
 import sys
 
 from aegis_runtime.server import serve
+from agent_services.artifacts import ArtifactError
 from agent_services.registry import default_registry
 from router_service.component import RouterComponent
 from router_service.policy import PolicyError, load_policy
 from router_service.settings import RouterSettings
+from router_service.stacking import load_stacker
 
 
 def main() -> None:
     settings = RouterSettings()
     try:
         policy = load_policy(settings.policy_path)
-    except PolicyError as exc:
-        # A bad policy refuses to start, naming the problem.
+        stacker = load_stacker(settings.combiner_path)
+    except (PolicyError, ArtifactError) as exc:
+        # A bad policy or combiner refuses to start, naming the problem.
         sys.exit(f"router: refusing to start: {exc}")
     registry = default_registry()
-    serve("router", settings, lambda: RouterComponent(settings, registry, policy))
+    serve("router", settings, lambda: RouterComponent(settings, registry, policy, stacker))
 
 
 if __name__ == "__main__":

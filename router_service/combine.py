@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from aegis_domain.types import AgentSignal
 
@@ -27,16 +28,29 @@ class Combined:
         return self.answered == 0
 
 
-def _logit(p: float) -> float:
+def logit(p: float) -> float:
+    """log(p / (1 - p)), with p clipped away from 0 and 1."""
     p = min(max(p, _RISK_CLIP), 1 - _RISK_CLIP)
     return math.log(p / (1 - p))
 
 
-def combine(signals: Sequence[AgentSignal], weights: Mapping[str, float]) -> Combined:
+class RiskPool(Protocol):
+    """A learned combination of the present signals into one calibrated risk."""
+
+    version: str
+
+    def risk(self, present: Sequence[AgentSignal]) -> float: ...
+
+
+def combine(
+    signals: Sequence[AgentSignal], weights: Mapping[str, float], pool: RiskPool | None = None
+) -> Combined:
     """Pool the present signals in log-odds space, each weighted by registry weight x confidence.
 
-    - risk: weighted mean of the agents' log-odds (a logarithmic opinion pool), so two agents at
-      0.9 give 0.9, not a diluted average with an agent that knows nothing.
+    - risk: `pool`'s risk when there is one (a stacker trained on the agents' outputs, see
+      router_service.stacking); otherwise the weighted mean of the agents' log-odds (a
+      logarithmic opinion pool), so two agents at 0.9 give 0.9, not a diluted average with an
+      agent that knows nothing.
     - disagreement: weighted standard deviation of the agents' risks, scaled so that an even
       split between 0 and 1 is 1.
     - confidence: the share of the registry's total weight that answered, times the agents' own
@@ -51,8 +65,11 @@ def combine(signals: Sequence[AgentSignal], weights: Mapping[str, float]) -> Com
             risk=0.0, confidence=0.0, disagreement=0.0, missing=missing, answered=0
         )
 
-    pooled_logit = sum(w * _logit(s.risk) for s, w in present) / pooled_weight
-    risk = 1 / (1 + math.exp(-pooled_logit))
+    if pool is not None:
+        risk = pool.risk([s for s, _ in present])
+    else:
+        pooled_logit = sum(w * logit(s.risk) for s, w in present) / pooled_weight
+        risk = 1 / (1 + math.exp(-pooled_logit))
     mean_risk = sum(w * s.risk for s, w in present) / pooled_weight
     variance = sum(w * (s.risk - mean_risk) ** 2 for s, w in present) / pooled_weight
     disagreement = min(1.0, 2 * math.sqrt(variance))

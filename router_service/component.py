@@ -9,6 +9,7 @@ from aegis.v1 import agent_pb2_grpc, audit_pb2_grpc, router_pb2, router_pb2_grpc
 from aegis_runtime.channels import insecure_channel
 from aegis_runtime.server import ServiceBinding
 from agent_services.registry import Registry
+from router_service.combine import RiskPool
 from router_service.fanout import AgentClient
 from router_service.policy import Policy
 from router_service.scoring import Scorer
@@ -19,7 +20,10 @@ from router_service.settings import RouterSettings
 class RouterComponent:
     """Build inside the running event loop: aio channels belong to the loop that made them."""
 
-    def __init__(self, settings: RouterSettings, registry: Registry, policy: Policy) -> None:
+    def __init__(
+        self, settings: RouterSettings, registry: Registry, policy: Policy,
+        pool: RiskPool | None = None,
+    ) -> None:
         self.settings = settings
         self.audit_channel = insecure_channel(settings.audit_addr)
         self.channels = [self.audit_channel]
@@ -29,7 +33,7 @@ class RouterComponent:
             self.channels.append(channel)
             agents.append(AgentClient(entry, agent_pb2_grpc.AgentServiceStub(channel)))
         self.scorer = Scorer(
-            settings, policy, audit_pb2_grpc.AuditServiceStub(self.audit_channel), agents
+            settings, policy, audit_pb2_grpc.AuditServiceStub(self.audit_channel), agents, pool
         )
         self.servicer = RouterServicer(self.scorer)
 

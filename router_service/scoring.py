@@ -28,7 +28,7 @@ from aegis_domain.types import AgentSignal, Reason, Velocity
 from aegis_domain.validation import TimeWindow, validate_event
 from aegis_runtime.errors import Unavailable
 from aegis_runtime.logging import current_trace_id
-from router_service.combine import combine
+from router_service.combine import RiskPool, combine
 from router_service.deadline import Deadline
 from router_service.fanout import AgentClient, assess_all
 from router_service.policy import Policy, PolicyInputs
@@ -36,6 +36,8 @@ from router_service.settings import RouterSettings
 
 log = logging.getLogger(__name__)
 
+# The learned combiner's key among the decision's model versions.
+COMBINER = "combiner"
 # Agent reasons quoted in the decision, beside the policy's own.
 MAX_AGENT_REASONS = 5
 
@@ -65,8 +67,10 @@ class Scorer:
         policy: Policy,
         audit: AuditClient,
         agents: list[AgentClient],
+        pool: RiskPool | None = None,
     ) -> None:
         self.settings = settings
+        self.pool = pool
         self.policy = policy
         self.audit = audit
         self.agents = agents
@@ -96,9 +100,26 @@ class Scorer:
             deadline,
             reserve_s,
         )
+        decision = self.decide(event, context_msg, context_available, signals)
+        decision.latency_ms = (time.perf_counter() - started) * 1000
+        record = common_pb2.DecisionRecord(
+            decision=decision,
+            event=event,
+            context=context_msg,
+            environment=self.settings.environment,
+        )
+        decision.audit_ref = await self._record(record, deadline)
+        return decision
+
+    def decide(
+        self, event: common_pb2.LoginEvent, context_msg: common_pb2.LoginContext,
+        context_available: bool, signals: list[AgentSignal],
+    ) -> common_pb2.Decision:
+        """Combination and policy over the agents' signals: a pure function of its inputs,
+        so that `aegis audit replay` reproduces a recorded decision with it."""
         # The policy needs only the velocity counts: the history is the agents' to read.
         velocity = velocity_from_proto(context_msg.velocity) if context_available else Velocity()
-        combined = combine(signals, self.weights)
+        combined = combine(signals, self.weights, self.pool)
         outcome = self.policy.decide(
             PolicyInputs(
                 combined=combined,
@@ -108,7 +129,7 @@ class Scorer:
                 required_agents=self.required,
             )
         )
-        decision = common_pb2.Decision(
+        return common_pb2.Decision(
             decision_id=uuid.uuid4().hex,
             event_id=event.event_id,
             action=int(outcome.action),
@@ -120,19 +141,10 @@ class Scorer:
             signals=[signal_to_proto(s) for s in signals],
             degraded_agents=list(combined.missing),
             policy_version=self.policy.version,
-            model_versions={s.agent: s.model_version for s in signals if s.model_version},
+            model_versions=self._model_versions(signals),
             trace_id=current_trace_id(),
             decided_at=seconds_to_timestamp(datetime.now(UTC).timestamp()),
-            latency_ms=(time.perf_counter() - started) * 1000,
         )
-        record = common_pb2.DecisionRecord(
-            decision=decision,
-            event=event,
-            context=context_msg,
-            environment=self.settings.environment,
-        )
-        decision.audit_ref = await self._record(record, deadline)
-        return decision
 
     async def _context(
         self, event: common_pb2.LoginEvent, deadline: Deadline, reserve_s: float
@@ -177,6 +189,13 @@ class Scorer:
                 f"decision not audited ({exc.code().name}): no decision without an audit record"
             ) from exc
         return reply.audit_ref
+
+    def _model_versions(self, signals: list[AgentSignal]) -> dict[str, str]:
+        """Every model the decision depends on: each agent's, and the learned combiner's."""
+        versions = {s.agent: s.model_version for s in signals if s.model_version}
+        if self.pool is not None:
+            versions[COMBINER] = self.pool.version
+        return versions
 
     def _agent_reasons(self, signals: list[AgentSignal]) -> list[Reason]:
         """The strongest reasons of the agents that found this login risky."""

@@ -27,6 +27,11 @@ class RouterSettings(ServiceSettings):
         description='Per-agent address overrides as JSON, e.g. {"geo": "10.0.0.7:50064"}.',
     )
     policy_path: Path = Field(DEFAULT_POLICY, description="The decision policy (YAML).")
+    combiner_path: Path = Field(
+        Path(".aegis/models/router/combiner.json"),
+        description="The learned combiner (logistic stacker over the agents' risks) that `aegis "
+        "train` writes; when absent, the agents' risks are pooled in log-odds.",
+    )
     default_deadline_ms: int = Field(
         300, gt=0, description="Budget of a Score whose caller set no deadline."
     )

@@ -1,4 +1,5 @@
-"""AuditService through a real gRPC server on an ephemeral port, over the embedded store."""
+"""AuditService through a real gRPC server on an ephemeral port: over the embedded store,
+and (the calls that touch storage) over both backends."""
 
 from __future__ import annotations
 
@@ -17,16 +18,22 @@ from aegis_domain.convert import seconds_to_timestamp
 from aegis_runtime.channels import insecure_channel
 from aegis_runtime.server import RunningServer
 from audit_service.component import AuditComponent
+from audit_service.proofs import check_proof, proof_from_message
 from audit_service.settings import AuditSettings
+from audit_service.signing import parse_public_key
+from tests.service import audit_backends
+from tests.service.audit_backends import Backend
 from tests.unit.audit_builders import T0, make_record
 
 Stub: TypeAlias = audit_pb2_grpc.AuditServiceStub
+moto_endpoint = audit_backends.moto_endpoint
+backend = audit_backends.backend
 
 
 @contextlib.asynccontextmanager
-async def audit_stub(data_dir: Path) -> AsyncIterator[Stub]:
-    settings = AuditSettings(port=0, data_dir=data_dir, environment="test", grace_period_s=1.0)
-    server = RunningServer(AuditComponent(settings), settings)
+async def serving_backend(backend: Backend) -> AsyncIterator[Stub]:
+    settings = backend.settings.model_copy(update={"port": 0, "grace_period_s": 1.0})
+    server = RunningServer(AuditComponent(settings, backend.store()), settings)
     await server.start()
     try:
         async with insecure_channel(f"127.0.0.1:{server.port}") as channel:
@@ -36,8 +43,11 @@ async def audit_stub(data_dir: Path) -> AsyncIterator[Stub]:
 
 
 def run(data_dir: Path, scenario: Callable[[Stub], Awaitable[Any]]) -> Any:
+    """`scenario` against the service over the embedded store in `data_dir`."""
+    embedded = Backend("embedded", AuditSettings(data_dir=data_dir, environment="test"))
+
     async def main() -> Any:
-        async with audit_stub(data_dir) as stub:
+        async with serving_backend(embedded) as stub:
             return await scenario(stub)
 
     return asyncio.run(main())
@@ -145,6 +155,99 @@ def test_an_unknown_decision_is_not_found(tmp_path: Path) -> None:
     assert "nope" in (error.details() or "")
 
 
+def test_decide_a_review_then_prove_it_offline(backend: Backend) -> None:
+    async def scenario():
+        async with serving_backend(backend) as stub:
+            for i in range(3):
+                record = make_record(f"d-{i}", ts=T0 + i, action=pb.ACTION_ESCALATE)
+                await stub.Record(audit_pb2.RecordRequest(record=record), timeout=5)
+            queue = await stub.ListReviews(audit_pb2.ListReviewsRequest(), timeout=5)
+            decided = await stub.DecideReview(audit_pb2.DecideReviewRequest(
+                decision_id="d-1", outcome=pb.REVIEW_OUTCOME_MODIFY,
+                action=pb.ACTION_ACCOUNT_TERMINATION, reviewer="ana@soc",
+                reason="account sold on a forum, confirmed by the owner", review_id="r-1",
+            ), timeout=5)
+            shown = await stub.GetReview(audit_pb2.GetReviewRequest(decision_id="d-1"),
+                                         timeout=5)
+            done = await stub.ListReviews(
+                audit_pb2.ListReviewsRequest(state=audit_pb2.REVIEW_STATE_DECIDED), timeout=5
+            )
+            proof = await stub.ProveInclusion(
+                audit_pb2.ProveInclusionRequest(decision_id="r-1"), timeout=5
+            )
+            key = await stub.GetSigningKey(audit_pb2.GetSigningKeyRequest(), timeout=5)
+            verified = await stub.Verify(audit_pb2.VerifyRequest(), timeout=10)
+            return queue, decided, shown, done, proof, key, verified
+
+    queue, decided, shown, done, proof, key, verified = asyncio.run(scenario())
+    assert [r.decision.decision_id for r in queue.reviews] == ["d-0", "d-1", "d-2"]
+    assert all(r.state == audit_pb2.REVIEW_STATE_PENDING for r in queue.reviews)
+    assert decided.review.action == pb.ACTION_ACCOUNT_TERMINATION and not decided.duplicate
+    assert shown.item.state == audit_pb2.REVIEW_STATE_DECIDED
+    assert shown.item.review == decided.review and shown.item.review_audit_ref == decided.audit_ref
+    assert shown.record.decision.action == pb.ACTION_ESCALATE  # the original, unchanged
+    assert [r.decision.decision_id for r in done.reviews] == ["d-1"]
+    line = check_proof(proof_from_message(proof.proof), parse_public_key(key.public_key_pem, "pem"))
+    assert line.record().review == decided.review
+    assert verified.ok, verified.problems
+
+
+def _human_only() -> audit_pb2.RecordRequest:
+    return audit_pb2.RecordRequest(
+        record=make_record("d-1", action=pb.ACTION_BLOCK_PERMANENT)
+    )
+
+
+def _with_review() -> audit_pb2.RecordRequest:
+    record = make_record("d-1")
+    record.review.decision_id = "d-0"
+    return audit_pb2.RecordRequest(record=record)
+
+
+def _decide(**changes) -> audit_pb2.DecideReviewRequest:
+    fields = {"decision_id": "d-1", "outcome": pb.REVIEW_OUTCOME_APPROVE, "reviewer": "ana",
+              "reason": "the customer confirmed it by phone"} | changes
+    return audit_pb2.DecideReviewRequest(**fields)
+
+
+@pytest.mark.parametrize(
+    ("call", "code", "expected"),
+    [
+        (lambda s: s.DecideReview(_decide(reason="short"), timeout=5),
+         grpc.StatusCode.INVALID_ARGUMENT, "reason: "),
+        (lambda s: s.DecideReview(_decide(outcome=pb.REVIEW_OUTCOME_MODIFY), timeout=5),
+         grpc.StatusCode.INVALID_ARGUMENT, "action: "),
+        (lambda s: s.DecideReview(_decide(decision_id="nope"), timeout=5),
+         grpc.StatusCode.NOT_FOUND, "decision 'nope'"),
+        (lambda s: s.ListReviews(audit_pb2.ListReviewsRequest(state=7), timeout=5),
+         grpc.StatusCode.INVALID_ARGUMENT, "state: "),
+        (lambda s: s.GetReview(audit_pb2.GetReviewRequest(), timeout=5),
+         grpc.StatusCode.INVALID_ARGUMENT, "decision_id: "),
+        (lambda s: s.ProveInclusion(audit_pb2.ProveInclusionRequest(decision_id="nope"),
+                                    timeout=5),
+         grpc.StatusCode.NOT_FOUND, "decision 'nope'"),
+    ],
+)
+def test_review_and_proof_errors(
+    tmp_path: Path, call: Callable[[Stub], Awaitable[object]], code: grpc.StatusCode,
+    expected: str,
+) -> None:
+    error = rpc_error(tmp_path, call)
+    assert error.code() == code
+    assert (error.details() or "").startswith(expected)
+
+
+def test_a_decision_is_reviewed_once(tmp_path: Path) -> None:
+    async def scenario(stub: Stub):
+        await stub.Record(audit_pb2.RecordRequest(record=make_record("d-1")), timeout=5)
+        await stub.DecideReview(_decide(), timeout=5)
+        await stub.DecideReview(_decide(outcome=pb.REVIEW_OUTCOME_REJECT), timeout=5)
+
+    error = rpc_error(tmp_path, scenario)
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "reviewed already" in (error.details() or "")
+
+
 def _without_decision_id() -> audit_pb2.RecordRequest:
     record = make_record("d-1")
     record.decision.decision_id = ""
@@ -163,6 +266,8 @@ def _with_bad_ip() -> audit_pb2.RecordRequest:
         (lambda s: s.Record(_without_decision_id(), timeout=5), "record.decision.decision_id"),
         (lambda s: s.Record(audit_pb2.RecordRequest(), timeout=5), "record"),
         (lambda s: s.Record(_with_bad_ip(), timeout=5), "record.event.ip"),
+        (lambda s: s.Record(_human_only(), timeout=5), "record.decision.action"),
+        (lambda s: s.Record(_with_review(), timeout=5), "record.review"),
         (
             lambda s: s.GetContext(
                 audit_pb2.GetContextRequest(as_of=seconds_to_timestamp(T0)), timeout=5

@@ -23,18 +23,18 @@ from aegis.v1 import (
     router_pb2_grpc,
 )
 from aegis.v1 import common_pb2 as pb
-from aegis_cli.cmd_generate import write_jsonl
-from aegis_cli.generator import GeneratorConfig, generate
+from aegis_cli.cmd_generate import generated_rows, write_jsonl
 from aegis_cli.main import main
 from aegis_cli.readers import accepted_window
 from aegis_cli.replay import Outcome, replay
-from aegis_cli.rows import ParsedRow, Row
+from aegis_cli.rows import Row
 from aegis_cli.summary import ReplaySummary
 from aegis_domain.validation import validate_event
 from aegis_runtime.channels import insecure_channel
 from aegis_runtime.errors import InvalidArgument, grpc_errors
 from aegis_runtime.server import RunningServer, ServiceBinding
 from aegis_runtime.settings import ServiceSettings
+from aegis_world import WorldConfig, generate
 
 # Nothing listens on port 1 (privileged): calls there fail at once with UNAVAILABLE.
 NOWHERE = "127.0.0.1:1"
@@ -172,7 +172,7 @@ def router(**options: Any) -> Hosted:
 def generated_file(tmp_path: Path, events: int = 40) -> Path:
     path = tmp_path / "logins.jsonl"
     with path.open("w") as out:
-        write_jsonl(generate(GeneratorConfig(users=6, events=events, seed=4)), out)
+        write_jsonl(generate(WorldConfig(users=6, events=events, seed=4)), out)
     return path
 
 
@@ -308,10 +308,7 @@ def test_an_input_that_turns_unreadable_stops_the_replay_at_its_line(
 
 
 def test_replay_keeps_at_most_max_in_flight_requests_waiting() -> None:
-    rows = [
-        ParsedRow(n, n, login.event, login.labels)
-        for n, login in enumerate(generate(GeneratorConfig(users=5, events=30, seed=9)), 1)
-    ]
+    rows: list[Row] = list(generated_rows(WorldConfig(users=5, events=30, seed=9)))
     outcomes: list[Outcome] = []
     ahead: list[int] = []
 

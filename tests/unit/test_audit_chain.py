@@ -14,7 +14,7 @@ from audit_service.chain import (
     decode_line,
     encode_line,
 )
-from audit_service.index_rows import event_from_json, indexed_decision, indexed_decision_from_json
+from audit_service.index_rows import event_from_json, indexed_decision, indexed_entry_from_json
 from audit_service.layout import audit_ref, parse_segment_key, segment_key, utc_day
 from tests.unit.audit_builders import make_record
 
@@ -90,6 +90,6 @@ def test_index_rows_read_back_from_the_log_equal_those_written() -> None:
     record = make_record("d-1", success=False)
     line, _ = encode_line(canonical_record(record), 1, GENESIS_HASH)
     written = indexed_decision(record)
-    assert indexed_decision_from_json(decode_line(line).body) == written
+    assert indexed_entry_from_json(decode_line(line).body) == written
     event = event_from_json(written.event_json)
     assert (event.user_id, event.latitude, event.login_successful) == ("alice", 59.91, False)

@@ -12,7 +12,7 @@ import pytest
 from audit_service.chain import canonical_record, encode_line
 from audit_service.embedded import INDEX_FILE
 from audit_service.log_writer import RecoveryError
-from audit_service.storage import DecisionFilter
+from audit_service.storage import DecisionFilter, ProblemKind
 from tests.unit.audit_builders import (
     T0,
     audit_settings,
@@ -71,7 +71,9 @@ def test_a_torn_last_line_is_cut_and_the_chain_goes_on(tmp_path: Path) -> None:
     assert [json.loads(line)["seq"] for line in log_lines(tmp_path)] == [1, 2, 3, 4]
 
 
-def test_complete_lines_of_a_torn_batch_are_kept_and_indexed(tmp_path: Path) -> None:
+def test_records_no_checkpoint_signs_are_cut(tmp_path: Path) -> None:
+    """A crash between a batch's fsync and its checkpoint's: the batch was never
+    acknowledged, and its complete lines go like a torn one."""
     seed(tmp_path, count=2)
     segment = segment_paths(tmp_path)[-1]
     head_hash = json.loads(log_lines(tmp_path)[-1])["hash"]
@@ -81,11 +83,29 @@ def test_complete_lines_of_a_torn_batch_are_kept_and_indexed(tmp_path: Path) -> 
 
     async def scenario():
         async with running_store(audit_settings(tmp_path)) as store:
-            return await store.get_decision("unacked"), await store.verify()
+            found = await store.get_decision("unacked")
+            retried = await store.record(make_record("unacked"))
+            return found, retried, await store.verify()
 
-    found, report = asyncio.run(scenario())
-    assert found is not None and found[1].endswith("#3")
+    found, retried, report = asyncio.run(scenario())
+    assert found is None
+    assert retried.audit_ref.endswith("#3") and not retried.duplicate
     assert report.ok, report.problems
+
+
+def test_a_lost_checkpoint_file_leaves_the_records_unsigned(tmp_path: Path) -> None:
+    """Signing them at start would launder a deleted checkpoint file: verify reports them."""
+    seed(tmp_path, count=2)
+    (tmp_path / "checkpoints" / "test" / "local-1.jsonl").unlink()
+
+    async def scenario():
+        async with running_store(audit_settings(tmp_path)) as store:
+            await store.record(make_record("d-next"))
+            return await store.verify()
+
+    report = asyncio.run(scenario())
+    assert [p.kind for p in report.problems] == [ProblemKind.UNANCHORED_RECORD]
+    assert report.problems[0].location.endswith("local-1-000000000001.jsonl")
 
 
 def test_an_empty_segment_left_by_a_crash_is_dropped(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The embedded audit store: durable append, idempotence, group commit, rotation, listing."""
+"""What only the embedded store does: group commit sharing fsyncs, rotating segment files,
+fail-stop, one store per folder. (The contract both backends keep is in tests/service.)"""
 
 from __future__ import annotations
 
@@ -8,12 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aegis.v1 import common_pb2 as pb
-from aegis_domain.types import Action
-from aegis_runtime.errors import InvalidArgument, Unavailable
-from audit_service.chain import GENESIS_HASH, canonical_record, chain_hash
-from audit_service.embedded import EmbeddedAuditStore
-from audit_service.storage import DecisionFilter
+from aegis_runtime.errors import Unavailable
 from tests.unit.audit_builders import (
     T0,
     audit_settings,
@@ -25,82 +21,6 @@ from tests.unit.audit_builders import (
 
 DAY = 86_400.0
 RECORDED_AT = 1_717_243_200.0  # 2024-06-01T12:00:00Z
-
-
-def test_record_then_read_back(tmp_path: Path) -> None:
-    record = make_record("d-1")
-
-    async def scenario():
-        async with running_store(audit_settings(tmp_path), clock=lambda: RECORDED_AT) as store:
-            result = await store.record(record)
-            found = await store.get_decision("d-1")
-            missing = await store.get_decision("d-unknown")
-            return result, found, missing
-
-    result, found, missing = asyncio.run(scenario())
-    assert result.duplicate is False
-    assert result.audit_ref == "audit/2024/06/01/test/local-1-000000000001.jsonl#1"
-    assert found == (record, result.audit_ref)
-    assert missing is None
-
-
-def test_each_record_is_one_chained_json_line(tmp_path: Path) -> None:
-    first, second = make_record("d-1"), make_record("d-2", user_id="bob")
-
-    async def scenario():
-        async with running_store(audit_settings(tmp_path)) as store:
-            await store.record(first)
-            await store.record(second)
-
-    asyncio.run(scenario())
-    lines = [json.loads(line) for line in log_lines(tmp_path)]
-    assert [line["seq"] for line in lines] == [1, 2]
-    assert lines[0]["prev_hash"] == GENESIS_HASH
-    assert lines[0]["hash"] == chain_hash(GENESIS_HASH, canonical_record(first))
-    assert lines[1]["prev_hash"] == lines[0]["hash"]
-    assert lines[1]["hash"] == chain_hash(lines[0]["hash"], canonical_record(second))
-    # The protobuf JSON mapping with the .proto field names, readable by Athena and people.
-    assert lines[1]["decision"]["decision_id"] == "d-2"
-    assert lines[1]["decision"]["action"] == "ACTION_ALLOW"
-    assert lines[1]["event"]["user_id"] == "bob"
-
-
-def test_repeat_returns_first_reference_and_writes_nothing(tmp_path: Path) -> None:
-    async def scenario():
-        async with running_store(audit_settings(tmp_path)) as store:
-            first = await store.record(make_record("d-1"))
-            again = await store.record(make_record("d-1", risk=0.9))
-            return first, again
-
-    first, again = asyncio.run(scenario())
-    assert again.duplicate is True
-    assert again.audit_ref == first.audit_ref
-    assert len(log_lines(tmp_path)) == 1
-
-
-def test_concurrent_repeat_is_written_once(tmp_path: Path) -> None:
-    async def scenario():
-        async with running_store(audit_settings(tmp_path)) as store:
-            return await asyncio.gather(*(store.record(make_record("d-1")) for _ in range(5)))
-
-    results = asyncio.run(scenario())
-    assert len({r.audit_ref for r in results}) == 1
-    assert sorted(r.duplicate for r in results) == [False, True, True, True, True]
-    assert len(log_lines(tmp_path)) == 1
-
-
-def test_repeat_after_restart_is_a_duplicate(tmp_path: Path) -> None:
-    settings = audit_settings(tmp_path)
-
-    async def scenario():
-        async with running_store(settings) as store:
-            first = await store.record(make_record("d-1"))
-        async with running_store(settings) as store:
-            return first, await store.record(make_record("d-1"))
-
-    first, again = asyncio.run(scenario())
-    assert again.duplicate and again.audit_ref == first.audit_ref
-    assert len(log_lines(tmp_path)) == 1
 
 
 def test_concurrent_records_share_commits(tmp_path: Path) -> None:
@@ -175,73 +95,6 @@ def test_segments_rotate_on_utc_day_of_recording(tmp_path: Path) -> None:
     assert report.ok and report.segments_checked == 2
 
 
-def test_list_decisions_filters_and_pages(tmp_path: Path) -> None:
-    async def scenario():
-        async with running_store(audit_settings(tmp_path)) as store:
-            for i in range(7):
-                await store.record(
-                    make_record(
-                        f"d-{i}",
-                        user_id="alice" if i % 2 == 0 else "bob",
-                        ts=T0 + i,
-                        action=pb.ACTION_CHALLENGE if i >= 5 else pb.ACTION_ALLOW,
-                        country="SE" if i == 6 else "NO",
-                    )
-                )
-            pages, token = [], ""
-            while True:
-                page = await store.list_decisions(DecisionFilter(), 3, token)
-                pages.append([d.decision_id for d in page.decisions])
-                token = page.next_page_token
-                if not token:
-                    break
-            alice = await store.list_decisions(DecisionFilter(user_id="alice"))
-            challenged_no = await store.list_decisions(
-                DecisionFilter(action=Action.CHALLENGE, country="NO")
-            )
-            window = await store.list_decisions(DecisionFilter(since=T0 + 2, until=T0 + 4))
-            return pages, alice, challenged_no, window
-
-    pages, alice, challenged_no, window = asyncio.run(scenario())
-    assert pages == [["d-6", "d-5", "d-4"], ["d-3", "d-2", "d-1"], ["d-0"]]
-    assert [d.decision_id for d in alice.decisions] == ["d-6", "d-4", "d-2", "d-0"]
-    assert [d.decision_id for d in challenged_no.decisions] == ["d-5"]
-    assert [d.decision_id for d in window.decisions] == ["d-3", "d-2"]
-    summary = alice.decisions[0]
-    assert (summary.event_id, summary.user_id, summary.country) == ("ev-d-6", "alice", "SE")
-    assert summary.event_time == T0 + 6 and summary.action == pb.ACTION_CHALLENGE
-    assert summary.audit_ref.endswith("#7")
-
-
-def test_page_size_is_capped(tmp_path: Path) -> None:
-    async def scenario():
-        settings = audit_settings(tmp_path, list_page_size=2, list_max_page_size=3)
-        async with running_store(settings) as store:
-            for i in range(5):
-                await store.record(make_record(f"d-{i}", ts=T0 + i))
-            default = await store.list_decisions(DecisionFilter())
-            capped = await store.list_decisions(DecisionFilter(), page_size=100)
-            return len(default.decisions), len(capped.decisions)
-
-    assert asyncio.run(scenario()) == (2, 3)
-
-
-def test_bad_page_token_names_the_field(tmp_path: Path) -> None:
-    async def scenario():
-        async with running_store(audit_settings(tmp_path)) as store:
-            await store.list_decisions(DecisionFilter(), page_token="not-a-token")
-
-    with pytest.raises(InvalidArgument) as caught:
-        asyncio.run(scenario())
-    assert caught.value.field == "page_token"
-
-
-def test_record_before_start_is_unavailable(tmp_path: Path) -> None:
-    store = EmbeddedAuditStore(audit_settings(tmp_path))
-    with pytest.raises(Unavailable):
-        asyncio.run(store.record(make_record("d-1")))
-
-
 def test_failed_write_stops_the_store(tmp_path: Path) -> None:
     """After a failed append nothing more is acknowledged: the state on disk is uncertain."""
     settings = audit_settings(tmp_path, segment_max_records=1)
@@ -260,3 +113,32 @@ def test_failed_write_stops_the_store(tmp_path: Path) -> None:
             return await store.get_decision("d-2")
 
     assert asyncio.run(scenario()) is None
+
+
+def test_one_store_per_folder(tmp_path: Path) -> None:
+    """Two writers of one chain would break it: a second store on the folder is refused."""
+
+    async def scenario():
+        async with running_store(audit_settings(tmp_path)):
+            with pytest.raises(Unavailable, match="in use"):
+                async with running_store(audit_settings(tmp_path)):
+                    pass
+        async with running_store(audit_settings(tmp_path)) as store:
+            return await store.record(make_record("d-1"))
+
+    assert asyncio.run(scenario()).audit_ref.endswith("#1")
+
+
+def test_each_batch_is_signed_in_one_checkpoint_line(tmp_path: Path) -> None:
+    async def scenario():
+        async with running_store(audit_settings(tmp_path)) as store:
+            await asyncio.gather(*(store.record(make_record(f"d-{i}")) for i in range(3)))
+            await store.record(make_record("d-3"))
+
+    asyncio.run(scenario())
+    lines = (tmp_path / "checkpoints" / "test" / "local-1.jsonl").read_bytes().splitlines()
+    statements = [json.loads(json.loads(line)["statement"]) for line in lines]
+    assert [(s["seq"], [a["records"] for a in s["segments"]]) for s in statements] == [
+        (3, [3]), (4, [4])
+    ]
+    assert statements[-1]["head_hash"] == json.loads(log_lines(tmp_path)[-1])["hash"]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from aegis_cli.cmd_generate import write_jsonl
-from aegis_cli.generator import GeneratorConfig, generate
 from aegis_cli.main import build_parser, main
+from aegis_world import WorldConfig, generate
 
 # Nothing listens on port 1: a command that reached for the network would fail with exit 1.
 NOWHERE = "127.0.0.1:1"
@@ -24,7 +24,8 @@ def exit_code_of(argv: list[str]) -> int:
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_code_of(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("score", "replay", "agent", "audit", "generate", "cluster"):
+    for command in ("score", "replay", "agent", "audit", "generate", "cluster", "train",
+                    "evaluate"):
         assert command in out
 
 
@@ -121,7 +122,7 @@ def test_generate_writes_to_stdout_or_a_file_the_same_bytes(
 ) -> None:
     argv = ["generate", "--users", "8", "--events", "40", "--seed", "5"]
     expected = io.StringIO()
-    write_jsonl(generate(GeneratorConfig(users=8, events=40, seed=5)), expected)
+    write_jsonl(generate(WorldConfig(users=8, events=40, seed=5)), expected)
 
     assert main(argv) == 0
     assert capsys.readouterr().out == expected.getvalue()

@@ -20,8 +20,8 @@ from aegis_cli.cluster import (
     cluster_stages,
 )
 from aegis_cli.cmd_cluster import config_ending_now
-from aegis_cli.generator import DEFAULT_START, generate
 from aegis_cli.main import build_parser
+from aegis_world import DEFAULT_START, generate
 from agent_services.registry import default_registry
 
 # Stays alive until stopped; says "ready" once its SIGTERM handling is in place.

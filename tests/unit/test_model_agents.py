@@ -106,19 +106,23 @@ def train_tiny_booster(path: Path, features: int) -> None:
     booster.save_model(str(path))
 
 
-def test_detection_loads_a_real_xgboost_model(tmp_path: Path) -> None:
+def test_detection_refuses_a_model_trained_on_other_features_than_it_computes(
+    tmp_path: Path,
+) -> None:
+    train_tiny_booster(tmp_path / "model.json", features=3)
+    calibration = {"knots": [0.0], "probabilities": [0.5], "support": [1.0]}
+    write_metadata(tmp_path, calibration=calibration)
+
+    with pytest.raises(ArtifactError, match="trained on other features than this code computes"):
+        loaded(DetectionAgent, tmp_path)
+
+
+def test_detection_refuses_metadata_without_its_calibration(tmp_path: Path) -> None:
     train_tiny_booster(tmp_path / "model.json", features=3)
     write_metadata(tmp_path)
 
-    agent = loaded(DetectionAgent, tmp_path)
-    description = agent.describe()
-    assert description.ready
-    assert description.model_version == "test-1"
-    assert description.features == ["a", "b", "c"]
-    # No feature pipeline yet: a loaded model must not pretend to score.
-    signal = agent.assess(EVENT, LoginContext())
-    assert signal.status is SignalStatus.ERROR
-    assert signal.model_version == "test-1"
+    with pytest.raises(ArtifactError, match="calibration"):
+        loaded(DetectionAgent, tmp_path)
 
 
 def test_detection_rejects_a_model_whose_features_disagree_with_its_metadata(
@@ -131,15 +135,18 @@ def test_detection_rejects_a_model_whose_features_disagree_with_its_metadata(
         loaded(DetectionAgent, tmp_path)
 
 
-def test_network_loads_a_state_dict_and_rejects_anything_else(tmp_path: Path) -> None:
+def test_network_rejects_anything_but_a_state_dict_of_its_own_model(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    good, bad = tmp_path / "good", tmp_path / "bad"
-    for model_dir in (good, bad):
+    foreign, bad = tmp_path / "foreign", tmp_path / "bad"
+    for model_dir in (foreign, bad):
         write_metadata(model_dir)
-    torch.save(torch.nn.Linear(3, 1).state_dict(), good / "model.pt")
+    torch.save(torch.nn.Linear(3, 1).state_dict(), foreign / "model.pt")
     torch.save([1, 2, 3], bad / "model.pt")
 
-    assert loaded(NetworkAgent, good).describe().ready
+    # A state_dict is not enough: the metadata must describe the GNN it belongs to
+    # (tests/unit/test_network_agent.py loads a trained one).
+    with pytest.raises(ArtifactError, match="hyper_params"):
+        loaded(NetworkAgent, foreign)
     with pytest.raises(ArtifactError, match="is not a state_dict"):
         loaded(NetworkAgent, bad)
 

@@ -4,6 +4,7 @@ from aegis_runtime.settings import ServiceSettings
 from agent_services.behavior import BehaviorSettings
 from agent_services.geo import GeoSettings
 from agent_services.host import AgentHostSettings
+from agent_services.network import NetworkSettings
 from audit_service.settings import AuditSettings
 from router_service.settings import RouterSettings
 from tests.conftest import REPO_ROOT
@@ -16,7 +17,7 @@ def test_every_setting_is_documented() -> None:
     missing = [
         f"{cls.model_config['env_prefix']}{name.upper()}"
         for cls in (RouterSettings, AuditSettings, AgentHostSettings, GeoSettings,
-                    BehaviorSettings)
+                    BehaviorSettings, NetworkSettings)
         for name in cls.model_fields
         if name not in common
         and f"{cls.model_config['env_prefix']}{name.upper()}" not in README

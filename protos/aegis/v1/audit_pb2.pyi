@@ -3,12 +3,22 @@ import datetime
 from aegis.v1 import common_pb2 as _common_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ReviewState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REVIEW_STATE_UNSPECIFIED: _ClassVar[ReviewState]
+    REVIEW_STATE_PENDING: _ClassVar[ReviewState]
+    REVIEW_STATE_DECIDED: _ClassVar[ReviewState]
+REVIEW_STATE_UNSPECIFIED: ReviewState
+REVIEW_STATE_PENDING: ReviewState
+REVIEW_STATE_DECIDED: ReviewState
 
 class RecordRequest(_message.Message):
     __slots__ = ("record",)
@@ -129,3 +139,123 @@ class VerifyResponse(_message.Message):
     segments_checked: int
     problems: _containers.RepeatedCompositeFieldContainer[VerifyProblem]
     def __init__(self, ok: _Optional[bool] = ..., records_checked: _Optional[int] = ..., segments_checked: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[VerifyProblem, _Mapping]]] = ...) -> None: ...
+
+class ProveInclusionRequest(_message.Message):
+    __slots__ = ("decision_id",)
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    decision_id: str
+    def __init__(self, decision_id: _Optional[str] = ...) -> None: ...
+
+class SignedCheckpoint(_message.Message):
+    __slots__ = ("statement", "signature")
+    STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    statement: str
+    signature: str
+    def __init__(self, statement: _Optional[str] = ..., signature: _Optional[str] = ...) -> None: ...
+
+class InclusionProof(_message.Message):
+    __slots__ = ("decision_id", "segment", "leaf_index", "tree_size", "audit_path", "record_line", "checkpoint")
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    LEAF_INDEX_FIELD_NUMBER: _ClassVar[int]
+    TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_PATH_FIELD_NUMBER: _ClassVar[int]
+    RECORD_LINE_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    decision_id: str
+    segment: str
+    leaf_index: int
+    tree_size: int
+    audit_path: _containers.RepeatedScalarFieldContainer[str]
+    record_line: str
+    checkpoint: SignedCheckpoint
+    def __init__(self, decision_id: _Optional[str] = ..., segment: _Optional[str] = ..., leaf_index: _Optional[int] = ..., tree_size: _Optional[int] = ..., audit_path: _Optional[_Iterable[str]] = ..., record_line: _Optional[str] = ..., checkpoint: _Optional[_Union[SignedCheckpoint, _Mapping]] = ...) -> None: ...
+
+class ProveInclusionResponse(_message.Message):
+    __slots__ = ("proof",)
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    proof: InclusionProof
+    def __init__(self, proof: _Optional[_Union[InclusionProof, _Mapping]] = ...) -> None: ...
+
+class GetSigningKeyRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetSigningKeyResponse(_message.Message):
+    __slots__ = ("public_key_pem", "key_id")
+    PUBLIC_KEY_PEM_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    public_key_pem: str
+    key_id: str
+    def __init__(self, public_key_pem: _Optional[str] = ..., key_id: _Optional[str] = ...) -> None: ...
+
+class ReviewItem(_message.Message):
+    __slots__ = ("decision", "state", "review", "review_audit_ref")
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_AUDIT_REF_FIELD_NUMBER: _ClassVar[int]
+    decision: DecisionSummary
+    state: ReviewState
+    review: _common_pb2.Review
+    review_audit_ref: str
+    def __init__(self, decision: _Optional[_Union[DecisionSummary, _Mapping]] = ..., state: _Optional[_Union[ReviewState, str]] = ..., review: _Optional[_Union[_common_pb2.Review, _Mapping]] = ..., review_audit_ref: _Optional[str] = ...) -> None: ...
+
+class ListReviewsRequest(_message.Message):
+    __slots__ = ("state", "page_size", "page_token")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    state: ReviewState
+    page_size: int
+    page_token: str
+    def __init__(self, state: _Optional[_Union[ReviewState, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListReviewsResponse(_message.Message):
+    __slots__ = ("reviews", "next_page_token")
+    REVIEWS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    reviews: _containers.RepeatedCompositeFieldContainer[ReviewItem]
+    next_page_token: str
+    def __init__(self, reviews: _Optional[_Iterable[_Union[ReviewItem, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetReviewRequest(_message.Message):
+    __slots__ = ("decision_id",)
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    decision_id: str
+    def __init__(self, decision_id: _Optional[str] = ...) -> None: ...
+
+class GetReviewResponse(_message.Message):
+    __slots__ = ("item", "record")
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    item: ReviewItem
+    record: _common_pb2.DecisionRecord
+    def __init__(self, item: _Optional[_Union[ReviewItem, _Mapping]] = ..., record: _Optional[_Union[_common_pb2.DecisionRecord, _Mapping]] = ...) -> None: ...
+
+class DecideReviewRequest(_message.Message):
+    __slots__ = ("decision_id", "outcome", "action", "reviewer", "reason", "review_id")
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    REVIEWER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_ID_FIELD_NUMBER: _ClassVar[int]
+    decision_id: str
+    outcome: _common_pb2.ReviewOutcome
+    action: _common_pb2.Action
+    reviewer: str
+    reason: str
+    review_id: str
+    def __init__(self, decision_id: _Optional[str] = ..., outcome: _Optional[_Union[_common_pb2.ReviewOutcome, str]] = ..., action: _Optional[_Union[_common_pb2.Action, str]] = ..., reviewer: _Optional[str] = ..., reason: _Optional[str] = ..., review_id: _Optional[str] = ...) -> None: ...
+
+class DecideReviewResponse(_message.Message):
+    __slots__ = ("review", "audit_ref", "duplicate")
+    REVIEW_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_REF_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    review: _common_pb2.Review
+    audit_ref: str
+    duplicate: bool
+    def __init__(self, review: _Optional[_Union[_common_pb2.Review, _Mapping]] = ..., audit_ref: _Optional[str] = ..., duplicate: _Optional[bool] = ...) -> None: ...

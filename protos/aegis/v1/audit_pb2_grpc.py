@@ -60,6 +60,31 @@ class AuditServiceStub:
                 request_serializer=aegis_dot_v1_dot_audit__pb2.VerifyRequest.SerializeToString,
                 response_deserializer=aegis_dot_v1_dot_audit__pb2.VerifyResponse.FromString,
                 _registered_method=True)
+        self.ProveInclusion = channel.unary_unary(
+                '/aegis.v1.AuditService/ProveInclusion',
+                request_serializer=aegis_dot_v1_dot_audit__pb2.ProveInclusionRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_audit__pb2.ProveInclusionResponse.FromString,
+                _registered_method=True)
+        self.GetSigningKey = channel.unary_unary(
+                '/aegis.v1.AuditService/GetSigningKey',
+                request_serializer=aegis_dot_v1_dot_audit__pb2.GetSigningKeyRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_audit__pb2.GetSigningKeyResponse.FromString,
+                _registered_method=True)
+        self.ListReviews = channel.unary_unary(
+                '/aegis.v1.AuditService/ListReviews',
+                request_serializer=aegis_dot_v1_dot_audit__pb2.ListReviewsRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_audit__pb2.ListReviewsResponse.FromString,
+                _registered_method=True)
+        self.GetReview = channel.unary_unary(
+                '/aegis.v1.AuditService/GetReview',
+                request_serializer=aegis_dot_v1_dot_audit__pb2.GetReviewRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_audit__pb2.GetReviewResponse.FromString,
+                _registered_method=True)
+        self.DecideReview = channel.unary_unary(
+                '/aegis.v1.AuditService/DecideReview',
+                request_serializer=aegis_dot_v1_dot_audit__pb2.DecideReviewRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_audit__pb2.DecideReviewResponse.FromString,
+                _registered_method=True)
 
 
 class AuditServiceServicer:
@@ -94,7 +119,44 @@ class AuditServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Verify(self, request, context):
-        """Checks the hash chains of the log and its agreement with the index.
+        """Checks the hash chains, Merkle roots and signed checkpoints of the log, and its agreement
+        with the index.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ProveInclusion(self, request, context):
+        """An inclusion proof of one decision, checkable offline with the checkpoint signer's
+        public key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSigningKey(self, request, context):
+        """The public key that checkpoints are signed with.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReviews(self, request, context):
+        """The review queue: escalated decisions waiting for a human, and decided reviews.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetReview(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideReview(self, request, context):
+        """Records a reviewer's verdict as a new audited record linked to the decision. The only way
+        to take a human-only action.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -127,6 +189,31 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.Verify,
                     request_deserializer=aegis_dot_v1_dot_audit__pb2.VerifyRequest.FromString,
                     response_serializer=aegis_dot_v1_dot_audit__pb2.VerifyResponse.SerializeToString,
+            ),
+            'ProveInclusion': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProveInclusion,
+                    request_deserializer=aegis_dot_v1_dot_audit__pb2.ProveInclusionRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_audit__pb2.ProveInclusionResponse.SerializeToString,
+            ),
+            'GetSigningKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSigningKey,
+                    request_deserializer=aegis_dot_v1_dot_audit__pb2.GetSigningKeyRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_audit__pb2.GetSigningKeyResponse.SerializeToString,
+            ),
+            'ListReviews': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReviews,
+                    request_deserializer=aegis_dot_v1_dot_audit__pb2.ListReviewsRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_audit__pb2.ListReviewsResponse.SerializeToString,
+            ),
+            'GetReview': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReview,
+                    request_deserializer=aegis_dot_v1_dot_audit__pb2.GetReviewRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_audit__pb2.GetReviewResponse.SerializeToString,
+            ),
+            'DecideReview': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideReview,
+                    request_deserializer=aegis_dot_v1_dot_audit__pb2.DecideReviewRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_audit__pb2.DecideReviewResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -265,6 +352,141 @@ class AuditService:
             '/aegis.v1.AuditService/Verify',
             aegis_dot_v1_dot_audit__pb2.VerifyRequest.SerializeToString,
             aegis_dot_v1_dot_audit__pb2.VerifyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProveInclusion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aegis.v1.AuditService/ProveInclusion',
+            aegis_dot_v1_dot_audit__pb2.ProveInclusionRequest.SerializeToString,
+            aegis_dot_v1_dot_audit__pb2.ProveInclusionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSigningKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aegis.v1.AuditService/GetSigningKey',
+            aegis_dot_v1_dot_audit__pb2.GetSigningKeyRequest.SerializeToString,
+            aegis_dot_v1_dot_audit__pb2.GetSigningKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReviews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aegis.v1.AuditService/ListReviews',
+            aegis_dot_v1_dot_audit__pb2.ListReviewsRequest.SerializeToString,
+            aegis_dot_v1_dot_audit__pb2.ListReviewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aegis.v1.AuditService/GetReview',
+            aegis_dot_v1_dot_audit__pb2.GetReviewRequest.SerializeToString,
+            aegis_dot_v1_dot_audit__pb2.GetReviewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideReview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aegis.v1.AuditService/DecideReview',
+            aegis_dot_v1_dot_audit__pb2.DecideReviewRequest.SerializeToString,
+            aegis_dot_v1_dot_audit__pb2.DecideReviewResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -53,6 +53,13 @@ class SignalStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SIGNAL_STATUS_TIMEOUT: _ClassVar[SignalStatus]
     SIGNAL_STATUS_ERROR: _ClassVar[SignalStatus]
     SIGNAL_STATUS_UNAVAILABLE: _ClassVar[SignalStatus]
+
+class ReviewOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REVIEW_OUTCOME_UNSPECIFIED: _ClassVar[ReviewOutcome]
+    REVIEW_OUTCOME_APPROVE: _ClassVar[ReviewOutcome]
+    REVIEW_OUTCOME_REJECT: _ClassVar[ReviewOutcome]
+    REVIEW_OUTCOME_MODIFY: _ClassVar[ReviewOutcome]
 ACTION_UNSPECIFIED: Action
 ACTION_ALLOW: Action
 ACTION_CHALLENGE: Action
@@ -82,6 +89,10 @@ SIGNAL_STATUS_NO_MODEL: SignalStatus
 SIGNAL_STATUS_TIMEOUT: SignalStatus
 SIGNAL_STATUS_ERROR: SignalStatus
 SIGNAL_STATUS_UNAVAILABLE: SignalStatus
+REVIEW_OUTCOME_UNSPECIFIED: ReviewOutcome
+REVIEW_OUTCOME_APPROVE: ReviewOutcome
+REVIEW_OUTCOME_REJECT: ReviewOutcome
+REVIEW_OUTCOME_MODIFY: ReviewOutcome
 
 class LoginEvent(_message.Message):
     __slots__ = ("event_id", "timestamp", "user_id", "session_id", "device_id", "ip", "country", "region", "city", "asn", "user_agent", "browser", "os", "device_type", "login_successful", "round_trip_time_ms", "auth_method", "failed_attempts_before", "latitude", "longitude", "accuracy_radius_km")
@@ -264,14 +275,36 @@ class Decision(_message.Message):
     latency_ms: float
     def __init__(self, decision_id: _Optional[str] = ..., event_id: _Optional[str] = ..., action: _Optional[_Union[Action, str]] = ..., risk: _Optional[float] = ..., confidence: _Optional[float] = ..., disagreement: _Optional[float] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., signals: _Optional[_Iterable[_Union[AgentSignal, _Mapping]]] = ..., degraded_agents: _Optional[_Iterable[str]] = ..., policy_version: _Optional[str] = ..., model_versions: _Optional[_Mapping[str, str]] = ..., audit_ref: _Optional[str] = ..., trace_id: _Optional[str] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., latency_ms: _Optional[float] = ...) -> None: ...
 
+class Review(_message.Message):
+    __slots__ = ("review_id", "decision_id", "outcome", "action", "reviewer", "reason", "reviewed_at", "original_action")
+    REVIEW_ID_FIELD_NUMBER: _ClassVar[int]
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    REVIEWER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REVIEWED_AT_FIELD_NUMBER: _ClassVar[int]
+    ORIGINAL_ACTION_FIELD_NUMBER: _ClassVar[int]
+    review_id: str
+    decision_id: str
+    outcome: ReviewOutcome
+    action: Action
+    reviewer: str
+    reason: str
+    reviewed_at: _timestamp_pb2.Timestamp
+    original_action: Action
+    def __init__(self, review_id: _Optional[str] = ..., decision_id: _Optional[str] = ..., outcome: _Optional[_Union[ReviewOutcome, str]] = ..., action: _Optional[_Union[Action, str]] = ..., reviewer: _Optional[str] = ..., reason: _Optional[str] = ..., reviewed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., original_action: _Optional[_Union[Action, str]] = ...) -> None: ...
+
 class DecisionRecord(_message.Message):
-    __slots__ = ("decision", "event", "context", "environment")
+    __slots__ = ("decision", "event", "context", "environment", "review")
     DECISION_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_FIELD_NUMBER: _ClassVar[int]
     decision: Decision
     event: LoginEvent
     context: LoginContext
     environment: str
-    def __init__(self, decision: _Optional[_Union[Decision, _Mapping]] = ..., event: _Optional[_Union[LoginEvent, _Mapping]] = ..., context: _Optional[_Union[LoginContext, _Mapping]] = ..., environment: _Optional[str] = ...) -> None: ...
+    review: Review
+    def __init__(self, decision: _Optional[_Union[Decision, _Mapping]] = ..., event: _Optional[_Union[LoginEvent, _Mapping]] = ..., context: _Optional[_Union[LoginContext, _Mapping]] = ..., environment: _Optional[str] = ..., review: _Optional[_Union[Review, _Mapping]] = ...) -> None: ...

@@ -1,21 +1,25 @@
-"""GetContext on the embedded store: bounds, ordering, as_of strictness, neighbours, velocity."""
+"""GetContext on both backends: bounds, ordering, as_of strictness, neighbours, velocity."""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.types import Action, LinkKind, LoginContext
-from tests.unit.audit_builders import T0, audit_settings, make_record, running_store
+from tests.service import audit_backends
+from tests.service.audit_backends import Backend
+from tests.unit.audit_builders import T0, make_record
+
+moto_endpoint = audit_backends.moto_endpoint
+backend = audit_backends.backend
 
 HOUR = 3600.0
 DAY = 86_400.0
 
 
 def context_after(
-    tmp_path: Path,
+    backend: Backend,
     records: list[pb.DecisionRecord],
     *,
     user_id: str = "alice",
@@ -26,7 +30,7 @@ def context_after(
     **settings: Any,
 ) -> LoginContext:
     async def scenario() -> LoginContext:
-        async with running_store(audit_settings(tmp_path, **settings)) as store:
+        async with backend.with_settings(**settings).running() as store:
             for record in records:
                 await store.record(record)
             return await store.get_context(user_id, device_id, ip, asn, as_of)
@@ -34,7 +38,7 @@ def context_after(
     return asyncio.run(scenario())
 
 
-def test_history_is_most_recent_first_and_strictly_before_as_of(tmp_path: Path) -> None:
+def test_history_is_most_recent_first_and_strictly_before_as_of(backend: Backend) -> None:
     records = [
         make_record("old", ts=T0 - 3 * HOUR, action=pb.ACTION_CHALLENGE, risk=0.6),
         make_record("newer", ts=T0 - HOUR),
@@ -42,7 +46,7 @@ def test_history_is_most_recent_first_and_strictly_before_as_of(tmp_path: Path) 
         make_record("later", ts=T0 + 1),
         make_record("other-user", user_id="bob", ts=T0 - 10),
     ]
-    context = context_after(tmp_path, records)
+    context = context_after(backend, records)
     assert [p.event.event_id for p in context.history] == ["ev-newer", "ev-old"]
     assert context.history_truncated is False
     old = context.history[1]
@@ -52,27 +56,27 @@ def test_history_is_most_recent_first_and_strictly_before_as_of(tmp_path: Path) 
     assert (old.event.ip, old.event.country, old.event.latitude) == ("192.0.2.1", "NO", 59.91)
 
 
-def test_history_is_bounded_by_count(tmp_path: Path) -> None:
+def test_history_is_bounded_by_count(backend: Backend) -> None:
     records = [make_record(f"d-{i}", ts=T0 - 100 + i) for i in range(5)]
-    context = context_after(tmp_path, records, history_limit=3)
+    context = context_after(backend, records, history_limit=3)
     assert [p.event.event_id for p in context.history] == ["ev-d-4", "ev-d-3", "ev-d-2"]
     assert context.history_truncated is True
 
 
-def test_history_is_bounded_by_age(tmp_path: Path) -> None:
+def test_history_is_bounded_by_age(backend: Backend) -> None:
     records = [make_record("ancient", ts=T0 - 10 * DAY), make_record("recent", ts=T0 - DAY)]
-    context = context_after(tmp_path, records, history_max_age_s=2 * DAY)
+    context = context_after(backend, records, history_max_age_s=2 * DAY)
     assert [p.event.event_id for p in context.history] == ["ev-recent"]
     assert context.history_truncated is True
 
 
-def test_history_at_its_count_bound_is_not_truncated(tmp_path: Path) -> None:
+def test_history_at_its_count_bound_is_not_truncated(backend: Backend) -> None:
     records = [make_record(f"d-{i}", ts=T0 - 100 + i) for i in range(3)]
-    context = context_after(tmp_path, records, history_limit=3)
+    context = context_after(backend, records, history_limit=3)
     assert len(context.history) == 3 and context.history_truncated is False
 
 
-def test_neighbours_share_device_ip_or_asn_and_are_aggregated(tmp_path: Path) -> None:
+def test_neighbours_share_device_ip_or_asn_and_are_aggregated(backend: Backend) -> None:
     records = [
         # bob: same device twice (one failed + challenged), elsewhere by IP and ASN.
         make_record("b-1", user_id="bob", ts=T0 - 3 * HOUR, ip="198.51.100.9", asn=64999),
@@ -90,7 +94,7 @@ def test_neighbours_share_device_ip_or_asn_and_are_aggregated(tmp_path: Path) ->
         make_record("e-1", user_id="erin", ts=T0 - 5, device_id="dev-erin", ip="203.0.113.77",
                     asn=65001),
     ]
-    context = context_after(tmp_path, records)
+    context = context_after(backend, records)
     by_link = {
         kind: [(n.user_id, n.logins, n.failures, n.flagged, n.max_risk, n.last_seen)
                for n in context.neighbors if n.link is kind]
@@ -105,37 +109,37 @@ def test_neighbours_share_device_ip_or_asn_and_are_aggregated(tmp_path: Path) ->
     assert (context.device_users, context.ip_users, context.asn_users) == (1, 1, 2)
 
 
-def test_neighbours_are_bounded_per_link_most_recent_first(tmp_path: Path) -> None:
+def test_neighbours_are_bounded_per_link_most_recent_first(backend: Backend) -> None:
     records = [make_record(f"u-{i}", user_id=f"user-{i}", ts=T0 - 100 + i) for i in range(4)]
-    context = context_after(tmp_path, records, neighbor_limit=2)
+    context = context_after(backend, records, neighbor_limit=2)
     device = [n.user_id for n in context.neighbors if n.link is LinkKind.DEVICE]
     assert device == ["user-3", "user-2"]
     # The counts keep the users the bound left out.
     assert (context.device_users, context.ip_users, context.asn_users) == (4, 4, 4)
 
 
-def test_neighbours_outside_the_window_or_not_before_as_of_are_left_out(tmp_path: Path) -> None:
+def test_neighbours_outside_the_window_or_not_before_as_of_are_left_out(backend: Backend) -> None:
     records = [
         make_record("too-old", user_id="bob", ts=T0 - 3 * DAY),
         make_record("same-instant", user_id="carol", ts=T0),
         make_record("later", user_id="dave", ts=T0 + 5),
         make_record("inside", user_id="erin", ts=T0 - DAY),
     ]
-    context = context_after(tmp_path, records, neighbor_window_s=2 * DAY)
+    context = context_after(backend, records, neighbor_window_s=2 * DAY)
     assert {n.user_id for n in context.neighbors} == {"erin"}
 
 
-def test_missing_link_keys_give_no_neighbours(tmp_path: Path) -> None:
+def test_missing_link_keys_give_no_neighbours(backend: Backend) -> None:
     records = [
         make_record("b-1", user_id="bob", ts=T0 - 10, device_id="", ip="192.0.2.1", asn=0),
     ]
-    context = context_after(tmp_path, records, device_id="", ip="", asn=0)
+    context = context_after(backend, records, device_id="", ip="", asn=0)
     assert context.neighbors == []
     assert (context.device_users, context.ip_users, context.asn_users) == (0, 0, 0)
     assert context.velocity.ip_attempts == 0 and context.velocity.device_distinct_users == 0
 
 
-def test_velocity_counts_the_window_before_as_of(tmp_path: Path) -> None:
+def test_velocity_counts_the_window_before_as_of(backend: Backend) -> None:
     records = [
         make_record("a-out", ts=T0 - 2 * HOUR, success=False),
         make_record("a-1", ts=T0 - 50 * 60, success=False),
@@ -144,7 +148,7 @@ def test_velocity_counts_the_window_before_as_of(tmp_path: Path) -> None:
         make_record("b-1", user_id="bob", ts=T0 - 20 * 60, success=False, device_id="dev-bob"),
         make_record("c-1", user_id="carol", ts=T0 - 5 * 60, ip="198.51.100.1"),
     ]
-    velocity = context_after(tmp_path, records).velocity
+    velocity = context_after(backend, records).velocity
     assert (velocity.user_attempts, velocity.user_failures) == (2, 1)
     assert (velocity.ip_attempts, velocity.ip_failures, velocity.ip_distinct_users) == (3, 2, 2)
     # alice and carol on dev-alice within the hour.
@@ -152,14 +156,14 @@ def test_velocity_counts_the_window_before_as_of(tmp_path: Path) -> None:
     assert velocity.window_seconds == 3600
 
 
-def test_velocity_window_is_a_setting(tmp_path: Path) -> None:
+def test_velocity_window_is_a_setting(backend: Backend) -> None:
     records = [make_record("a-1", ts=T0 - 50 * 60), make_record("a-2", ts=T0 - 10 * 60)]
-    velocity = context_after(tmp_path, records, velocity_window_s=1800).velocity
+    velocity = context_after(backend, records, velocity_window_s=1800).velocity
     assert (velocity.user_attempts, velocity.window_seconds) == (1, 1800)
 
 
-def test_scan_limit_bounds_the_rows_read_per_link(tmp_path: Path) -> None:
+def test_scan_limit_bounds_the_rows_read_per_link(backend: Backend) -> None:
     records = [make_record(f"u-{i}", user_id=f"user-{i}", ts=T0 - 100 + i) for i in range(6)]
-    context = context_after(tmp_path, records, scan_limit=3)
+    context = context_after(backend, records, scan_limit=3)
     assert context.ip_users == 3
     assert context.velocity.ip_attempts == 3

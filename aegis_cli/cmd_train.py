@@ -1,0 +1,140 @@
+"""`aegis train`: train the behavior population, the detection model and the combiner on a
+generated world, with progress bars."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tqdm import tqdm
+
+from aegis_cli import cmd_generate
+from aegis_cli.argtypes import non_negative_int, positive_int
+from aegis_cli.errors import FAILURE, CliError
+from agent_services.artifacts import METADATA_FILE
+from audit_service.settings import AuditSettings
+
+if TYPE_CHECKING:
+    from aegis_training.pipeline import ProgressFactory, TrainReport
+
+DEFAULT_MODEL_DIR = Path(".aegis/models")
+FULL_EVENTS = 200_000
+# Seconds, not minutes: what a fresh clone trains before `make run`.
+SMALL = {"events": 20_000, "rounds": 60, "stacker_legit": 3_000}
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add this command to `aegis`; the parsed arguments carry its handler."""
+    parser = subparsers.add_parser(
+        "train",
+        help="train the models on a generated world (behavior, detection, combiner)",
+        description="Generate a world (see `aegis generate`), replay it in time order with the "
+        "context the audit service would give each login, then publish under --model-dir: "
+        "behavior/population.json, detection/model.json + metadata.json (XGBoost, isotonic "
+        "calibration on holdout users, feature list, training window, data hash, metrics) and "
+        "router/combiner.json (a logistic stacker over every agent's signal, the network "
+        "agent's included when its model is there: train it first).",
+    )
+    cmd_generate.add_generator_options(parser, events_default=None)
+    parser.add_argument("--small", action="store_true",
+                        help=f"a small world and few rounds, seconds not minutes (default "
+                        f"events {SMALL['events']} instead of {FULL_EVENTS})")
+    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR, metavar="DIR",
+                        help="where the agents read their models (default %(default)s)")
+    parser.add_argument("--rounds", type=positive_int, default=None,
+                        help="boosting rounds (default 300, 60 with --small)")
+    parser.add_argument("--warmup-days", type=float, default=7.0,
+                        help="logins before then only build history (default %(default)s)")
+    parser.add_argument("--if-missing", action="store_true",
+                        help="do nothing when a detection model is already there")
+    parser.add_argument("--only", choices=("combiner",),
+                        help="refit only the combiner (after training the network agent)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no progress bars")
+    parser.add_argument("--stacker-legit", type=non_negative_int, default=None,
+                        help=argparse.SUPPRESS)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 once every artifact is published."""
+    # Heavy imports (numpy, xgboost) only for this command.
+    from aegis_training.detection import DetectionParams
+    from aegis_training.pipeline import (
+        TrainPlan,
+        TrainReport,
+        replay_world,
+        train_all,
+        train_stacker,
+    )
+
+    if args.if_missing and (args.model_dir / "detection" / METADATA_FILE).exists():
+        print(f"models present in {args.model_dir}; not training", file=sys.stderr)
+        return 0
+    if args.events is None:
+        args.events = SMALL["events"] if args.small else FULL_EVENTS
+    world = cmd_generate.config_from_args(args)
+    split_legit = args.stacker_legit or (SMALL["stacker_legit"] if args.small else 15_000)
+    plan = TrainPlan(
+        world=world,
+        bounds=AuditSettings().context_bounds(),
+        model_dir=args.model_dir,
+        params=DetectionParams(rounds=args.rounds or (SMALL["rounds"] if args.small else 300)),
+    )
+    plan = replace(plan, split=replace(plan.split, warmup_days=args.warmup_days,
+                                       stacker_legit=split_legit))
+    progress = _bars(args.progress)
+    print(f"training on {world.events} logins of {world.users} users over {world.days:g} days "
+          f"(seed {world.seed}) into {args.model_dir}", file=sys.stderr)
+    try:
+        if args.only == "combiner":
+            report = TrainReport()
+            train_stacker(plan, replay_world(plan, progress), progress, report)
+        else:
+            report = train_all(plan, progress)
+    except ValueError as exc:
+        raise CliError(str(exc), FAILURE) from None
+    _print(report, args.json)
+    return 0
+
+
+def _bars(enabled: bool) -> ProgressFactory:
+    @contextlib.contextmanager
+    def bar(description: str, total: int) -> Iterator[tqdm]:
+        with tqdm(total=total, desc=description, unit="", file=sys.stderr,
+                  dynamic_ncols=True, disable=None if enabled else True) as progress:
+            yield progress
+
+    return bar
+
+
+def _print(report: TrainReport, as_json: bool) -> None:
+    document = {
+        "versions": report.versions,
+        "detection": report.detection_metrics,
+        "combiner": {"agents": report.stacker_agents, **report.stacker_metrics},
+        "agents_left_out": report.skipped_agents,
+    }
+    if as_json:
+        print(json.dumps(document, sort_keys=True))
+        return
+    for name, version in report.versions.items():
+        print(f"{name:<10} {version}")
+    metrics = report.detection_metrics
+    if metrics:
+        print(f"detection on holdout users: ROC AUC {metrics['roc_auc']:.4f}  recall at 1% "
+              f"challenged {metrics['recall_at_1pct']:.3f}  at 0.1% "
+              f"{metrics['recall_at_0_1pct']:.3f}  ECE {metrics['ece']:.4f}")
+        per = "  ".join(f"{k} {v:.2f}" for k, v in metrics["recall_at_1pct_by_attack"].items())
+        print(f"  recall at 1% by attack: {per}")
+    print(f"combiner over {', '.join(report.stacker_agents)}: recall at 1% "
+          f"{report.stacker_metrics['recall_at_1pct']:.3f} (in-sample)")
+    for name, why in report.skipped_agents.items():
+        print(f"left out of the combiner: {name}: {why}")

@@ -1,0 +1,1 @@
+"""The held-out evaluation: replay through the cluster, measure, report."""

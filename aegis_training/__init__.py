@@ -1,0 +1,1 @@
+"""Offline training on a generated world: dataset, detection model, calibration, stacker."""

@@ -1,0 +1,253 @@
+"""The detection agent's features: one function of (event, context), for training and serving.
+
+Every feature comes from the raw event and the context GetContext returns (history, counts,
+neighbours), never from labels and never from earlier decisions (a past login's action or
+risk, a neighbour's flagged count or max risk): offline, the decisions of the system being
+trained do not exist yet, and a model that learned from them would learn its own past.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aegis_domain.types import LinkKind, LoginContext, LoginEvent, Neighbor
+from agent_services.behavior import FEATURES as VALUE_FEATURES
+from agent_services.geo import GeoAgent
+
+MISSING = math.nan
+_HOUR_S = 3600.0
+_DAY_S = 86_400.0
+# Location is compared with this many of the user's latest logins, as the geo agent does.
+_COMPARE_LAST = 3
+_RECENT_DEVICES_S = 7 * _DAY_S
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSpec:
+    """A feature's name (the model's column) and what it measures, for reason messages."""
+
+    name: str
+    label: str
+
+
+def _specs() -> tuple[FeatureSpec, ...]:
+    specs = [
+        FeatureSpec("own_logins", "earlier successful logins of the user"),
+        FeatureSpec("attempts", "earlier attempts on the account"),
+        FeatureSpec("history_truncated", "history longer than the context holds"),
+        FeatureSpec("account_age_days", "days since the oldest login in the history"),
+        FeatureSpec("hours_since_login", "hours since the user's last successful login"),
+        FeatureSpec("hours_since_attempt", "hours since the last attempt on the account"),
+        FeatureSpec("device_seen", "earlier logins from this device"),
+        FeatureSpec("device_share", "share of the user's logins from this device"),
+        FeatureSpec("device_age_days", "days since this device first logged in"),
+        FeatureSpec("device_ip_seen", "earlier logins from this device and address together"),
+        FeatureSpec("device_ips_shared", "share of this device's logins from addresses the "
+                    "user's other devices also use"),
+        FeatureSpec("new_device_new_ip", "device and address both new to the user"),
+        FeatureSpec("user_agent_elsewhere", "share of the user's logins with this user agent "
+                    "that came from another device"),
+        FeatureSpec("hours_since_other_device", "hours since the user last logged in from "
+                    "another device"),
+    ]
+    specs += [
+        FeatureSpec(f"{f.name}_share", f"share of the user's logins with this {f.label}")
+        for f in VALUE_FEATURES
+    ]
+    specs += [
+        FeatureSpec("distinct_devices", "devices the user has logged in from"),
+        FeatureSpec("distinct_ips", "addresses the user has logged in from"),
+        FeatureSpec("distinct_countries", "countries the user has logged in from"),
+        FeatureSpec("main_device_share", "share of the user's logins from their main device"),
+        FeatureSpec("recent_devices", "devices the user logged in from in the last 7 days"),
+        FeatureSpec("login_successful", "the password was right"),
+        FeatureSpec("failed_before", "failed attempts reported before this one"),
+        FeatureSpec("failures_24h", "failed attempts on the account in the last 24 h"),
+        FeatureSpec("failures_since_success", "failed attempts since the last success"),
+        FeatureSpec("user_attempts_1h", "attempts on the account in the velocity window"),
+        FeatureSpec("user_failures_1h", "failures on the account in the velocity window"),
+        FeatureSpec("ip_attempts_1h", "attempts from this address in the velocity window"),
+        FeatureSpec("ip_failures_1h", "failures from this address in the velocity window"),
+        FeatureSpec("ip_users_1h", "accounts tried from this address in the velocity window"),
+        FeatureSpec("device_users_1h", "accounts tried from this device in the velocity window"),
+        FeatureSpec("device_users", "other accounts seen on this device"),
+        FeatureSpec("ip_users", "other accounts seen on this address"),
+        FeatureSpec("asn_users", "other accounts seen on this network"),
+        FeatureSpec("device_neighbor_failure_rate", "failure rate of the device's other accounts"),
+        FeatureSpec("ip_neighbor_failure_rate", "failure rate of the address's other accounts"),
+        FeatureSpec("asn_neighbor_failure_rate", "failure rate of the network's other accounts"),
+        FeatureSpec("asn_neighbors_1h", "other accounts on this network in the last hour"),
+        FeatureSpec("hour_deviation", "hours from the user's usual time of day"),
+        FeatureSpec("hour_share_2h", "share of the user's logins within 2 h of this time of day"),
+        FeatureSpec("distance_km", "km from the user's last located login"),
+        FeatureSpec("speed_kmh", "implied travel speed since the user's recent logins"),
+        FeatureSpec("hosting_asn", "a cloud, hosting or VPN network"),
+        FeatureSpec("device_type", "device type"),
+        FeatureSpec("auth_method", "authentication method"),
+        FeatureSpec("has_device_id", "the login carries a device fingerprint"),
+        FeatureSpec("round_trip_ms", "round-trip time"),
+    ]
+    return tuple(specs)
+
+
+FEATURES = _specs()
+FEATURE_NAMES = tuple(spec.name for spec in FEATURES)
+
+
+class DetectionFeatures:
+    """Computes FEATURE_NAMES, in order, for one login. Holds only read-only tables."""
+
+    def __init__(self, geo: GeoAgent | None = None) -> None:
+        self.geo = geo or GeoAgent()
+
+    def vector(self, event: LoginEvent, context: LoginContext) -> list[float]:
+        """The features of `event` given its context; MISSING where a feature is undefined."""
+        now = event.timestamp
+        history = context.history
+        own = [past.event for past in history if past.event.login_successful]
+        values: list[float] = [
+            len(own),
+            len(history),
+            float(context.history_truncated),
+            _days(now - own[-1].timestamp) if own else MISSING,
+            (now - own[0].timestamp) / _HOUR_S if own else MISSING,
+            (now - history[0].event.timestamp) / _HOUR_S if history else MISSING,
+        ]
+        values += _device_features(event, own)
+        values += [_share(f.extract(event), [f.extract(e) for e in own]) for f in VALUE_FEATURES]
+        devices = Counter(e.device_id for e in own if e.device_id)
+        values += [
+            len(devices),
+            len({e.ip for e in own}),
+            len({e.country for e in own if e.country}),
+            devices.most_common(1)[0][1] / len(own) if devices else MISSING,
+            len({e.device_id for e in own if e.device_id and now - e.timestamp
+                 <= _RECENT_DEVICES_S}),
+        ]
+        values += _failure_features(event, context)
+        velocity = context.velocity
+        values += [
+            velocity.user_attempts, velocity.user_failures, velocity.ip_attempts,
+            velocity.ip_failures, velocity.ip_distinct_users, velocity.device_distinct_users,
+            context.device_users, context.ip_users, context.asn_users,
+        ]
+        by_link: dict[LinkKind, list[Neighbor]] = {kind: [] for kind in LinkKind}
+        for neighbor in context.neighbors:
+            by_link[neighbor.link].append(neighbor)
+        values += [_failure_rate(by_link[kind]) for kind in LinkKind]
+        values.append(sum(now - n.last_seen <= _HOUR_S for n in by_link[LinkKind.ASN]))
+        values += _hour_features(event, own)
+        values += self._travel(event, own)
+        values += [
+            float(event.asn in self.geo.hosting_asns),
+            float(event.device_type),
+            float(event.auth_method),
+            float(bool(event.device_id)),
+            MISSING if event.round_trip_time_ms is None else event.round_trip_time_ms,
+        ]
+        return [float(value) for value in values]
+
+    def _travel(self, event: LoginEvent, own: list[LoginEvent]) -> list[float]:
+        """Distance from the last located login, and the fastest implied speed since the
+        user's recent logins (net of location uncertainty, as the geo agent measures it)."""
+        here = self.geo.locate(event)
+        if here is None:
+            return [MISSING, MISSING]
+        located = list(itertools.islice(
+            ((past, there) for past in own if (there := self.geo.locate(past)) is not None),
+            _COMPARE_LAST,
+        ))
+        if not located:
+            return [MISSING, MISSING]
+        min_gap_s = self.geo.settings.min_gap_s
+        speeds = [
+            here.clearance_km(there) / (max(event.timestamp - past.timestamp, min_gap_s) / _HOUR_S)
+            for past, there in located
+        ]
+        return [here.distance_km(located[0][1]), max(speeds)]
+
+
+def _days(seconds: float) -> float:
+    return seconds / _DAY_S
+
+
+def _share(value: str, seen: Sequence[str]) -> float:
+    """Share of the user's logins with this value; MISSING without logins or value."""
+    if not seen or not value:
+        return MISSING
+    return seen.count(value) / len(seen)
+
+
+def _device_features(event: LoginEvent, own: list[LoginEvent]) -> list[float]:
+    device = event.device_id
+    on_device = [e for e in own if device and e.device_id == device]
+    ip_seen = any(e.ip == event.ip for e in own)
+    if not device or not own:
+        shared = MISSING
+    elif on_device:
+        other_ips = {e.ip for e in own if e.device_id != device}
+        shared = sum(e.ip in other_ips for e in on_device) / len(on_device)
+    else:
+        shared = 0.0
+    # A user agent copied onto another fingerprint: the same browser string keeps coming
+    # from a device of the user's while this one is new to it.
+    same_agent = [e for e in own if e.user_agent == event.user_agent]
+    elsewhere = (sum(e.device_id != device for e in same_agent) / len(same_agent)
+                 if same_agent and device else MISSING)
+    other = next((e for e in own if e.device_id != device), None) if device else None
+    return [
+        len(on_device),
+        len(on_device) / len(own) if own and device else MISSING,
+        _days(event.timestamp - on_device[-1].timestamp) if on_device else MISSING,
+        float(any(e.ip == event.ip for e in on_device)),
+        shared,
+        float(bool(own) and not on_device and not ip_seen),
+        elsewhere,
+        (event.timestamp - other.timestamp) / _HOUR_S if other else MISSING,
+    ]
+
+
+def _failure_features(event: LoginEvent, context: LoginContext) -> list[float]:
+    recent = [p.event for p in context.history if event.timestamp - p.event.timestamp <= _DAY_S]
+    since_success = 0
+    for past in context.history:
+        if past.event.login_successful:
+            break
+        since_success += 1
+    return [
+        float(event.login_successful),
+        event.failed_attempts_before,
+        sum(not e.login_successful for e in recent),
+        since_success,
+    ]
+
+
+def _failure_rate(neighbors: list[Neighbor]) -> float:
+    logins = sum(n.logins for n in neighbors)
+    return sum(n.failures for n in neighbors) / logins if logins else MISSING
+
+
+def _hour_features(event: LoginEvent, own: list[LoginEvent]) -> list[float]:
+    """Circular distance in hours from the mean hour of the user's logins, and the share of
+    them within two hours of this one (UTC: a habit is a habit in any time zone)."""
+    if len(own) < 3:
+        return [MISSING, MISSING]
+    hour = _hour(event.timestamp)
+    hours = [_hour(e.timestamp) for e in own]
+    angle = [h / 24 * 2 * math.pi for h in hours]
+    mean = math.atan2(sum(map(math.sin, angle)), sum(map(math.cos, angle))) / (2 * math.pi) * 24
+    near = sum(_hour_gap(hour, h) <= 2 for h in hours) / len(hours)
+    return [_hour_gap(hour, mean % 24), near]
+
+
+def _hour(timestamp: float) -> float:
+    return timestamp % _DAY_S / _HOUR_S
+
+
+def _hour_gap(a: float, b: float) -> float:
+    gap = abs(a - b) % 24
+    return min(gap, 24 - gap)

@@ -1,0 +1,140 @@
+"""Group commit, for every backend: callers queue records, one writer commits them in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from aegis.v1 import common_pb2
+from aegis_runtime.errors import Unavailable
+from audit_service.chain import canonical_record
+from audit_service.index_rows import IndexedEntry, indexed_entry
+from audit_service.storage import RecordResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRecord:
+    """A record accepted by submit(), encoded on the caller's side of the queue.
+    `deadline` is the caller's, in time.monotonic() seconds (None: none given)."""
+
+    decision_id: str
+    canonical: bytes
+    indexed: IndexedEntry
+    deadline: float | None
+
+
+Commit = Callable[[list[PendingRecord]], list[RecordResult]]
+"""Makes a batch durable (in the writer thread) and returns one result per record, in order;
+raises when the batch could not be made durable."""
+
+_Queued = tuple[PendingRecord, "asyncio.Future[RecordResult]"]
+
+
+class GroupCommitter:
+    """One writer task takes everything queued (up to `max_batch`), runs `commit` on it in a
+    thread of its own, then resolves every caller. Records that arrive meanwhile form the next
+    batch, so a quiet system waits for nothing and a busy one shares each write.
+
+    `fail_stop`: after a failed commit, refuse every later record (the state on disk is
+    uncertain until a restart recovers it). Otherwise only that batch fails.
+    """
+
+    def __init__(self, commit: Commit, max_batch: int, *, fail_stop: bool) -> None:
+        self._commit = commit
+        self._max_batch = max_batch
+        self._fail_stop = fail_stop
+        # A thread of its own, so that reads filling the default executor never delay a commit.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-writer")
+        self._queue: asyncio.Queue[_Queued | None] | None = None
+        self._in_flight: dict[str, asyncio.Future[RecordResult]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.failure: BaseException | None = None
+        self.commit_count = 0
+        """Batches made durable so far: records share them."""
+
+    def start(self) -> None:
+        # Made here, not in __init__: a queue belongs to the event loop that serves.
+        self._queue = asyncio.Queue()
+        self._task = asyncio.create_task(self._run(self._queue), name="audit-writer")
+
+    async def close(self) -> None:
+        """Commit what was queued before, then stop the writer."""
+        queue, self._queue = self._queue, None
+        if queue is not None and self._task is not None:
+            # Records queued before close are still written: the sentinel goes last.
+            queue.put_nowait(None)
+            await self._task
+            self._task = None
+        self._thread.shutdown()
+
+    async def submit(
+        self, record: common_pb2.DecisionRecord, deadline: float | None
+    ) -> RecordResult:
+        """The record's result once its batch is durable; a repeat of a decision id still in
+        flight waits for the first and is a duplicate."""
+        if self._queue is None:
+            raise Unavailable("the audit store is not started")
+        if self.failure is not None:
+            raise Unavailable(f"the audit log cannot be written: {self.failure}")
+        decision_id = record.decision.decision_id
+        first = self._in_flight.get(decision_id)
+        if first is not None:
+            # Shielded: a caller giving up must not cancel the write other callers await.
+            result = await asyncio.shield(first)
+            return RecordResult(result.audit_ref, duplicate=True)
+        pending = PendingRecord(
+            decision_id, canonical_record(record), indexed_entry(record), deadline
+        )
+        future: asyncio.Future[RecordResult] = asyncio.get_running_loop().create_future()
+        self._in_flight[decision_id] = future
+        self._queue.put_nowait((pending, future))
+        return await asyncio.shield(future)
+
+    async def run_in_writer(self, work: Callable[[], object]) -> None:
+        """Run `work` in the writer thread, between batches."""
+        await asyncio.get_running_loop().run_in_executor(self._thread, work)
+
+    async def _run(self, queue: asyncio.Queue[_Queued | None]) -> None:
+        stopping = False
+        while not stopping:
+            item = await queue.get()
+            if item is None:
+                break
+            batch = [item]
+            while len(batch) < self._max_batch and not queue.empty():
+                item = queue.get_nowait()
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            await self._commit_batch(batch)
+
+    async def _commit_batch(self, batch: list[_Queued]) -> None:
+        pending = [entry for entry, _ in batch]
+        try:
+            if self.failure is not None:
+                raise self.failure
+            results = await asyncio.get_running_loop().run_in_executor(
+                self._thread, self._commit, pending
+            )
+        except Exception as exc:
+            log.exception("audit log write failed",
+                          extra={"records": len(pending), "fail_stop": self._fail_stop})
+            if self._fail_stop and self.failure is None:
+                self.failure = exc
+            for _, future in batch:
+                future.set_exception(Unavailable(f"the audit log cannot be written: {exc}"))
+                # Callers may have given up (deadline); their futures' errors are logged above.
+                future.exception()
+        else:
+            self.commit_count += 1
+            for (_, future), result in zip(batch, results, strict=True):
+                future.set_result(result)
+        finally:
+            for entry in pending:
+                self._in_flight.pop(entry.decision_id, None)

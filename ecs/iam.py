@@ -1,0 +1,81 @@
+"""Least-privilege roles: per service, an execution role (pull its own image, write its own
+logs) and a task role (export traces; storage for the audit service only)."""
+
+from __future__ import annotations
+
+from ecs.cfn import Json, get_att, policy_document, ref, sub
+from ecs.services import DeployedService
+
+TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
+
+# ECR refuses to scope the token call to a repository; the pull itself is scoped.
+ECR_TOKEN_ACTIONS = ("ecr:GetAuthorizationToken",)
+ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer")
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+# What the X-Ray exporter of the collector sidecar calls; X-Ray has no resource-level scoping.
+TRACE_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
+
+
+def repository_arn(service: DeployedService) -> Json:
+    return sub("arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/"
+               f"${{ImageRepositoryPrefix}}/{service.name}")
+
+
+def _allow(actions: tuple[str, ...], resource: object) -> Json:
+    return {"Effect": "Allow", "Action": list(actions), "Resource": resource}
+
+
+def _trust(confused_deputy_guard: bool) -> Json:
+    statement: Json = {
+        "Effect": "Allow",
+        "Principal": {"Service": TASKS_PRINCIPAL},
+        "Action": "sts:AssumeRole",
+    }
+    if confused_deputy_guard:
+        # Only ECS tasks of this account may assume the role, not ECS on another's behalf.
+        statement["Condition"] = {
+            "ArnLike": {"aws:SourceArn": sub(
+                "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:*")},
+            "StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")},
+        }
+    return policy_document([statement])
+
+
+def execution_role(
+    service: DeployedService, log_group_id: str, secret_statements: list[Json]
+) -> Json:
+    """The role ECS itself uses to start the task: this image, this log group, the task's
+    secrets (`secret_statements`), nothing else."""
+    statements = [
+        _allow(ECR_TOKEN_ACTIONS, "*"),
+        _allow(ECR_PULL_ACTIONS, repository_arn(service)),
+        _allow(LOG_ACTIONS, get_att(log_group_id, "Arn")),
+        *secret_statements,
+    ]
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "Description": f"ECS execution role of aegis {service.name}",
+            "AssumeRolePolicyDocument": _trust(confused_deputy_guard=False),
+            "Policies": [{"PolicyName": "pull-image-write-logs",
+                          "PolicyDocument": policy_document(statements)}],
+        },
+    }
+
+
+def task_role(service: DeployedService, storage_statements: list[Json]) -> Json:
+    """The role the service's code runs as: traces, plus `storage_statements` (audit only)."""
+    policies = [{"PolicyName": "export-traces",
+                 "PolicyDocument": policy_document([_allow(TRACE_ACTIONS, "*")])}]
+    if storage_statements:
+        policies.append({"PolicyName": "audit-storage",
+                         "PolicyDocument": policy_document(storage_statements)})
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "Description": f"Task role of aegis {service.name}",
+            "AssumeRolePolicyDocument": _trust(confused_deputy_guard=True),
+            "Policies": policies,
+        },
+    }

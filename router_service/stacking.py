@@ -1,0 +1,66 @@
+"""The learned combination: a logistic stacker over the agents' risks, trained offline.
+
+risk = sigmoid(intercept + sum over the agents that answered of (bias + weight * logit(risk)))
+
+An agent that did not answer adds nothing, so the stacker was trained with agents left out
+now and then, as timeouts leave them out. Agents it was not trained with are ignored (their
+signals stay in the decision). Without a stacker file the router pools log-odds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aegis_domain.types import AgentSignal
+from agent_services.artifacts import fingerprint, read_json_model
+from router_service.combine import logit
+
+STACKER_FILE = "combiner.json"
+
+
+class AgentTerm(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bias: float = Field(description="Added when the agent answered.")
+    weight: float = Field(description="Times the log-odds of the agent's risk.")
+
+
+class StackerFile(BaseModel):
+    """combiner.json, as `aegis train` writes it; trainers may add fields (metrics, data)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    model_version: str = Field(min_length=1)
+    intercept: float
+    agents: dict[str, AgentTerm] = Field(min_length=1)
+
+
+class Stacker:
+    """A RiskPool read from combiner.json."""
+
+    def __init__(self, spec: StackerFile, version: str) -> None:
+        self.spec = spec
+        self.version = version
+
+    def risk(self, present: Sequence[AgentSignal]) -> float:
+        z = self.spec.intercept
+        for signal in present:
+            term = self.spec.agents.get(signal.agent)
+            if term is not None:
+                z += term.bias + term.weight * logit(signal.risk)
+        # Two branches so that exp() never overflows.
+        if z >= 0:
+            return 1 / (1 + math.exp(-z))
+        return math.exp(z) / (1 + math.exp(z))
+
+
+def load_stacker(path: Path) -> Stacker | None:
+    """The stacker at `path`, None when there is none; ArtifactError when it is unusable."""
+    if not path.exists():
+        return None
+    spec = read_json_model(path, StackerFile)
+    return Stacker(spec, f"{spec.model_version}.{fingerprint(path.read_bytes())}")

@@ -1,0 +1,97 @@
+"""The detection features: defined from the event and its context alone, and meaning what
+their names say."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from aegis_domain.convert import event_from_proto
+from aegis_domain.types import (
+    Action,
+    LinkKind,
+    LoginContext,
+    LoginEvent,
+    Neighbor,
+    PastLogin,
+    Velocity,
+)
+from aegis_world import WorldConfig, generate
+from agent_services.detection_features import FEATURE_NAMES, DetectionFeatures
+from audit_service.replay_contexts import replay_contexts
+from audit_service.settings import AuditSettings
+
+T = 1_700_000_000.0
+HOUR = 3600.0
+FEATURES = DetectionFeatures()
+
+
+def login(n: int, at: float, **fields: object) -> LoginEvent:
+    values: dict[str, object] = {
+        "event_id": f"e{n}", "timestamp": at, "user_id": "alice", "ip": "81.166.1.2",
+        "device_id": "phone", "country": "NO", "region": "Oslo", "city": "Oslo", "asn": 29695,
+        "user_agent": "Mozilla/5.0 (iPhone)", "browser": "Mobile Safari 17.1", "os": "iOS 17.1",
+        "login_successful": True, "latitude": 59.91, "longitude": 10.75,
+        "accuracy_radius_km": 10.0,
+    } | fields
+    return LoginEvent(**values)  # type: ignore[arg-type]
+
+
+def named(event: LoginEvent, context: LoginContext) -> dict[str, float]:
+    return dict(zip(FEATURE_NAMES, FEATURES.vector(event, context), strict=True))
+
+
+def history(*events: LoginEvent) -> LoginContext:
+    return LoginContext(history=[PastLogin(e, Action.ALLOW, 0.0) for e in reversed(events)])
+
+
+def test_one_value_per_named_feature_and_missing_where_undefined() -> None:
+    values = named(login(1, T), LoginContext())
+    assert len(FEATURE_NAMES) == len(set(FEATURE_NAMES)) == len(values)
+    assert values["own_logins"] == 0
+    assert math.isnan(values["device_share"]) and math.isnan(values["speed_kmh"])
+
+
+def test_novelty_of_device_and_address_for_the_user() -> None:
+    past = history(*(login(i, T - (10 - i) * HOUR) for i in range(6)))
+    known = named(login(9, T), past)
+    assert known["device_seen"] == 6 and known["device_share"] == 1.0
+    assert known["ip_share"] == 1.0 and known["new_device_new_ip"] == 0.0
+    stranger = named(login(9, T, device_id="laptop-x", ip="5.6.7.8"), past)
+    assert stranger["device_seen"] == 0 and stranger["ip_share"] == 0.0
+    assert stranger["new_device_new_ip"] == 1.0
+
+
+def test_an_impossible_journey_shows_as_speed() -> None:
+    past = history(login(1, T - HOUR))
+    far = named(login(2, T, latitude=-23.55, longitude=-46.63, country="BR"), past)
+    assert far["distance_km"] > 10_000
+    assert far["speed_kmh"] > 5_000
+    assert far["country_share"] == 0.0
+
+
+def test_failures_velocity_and_neighbourhood_come_from_the_context() -> None:
+    failures = [login(i, T - 60 * (5 - i), login_successful=False) for i in range(3)]
+    context = history(login(0, T - 2 * HOUR), *failures)
+    context.velocity = Velocity(user_attempts=3, user_failures=3, ip_attempts=40,
+                                ip_failures=38, ip_distinct_users=30)
+    context.neighbors = [Neighbor(LinkKind.IP, f"u{i}", logins=2, failures=2, flagged=0,
+                                  max_risk=0.0, last_seen=T - 10) for i in range(4)]
+    context.ip_users = 30
+    values = named(login(9, T, failed_attempts_before=3), context)
+    assert values["failures_since_success"] == 3 and values["failures_24h"] == 3
+    assert values["ip_users_1h"] == 30 and values["ip_users"] == 30
+    assert values["ip_neighbor_failure_rate"] == 1.0
+
+
+def test_features_read_nothing_a_decision_wrote() -> None:
+    world = [event_from_proto(g.event) for g in generate(WorldConfig(users=8, events=300, seed=3))]
+    pairs = list(replay_contexts(world, AuditSettings().context_bounds()))[-40:]
+    for event, context in pairs:
+        before = FEATURES.vector(event, context)
+        for past in context.history:
+            past.action, past.risk = Action.BLOCK_TEMPORARY, 0.99
+        for neighbor in context.neighbors:
+            neighbor.flagged, neighbor.max_risk = neighbor.logins, 0.99
+        np.testing.assert_array_equal(FEATURES.vector(event, context), before)

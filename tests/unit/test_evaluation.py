@@ -1,0 +1,106 @@
+"""The evaluation's figures and report, from decisions whose truth is known by construction."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aegis.v1 import common_pb2 as pb
+from aegis_cli.cmd_evaluate import held_out_world
+from aegis_cli.errors import CliError
+from aegis_cli.main import build_parser
+from aegis_evaluation.analysis import MESH, analyse
+from aegis_evaluation.collect import Collected
+from aegis_evaluation.report import METRICS_FILE, write_report
+from aegis_training.dataset import ATTACKS, CASES
+
+AGENTS = ("detection", "behavior", "geo")
+WEIGHTS = dict.fromkeys(AGENTS, 1.0)
+
+
+def decisions(n: int = 4_000) -> Collected:
+    """Attacks every 20th login; detection sees them all, geo half, behavior none."""
+    rng = np.random.default_rng(1)
+    c = Collected.empty(n, AGENTS)
+    c.timestamps[:] = np.arange(n, dtype=float)
+    c.attack[::20] = ATTACKS.index("low_and_slow")
+    c.attack[10::40] = ATTACKS.index("session_hijack")
+    c.hard_case[5::50] = CASES.index("travel")
+    attack = c.attack > 0
+    c.agent_status[:] = pb.SIGNAL_STATUS_OK
+    c.agent_risk[:, 0] = np.where(attack, 0.9, 0.01 * rng.random(n))
+    c.agent_risk[:, 1] = rng.random(n)
+    c.agent_risk[:, 2] = np.where(attack & (np.arange(n) % 40 == 0), 0.8, 0.1 * rng.random(n))
+    c.agent_confidence[:] = 0.9
+    c.risk[:] = np.where(attack, 0.93, 0.02)
+    c.confidence[:] = 0.8
+    c.action[:] = np.where(attack, pb.ACTION_CHALLENGE, pb.ACTION_ALLOW)
+    c.action[15::100] = pb.ACTION_ESCALATE
+    c.latency_ms[:] = 12.0
+    return c
+
+
+def test_each_score_is_measured_after_the_warm_up() -> None:
+    analysis = analyse(decisions(), warm_after=1_000, weights=WEIGHTS, stacker=None)
+
+    assert analysis.measured == 3_000
+    mesh = analysis.scores[MESH]
+    assert mesh.summary.recall_at_1pct == 1.0
+    assert analysis.scores["detection"].summary.recall_at_1pct == 1.0
+    assert analysis.scores["geo"].recall_by_attack["low_and_slow"] == pytest.approx(0.5)
+    assert analysis.scores["behavior"].summary.roc_auc == pytest.approx(0.5, abs=0.1)
+    assert mesh.flagged_by_hard_case["travel"] == 0.0
+    # 150 + 75 attacks among the 3,000 measured logins; 30 escalations, all legitimate.
+    assert analysis.escalation_rate["legitimate"] == pytest.approx(30 / 2_775)
+    assert analysis.reliability.ece < 0.05
+    # Perfect but not better than detection alone: that target is not met.
+    assert analysis.targets == {
+        "mesh recall at 1% >= 0.95": True,
+        "every attack type's recall at 1% >= 0.85": True,
+        "mesh beats its best single agent (recall at 1%)": False,
+        "ECE <= 0.05": True,
+    }
+
+
+def test_logins_without_a_decision_are_counted_not_scored() -> None:
+    c = decisions()
+    c.risk[1_500:1_600] = np.nan
+    c.errors["DEADLINE_EXCEEDED"] = 100
+    analysis = analyse(c, warm_after=1_000, weights=WEIGHTS, stacker=None)
+    assert analysis.measured == 2_900
+    assert analysis.errors == {"DEADLINE_EXCEEDED": 100}
+
+
+def test_the_report_holds_every_figure_and_plot(tmp_path: Path) -> None:
+    analysis = analyse(decisions(), warm_after=1_000, weights=WEIGHTS, stacker=None)
+    about = {"command": "aegis evaluate", "evaluated_at": "now", "router": "r",
+             "world": {"seed": 1, "users": 10, "start": "s", "days": 1, "attack_share": 0.05,
+                       "attack_mix": {}},
+             "max_in_flight": 4, "warmup_days": 1, "elapsed_s": 1.0}
+    path = write_report(tmp_path / "report", analysis, about)
+
+    text = path.read_text()
+    for section in ("## Targets", "## Ranking", "Recall per attack type", "hard cases",
+                    "## Calibration", "escalation rate", "Freeman"):
+        assert section in text
+    for plot in ("roc.png", "pr.png", "reliability.png", "recall_by_attack.png",
+                 "hard_cases.png"):
+        assert (tmp_path / "report" / plot).read_bytes().startswith(b"\x89PNG")
+        assert f"({plot})" in text
+    metrics = json.loads((tmp_path / "report" / METRICS_FILE).read_text())
+    assert metrics["scores"]["mesh"]["recall_at_1pct"] == 1.0
+
+
+def test_the_held_out_world_is_later_and_has_other_users() -> None:
+    trained_on = {"seed": 7, "start": "2024-01-01T00:00:00+00:00", "days": 30.0}
+    args = build_parser().parse_args(["evaluate", "--events", "100"])
+    world = held_out_world(args, trained_on)
+    assert world.seed == 8
+    assert world.start == datetime(2024, 2, 14, tzinfo=UTC)  # 30 days, then two weeks
+    same_seed = build_parser().parse_args(["evaluate", "--seed", "7"])
+    with pytest.raises(CliError, match="training world's"):
+        held_out_world(same_seed, trained_on)

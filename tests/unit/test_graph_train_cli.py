@@ -1,0 +1,37 @@
+"""`python -m aegis_graph.train`: a world in, an artifact out, a summary on stdout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aegis_graph.train import main
+from agent_services.artifacts import METADATA_FILE
+
+
+def test_trains_a_small_world_into_the_folder_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["--events", "1500", "--max-steps", "3", "--hidden", "8", "--quiet",
+                   "--out", str(tmp_path / "network")])
+
+    assert status == 0
+    metadata = json.loads((tmp_path / "network" / METADATA_FILE).read_text())
+    out = capsys.readouterr().out
+    assert f"network model {metadata['model_version']} -> {tmp_path / 'network'}" in out
+    assert "held out" in out
+    assert metadata["training"]["validation"] == "holdout users"
+    assert metadata["hyper_params"]["hidden"] == 8
+
+
+def test_a_world_without_attacks_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["--events", "500", "--attack-share", "0", "--quiet",
+                   "--out", str(tmp_path / "network")])
+
+    assert status == 1
+    assert "training needs both attacks and legitimate logins" in capsys.readouterr().err
+    assert not (tmp_path / "network").exists()

@@ -1,0 +1,68 @@
+"""The learned combiner: its formula, missing and unknown agents, its file, and the fit."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aegis_domain.types import AgentSignal, SignalStatus
+from aegis_training import stacking
+from agent_services.artifacts import ArtifactError
+from router_service.combine import combine, logit
+from router_service.stacking import load_stacker
+
+WEIGHTS = {"detection": 1.5, "geo": 1.0}
+
+
+def ok(agent: str, risk: float) -> AgentSignal:
+    return AgentSignal(agent=agent, status=SignalStatus.OK, risk=risk, confidence=0.9)
+
+
+def write(path: Path, **document: object) -> Path:
+    path.write_text(json.dumps({"model_version": "s-1", "intercept": -4.0, "agents": {
+        "detection": {"bias": 1.0, "weight": 0.8}, "geo": {"bias": 0.5, "weight": 0.2}},
+        **document}))
+    return path
+
+
+def test_the_risk_is_the_logistic_of_the_present_agents_terms(tmp_path: Path) -> None:
+    stacker = load_stacker(write(tmp_path / "combiner.json"))
+    assert stacker is not None
+    z = -4.0 + 1.0 + 0.8 * logit(0.9) + 0.5 + 0.2 * logit(0.2)
+    both = combine([ok("detection", 0.9), ok("geo", 0.2)], WEIGHTS, stacker)
+    assert both.risk == pytest.approx(1 / (1 + math.exp(-z)))
+    # A timed-out agent adds nothing; an agent the stacker never saw is ignored.
+    timed_out = AgentSignal(agent="geo", status=SignalStatus.TIMEOUT)
+    alone = combine([ok("detection", 0.9), timed_out, ok("other", 0.99)], WEIGHTS, stacker)
+    z_alone = -4.0 + 1.0 + 0.8 * logit(0.9)
+    assert alone.risk == pytest.approx(1 / (1 + math.exp(-z_alone)))
+    assert alone.missing == ("geo",)
+
+
+def test_no_file_no_stacker_and_a_bad_file_refuses(tmp_path: Path) -> None:
+    assert load_stacker(tmp_path / "absent.json") is None
+    with pytest.raises(ArtifactError, match="agents"):
+        load_stacker(write(tmp_path / "bad.json", agents={}))
+
+
+def test_the_fit_recovers_which_agent_knows(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    labels = rng.random(4_000) < 0.1
+    # detection separates the classes; geo is noise.
+    signals = [
+        {"detection": ok("detection", 0.9 if y else 0.05), "geo": ok("geo", rng.random())}
+        for y in labels
+    ]
+    rows = stacking.StackerRows(signals, labels, np.ones(len(labels)))
+    beta, metrics = stacking.fit(rows, ["detection", "geo"])
+    spec = stacking.stacker_file(beta, ["detection", "geo"], metrics, "hash")
+    assert abs(spec.agents["detection"].weight) > 5 * abs(spec.agents["geo"].weight)
+    assert metrics["recall_at_1pct"] == 1.0
+    stacking.save(tmp_path / "router" / "combiner.json", spec)
+    loaded = load_stacker(tmp_path / "router" / "combiner.json")
+    assert loaded is not None
+    assert loaded.risk([ok("detection", 0.9)]) > 0.5 > loaded.risk([ok("detection", 0.05)])

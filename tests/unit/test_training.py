@@ -1,0 +1,64 @@
+"""`aegis train` end to end on a tiny world: every artifact published, versioned, loadable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aegis_cli.main import main
+from agent_services.behavior import BehaviorAgent
+from agent_services.detection import DetectionAgent
+from agent_services.detection_features import FEATURE_NAMES
+from router_service.stacking import load_stacker
+
+pytest.importorskip("xgboost")
+
+TINY = ["train", "--events", "3000", "--users", "80", "--days", "10", "--warmup-days", "2",
+        "--rounds", "5", "--attack-share", "0.08", "--no-progress", "--json"]
+
+
+def test_train_publishes_versioned_artifacts_the_services_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    models = tmp_path / "models"
+    assert main([*TINY, "--model-dir", str(models)]) == 0
+    report = json.loads(capsys.readouterr().out)
+
+    metadata = json.loads((models / "detection" / "metadata.json").read_text())
+    assert metadata["features"] == list(FEATURE_NAMES)
+    assert metadata["model_version"] == report["versions"]["detection"]
+    assert metadata["training_window"]["start"] < metadata["training_window"]["end"]
+    assert len(metadata["data_hash"]) == 64
+    assert metadata["world"]["seed"] == 7 and metadata["world"]["events"] == 3000
+    assert 0 <= metadata["metrics"]["recall_at_1pct"] <= 1
+    assert set(metadata["metrics"]["recall_at_1pct_by_attack"]) <= {
+        "credential_stuffing", "password_spray", "targeted_takeover", "session_hijack",
+        "fraud_ring", "low_and_slow"}
+
+    detection = DetectionAgent(models / "detection")
+    detection.load()
+    assert detection.describe().ready
+    behavior = BehaviorAgent(models / "behavior")
+    behavior.load()
+    assert behavior.population.version.startswith(report["versions"]["behavior"])
+    stacker = load_stacker(models / "router" / "combiner.json")
+    assert stacker is not None
+    assert {"detection", "behavior", "geo"} <= set(stacker.spec.agents)
+
+
+def test_the_same_world_gives_the_same_data_hash_and_if_missing_keeps_the_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    for models in (first, second):
+        assert main([*TINY, "--model-dir", str(models)]) == 0
+    hashes = [json.loads((m / "detection" / "metadata.json").read_text())["data_hash"]
+              for m in (first, second)]
+    assert hashes[0] == hashes[1]
+
+    before = (first / "detection" / "model.json").read_bytes()
+    assert main([*TINY, "--model-dir", str(first), "--if-missing", "--seed", "99"]) == 0
+    assert (first / "detection" / "model.json").read_bytes() == before
+    assert "not training" in capsys.readouterr().err
