@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import signal
 import socket
@@ -34,7 +35,10 @@ from audit_service.settings import AuditSettings
 HOST = "127.0.0.1"
 ROUTER_PORT = 50051
 AUDIT_PORT = 50052
-ROUTER_ADDR = f"{HOST}:{ROUTER_PORT}"
+# Shifts every port of the cluster (moto, audit, agents, router) by this much, so that a
+# second cluster (a test run, an evaluation) can run beside a developer's.
+PORT_OFFSET_ENV = "AEGIS_CLUSTER_PORT_OFFSET"
+MAX_PORT_OFFSET = 10_000
 ENVIRONMENT = "local"
 AUDIT_BACKENDS = ("embedded", "aws", "moto")
 # `make cluster-up` without AUDIT= follows the audit service's own setting.
@@ -52,6 +56,28 @@ _LOG_TAIL_LINES = 25
 class ClusterError(Exception):
     """The cluster could not be brought to the state asked for; the message says which
     service and why."""
+
+
+def port_offset() -> int:
+    """The port offset of this environment's cluster (AEGIS_CLUSTER_PORT_OFFSET, default 0)."""
+    raw = os.environ.get(PORT_OFFSET_ENV, "0").strip() or "0"
+    try:
+        offset = int(raw)
+    except ValueError:
+        raise ClusterError(f"{PORT_OFFSET_ENV}={raw!r} is not a whole number") from None
+    if not 0 <= offset <= MAX_PORT_OFFSET:
+        raise ClusterError(f"{PORT_OFFSET_ENV}={offset} is outside 0..{MAX_PORT_OFFSET}")
+    return offset
+
+
+def router_address(offset: int | None = None) -> str:
+    """Where the cluster's router answers."""
+    return f"{HOST}:{ROUTER_PORT + (port_offset() if offset is None else offset)}"
+
+
+def audit_address(offset: int | None = None) -> str:
+    """Where the cluster's audit service answers."""
+    return f"{HOST}:{AUDIT_PORT + (port_offset() if offset is None else offset)}"
 
 
 def grpc_health(address: str) -> str:
@@ -116,38 +142,43 @@ class ClusterPaths:
 
 
 def cluster_stages(
-    paths: ClusterPaths, audit_backend: str = "embedded", registry: Registry | None = None
+    paths: ClusterPaths, audit_backend: str = "embedded", registry: Registry | None = None,
+    offset: int | None = None,
 ) -> list[list[ServiceSpec]]:
     """Start order: the moto server (with --audit moto), the audit service, then every
     registered agent, then the router (which needs both). Services of one stage start
-    together. A moto server this cluster started is part of it until stopped."""
+    together. A moto server this cluster started is part of it until stopped. Every port is
+    shifted by `offset` (default: AEGIS_CLUSTER_PORT_OFFSET)."""
     if audit_backend not in AUDIT_BACKENDS:
         raise ClusterError(f"unknown audit backend {audit_backend!r}; expected one of "
                            f"{', '.join(AUDIT_BACKENDS)}")
     registry = registry or default_registry()
+    offset = port_offset() if offset is None else offset
 
     def service_env(prefix: str, port: int, **extra: str) -> dict[str, str]:
         settings = {"HOST": HOST, "PORT": str(port), "ENVIRONMENT": ENVIRONMENT} | extra
         return {prefix + key: value for key, value in settings.items()}
 
     audit_env = service_env(
-        "AEGIS_AUDIT_", AUDIT_PORT, BACKEND="embedded" if audit_backend == "embedded" else "aws",
+        "AEGIS_AUDIT_", AUDIT_PORT + offset, BACKEND="embedded" if audit_backend == "embedded" else "aws",
         DATA_DIR=str(paths.audit_data.resolve()),
     )
     first: list[list[ServiceSpec]] = []
     if audit_backend == "moto" or paths.pid_file("moto").exists():
-        moto = moto_spec()
+        moto = moto_spec(MOTO_PORT + offset)
         first.append([moto])
         audit_env |= moto_audit_env(moto.address)
-    audit = ServiceSpec("audit", ("-m", "audit_service"), AUDIT_PORT, audit_env)
+    audit = ServiceSpec("audit", ("-m", "audit_service"), AUDIT_PORT + offset, audit_env)
     agents = [
-        ServiceSpec(entry.name, ("-m", "agent_services", entry.name), entry.port,
-                    service_env("AEGIS_AGENT_", entry.port))
+        ServiceSpec(entry.name, ("-m", "agent_services", entry.name), entry.port + offset,
+                    service_env("AEGIS_AGENT_", entry.port + offset))
         for entry in registry.agents
     ]
+    # Shifted agents are not where the registry says: the router is told where they are.
+    moved = {"AGENT_ADDRS": json.dumps({a.name: a.address for a in agents})} if offset else {}
     router = ServiceSpec(
-        "router", ("-m", "router_service"), ROUTER_PORT,
-        service_env("AEGIS_ROUTER_", ROUTER_PORT, AUDIT_ADDR=audit.address),
+        "router", ("-m", "router_service"), ROUTER_PORT + offset,
+        service_env("AEGIS_ROUTER_", ROUTER_PORT + offset, AUDIT_ADDR=audit.address, **moved),
     )
     return [*first, [audit], agents, [router]]
 
@@ -163,12 +194,12 @@ def moto_audit_env(address: str) -> dict[str, str]:
     }
 
 
-def moto_spec() -> ServiceSpec:
+def moto_spec(port: int = MOTO_PORT) -> ServiceSpec:
     """moto in server mode; once it answers, the bucket and table are made on it by the
     code of `aegis audit init`."""
-    address = f"{HOST}:{MOTO_PORT}"
+    address = f"{HOST}:{port}"
     return ServiceSpec(
-        "moto", ("-m", "moto.server", "-H", HOST, "-p", str(MOTO_PORT)), MOTO_PORT,
+        "moto", ("-m", "moto.server", "-H", HOST, "-p", str(port)), port,
         probe=http_answers, when_ready=lambda: init_moto_storage(address),
     )
 

@@ -17,7 +17,7 @@ from aegis_cli.argtypes import positive_float
 from aegis_cli.cluster import (
     AUDIT_BACKENDS,
     DEFAULT_AUDIT_BACKEND,
-    ROUTER_ADDR,
+    router_address,
     SERVING,
     ClusterError,
     ClusterPaths,
@@ -104,7 +104,7 @@ def run_up(args: argparse.Namespace) -> int:
         cluster.up(args.timeout)
     except ClusterError as exc:
         raise CliError(f"cluster up failed: {exc}") from None
-    print(f"cluster up: {len(cluster.services)} services SERVING; router at {ROUTER_ADDR}")
+    print(f"cluster up: {len(cluster.services)} services SERVING; router at {router_address()}")
     return 0
 
 
@@ -141,12 +141,12 @@ def run_run(args: argparse.Namespace) -> int:
         cluster.up(args.timeout)
         print(f"replaying {config.events} generated logins of {config.users} users "
               f"(seed {config.seed}, from {config.start:%Y-%m-%d %H:%M} UTC)", file=sys.stderr)
-        options = cmd_replay.options_from_args(args, ROUTER_ADDR)
+        options = cmd_replay.options_from_args(args, router_address())
         summary = cmd_replay.score_rows(
             cmd_generate.generated_rows(config), options, config.events
         )
         replay_status = cmd_replay.report(summary, options)
-        print(f"cluster serving; router at {ROUTER_ADDR}. Try: aegis score --user 42 "
+        print(f"cluster serving; router at {router_address()}. Try: aegis score --user 42 "
               "--ip 81.166.1.2 --country NO. Ctrl-C to stop.", file=sys.stderr)
         dead = _serve_until_interrupted(cluster)
         raise CliError(f"{dead} stopped unexpectedly; {cluster.log_tail(dead)}")

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from aegis_cli import cmd_generate
 from aegis_cli.argtypes import positive_float, positive_int
-from aegis_cli.cluster import ROUTER_ADDR, ClusterError, ClusterPaths, LocalCluster, cluster_stages
+from aegis_cli.cluster import router_address, ClusterError, ClusterPaths, LocalCluster, cluster_stages
 from aegis_cli.cmd_train import DEFAULT_MODEL_DIR
 from aegis_cli.errors import FAILURE, CliError
 from aegis_world import DEFAULT_START, WorldConfig
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with tqdm(total=world.events, unit="ev", file=sys.stderr, dynamic_ncols=True,
                   disable=None if args.progress else True) as bar:
-            collected = collect(world, args.router or ROUTER_ADDR, registry.names,
+            collected = collect(world, args.router or router_address(), registry.names,
                                 max_in_flight=args.max_in_flight, on_outcome=bar.update)
     finally:
         if cluster is not None:
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
                   "start": world.start.isoformat(), "days": world.days,
                   "attack_share": world.attack_share, "attack_mix": dict(world.attack_mix)},
         "training_world": trained_on,
-        "router": args.router or f"{ROUTER_ADDR} (started by this command)",
+        "router": args.router or f"{router_address()} (started by this command)",
         "max_in_flight": args.max_in_flight, "warmup_days": args.warmup_days,
         "elapsed_s": collected.elapsed_s,
     }

@@ -11,32 +11,33 @@ from typing import TypeVar
 import grpc
 
 from aegis_cli.argtypes import positive_float
+from aegis_cli.cluster import audit_address, router_address
 from aegis_cli.errors import FAILURE, USAGE, CliError
 from aegis_runtime.channels import insecure_channel
 
 R = TypeVar("R")
 
 ROUTER_ADDR_ENV = "AEGIS_ROUTER_ADDR"
-DEFAULT_ROUTER_ADDR = "127.0.0.1:50051"
 AUDIT_ADDR_ENV = "AEGIS_AUDIT_ADDR"
-DEFAULT_AUDIT_ADDR = "127.0.0.1:50052"
 
 
 def add_router_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--router",
-        default=os.environ.get(ROUTER_ADDR_ENV, DEFAULT_ROUTER_ADDR),
+        default=os.environ.get(ROUTER_ADDR_ENV) or router_address(),
         metavar="HOST:PORT",
-        help=f"router address (env {ROUTER_ADDR_ENV}; default %(default)s)",
+        help=f"router address (env {ROUTER_ADDR_ENV}; default %(default)s: the local "
+        "cluster's, shifted by AEGIS_CLUSTER_PORT_OFFSET)",
     )
 
 
 def add_audit_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--audit-addr",
-        default=os.environ.get(AUDIT_ADDR_ENV, DEFAULT_AUDIT_ADDR),
+        default=os.environ.get(AUDIT_ADDR_ENV) or audit_address(),
         metavar="HOST:PORT",
-        help=f"audit service address (env {AUDIT_ADDR_ENV}; default %(default)s)",
+        help=f"audit service address (env {AUDIT_ADDR_ENV}; default %(default)s: the local "
+        "cluster's, shifted by AEGIS_CLUSTER_PORT_OFFSET)",
     )
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from aegis_cli.cluster import ClusterPaths, LocalCluster, cluster_stages
+from aegis_cli.cluster import ClusterPaths, LocalCluster, cluster_stages, router_address
 from agent_services.registry import REGISTRY_ENV, REGISTRY_PATH, default_registry
 from bench import inprocess
 
@@ -60,7 +60,7 @@ def loadgen(out: Path, rates: list[float], duration: float, stop: bool) -> list[
     """The load generator runs in its own process so that it does not share the GIL."""
     command = [
         sys.executable, "-m", "bench.loadgen", "--rates", ",".join(str(r) for r in rates),
-        "--duration", str(duration), "--out", str(out),
+        "--duration", str(duration), "--out", str(out), "--target", router_address(),
     ]
     if stop:
         command.append("--stop-when-saturated")

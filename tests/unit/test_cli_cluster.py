@@ -12,17 +12,22 @@ import pytest
 
 from aegis_cli.cluster import (
     AUDIT_PORT,
+    MOTO_PORT,
+    PORT_OFFSET_ENV,
     ROUTER_PORT,
     ClusterError,
     ClusterPaths,
     LocalCluster,
     ServiceSpec,
     cluster_stages,
+    port_offset,
+    router_address,
 )
 from aegis_cli.cmd_cluster import config_ending_now
 from aegis_cli.main import build_parser
 from aegis_world import DEFAULT_START, generate
 from agent_services.registry import default_registry
+from router_service.settings import RouterSettings
 
 # Stays alive until stopped; says "ready" once its SIGTERM handling is in place.
 OBEDIENT = "import time; print('ready', flush=True); time.sleep(120)"
@@ -86,6 +91,35 @@ def test_each_service_gets_its_settings_from_the_environment(tmp_path: Path) -> 
     for spec in (audit, *agents, router):
         assert any(k.endswith("_ENVIRONMENT") and v == "local" for k, v in spec.env.items())
     assert {a.env["AEGIS_AGENT_PORT"] for a in agents} == {str(a.port) for a in agents}
+
+
+def test_a_port_offset_shifts_every_service_and_tells_the_router_where_agents_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PORT_OFFSET_ENV, "700")
+
+    (moto,), (audit,), agents, (router,) = cluster_stages(ClusterPaths(tmp_path), "moto")
+
+    assert (moto.port, audit.port, router.port) == (MOTO_PORT + 700, AUDIT_PORT + 700,
+                                                     ROUTER_PORT + 700)
+    assert [a.port for a in agents] == [e.port + 700 for e in default_registry().agents]
+    assert audit.env["AEGIS_AUDIT_AWS_ENDPOINT_URL"].endswith(f":{MOTO_PORT + 700}")
+    for key, value in router.env.items():
+        monkeypatch.setenv(key, value)
+    settings = RouterSettings()
+    assert {a.name: settings.agent_address(a.name, 1) for a in agents} == {
+        a.name: a.address for a in agents
+    }
+    assert router_address() == router.address
+
+
+@pytest.mark.parametrize("raw", ["ten", "-1", "60000"])
+def test_a_bad_port_offset_is_refused_naming_the_setting(
+    raw: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PORT_OFFSET_ENV, raw)
+    with pytest.raises(ClusterError, match=PORT_OFFSET_ENV):
+        port_offset()
 
 
 def test_an_unknown_audit_backend_is_refused(tmp_path: Path) -> None:
