@@ -160,7 +160,8 @@ def cluster_stages(
         return {prefix + key: value for key, value in settings.items()}
 
     audit_env = service_env(
-        "AEGIS_AUDIT_", AUDIT_PORT + offset, BACKEND="embedded" if audit_backend == "embedded" else "aws",
+        "AEGIS_AUDIT_", AUDIT_PORT + offset,
+        BACKEND="embedded" if audit_backend == "embedded" else "aws",
         DATA_DIR=str(paths.audit_data.resolve()),
     )
     first: list[list[ServiceSpec]] = []

@@ -17,12 +17,12 @@ from aegis_cli.argtypes import positive_float
 from aegis_cli.cluster import (
     AUDIT_BACKENDS,
     DEFAULT_AUDIT_BACKEND,
-    router_address,
     SERVING,
     ClusterError,
     ClusterPaths,
     LocalCluster,
     cluster_stages,
+    router_address,
 )
 from aegis_cli.errors import FAILURE, INTERRUPTED, CliError
 from aegis_world import WorldConfig, generate

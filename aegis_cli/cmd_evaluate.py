@@ -15,7 +15,13 @@ from tqdm import tqdm
 
 from aegis_cli import cmd_generate
 from aegis_cli.argtypes import positive_float, positive_int
-from aegis_cli.cluster import router_address, ClusterError, ClusterPaths, LocalCluster, cluster_stages
+from aegis_cli.cluster import (
+    ClusterError,
+    ClusterPaths,
+    LocalCluster,
+    cluster_stages,
+    router_address,
+)
 from aegis_cli.cmd_train import DEFAULT_MODEL_DIR
 from aegis_cli.errors import FAILURE, CliError
 from aegis_world import DEFAULT_START, WorldConfig

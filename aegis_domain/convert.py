@@ -178,6 +178,7 @@ def signal_to_proto(signal: AgentSignal) -> pb.AgentSignal:
         model_version=signal.model_version,
         latency_ms=signal.latency_ms,
         detail=signal.detail,
+        batch_size=signal.batch_size,
     )
 
 
@@ -191,4 +192,5 @@ def signal_from_proto(msg: pb.AgentSignal) -> AgentSignal:
         model_version=msg.model_version,
         latency_ms=msg.latency_ms,
         detail=msg.detail,
+        batch_size=msg.batch_size,
     )

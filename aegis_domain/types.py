@@ -145,6 +145,7 @@ class AgentSignal:
     model_version: str = ""
     latency_ms: float = 0.0
     detail: str = ""
+    batch_size: int = 0
 
     @property
     def present(self) -> bool:

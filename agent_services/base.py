@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, SignalStatus
@@ -33,6 +34,13 @@ class Agent(abc.ABC):
     def assess(self, event: LoginEvent, context: LoginContext) -> AgentSignal:
         """Score one login. Must not raise on valid input; the host turns exceptions into
         an ERROR signal."""
+
+    def assess_batch(
+        self, requests: Sequence[tuple[LoginEvent, LoginContext]]
+    ) -> list[AgentSignal]:
+        """One signal per login, in order: the same signals as one `assess` each. Agents whose
+        model gains from whole batches (one prediction call) override it."""
+        return [self.assess(event, context) for event, context in requests]
 
     @abc.abstractmethod
     def describe(self) -> AgentDescription: ...

@@ -13,7 +13,7 @@ from pydantic_settings import SettingsConfigDict
 
 from aegis.v1 import agent_pb2, agent_pb2_grpc
 from aegis_domain.convert import context_from_proto, event_from_proto, signal_to_proto
-from aegis_domain.types import AgentSignal, SignalStatus
+from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, SignalStatus
 from aegis_runtime.server import ServiceBinding
 from aegis_runtime.settings import ServiceSettings
 from agent_services.base import Agent
@@ -43,22 +43,45 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     ) -> agent_pb2.AssessResponse:
         return agent_pb2.AssessResponse(signal=signal_to_proto(self.assess(request)))
 
+    async def AssessBatch(
+        self, request: agent_pb2.AssessBatchRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.AssessBatchResponse:
+        return agent_pb2.AssessBatchResponse(
+            signals=[signal_to_proto(s) for s in self.assess_batch(request.items)]
+        )
+
     def assess(self, request: agent_pb2.AssessRequest) -> AgentSignal:
+        return self.assess_batch([request])[0]
+
+    def assess_batch(self, items: Sequence[agent_pb2.AssessRequest]) -> list[AgentSignal]:
+        """One signal per item. When the batch fails, each login is assessed alone, so that a
+        login the agent chokes on costs its own signal, not its neighbours'."""
         started = time.perf_counter()
+        requests = [
+            (event_from_proto(item.event), context_from_proto(item.context)) for item in items
+        ]
         try:
-            signal = self.agent.assess(
-                event_from_proto(request.event), context_from_proto(request.context)
-            )
+            signals = self.agent.assess_batch(requests)
+        except Exception:
+            log.exception("batch assess failed; assessing one by one",
+                          extra={"agent": self.agent.name, "batch_size": len(requests)})
+            signals = [self._assess_alone(event, context) for event, context in requests]
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        for signal in signals:
+            signal.latency_ms = elapsed_ms
+        return signals
+
+    def _assess_alone(self, event: LoginEvent, context: LoginContext) -> AgentSignal:
+        try:
+            return self.agent.assess(event, context)
         except Exception as exc:
             # An agent bug must cost one signal, not the decision: the router records ERROR.
             log.exception("assess failed", extra={"agent": self.agent.name})
-            signal = AgentSignal(
+            return AgentSignal(
                 agent=self.agent.name,
                 status=SignalStatus.ERROR,
                 detail=f"{type(exc).__name__}: {exc}",
             )
-        signal.latency_ms = (time.perf_counter() - started) * 1000
-        return signal
 
     async def Describe(
         self, request: agent_pb2.DescribeRequest, context: grpc.aio.ServicerContext

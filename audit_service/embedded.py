@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from aegis.v1 import common_pb2
 from aegis_domain.types import LoginContext
@@ -40,6 +40,7 @@ from audit_service.signing import Signer
 from audit_service.sqlite_index import IndexSnapshot, SqliteIndex
 from audit_service.storage import (
     AuditStore,
+    ContextQuery,
     DecisionFilter,
     DecisionPage,
     LogInconsistent,
@@ -310,6 +311,16 @@ class EmbeddedAuditStore(AuditStore):
     ) -> LoginContext:
         with self._index.snapshot() as index:
             return index.context(user_id, device_id, ip, asn, as_of, self._bounds)
+
+    async def get_contexts(self, queries: Sequence[ContextQuery]) -> list[LoginContext]:
+        return await asyncio.to_thread(self._read_contexts, queries)
+
+    def _read_contexts(self, queries: Sequence[ContextQuery]) -> list[LoginContext]:
+        with self._index.snapshot() as index:
+            return [
+                index.context(q.user_id, q.device_id, q.ip, q.asn, q.as_of, self._bounds)
+                for q in queries
+            ]
 
     async def get_decision(
         self, decision_id: str

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import grpc
 
 from aegis.v1 import audit_pb2, audit_pb2_grpc, common_pb2
 from aegis_domain.convert import context_to_proto, seconds_to_timestamp, timestamp_to_seconds
 from aegis_domain.types import Action
-from aegis_runtime.errors import NotFound, grpc_errors
+from aegis_runtime.errors import InvalidArgument, NotFound, ServiceError, grpc_errors
 from audit_service.proofs import proof_to_message
 from audit_service.reviews import ReviewDesk, Verdict
 from audit_service.storage import (
     AuditStore,
+    ContextQuery,
     DecisionFilter,
     DecisionSummary,
     ReviewEntry,
@@ -66,6 +70,29 @@ def review_item_to_proto(entry: ReviewEntry) -> audit_pb2.ReviewItem:
     return item
 
 
+def context_query(request: audit_pb2.GetContextRequest) -> ContextQuery:
+    validate_context_request(request)
+    return ContextQuery(request.user_id, request.device_id, request.ip, request.asn,
+                        timestamp_to_seconds(request.as_of))
+
+
+def item_error(exc: ServiceError) -> common_pb2.ItemError:
+    return common_pb2.ItemError(
+        code=exc.code.value[0], message=exc.message,
+        field=exc.field if isinstance(exc, InvalidArgument) else "",
+    )
+
+
+@contextmanager
+def batch_item(index: int) -> Iterator[None]:
+    """Names the item of a batch request that a field error is about: items[3].user_id."""
+    try:
+        yield
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"items[{index}].{exc.field}",
+                              exc.message.removeprefix(f"{exc.field}: ")) from exc
+
+
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     """Converts requests for the store and its answers back; errors map to gRPC statuses."""
 
@@ -84,18 +111,46 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         return audit_pb2.RecordResponse(audit_ref=result.audit_ref, duplicate=result.duplicate)
 
     @grpc_errors
+    async def RecordBatch(
+        self, request: audit_pb2.RecordBatchRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.RecordBatchResponse:
+        """Each record on its own: a refused one does not hold back the others, which the
+        store commits together (group commit)."""
+        remaining = context.time_remaining()
+        deadline = time.monotonic() + remaining if remaining is not None else None
+
+        async def record_one(item: audit_pb2.RecordRequest) -> audit_pb2.RecordResult:
+            try:
+                validate_record_request(item)
+                result = await self.store.record(item.record, deadline)
+            except ServiceError as exc:
+                return audit_pb2.RecordResult(error=item_error(exc))
+            return audit_pb2.RecordResult(recorded=audit_pb2.RecordResponse(
+                audit_ref=result.audit_ref, duplicate=result.duplicate
+            ))
+
+        results = await asyncio.gather(*(record_one(item) for item in request.items))
+        return audit_pb2.RecordBatchResponse(results=results)
+
+    @grpc_errors
     async def GetContext(
         self, request: audit_pb2.GetContextRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.GetContextResponse:
-        validate_context_request(request)
-        login_context = await self.store.get_context(
-            request.user_id,
-            request.device_id,
-            request.ip,
-            request.asn,
-            timestamp_to_seconds(request.as_of),
-        )
+        (login_context,) = await self.store.get_contexts([context_query(request)])
         return audit_pb2.GetContextResponse(context=context_to_proto(login_context))
+
+    @grpc_errors
+    async def GetContextBatch(
+        self, request: audit_pb2.GetContextBatchRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.GetContextBatchResponse:
+        queries = []
+        for index, item in enumerate(request.items):
+            with batch_item(index):
+                queries.append(context_query(item))
+        contexts = await self.store.get_contexts(queries)
+        return audit_pb2.GetContextBatchResponse(
+            items=[audit_pb2.GetContextResponse(context=context_to_proto(c)) for c in contexts]
+        )
 
     @grpc_errors
     async def GetDecision(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import grpc
@@ -27,6 +29,17 @@ class RecordResult:
 
     audit_ref: str
     duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ContextQuery:
+    """What get_context takes: the login's user and links, and the instant before which."""
+
+    user_id: str
+    device_id: str
+    ip: str
+    asn: int
+    as_of: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +191,13 @@ class AuditStore(abc.ABC):
         Empty `device_id` / `ip` and `asn` 0 give no neighbours and no velocity for that link.
         Bounds (counts, ages, windows) come from the store's settings.
         """
+
+    async def get_contexts(self, queries: Sequence[ContextQuery]) -> list[LoginContext]:
+        """get_context for each query, in order. Backends that can read many at once (one
+        index snapshot, one thread hop) override it."""
+        return list(await asyncio.gather(*(
+            self.get_context(q.user_id, q.device_id, q.ip, q.asn, q.as_of) for q in queries
+        )))
 
     @abc.abstractmethod
     async def get_decision(

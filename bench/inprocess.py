@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from aegis.v1 import agent_pb2, audit_pb2, common_pb2
-from aegis_domain.convert import context_to_proto, event_from_proto, signal_to_proto
+from aegis_domain.convert import context_to_proto, event_from_proto
 from aegis_domain.types import LoginContext
 from aegis_world import WorldConfig, generate
 from agent_services.host import AgentServicer
@@ -44,10 +44,10 @@ class DirectAgent:
     def __init__(self, servicer: AgentServicer) -> None:
         self.servicer = servicer
 
-    async def Assess(
-        self, request: agent_pb2.AssessRequest, timeout: float
-    ) -> agent_pb2.AssessResponse:
-        return agent_pb2.AssessResponse(signal=signal_to_proto(self.servicer.assess(request)))
+    async def AssessBatch(
+        self, request: agent_pb2.AssessBatchRequest, timeout: float
+    ) -> agent_pb2.AssessBatchResponse:
+        return await self.servicer.AssessBatch(request, _NO_CONTEXT)
 
 
 class DirectAudit:
@@ -56,15 +56,15 @@ class DirectAudit:
     def __init__(self, servicer: AuditServicer) -> None:
         self.servicer = servicer
 
-    async def GetContext(
-        self, request: audit_pb2.GetContextRequest, timeout: float
-    ) -> audit_pb2.GetContextResponse:
-        return await self.servicer.GetContext(request, _NO_CONTEXT)
+    async def GetContextBatch(
+        self, request: audit_pb2.GetContextBatchRequest, timeout: float
+    ) -> audit_pb2.GetContextBatchResponse:
+        return await self.servicer.GetContextBatch(request, _NO_CONTEXT)
 
-    async def Record(
-        self, request: audit_pb2.RecordRequest, timeout: float
-    ) -> audit_pb2.RecordResponse:
-        return await self.servicer.Record(request, _NO_CONTEXT)
+    async def RecordBatch(
+        self, request: audit_pb2.RecordBatchRequest, timeout: float
+    ) -> audit_pb2.RecordBatchResponse:
+        return await self.servicer.RecordBatch(request, _NO_CONTEXT)
 
 
 def _agent(entry: AgentEntry) -> AgentServicer:

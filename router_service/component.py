@@ -31,7 +31,9 @@ class RouterComponent:
         for entry in registry.agents:
             channel = insecure_channel(settings.agent_address(entry.name, entry.port))
             self.channels.append(channel)
-            agents.append(AgentClient(entry, agent_pb2_grpc.AgentServiceStub(channel)))
+            agents.append(AgentClient(
+                entry, agent_pb2_grpc.AgentServiceStub(channel), settings.batch_limits()
+            ))
         self.scorer = Scorer(
             settings, policy, audit_pb2_grpc.AuditServiceStub(self.audit_channel), agents, pool
         )

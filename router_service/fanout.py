@@ -1,20 +1,21 @@
-"""Concurrent fan-out of one Assess to every registered agent, each under its own deadline."""
+"""Concurrent fan-out of one login to every registered agent, each under its own deadline and
+through its own batcher: concurrent Scores share one AssessBatch call per agent under load."""
 
 from __future__ import annotations
 
 import asyncio
 import math
 import time
-from collections.abc import Awaitable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Sequence
 from typing import Protocol
 
 import grpc
 
-from aegis.v1 import agent_pb2
+from aegis.v1 import agent_pb2, common_pb2
 from aegis_domain.convert import signal_from_proto
 from aegis_domain.types import AgentSignal, SignalStatus
 from agent_services.registry import AgentEntry
+from router_service.batching import Batcher, BatchLimits, BatchSizeMismatch
 from router_service.deadline import Deadline
 
 _STATUS_OF_CODE = {
@@ -26,15 +27,30 @@ _STATUS_OF_CODE = {
 class AgentStub(Protocol):
     """What the fan-out needs of an agent: the generated stub, or a direct call in benchmarks."""
 
-    def Assess(
-        self, request: agent_pb2.AssessRequest, timeout: float
-    ) -> Awaitable[agent_pb2.AssessResponse]: ...
+    def AssessBatch(
+        self, request: agent_pb2.AssessBatchRequest, timeout: float
+    ) -> Awaitable[agent_pb2.AssessBatchResponse]: ...
 
 
-@dataclass(frozen=True, slots=True)
 class AgentClient:
-    entry: AgentEntry
-    stub: AgentStub
+    """One registered agent as the router calls it."""
+
+    def __init__(
+        self, entry: AgentEntry, stub: AgentStub, limits: BatchLimits | None = None
+    ) -> None:
+        self.entry = entry
+        self.stub = stub
+        self.batcher: Batcher[agent_pb2.AssessRequest, common_pb2.AgentSignal] = Batcher(
+            self._assess_batch, limits or BatchLimits()
+        )
+
+    async def _assess_batch(
+        self, items: Sequence[agent_pb2.AssessRequest], timeout_s: float
+    ) -> Sequence[common_pb2.AgentSignal]:
+        reply = await self.stub.AssessBatch(
+            agent_pb2.AssessBatchRequest(items=items), timeout=timeout_s
+        )
+        return reply.signals
 
 
 def _failed(name: str, status: SignalStatus, started: float, detail: str) -> AgentSignal:
@@ -56,14 +72,20 @@ async def assess_one(
     if budget <= 0:
         return _failed(name, SignalStatus.TIMEOUT, started, "no time left in the caller's deadline")
     try:
-        reply = await client.stub.Assess(request, timeout=budget)
+        batched = await client.batcher.submit(request, budget)
+    except TimeoutError:
+        return _failed(name, SignalStatus.TIMEOUT, started,
+                       f"no answer within {budget * 1000:.0f} ms")
     except grpc.aio.AioRpcError as exc:
         status = _STATUS_OF_CODE.get(exc.code(), SignalStatus.ERROR)
         return _failed(name, status, started, f"{exc.code().name}: {exc.details()}")
-    signal = signal_from_proto(reply.signal)
+    except BatchSizeMismatch as exc:
+        return _failed(name, SignalStatus.ERROR, started, f"bad batch answer: {exc}")
+    signal = signal_from_proto(batched.result)
     # The registry, not the agent's self-description, names the signal.
     signal.agent = name
     signal.latency_ms = (time.perf_counter() - started) * 1000
+    signal.batch_size = batched.batch_size
     if signal.status is SignalStatus.OK and not (
         math.isfinite(signal.risk) and 0 <= signal.risk <= 1
         and math.isfinite(signal.confidence) and 0 <= signal.confidence <= 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -17,7 +18,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from aegis.v1 import agent_pb2, audit_pb2, common_pb2
+from aegis.v1 import agent_pb2, audit_pb2, common_pb2, router_pb2
 from aegis_domain.convert import (
     reason_to_proto,
     seconds_to_timestamp,
@@ -28,6 +29,7 @@ from aegis_domain.types import AgentSignal, Reason, Velocity
 from aegis_domain.validation import TimeWindow, validate_event
 from aegis_runtime.errors import Unavailable
 from aegis_runtime.logging import current_trace_id
+from router_service.batching import Batcher, BatchSizeMismatch
 from router_service.combine import RiskPool, combine
 from router_service.deadline import Deadline
 from router_service.fanout import AgentClient, assess_all
@@ -45,17 +47,38 @@ MAX_AGENT_REASONS = 5
 class AuditClient(Protocol):
     """What scoring needs of the audit service: the generated stub, or a direct call."""
 
-    def GetContext(
-        self, request: audit_pb2.GetContextRequest, timeout: float
-    ) -> Awaitable[audit_pb2.GetContextResponse]: ...
+    def GetContextBatch(
+        self, request: audit_pb2.GetContextBatchRequest, timeout: float
+    ) -> Awaitable[audit_pb2.GetContextBatchResponse]: ...
 
-    def Record(
-        self, request: audit_pb2.RecordRequest, timeout: float
-    ) -> Awaitable[audit_pb2.RecordResponse]: ...
+    def RecordBatch(
+        self, request: audit_pb2.RecordBatchRequest, timeout: float
+    ) -> Awaitable[audit_pb2.RecordBatchResponse]: ...
+
+
+class RecordRefused(Exception):
+    """The audit service refused one record of a batch (the others may have gone through)."""
+
+    def __init__(self, error: common_pb2.ItemError) -> None:
+        super().__init__(error.message)
+        self.code = grpc.StatusCode.UNKNOWN
+        for code in grpc.StatusCode:
+            if code.value[0] == error.code:
+                self.code = code
 
 
 def _unavailable(exc: BaseException) -> bool:
-    return isinstance(exc, grpc.aio.AioRpcError) and exc.code() == grpc.StatusCode.UNAVAILABLE
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return exc.code() == grpc.StatusCode.UNAVAILABLE
+    return isinstance(exc, RecordRefused) and exc.code == grpc.StatusCode.UNAVAILABLE
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A durable decision, and how it was served."""
+
+    decision: common_pb2.Decision
+    timing: router_pb2.ScoreTiming
 
 
 class Scorer:
@@ -76,6 +99,13 @@ class Scorer:
         self.agents = agents
         self.weights = {c.entry.name: c.entry.weight for c in agents}
         self.required = frozenset(c.entry.name for c in agents if c.entry.required)
+        limits = settings.batch_limits()
+        self.contexts: Batcher[audit_pb2.GetContextRequest, common_pb2.LoginContext] = Batcher(
+            self._get_contexts, limits
+        )
+        self.records: Batcher[audit_pb2.RecordRequest, audit_pb2.RecordResult] = Batcher(
+            self._record_batch, limits
+        )
 
     def live_window(self) -> TimeWindow:
         now = time.time()
@@ -87,13 +117,15 @@ class Scorer:
 
     async def score(
         self, event: common_pb2.LoginEvent, deadline: Deadline, window: TimeWindow
-    ) -> common_pb2.Decision:
+    ) -> Scored:
         """Raises InvalidArgument for a bad event, Unavailable when it cannot be audited."""
         started = time.perf_counter()
         validate_event(event, window)
         reserve_s = self.settings.audit_reserve_ms / 1000
+        timing = router_pb2.ScoreTiming()
 
-        context_msg, context_available = await self._context(event, deadline, reserve_s)
+        context_msg, context_available = await self._context(event, deadline, reserve_s, timing)
+        timing.context_ms = (time.perf_counter() - started) * 1000
         signals = await assess_all(
             self.agents,
             agent_pb2.AssessRequest(event=event, context=context_msg),
@@ -101,15 +133,17 @@ class Scorer:
             reserve_s,
         )
         decision = self.decide(event, context_msg, context_available, signals)
-        decision.latency_ms = (time.perf_counter() - started) * 1000
+        decided = time.perf_counter()
+        decision.latency_ms = (decided - started) * 1000
         record = common_pb2.DecisionRecord(
             decision=decision,
             event=event,
             context=context_msg,
             environment=self.settings.environment,
         )
-        decision.audit_ref = await self._record(record, deadline)
-        return decision
+        decision.audit_ref = await self._record(record, deadline, timing)
+        timing.audit_ms = (time.perf_counter() - decided) * 1000
+        return Scored(decision, timing)
 
     def decide(
         self, event: common_pb2.LoginEvent, context_msg: common_pb2.LoginContext,
@@ -146,8 +180,25 @@ class Scorer:
             decided_at=seconds_to_timestamp(datetime.now(UTC).timestamp()),
         )
 
+    async def _get_contexts(
+        self, items: Sequence[audit_pb2.GetContextRequest], timeout_s: float
+    ) -> Sequence[common_pb2.LoginContext]:
+        reply = await self.audit.GetContextBatch(
+            audit_pb2.GetContextBatchRequest(items=items), timeout=timeout_s
+        )
+        return [item.context for item in reply.items]
+
+    async def _record_batch(
+        self, items: Sequence[audit_pb2.RecordRequest], timeout_s: float
+    ) -> Sequence[audit_pb2.RecordResult]:
+        reply = await self.audit.RecordBatch(
+            audit_pb2.RecordBatchRequest(items=items), timeout=timeout_s
+        )
+        return reply.results
+
     async def _context(
-        self, event: common_pb2.LoginEvent, deadline: Deadline, reserve_s: float
+        self, event: common_pb2.LoginEvent, deadline: Deadline, reserve_s: float,
+        timing: router_pb2.ScoreTiming,
     ) -> tuple[common_pb2.LoginContext, bool]:
         """The user's context, or an empty one (and False) when it cannot be had in time."""
         budget = deadline.budget(self.settings.context_timeout_ms / 1000, reserve_s)
@@ -161,13 +212,20 @@ class Scorer:
             as_of=event.timestamp,
         )
         try:
-            reply = await self.audit.GetContext(request, timeout=budget)
+            batched = await self.contexts.submit(request, budget)
         except grpc.aio.AioRpcError as exc:
             log.warning("context unavailable", extra={"code": exc.code().name})
             return common_pb2.LoginContext(), False
-        return reply.context, True
+        except (TimeoutError, BatchSizeMismatch) as exc:
+            log.warning("context unavailable", extra={"error": repr(exc)})
+            return common_pb2.LoginContext(), False
+        timing.context_batch_size = batched.batch_size
+        return batched.result, True
 
-    async def _record(self, record: common_pb2.DecisionRecord, deadline: Deadline) -> str:
+    async def _record(
+        self, record: common_pb2.DecisionRecord, deadline: Deadline,
+        timing: router_pb2.ScoreTiming,
+    ) -> str:
         """The audit reference once the record is durable. Retries reuse the decision id, so
         the audit service never stores it twice (invariant 1)."""
         request = audit_pb2.RecordRequest(record=record)
@@ -182,13 +240,27 @@ class Scorer:
                     budget = deadline.remaining()
                     if budget <= 0:
                         raise Unavailable("decision not audited: deadline exhausted")
-                    reply = await self.audit.Record(request, timeout=budget)
+                    batched = await self.records.submit(request, budget)
+                    if batched.result.HasField("error"):
+                        raise RecordRefused(batched.result.error)
         except grpc.aio.AioRpcError as exc:
             log.error("audit record failed", extra={"code": exc.code().name})
             raise Unavailable(
                 f"decision not audited ({exc.code().name}): no decision without an audit record"
             ) from exc
-        return reply.audit_ref
+        except RecordRefused as exc:
+            log.error("audit record refused", extra={"code": exc.code.name, "error": str(exc)})
+            raise Unavailable(
+                f"decision not audited ({exc.code.name}: {exc}): no decision without an audit "
+                "record"
+            ) from exc
+        except (TimeoutError, BatchSizeMismatch) as exc:
+            log.error("audit record failed", extra={"error": repr(exc)})
+            raise Unavailable(
+                f"decision not audited ({exc!r}): no decision without an audit record"
+            ) from exc
+        timing.audit_batch_size = batched.batch_size
+        return batched.result.recorded.audit_ref
 
     def _model_versions(self, signals: list[AgentSignal]) -> dict[str, str]:
         """Every model the decision depends on: each agent's, and the learned combiner's."""

@@ -26,10 +26,10 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         budget = (
             remaining if remaining is not None else self.scorer.settings.default_deadline_ms / 1000
         )
-        decision = await self.scorer.score(
+        scored = await self.scorer.score(
             request.event, Deadline.after(budget), self.scorer.live_window()
         )
-        return router_pb2.ScoreResponse(decision=decision)
+        return router_pb2.ScoreResponse(decision=scored.decision, timing=scored.timing)
 
     async def ScoreStream(
         self,
@@ -54,13 +54,12 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
                         await asyncio.shield(before)
                 reply = router_pb2.ScoreStreamResponse(client_ref=item.client_ref)
                 try:
-                    reply.decision.CopyFrom(
-                        await self.scorer.score(
-                            item.event,
-                            Deadline.after(settings.replay_event_deadline_ms / 1000),
-                            window,
-                        )
+                    scored = await self.scorer.score(
+                        item.event,
+                        Deadline.after(settings.replay_event_deadline_ms / 1000),
+                        window,
                     )
+                    reply.decision.CopyFrom(scored.decision)
                 except ServiceError as exc:
                     reply.error.code = exc.code.value[0]
                     reply.error.message = exc.message

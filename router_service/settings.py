@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from aegis_runtime.settings import ServiceSettings
+from router_service.batching import BatchLimits
 
 DEFAULT_POLICY = Path(__file__).with_name("policies") / "default.yaml"
 
@@ -62,6 +63,18 @@ class RouterSettings(ServiceSettings):
     replay_event_deadline_ms: int = Field(
         2_000, gt=0, description="Budget of each request of a ScoreStream."
     )
+
+    batch_max_size: int = Field(
+        64, gt=0, description="The most Scores one batch call (to an agent, GetContext or the "
+        "audit Record) carries.",
+    )
+    batch_max_in_flight: int = Field(
+        2, gt=0, description="Batch calls in flight at once toward each service; Scores that "
+        "arrive while all are out go together in the next one (no wait when one is free).",
+    )
+
+    def batch_limits(self) -> BatchLimits:
+        return BatchLimits(self.batch_max_size, self.batch_max_in_flight)
 
     def agent_address(self, name: str, port: int) -> str:
         return self.agent_addrs.get(name) or self.agent_addr_template.format(name=name, port=port)

@@ -12,11 +12,18 @@ import pytest
 
 from aegis.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 from aegis_domain.convert import context_to_proto, event_to_proto
-from aegis_domain.types import Action, LoginContext, LoginEvent, PastLogin
+from aegis_domain.types import (
+    Action,
+    AgentSignal,
+    LoginContext,
+    LoginEvent,
+    PastLogin,
+    SignalStatus,
+)
 from aegis_runtime.channels import insecure_channel
 from aegis_runtime.server import RunningServer
 from agent_services.artifacts import METADATA_FILE, ArtifactError
-from agent_services.base import Agent
+from agent_services.base import Agent, AgentDescription
 from agent_services.detection import DetectionAgent
 from agent_services.geo import IMPOSSIBLE_TRAVEL, GeoAgent, GeoSettings
 from agent_services.host import AgentComponent, AgentHostSettings
@@ -127,3 +134,60 @@ def test_a_corrupt_artifact_stops_the_server_from_starting(tmp_path: Path) -> No
 
     with pytest.raises(ArtifactError, match="cannot load XGBoost model"):
         asyncio.run(start())
+
+
+class ChokesOnBob(Agent):
+    """Risk from the history length; raises on any login of user bob (an agent bug)."""
+
+    name = "choosy"
+
+    def assess(self, event: LoginEvent, context: LoginContext) -> AgentSignal:
+        if event.user_id == "bob":
+            raise ValueError("cannot handle bob")
+        return AgentSignal(agent=self.name, status=SignalStatus.OK,
+                           risk=len(context.history) / 10, confidence=1.0)
+
+    def describe(self) -> AgentDescription:
+        return AgentDescription(name=self.name, model_version="1")
+
+
+def test_a_batch_answers_in_order_and_a_login_the_agent_chokes_on_costs_only_its_signal() -> None:
+    alice = london_then_new_york()
+    bob = agent_pb2.AssessRequest()
+    bob.CopyFrom(alice)
+    bob.event.user_id = "bob"
+    fresh = agent_pb2.AssessRequest(event=alice.event)
+
+    async def calls(stub: agent_pb2_grpc.AgentServiceStub) -> agent_pb2.AssessBatchResponse:
+        return await stub.AssessBatch(
+            agent_pb2.AssessBatchRequest(items=[alice, bob, fresh]), timeout=5
+        )
+
+    reply = asyncio.run(with_agent(ChokesOnBob(), calls))
+    assert [s.status for s in reply.signals] == [
+        common_pb2.SIGNAL_STATUS_OK, common_pb2.SIGNAL_STATUS_ERROR, common_pb2.SIGNAL_STATUS_OK,
+    ]
+    assert [s.risk for s in reply.signals] == [0.1, 0.0, 0.0]
+    assert "cannot handle bob" in reply.signals[1].detail
+
+
+def test_a_batch_gets_the_signals_of_one_call_each() -> None:
+    agent = GeoAgent(GeoSettings())
+    same_place = london_then_new_york()
+    same_place.event.country = "GB"
+    same_place.event.latitude, same_place.event.longitude = 51.5, -0.12
+    items = [london_then_new_york(), same_place, agent_pb2.AssessRequest(
+        event=london_then_new_york().event)]
+
+    async def calls(stub: agent_pb2_grpc.AgentServiceStub):
+        batch = await stub.AssessBatch(agent_pb2.AssessBatchRequest(items=items), timeout=5)
+        alone = [(await stub.Assess(item, timeout=5)).signal for item in items]
+        return batch.signals, alone
+
+    batch, alone = asyncio.run(with_agent(agent, calls))
+
+    def meaning(s: common_pb2.AgentSignal) -> tuple:
+        return (s.status, s.risk, s.confidence, tuple((r.code, r.message) for r in s.reasons))
+
+    assert [meaning(s) for s in batch] == [meaning(s) for s in alone]
+    assert len({meaning(s) for s in alone}) == 3

@@ -96,6 +96,59 @@ def test_get_context_sees_only_what_came_before(tmp_path: Path) -> None:
     assert context.velocity.ip_attempts == 2 and context.velocity.window_seconds == 3600
 
 
+def test_a_record_batch_records_the_good_items_and_refuses_the_bad_one_by_field(
+    tmp_path: Path,
+) -> None:
+    async def scenario(stub: Stub):
+        batch = audit_pb2.RecordBatchRequest(items=[
+            audit_pb2.RecordRequest(record=make_record("d-1")),
+            _with_bad_ip(),
+            audit_pb2.RecordRequest(record=make_record("d-3")),
+            audit_pb2.RecordRequest(record=make_record("d-1")),
+        ])
+        reply = await stub.RecordBatch(batch, timeout=5)
+        stored = [
+            await stub.GetDecision(audit_pb2.GetDecisionRequest(decision_id=d), timeout=5)
+            for d in ("d-1", "d-3")
+        ]
+        listed = await stub.ListDecisions(audit_pb2.ListDecisionsRequest(), timeout=5)
+        return reply, stored, listed
+
+    reply, stored, listed = run(tmp_path, scenario)
+    first, bad, third, repeat = reply.results
+    assert bad.error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert bad.error.field == "record.event.ip"
+    assert first.recorded.audit_ref == stored[0].audit_ref
+    assert third.recorded.audit_ref == stored[1].audit_ref
+    assert repeat.recorded.duplicate and repeat.recorded.audit_ref == first.recorded.audit_ref
+    assert sorted(d.decision_id for d in listed.decisions) == ["d-1", "d-3"]
+
+
+def test_a_context_batch_answers_each_query_in_order(tmp_path: Path) -> None:
+    async def scenario(stub: Stub):
+        for i, (user, ts) in enumerate([("alice", T0 - 60), ("bob", T0 - 30), ("alice", T0)]):
+            await stub.Record(
+                audit_pb2.RecordRequest(record=make_record(f"d-{i}", user_id=user, ts=ts)),
+                timeout=5,
+            )
+        queries = [
+            audit_pb2.GetContextRequest(user_id=user, device_id=f"dev-{user}", ip="192.0.2.1",
+                                        asn=64500, as_of=seconds_to_timestamp(when))
+            for user, when in [("alice", T0 + 1), ("bob", T0 + 1), ("alice", T0 - 60)]
+        ]
+        batch = await stub.GetContextBatch(
+            audit_pb2.GetContextBatchRequest(items=queries), timeout=5
+        )
+        alone = [(await stub.GetContext(q, timeout=5)).context for q in queries]
+        return batch, alone
+
+    batch, alone = run(tmp_path, scenario)
+    assert [item.context for item in batch.items] == alone
+    assert [[p.event.event_id for p in c.history] for c in alone] == [
+        ["ev-d-2", "ev-d-0"], ["ev-d-1"], [],
+    ]
+
+
 def test_list_decisions_pages_through_filters(tmp_path: Path) -> None:
     async def scenario(stub: Stub):
         for i in range(5):
@@ -275,6 +328,13 @@ def _with_bad_ip() -> audit_pb2.RecordRequest:
             "user_id",
         ),
         (lambda s: s.GetContext(audit_pb2.GetContextRequest(user_id="u"), timeout=5), "as_of"),
+        (
+            lambda s: s.GetContextBatch(audit_pb2.GetContextBatchRequest(items=[
+                audit_pb2.GetContextRequest(user_id="u", as_of=seconds_to_timestamp(T0)),
+                audit_pb2.GetContextRequest(user_id="v"),
+            ]), timeout=5),
+            "items[1].as_of",
+        ),
         (lambda s: s.GetDecision(audit_pb2.GetDecisionRequest(), timeout=5), "decision_id"),
         (
             lambda s: s.ListDecisions(audit_pb2.ListDecisionsRequest(page_token="x"), timeout=5),

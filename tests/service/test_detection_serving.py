@@ -95,3 +95,24 @@ def test_served_features_and_signals_equal_the_offline_ones(tmp_path: Path) -> N
     assert sum(len(c.history) for c, _ in results) > len(world)
     assert any(c.neighbors for c, _ in results)
 
+
+
+def test_a_batch_gets_the_signals_of_one_assess_each(tmp_path: Path) -> None:
+    model_dir = tmp_path / "detection"
+    train_tiny_model(model_dir)
+    world = [g.event for g in generate(WorldConfig(users=12, events=200, seed=5,
+                                                   attack_share=0.2))]
+    requests = list(replay_contexts(
+        [event_from_proto(m) for m in world], AuditSettings().context_bounds()
+    ))
+    agent = DetectionAgent(model_dir)
+    agent.load()
+
+    def meaning(signal: AgentSignal) -> tuple[object, ...]:
+        return (signal.status, signal.risk, signal.confidence,
+                [(r.code, r.message, r.weight) for r in signal.reasons])
+
+    batched = [meaning(s) for s in agent.assess_batch(requests)]
+    alone = [meaning(agent.assess(event, context)) for event, context in requests]
+    assert batched == alone
+    assert len({m[1] for m in alone}) > 5  # the logins differ, and so do their risks

@@ -45,7 +45,7 @@ class FixedAgent(Agent):
 class HangingAgent(agent_pb2_grpc.AgentServiceServicer):
     """Never answers: only the router's deadline ends the call."""
 
-    async def Assess(self, request, context):
+    async def AssessBatch(self, request, context):
         await asyncio.Event().wait()
 
 
@@ -256,9 +256,9 @@ def test_one_score_is_one_trace_across_router_agents_and_audit(tmp_path: Path, s
     }
     for method in (
         "/aegis.v1.RouterService/Score",
-        "/aegis.v1.AuditService/GetContext",
-        "/aegis.v1.AgentService/Assess",
-        "/aegis.v1.AuditService/Record",
+        "/aegis.v1.AuditService/GetContextBatch",
+        "/aegis.v1.AgentService/AssessBatch",
+        "/aegis.v1.AuditService/RecordBatch",
     ):
         assert method in in_trace, f"{method} missing from trace {trace_id}: {sorted(in_trace)}"
 
@@ -279,11 +279,12 @@ def test_bad_policy_refuses_to_start_naming_the_problem(tmp_path: Path) -> None:
 
 def test_agent_answering_out_of_range_is_an_error(tmp_path: Path) -> None:
     class Broken(agent_pb2_grpc.AgentServiceServicer):
-        async def Assess(self, request, context):
-            return agent_pb2.AssessResponse(
-                signal=common_pb2.AgentSignal(agent="x", status=common_pb2.SIGNAL_STATUS_OK,
-                                              risk=7.0, confidence=0.5)
-            )
+        async def AssessBatch(self, request, context):
+            return agent_pb2.AssessBatchResponse(signals=[
+                common_pb2.AgentSignal(agent="x", status=common_pb2.SIGNAL_STATUS_OK,
+                                       risk=7.0, confidence=0.5)
+                for _ in request.items
+            ])
 
     async def scenario() -> None:
         mesh = await start_mesh(
@@ -300,3 +301,74 @@ def test_agent_answering_out_of_range_is_an_error(tmp_path: Path) -> None:
             await mesh.close()
 
     run(scenario())
+
+
+class FirstCallGated(agent_pb2_grpc.AgentServiceServicer):
+    """Holds its first AssessBatch until released; answers every login with risk 0.01 and
+    remembers each call's batch size."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        self.batch_sizes: list[int] = []
+
+    async def AssessBatch(self, request, context):
+        self.batch_sizes.append(len(request.items))
+        if len(self.batch_sizes) == 1:
+            self.entered.set()
+            await self.release.wait()
+        return agent_pb2.AssessBatchResponse(signals=[
+            common_pb2.AgentSignal(agent="gated", status=common_pb2.SIGNAL_STATUS_OK,
+                                   risk=0.01, confidence=0.9)
+            for _ in request.items
+        ])
+
+
+def test_concurrent_scores_share_batch_calls_and_every_decision_is_audited(
+    tmp_path: Path,
+) -> None:
+    gated = FirstCallGated()
+    concurrent = 12
+
+    async def scenario():
+        mesh = await start_mesh(
+            tmp_path,
+            {"gated": (entry("gated"), gated), "geo": (entry("geo"), FixedAgent("geo", 0.01))},
+            batch_max_in_flight=1,
+        )
+        try:
+            router = mesh.router_stub()
+            scores = [
+                asyncio.ensure_future(router.Score(
+                    router_pb2.ScoreRequest(event=event(n, user=f"user-{n}")), timeout=10
+                ))
+                for n in range(concurrent)
+            ]
+            await gated.entered.wait()
+            (gated_client, _) = mesh.router.component.scorer.agents
+            while gated_client.batcher.queued < concurrent - 1:
+                await asyncio.sleep(0.001)
+            gated.release.set()
+            replies = await asyncio.gather(*scores)
+            audit = mesh.audit_stub()
+            stored = [
+                await audit.GetDecision(
+                    audit_pb2.GetDecisionRequest(decision_id=r.decision.decision_id), timeout=5
+                )
+                for r in replies
+            ]
+            return replies, stored
+        finally:
+            await mesh.close()
+
+    replies, stored = run(scenario())
+    assert gated.batch_sizes == [1, concurrent - 1]
+    sizes = sorted(
+        next(s.batch_size for s in r.decision.signals if s.agent == "gated") for r in replies
+    )
+    assert sizes == [1] + [concurrent - 1] * (concurrent - 1)
+    assert all(r.decision.action == common_pb2.ACTION_ALLOW for r in replies)
+    assert [s.audit_ref for s in stored] == [r.decision.audit_ref for r in replies]
+    # The held-back Scores reached the audit together too.
+    assert max(r.timing.audit_batch_size for r in replies) > 1
+    assert all(r.timing.context_batch_size >= 1 for r in replies)

@@ -31,6 +31,18 @@ class AssessResponse(_message.Message):
     signal: _common_pb2.AgentSignal
     def __init__(self, signal: _Optional[_Union[_common_pb2.AgentSignal, _Mapping]] = ...) -> None: ...
 
+class AssessBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[AssessRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[AssessRequest, _Mapping]]] = ...) -> None: ...
+
+class AssessBatchResponse(_message.Message):
+    __slots__ = ("signals",)
+    SIGNALS_FIELD_NUMBER: _ClassVar[int]
+    signals: _containers.RepeatedCompositeFieldContainer[_common_pb2.AgentSignal]
+    def __init__(self, signals: _Optional[_Iterable[_Union[_common_pb2.AgentSignal, _Mapping]]] = ...) -> None: ...
+
 class DescribeRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

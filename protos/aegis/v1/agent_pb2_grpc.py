@@ -40,6 +40,11 @@ class AgentServiceStub:
                 request_serializer=aegis_dot_v1_dot_agent__pb2.AssessRequest.SerializeToString,
                 response_deserializer=aegis_dot_v1_dot_agent__pb2.AssessResponse.FromString,
                 _registered_method=True)
+        self.AssessBatch = channel.unary_unary(
+                '/aegis.v1.AgentService/AssessBatch',
+                request_serializer=aegis_dot_v1_dot_agent__pb2.AssessBatchRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_agent__pb2.AssessBatchResponse.FromString,
+                _registered_method=True)
         self.Describe = channel.unary_unary(
                 '/aegis.v1.AgentService/Describe',
                 request_serializer=aegis_dot_v1_dot_agent__pb2.DescribeRequest.SerializeToString,
@@ -52,7 +57,16 @@ class AgentServiceServicer:
     """
 
     def Assess(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One login: the per-agent debugging call (`aegis agent`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssessBatch(self, request, context):
+        """Many logins in one call: the router's batches of concurrent Scores under load. One
+        signal per item, in request order; an item the agent cannot assess gets an ERROR signal.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -70,6 +84,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.Assess,
                     request_deserializer=aegis_dot_v1_dot_agent__pb2.AssessRequest.FromString,
                     response_serializer=aegis_dot_v1_dot_agent__pb2.AssessResponse.SerializeToString,
+            ),
+            'AssessBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssessBatch,
+                    request_deserializer=aegis_dot_v1_dot_agent__pb2.AssessBatchRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_agent__pb2.AssessBatchResponse.SerializeToString,
             ),
             'Describe': grpc.unary_unary_rpc_method_handler(
                     servicer.Describe,
@@ -105,6 +124,33 @@ class AgentService:
             '/aegis.v1.AgentService/Assess',
             aegis_dot_v1_dot_agent__pb2.AssessRequest.SerializeToString,
             aegis_dot_v1_dot_agent__pb2.AssessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssessBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aegis.v1.AgentService/AssessBatch',
+            aegis_dot_v1_dot_agent__pb2.AssessBatchRequest.SerializeToString,
+            aegis_dot_v1_dot_agent__pb2.AssessBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -34,6 +34,26 @@ class RecordResponse(_message.Message):
     duplicate: bool
     def __init__(self, audit_ref: _Optional[str] = ..., duplicate: _Optional[bool] = ...) -> None: ...
 
+class RecordBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[RecordRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[RecordRequest, _Mapping]]] = ...) -> None: ...
+
+class RecordResult(_message.Message):
+    __slots__ = ("recorded", "error")
+    RECORDED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    recorded: RecordResponse
+    error: _common_pb2.ItemError
+    def __init__(self, recorded: _Optional[_Union[RecordResponse, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.ItemError, _Mapping]] = ...) -> None: ...
+
+class RecordBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[RecordResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[RecordResult, _Mapping]]] = ...) -> None: ...
+
 class GetContextRequest(_message.Message):
     __slots__ = ("user_id", "device_id", "ip", "asn", "as_of")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +73,18 @@ class GetContextResponse(_message.Message):
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     context: _common_pb2.LoginContext
     def __init__(self, context: _Optional[_Union[_common_pb2.LoginContext, _Mapping]] = ...) -> None: ...
+
+class GetContextBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[GetContextRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[GetContextRequest, _Mapping]]] = ...) -> None: ...
+
+class GetContextBatchResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[GetContextResponse]
+    def __init__(self, items: _Optional[_Iterable[_Union[GetContextResponse, _Mapping]]] = ...) -> None: ...
 
 class GetDecisionRequest(_message.Message):
     __slots__ = ("decision_id",)

@@ -45,6 +45,16 @@ class AuditServiceStub:
                 request_serializer=aegis_dot_v1_dot_audit__pb2.GetContextRequest.SerializeToString,
                 response_deserializer=aegis_dot_v1_dot_audit__pb2.GetContextResponse.FromString,
                 _registered_method=True)
+        self.RecordBatch = channel.unary_unary(
+                '/aegis.v1.AuditService/RecordBatch',
+                request_serializer=aegis_dot_v1_dot_audit__pb2.RecordBatchRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_audit__pb2.RecordBatchResponse.FromString,
+                _registered_method=True)
+        self.GetContextBatch = channel.unary_unary(
+                '/aegis.v1.AuditService/GetContextBatch',
+                request_serializer=aegis_dot_v1_dot_audit__pb2.GetContextBatchRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_audit__pb2.GetContextBatchResponse.FromString,
+                _registered_method=True)
         self.GetDecision = channel.unary_unary(
                 '/aegis.v1.AuditService/GetDecision',
                 request_serializer=aegis_dot_v1_dot_audit__pb2.GetDecisionRequest.SerializeToString,
@@ -101,6 +111,21 @@ class AuditServiceServicer:
 
     def GetContext(self, request, context):
         """The user's recent logins and the graph neighbourhood of the login, in one round trip.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordBatch(self, request, context):
+        """Many records in one call (the router's batches under load): each item is recorded or
+        refused on its own, results in request order. Same durability and idempotency as Record.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetContextBatch(self, request, context):
+        """Many contexts in one call, in request order.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -174,6 +199,16 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.GetContext,
                     request_deserializer=aegis_dot_v1_dot_audit__pb2.GetContextRequest.FromString,
                     response_serializer=aegis_dot_v1_dot_audit__pb2.GetContextResponse.SerializeToString,
+            ),
+            'RecordBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordBatch,
+                    request_deserializer=aegis_dot_v1_dot_audit__pb2.RecordBatchRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_audit__pb2.RecordBatchResponse.SerializeToString,
+            ),
+            'GetContextBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetContextBatch,
+                    request_deserializer=aegis_dot_v1_dot_audit__pb2.GetContextBatchRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_audit__pb2.GetContextBatchResponse.SerializeToString,
             ),
             'GetDecision': grpc.unary_unary_rpc_method_handler(
                     servicer.GetDecision,
@@ -271,6 +306,60 @@ class AuditService:
             '/aegis.v1.AuditService/GetContext',
             aegis_dot_v1_dot_audit__pb2.GetContextRequest.SerializeToString,
             aegis_dot_v1_dot_audit__pb2.GetContextResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aegis.v1.AuditService/RecordBatch',
+            aegis_dot_v1_dot_audit__pb2.RecordBatchRequest.SerializeToString,
+            aegis_dot_v1_dot_audit__pb2.RecordBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetContextBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aegis.v1.AuditService/GetContextBatch',
+            aegis_dot_v1_dot_audit__pb2.GetContextBatchRequest.SerializeToString,
+            aegis_dot_v1_dot_audit__pb2.GetContextBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -215,7 +215,7 @@ class Reason(_message.Message):
     def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., weight: _Optional[float] = ...) -> None: ...
 
 class AgentSignal(_message.Message):
-    __slots__ = ("agent", "status", "risk", "confidence", "reasons", "model_version", "latency_ms", "detail")
+    __slots__ = ("agent", "status", "risk", "confidence", "reasons", "model_version", "latency_ms", "detail", "batch_size")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     RISK_FIELD_NUMBER: _ClassVar[int]
@@ -224,6 +224,7 @@ class AgentSignal(_message.Message):
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     agent: str
     status: SignalStatus
     risk: float
@@ -232,7 +233,8 @@ class AgentSignal(_message.Message):
     model_version: str
     latency_ms: float
     detail: str
-    def __init__(self, agent: _Optional[str] = ..., status: _Optional[_Union[SignalStatus, str]] = ..., risk: _Optional[float] = ..., confidence: _Optional[float] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., model_version: _Optional[str] = ..., latency_ms: _Optional[float] = ..., detail: _Optional[str] = ...) -> None: ...
+    batch_size: int
+    def __init__(self, agent: _Optional[str] = ..., status: _Optional[_Union[SignalStatus, str]] = ..., risk: _Optional[float] = ..., confidence: _Optional[float] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., model_version: _Optional[str] = ..., latency_ms: _Optional[float] = ..., detail: _Optional[str] = ..., batch_size: _Optional[int] = ...) -> None: ...
 
 class Decision(_message.Message):
     __slots__ = ("decision_id", "event_id", "action", "risk", "confidence", "disagreement", "reasons", "signals", "degraded_agents", "policy_version", "model_versions", "audit_ref", "trace_id", "decided_at", "latency_ms")
@@ -308,3 +310,13 @@ class DecisionRecord(_message.Message):
     environment: str
     review: Review
     def __init__(self, decision: _Optional[_Union[Decision, _Mapping]] = ..., event: _Optional[_Union[LoginEvent, _Mapping]] = ..., context: _Optional[_Union[LoginContext, _Mapping]] = ..., environment: _Optional[str] = ..., review: _Optional[_Union[Review, _Mapping]] = ...) -> None: ...
+
+class ItemError(_message.Message):
+    __slots__ = ("code", "message", "field")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    field: str
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...

@@ -13,10 +13,24 @@ class ScoreRequest(_message.Message):
     def __init__(self, event: _Optional[_Union[_common_pb2.LoginEvent, _Mapping]] = ...) -> None: ...
 
 class ScoreResponse(_message.Message):
-    __slots__ = ("decision",)
+    __slots__ = ("decision", "timing")
     DECISION_FIELD_NUMBER: _ClassVar[int]
+    TIMING_FIELD_NUMBER: _ClassVar[int]
     decision: _common_pb2.Decision
-    def __init__(self, decision: _Optional[_Union[_common_pb2.Decision, _Mapping]] = ...) -> None: ...
+    timing: ScoreTiming
+    def __init__(self, decision: _Optional[_Union[_common_pb2.Decision, _Mapping]] = ..., timing: _Optional[_Union[ScoreTiming, _Mapping]] = ...) -> None: ...
+
+class ScoreTiming(_message.Message):
+    __slots__ = ("context_ms", "context_batch_size", "audit_ms", "audit_batch_size")
+    CONTEXT_MS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_MS_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    context_ms: float
+    context_batch_size: int
+    audit_ms: float
+    audit_batch_size: int
+    def __init__(self, context_ms: _Optional[float] = ..., context_batch_size: _Optional[int] = ..., audit_ms: _Optional[float] = ..., audit_batch_size: _Optional[int] = ...) -> None: ...
 
 class ScoreStreamRequest(_message.Message):
     __slots__ = ("client_ref", "event")
