@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import json_format
+from google.protobuf.message import DecodeError
 
 from aegis.v1 import common_pb2
 
@@ -29,14 +31,39 @@ def canonical_json(value: Any) -> bytes:
     ).encode("ascii")
 
 
+# The context (up to a few dozen past logins and the graph neighbourhood) is most of a
+# record, and its JSON mapping cost more CPU than all the rest of the write path: it is kept
+# as its protobuf bytes in base64 under this key. The hash covers those bytes as it covers
+# every other field.
+CONTEXT_BYTES_KEY = "context_pb"
+
+
 def record_to_json(record: common_pb2.DecisionRecord) -> dict[str, Any]:
-    """The protobuf JSON mapping of a record, with the .proto field names."""
-    return json_format.MessageToDict(record, preserving_proto_field_name=True)
+    """The protobuf JSON mapping of a record, with the .proto field names; its context as
+    base64 protobuf bytes (CONTEXT_BYTES_KEY)."""
+    if not record.HasField("context"):
+        return json_format.MessageToDict(record, preserving_proto_field_name=True)
+    without_context = common_pb2.DecisionRecord()
+    without_context.CopyFrom(record)
+    without_context.ClearField("context")
+    body = json_format.MessageToDict(without_context, preserving_proto_field_name=True)
+    body[CONTEXT_BYTES_KEY] = base64.b64encode(
+        record.context.SerializeToString(deterministic=True)
+    ).decode("ascii")
+    return body
 
 
 def record_from_json(body: dict[str, Any]) -> common_pb2.DecisionRecord:
-    """Inverse of record_to_json."""
-    return json_format.ParseDict(body, common_pb2.DecisionRecord())
+    """Inverse of record_to_json (and reads records whose context is in the JSON mapping)."""
+    fields = dict(body)
+    encoded = fields.pop(CONTEXT_BYTES_KEY, None)
+    record = json_format.ParseDict(fields, common_pb2.DecisionRecord())
+    if encoded is not None:
+        try:
+            record.context.ParseFromString(base64.b64decode(encoded, validate=True))
+        except (ValueError, TypeError, DecodeError) as exc:
+            raise json_format.ParseError(f"{CONTEXT_BYTES_KEY}: not a LoginContext: {exc}") from exc
+    return record
 
 
 def canonical_record(record: common_pb2.DecisionRecord) -> bytes:

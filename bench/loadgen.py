@@ -39,6 +39,10 @@ async def run_rate(
     finished_at: list[float] = []
     # Per agent, how many decisions went without its signal (timeout, error, no model...).
     degraded: Counter[str] = Counter()
+    # Per hop (each agent, context, audit): how many Scores shared its batch call.
+    batch_sizes: dict[str, list[float]] = defaultdict(list)
+    context_latencies: list[float] = []
+    audit_latencies: list[float] = []
 
     async def call(intended: float, event: common_pb2.LoginEvent) -> None:
         try:
@@ -50,9 +54,15 @@ async def run_rate(
         finished_at.append(done)
         latencies.append((done - intended) * 1000)
         actions[common_pb2.Action.Name(reply.decision.action)] += 1
+        timing = reply.timing
+        context_latencies.append(timing.context_ms)
+        audit_latencies.append(timing.audit_ms)
+        batch_sizes["context"].append(timing.context_batch_size)
+        batch_sizes["audit"].append(timing.audit_batch_size)
         for signal in reply.decision.signals:
             if signal.status == common_pb2.SIGNAL_STATUS_OK:
                 agent_latencies[signal.agent].append(signal.latency_ms)
+                batch_sizes[signal.agent].append(signal.batch_size)
             else:
                 status = common_pb2.SignalStatus.Name(signal.status).removeprefix("SIGNAL_STATUS_")
                 degraded[f"{signal.agent}:{status}"] += 1
@@ -76,6 +86,13 @@ async def run_rate(
         "throughput_per_s": round(len(latencies) / elapsed, 1) if elapsed > 0 else None,
         "latency_ms": summarise(latencies),
         "agent_latency_ms": {name: summarise(v) for name, v in sorted(agent_latencies.items())},
+        "context_latency_ms": summarise(context_latencies),
+        # Until the audit acknowledged the record: the durable commit as the router sees it.
+        "audit_commit_latency_ms": summarise(audit_latencies),
+        "batch_size": {
+            name: {"mean": round(sum(v) / len(v), 2), **summarise(v)}
+            for name, v in sorted(batch_sizes.items())
+        },
         "actions": dict(actions),
         "degraded": dict(degraded),
     }

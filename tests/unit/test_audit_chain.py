@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
+from google.protobuf import json_format
 
 from audit_service.chain import (
+    CONTEXT_BYTES_KEY,
     GENESIS_HASH,
     MalformedLine,
     canonical_record,
     chain_hash,
     decode_line,
     encode_line,
+    record_from_json,
+    record_to_json,
 )
 from audit_service.index_rows import event_from_json, indexed_decision, indexed_entry_from_json
 from audit_service.layout import audit_ref, parse_segment_key, segment_key, utc_day
@@ -93,3 +97,38 @@ def test_index_rows_read_back_from_the_log_equal_those_written() -> None:
     assert indexed_entry_from_json(decode_line(line).body) == written
     event = event_from_json(written.event_json)
     assert (event.user_id, event.latitude, event.login_successful) == ("alice", 59.91, False)
+
+
+def record_with_history():
+    record = make_record("d-1")
+    past = record.context.history.add()
+    past.event.CopyFrom(record.event)
+    past.event.event_id = "ev-earlier"
+    past.risk = 0.25
+    record.context.ip_users = 3
+    return record
+
+
+def test_the_context_is_kept_as_protobuf_bytes_and_read_back_whole() -> None:
+    record = record_with_history()
+    line, _ = encode_line(canonical_record(record), 1, GENESIS_HASH)
+    decoded = decode_line(line)
+    assert "context" not in decoded.body
+    assert isinstance(decoded.body[CONTEXT_BYTES_KEY], str)
+    assert decoded.record() == record
+    changed = record_with_history()
+    changed.context.history[0].risk = 0.5
+    assert canonical_record(changed) != canonical_record(record)
+
+
+def test_a_line_whose_context_is_in_the_json_mapping_still_reads() -> None:
+    record = record_with_history()
+    body = json_format.MessageToDict(record, preserving_proto_field_name=True)
+    assert record_from_json(body) == record
+
+
+def test_context_bytes_that_are_not_a_context_are_refused() -> None:
+    body = record_to_json(record_with_history())
+    body[CONTEXT_BYTES_KEY] = "bm90IGEgY29udGV4dA=="  # "not a context"
+    with pytest.raises(json_format.ParseError, match=CONTEXT_BYTES_KEY):
+        record_from_json(body)
