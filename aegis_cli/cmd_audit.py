@@ -241,8 +241,11 @@ def run_replay(args: argparse.Namespace) -> int:
     registry = default_registry()
 
     async def run() -> ReplayResult:
-        channels = {e.name: open_channel(settings.agent_address(e.name, e.port))
-                    for e in registry.agents}
+        # The scorer's batch calls trace themselves: no interceptors on these channels.
+        channels = {
+            e.name: open_channel(settings.agent_address(e.name, e.port), intercepted=False)
+            for e in registry.agents
+        }
         try:
             async with open_channel(args.audit_addr) as audit_channel:
                 audit = audit_pb2_grpc.AuditServiceStub(audit_channel)

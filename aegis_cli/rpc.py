@@ -48,9 +48,10 @@ def add_timeout_option(parser: argparse.ArgumentParser, default_s: float) -> Non
     )
 
 
-def open_channel(address: str) -> grpc.aio.Channel:
-    """The services' own instrumented channel: the CLI's calls carry trace context too."""
-    return insecure_channel(address)
+def open_channel(address: str, *, intercepted: bool = True) -> grpc.aio.Channel:
+    """The services' own channel: the CLI's calls carry trace context too (through the
+    interceptors, or, for the router's batch calls, through their own spans)."""
+    return insecure_channel(address, intercepted=intercepted)
 
 
 def rpc_failure(exc: grpc.aio.AioRpcError, service: str, address: str) -> CliError:

@@ -12,8 +12,8 @@ import grpc
 from grpc.aio import ClientCallDetails
 
 from aegis_runtime.logging import request_id_var
+from aegis_runtime.telemetry import REQUEST_ID_HEADER
 
-REQUEST_ID_HEADER = "x-request-id"
 access_log = logging.getLogger("aegis.access")
 
 

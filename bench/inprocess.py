@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,8 @@ class DirectAgent:
         self.servicer = servicer
 
     async def AssessBatch(
-        self, request: agent_pb2.AssessBatchRequest, timeout: float
+        self, request: agent_pb2.AssessBatchRequest, timeout: float,
+        metadata: Sequence[tuple[str, str]],
     ) -> agent_pb2.AssessBatchResponse:
         return await self.servicer.AssessBatch(request, _NO_CONTEXT)
 
@@ -57,12 +59,14 @@ class DirectAudit:
         self.servicer = servicer
 
     async def GetContextBatch(
-        self, request: audit_pb2.GetContextBatchRequest, timeout: float
+        self, request: audit_pb2.GetContextBatchRequest, timeout: float,
+        metadata: Sequence[tuple[str, str]],
     ) -> audit_pb2.GetContextBatchResponse:
         return await self.servicer.GetContextBatch(request, _NO_CONTEXT)
 
     async def RecordBatch(
-        self, request: audit_pb2.RecordBatchRequest, timeout: float
+        self, request: audit_pb2.RecordBatchRequest, timeout: float,
+        metadata: Sequence[tuple[str, str]],
     ) -> audit_pb2.RecordBatchResponse:
         return await self.servicer.RecordBatch(request, _NO_CONTEXT)
 

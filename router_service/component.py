@@ -25,11 +25,14 @@ class RouterComponent:
         pool: RiskPool | None = None,
     ) -> None:
         self.settings = settings
-        self.audit_channel = insecure_channel(settings.audit_addr)
+        # The scorer traces its batch calls itself (telemetry.batch_call_span).
+        self.audit_channel = insecure_channel(settings.audit_addr, intercepted=False)
         self.channels = [self.audit_channel]
         agents = []
         for entry in registry.agents:
-            channel = insecure_channel(settings.agent_address(entry.name, entry.port))
+            channel = insecure_channel(
+                settings.agent_address(entry.name, entry.port), intercepted=False
+            )
             self.channels.append(channel)
             agents.append(AgentClient(
                 entry, agent_pb2_grpc.AgentServiceStub(channel), settings.batch_limits()

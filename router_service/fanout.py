@@ -14,10 +14,14 @@ import grpc
 from aegis.v1 import agent_pb2, common_pb2
 from aegis_domain.convert import signal_from_proto
 from aegis_domain.types import AgentSignal, SignalStatus
+from aegis_runtime.telemetry import batch_call_span, method_path
 from agent_services.registry import AgentEntry
 from router_service.batching import Batcher, BatchLimits, BatchSizeMismatch
 from router_service.deadline import Deadline
 
+ASSESS_BATCH = method_path(
+    agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name, "AssessBatch"
+)
 _STATUS_OF_CODE = {
     grpc.StatusCode.DEADLINE_EXCEEDED: SignalStatus.TIMEOUT,
     grpc.StatusCode.UNAVAILABLE: SignalStatus.UNAVAILABLE,
@@ -28,7 +32,8 @@ class AgentStub(Protocol):
     """What the fan-out needs of an agent: the generated stub, or a direct call in benchmarks."""
 
     def AssessBatch(
-        self, request: agent_pb2.AssessBatchRequest, timeout: float
+        self, request: agent_pb2.AssessBatchRequest, timeout: float,
+        metadata: Sequence[tuple[str, str]],
     ) -> Awaitable[agent_pb2.AssessBatchResponse]: ...
 
 
@@ -47,9 +52,10 @@ class AgentClient:
     async def _assess_batch(
         self, items: Sequence[agent_pb2.AssessRequest], timeout_s: float
     ) -> Sequence[common_pb2.AgentSignal]:
-        reply = await self.stub.AssessBatch(
-            agent_pb2.AssessBatchRequest(items=items), timeout=timeout_s
-        )
+        with batch_call_span(ASSESS_BATCH, len(items)) as metadata:
+            reply = await self.stub.AssessBatch(
+                agent_pb2.AssessBatchRequest(items=items), timeout=timeout_s, metadata=metadata
+            )
         return reply.signals
 
 

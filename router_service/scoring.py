@@ -29,6 +29,7 @@ from aegis_domain.types import AgentSignal, Reason, Velocity
 from aegis_domain.validation import TimeWindow, validate_event
 from aegis_runtime.errors import Unavailable
 from aegis_runtime.logging import current_trace_id
+from aegis_runtime.telemetry import batch_call_span, method_path
 from router_service.batching import Batcher, BatchSizeMismatch
 from router_service.combine import RiskPool, combine
 from router_service.deadline import Deadline
@@ -40,6 +41,9 @@ log = logging.getLogger(__name__)
 
 # The learned combiner's key among the decision's model versions.
 COMBINER = "combiner"
+_AUDIT_SERVICE = audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name
+GET_CONTEXT_BATCH = method_path(_AUDIT_SERVICE, "GetContextBatch")
+RECORD_BATCH = method_path(_AUDIT_SERVICE, "RecordBatch")
 # Agent reasons quoted in the decision, beside the policy's own.
 MAX_AGENT_REASONS = 5
 
@@ -48,11 +52,13 @@ class AuditClient(Protocol):
     """What scoring needs of the audit service: the generated stub, or a direct call."""
 
     def GetContextBatch(
-        self, request: audit_pb2.GetContextBatchRequest, timeout: float
+        self, request: audit_pb2.GetContextBatchRequest, timeout: float,
+        metadata: Sequence[tuple[str, str]],
     ) -> Awaitable[audit_pb2.GetContextBatchResponse]: ...
 
     def RecordBatch(
-        self, request: audit_pb2.RecordBatchRequest, timeout: float
+        self, request: audit_pb2.RecordBatchRequest, timeout: float,
+        metadata: Sequence[tuple[str, str]],
     ) -> Awaitable[audit_pb2.RecordBatchResponse]: ...
 
 
@@ -183,17 +189,20 @@ class Scorer:
     async def _get_contexts(
         self, items: Sequence[audit_pb2.GetContextRequest], timeout_s: float
     ) -> Sequence[common_pb2.LoginContext]:
-        reply = await self.audit.GetContextBatch(
-            audit_pb2.GetContextBatchRequest(items=items), timeout=timeout_s
-        )
+        with batch_call_span(GET_CONTEXT_BATCH, len(items)) as metadata:
+            reply = await self.audit.GetContextBatch(
+                audit_pb2.GetContextBatchRequest(items=items), timeout=timeout_s,
+                metadata=metadata,
+            )
         return [item.context for item in reply.items]
 
     async def _record_batch(
         self, items: Sequence[audit_pb2.RecordRequest], timeout_s: float
     ) -> Sequence[audit_pb2.RecordResult]:
-        reply = await self.audit.RecordBatch(
-            audit_pb2.RecordBatchRequest(items=items), timeout=timeout_s
-        )
+        with batch_call_span(RECORD_BATCH, len(items)) as metadata:
+            reply = await self.audit.RecordBatch(
+                audit_pb2.RecordBatchRequest(items=items), timeout=timeout_s, metadata=metadata
+            )
         return reply.results
 
     async def _context(

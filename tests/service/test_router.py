@@ -372,3 +372,38 @@ def test_concurrent_scores_share_batch_calls_and_every_decision_is_audited(
     # The held-back Scores reached the audit together too.
     assert max(r.timing.audit_batch_size for r in replies) > 1
     assert all(r.timing.context_batch_size >= 1 for r in replies)
+
+
+class MetadataRecorder(agent_pb2_grpc.AgentServiceServicer):
+    """Answers risk 0.01 and remembers the metadata of every AssessBatch call."""
+
+    def __init__(self) -> None:
+        self.metadata: list[dict[str, str]] = []
+
+    async def AssessBatch(self, request, context):
+        self.metadata.append(dict(context.invocation_metadata()))
+        return agent_pb2.AssessBatchResponse(signals=[
+            common_pb2.AgentSignal(agent="rec", status=common_pb2.SIGNAL_STATUS_OK,
+                                   risk=0.01, confidence=0.9)
+            for _ in request.items
+        ])
+
+
+def test_batch_calls_carry_the_callers_request_id_and_trace(tmp_path: Path) -> None:
+    recorder = MetadataRecorder()
+
+    async def scenario():
+        mesh = await start_mesh(tmp_path, {"rec": (entry("rec"), recorder)})
+        try:
+            return await mesh.router_stub().Score(
+                router_pb2.ScoreRequest(event=event()), timeout=5,
+                metadata=(("x-request-id", "req-42"),),
+            )
+        finally:
+            await mesh.close()
+
+    reply = run(scenario())
+    (metadata,) = recorder.metadata
+    assert metadata["x-request-id"] == "req-42"
+    # W3C traceparent: version-traceid-spanid-flags, in the decision's trace.
+    assert metadata["traceparent"].split("-")[1] == reply.decision.trace_id
