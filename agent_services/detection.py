@@ -68,13 +68,16 @@ class DetectionScorer:
             [self.features.vector(event, context) for event, context in requests],
             dtype=np.float32,
         ).reshape(len(requests), len(FEATURE_NAMES))
-        matrix = self.xgboost.DMatrix(
-            rows, missing=math.nan, feature_names=list(FEATURE_NAMES), nthread=1
-        )
+        # No feature names on the matrix, and no check of them per call (it cost as much as
+        # the prediction of a small batch): read_model checked once that the booster was
+        # trained on FEATURE_NAMES, in this order.
+        matrix = self.xgboost.DMatrix(rows, missing=math.nan, nthread=1)
         # XGBoost's own attribution, path-based (approx_contribs: Saabas): a quarter of the
         # cost of exact TreeSHAP per login, and it too sums to the margin (the last column is
         # the bias), so one call gives both the risk and the reasons.
-        contributions = self.booster.predict(matrix, pred_contribs=True, approx_contribs=True)
+        contributions = self.booster.predict(
+            matrix, pred_contribs=True, approx_contribs=True, validate_features=False
+        )
         margins = contributions.sum(axis=1)
         risks = np.interp(margins, self.knots, self.probabilities)
         supports = np.interp(margins, self.knots, self.support)
@@ -142,7 +145,10 @@ class DetectionAgent(TrainedModelAgent):
             metadata = DetectionMetadata.model_validate(artifact.metadata.model_dump())
         except ValidationError as exc:
             raise ArtifactError(f"{self.model_dir / 'metadata.json'}: {exc}") from exc
-        if tuple(metadata.features) != FEATURE_NAMES:
+        trained_on = booster.feature_names
+        if tuple(metadata.features) != FEATURE_NAMES or (
+            trained_on is not None and tuple(trained_on) != FEATURE_NAMES
+        ):
             raise ArtifactError(
                 f"{artifact.model_path} was trained on other features than this code computes "
                 "(retrain it: make train)"
