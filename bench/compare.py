@@ -1,0 +1,96 @@
+"""Before/after: the same load against a cluster of another checkout and of this one, in turn.
+
+    git worktree add ../before <commit>
+    python -m bench.compare --before ../before --rates 20,100,200,300
+
+Both clusters serve the same models (--model-dir) on the same ports, one after the other; the
+load generator and its population are this checkout's. Reports, per tree and rate, achieved
+throughput, latency, errors, degraded signals, and each service's CPU per Score (from /proc),
+which the noise of a shared machine disturbs less than latency does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from aegis_cli.cluster import router_address
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def aegis(tree: Path, *args: str, env: dict[str, str]) -> None:
+    # The tree's own code: run from it, with it first on the path.
+    subprocess.run([sys.executable, "-m", "aegis_cli", *args], cwd=tree, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def measure_tree(
+    tree: Path, state: Path, models: Path, rates: list[float], duration: float
+) -> list[dict[str, Any]]:
+    env = {**os.environ, "PYTHONPATH": str(tree), "AEGIS_AGENT_MODEL_DIR": str(models),
+           "AEGIS_ROUTER_COMBINER_PATH": str(models / "router" / "combiner.json")}
+    aegis(tree, "cluster", "up", "--state-dir", str(state), env=env)
+    rows = []
+    try:
+        pids = {p.stem: int(p.read_text()) for p in (state / "run").glob("*.pid")}
+        for rate in rates:
+            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            out = state / f"rate-{rate:g}.json"
+            subprocess.run([sys.executable, "-m", "bench.loadgen", "--rates", str(rate),
+                            "--duration", str(duration), "--out", str(out),
+                            "--target", router_address()], check=True)
+            after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            (result,) = json.loads(out.read_text())
+            scored = max(result["ok"], 1)
+            result["cpu_ms_per_score"] = {
+                name: round((after[name] - before[name]) * 1000 / scored, 2) for name in pids
+            }
+            result["cpu_ms_per_score"]["total"] = round(
+                sum(after[n] - before[n] for n in pids) * 1000 / scored, 2
+            )
+            rows.append(result)
+    finally:
+        aegis(tree, "cluster", "down", "--state-dir", str(state), env=env)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", type=Path, required=True, help="the other checkout")
+    parser.add_argument("--after", type=Path, default=Path.cwd(), help="default: this one")
+    parser.add_argument("--model-dir", type=Path, default=Path(".aegis/models"))
+    parser.add_argument("--state-dir", type=Path, default=Path(".aegis/bench-compare"))
+    parser.add_argument("--rates", default="20,100,200,300")
+    parser.add_argument("--duration", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    rates = [float(r) for r in args.rates.split(",")]
+    results = {
+        name: measure_tree(tree.resolve(), (args.state_dir / name).resolve(),
+                           args.model_dir.resolve(), rates, args.duration)
+        for name, tree in (("before", args.before), ("after", args.after))
+    }
+    (args.state_dir / "compare.json").write_text(json.dumps(results, indent=2))
+    print(f"{'tree':<7} {'rate':>6} {'achieved':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+          f"{'degraded':>9} {'CPU ms/Score':>13}")
+    for name, rows in results.items():
+        for r in rows:
+            degraded = sum(r["degraded"].values())
+            print(f"{name:<7} {r['rate']:>6g} {r['throughput_per_s']:>9} "
+                  f"{r['latency_ms']['p50']:>8} {r['latency_ms']['p99']:>8} "
+                  f"{r['error_share']:>7} {degraded:>9} {r['cpu_ms_per_score']['total']:>13}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
