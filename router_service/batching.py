@@ -124,8 +124,3 @@ class Batcher(Generic[Item, Result]):
         finally:
             self._in_flight -= 1
             self._dispatch()
-
-    async def close(self) -> None:
-        """Waits for the calls in flight (their waiters may still want the answers)."""
-        if self._calls:
-            await asyncio.gather(*self._calls, return_exceptions=True)
