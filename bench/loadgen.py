@@ -57,7 +57,11 @@ async def run_rate(
         timing = reply.timing
         context_latencies.append(timing.context_ms)
         audit_latencies.append(timing.audit_ms)
-        batch_sizes["context"].append(timing.context_batch_size)
+        if timing.context_batch_size:
+            batch_sizes["context"].append(timing.context_batch_size)
+        else:
+            # Decided without the user's history: GetContext failed or ran out of time.
+            degraded["context:UNAVAILABLE"] += 1
         batch_sizes["audit"].append(timing.audit_batch_size)
         for signal in reply.decision.signals:
             if signal.status == common_pb2.SIGNAL_STATUS_OK:
