@@ -87,8 +87,12 @@ def held_out_world(args: argparse.Namespace, trained_on: dict[str, Any] | None) 
         start, seed = end + _GAP, int(trained_on["seed"]) + 1
     if args.seed is None:
         args.seed = seed
-    if trained_on is not None and args.seed == trained_on["seed"]:
-        raise CliError(f"--seed {args.seed} is the training world's: its users are not unseen")
+    if trained_on is not None:
+        combiner = trained_on.get("combiner_world") or {}
+        for name, seen in (("training", trained_on), ("combiner", combiner)):
+            if args.seed == seen.get("seed"):
+                raise CliError(f"--seed {args.seed} is the {name} world's: its users are not "
+                               "unseen")
     return cmd_generate.config_from_args(args, start=start)
 
 

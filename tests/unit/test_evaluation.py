@@ -104,3 +104,7 @@ def test_the_held_out_world_is_later_and_has_other_users() -> None:
     same_seed = build_parser().parse_args(["evaluate", "--seed", "7"])
     with pytest.raises(CliError, match="training world's"):
         held_out_world(same_seed, trained_on)
+    with_combiner = {**trained_on, "combiner_world": {"seed": 1007}}
+    combiner_seed = build_parser().parse_args(["evaluate", "--seed", "1007"])
+    with pytest.raises(CliError, match="combiner world's"):
+        held_out_world(combiner_seed, with_combiner)
