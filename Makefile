@@ -90,7 +90,7 @@ cluster-status: $(STAMP)
 	$(BIN)/aegis cluster status --state-dir $(STATE)
 
 models: $(STAMP)  ## small default models, only where none exist (make run does this first)
-	test -f $(MODELS)/network/model.pt || $(PY) -m aegis_graph.train --quiet --out $(MODELS)/network
+	test -f $(MODELS)/network/model.pt || $(PY) -m aegis_graph.train --small --quiet --out $(MODELS)/network
 	$(BIN)/aegis train --small --if-missing --model-dir $(MODELS)
 
 train: $(STAMP)  ## full models: the GNN first, then behavior, detection and the combiner over all

@@ -25,8 +25,10 @@ from aegis_cli.cluster import (
 from aegis_cli.cmd_train import DEFAULT_MODEL_DIR
 from aegis_cli.errors import FAILURE, CliError
 from aegis_world import DEFAULT_START, WorldConfig
-from agent_services.artifacts import METADATA_FILE, ArtifactError
-from agent_services.registry import default_registry
+from agent_services.artifacts import METADATA_FILE, ArtifactError, find_artifact
+from agent_services.registry import Registry, default_registry
+from agent_services.trained import TrainedModelAgent
+from router_service.stacking import Stacker, load_stacker
 
 DEFAULT_EVENTS = 40_000
 # The held-out world starts this long after the training world ends: later in time.
@@ -64,6 +66,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="requests awaiting their decision at most (default %(default)s)")
     parser.add_argument("--timeout", type=positive_float, default=120.0, metavar="SECONDS",
                         help="for the cluster to come up (default %(default)s)")
+    parser.add_argument("--allow-untrained", action="store_true",
+                        help="evaluate even when an agent has no model in --model-dir or the "
+                        "combiner was fitted without it (the mesh measured is then not the "
+                        "full one)")
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         help="no progress bar")
     parser.set_defaults(handler=run)
@@ -87,9 +93,31 @@ def held_out_world(args: argparse.Namespace, trained_on: dict[str, Any] | None) 
         start, seed = end + _GAP, int(trained_on["seed"]) + 1
     if args.seed is None:
         args.seed = seed
-    if trained_on is not None and args.seed == trained_on["seed"]:
-        raise CliError(f"--seed {args.seed} is the training world's: its users are not unseen")
+    if trained_on is not None:
+        combiner = trained_on.get("combiner_world") or {}
+        for name, seen in (("training", trained_on), ("combiner", combiner)):
+            if args.seed == seen.get("seed"):
+                raise CliError(f"--seed {args.seed} is the {name} world's: its users are not "
+                               "unseen")
     return cmd_generate.config_from_args(args, start=start)
+
+
+def untrained_agents(model_dir: Path, registry: Registry,
+                     stacker: Stacker | None) -> dict[str, str]:
+    """The registry's agents that would not take their full part in the mesh evaluated, and
+    why: no model in `model_dir` (the agent answers NO_MODEL), or a combiner that ignores them
+    (it was fitted before their model was trained)."""
+    untrained = {}
+    for entry in registry.agents:
+        agent = entry.make_agent(model_dir / entry.name)
+        if isinstance(agent, TrainedModelAgent) and find_artifact(
+            agent.model_dir, agent.model_file
+        ) is None:
+            untrained[entry.name] = f"no trained model in {agent.model_dir}"
+        elif stacker is not None and entry.name not in stacker.spec.agents:
+            untrained[entry.name] = ("the combiner was fitted without it: train its model, "
+                                     "then `aegis train`")
+    return untrained
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,7 +126,6 @@ def run(args: argparse.Namespace) -> int:
     from aegis_evaluation.analysis import analyse
     from aegis_evaluation.collect import collect
     from aegis_evaluation.report import write_report
-    from router_service.stacking import load_stacker
 
     trained_on = _training_world(args.model_dir)
     world = held_out_world(args, trained_on)
@@ -107,6 +134,10 @@ def run(args: argparse.Namespace) -> int:
         stacker = load_stacker(args.model_dir / "router" / "combiner.json")
     except ArtifactError as exc:
         raise CliError(str(exc)) from None
+    untrained = untrained_agents(args.model_dir, registry, stacker)
+    if untrained and not args.allow_untrained:
+        raise CliError("not the full mesh: " + "; ".join(
+            f"{name}: {why}" for name, why in untrained.items()) + " (or --allow-untrained)")
     print(f"evaluating on {world.events} logins of {world.users} unseen users (seed "
           f"{world.seed}, from {world.start:%Y-%m-%d})", file=sys.stderr)
     cluster = None if args.router else _own_cluster(args)
@@ -133,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
                   "start": world.start.isoformat(), "days": world.days,
                   "attack_share": world.attack_share, "attack_mix": dict(world.attack_mix)},
         "training_world": trained_on,
+        "untrained_agents": untrained,
         "router": args.router or f"{router_address()} (started by this command)",
         "max_in_flight": args.max_in_flight, "warmup_days": args.warmup_days,
         "elapsed_s": collected.elapsed_s,

@@ -24,9 +24,9 @@ if TYPE_CHECKING:
     from aegis_training.pipeline import ProgressFactory, TrainReport
 
 DEFAULT_MODEL_DIR = Path(".aegis/models")
-FULL_EVENTS = 200_000
+FULL = {"events": 200_000, "rounds": 300, "stacker_legit": 15_000, "combiner_events": 50_000}
 # Seconds, not minutes: what a fresh clone trains before `make run`.
-SMALL = {"events": 20_000, "rounds": 60, "stacker_legit": 3_000}
+SMALL = {"events": 6_000, "rounds": 40, "stacker_legit": 1_500, "combiner_events": 4_000}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -39,16 +39,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "behavior/population.json, detection/model.json + metadata.json (XGBoost, isotonic "
         "calibration on holdout users, feature list, training window, data hash, metrics) and "
         "router/combiner.json (a logistic stacker over every agent's signal, the network "
-        "agent's included when its model is there: train it first).",
+        "agent's included when its model is there: train it first; fitted on a combiner world "
+        "of its own: seed + 1000, later, other users, every attack type in equal share).",
     )
     cmd_generate.add_generator_options(parser, events_default=None)
     parser.add_argument("--small", action="store_true",
                         help=f"a small world and few rounds, seconds not minutes (default "
-                        f"events {SMALL['events']} instead of {FULL_EVENTS})")
+                        f"events {SMALL['events']} instead of {FULL['events']})")
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR, metavar="DIR",
                         help="where the agents read their models (default %(default)s)")
     parser.add_argument("--rounds", type=positive_int, default=None,
-                        help="boosting rounds (default 300, 60 with --small)")
+                        help=f"boosting rounds (default {FULL['rounds']}, {SMALL['rounds']} with "
+                        "--small)")
+    parser.add_argument("--combiner-events", type=positive_int, default=None,
+                        help=f"logins of the combiner world (default {FULL['combiner_events']}, "
+                        f"{SMALL['combiner_events']} with --small)")
     parser.add_argument("--warmup-days", type=float, default=7.0,
                         help="logins before then only build history (default %(default)s)")
     parser.add_argument("--if-missing", action="store_true",
@@ -70,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from aegis_training.pipeline import (
         TrainPlan,
         TrainReport,
-        replay_world,
+        replay_combiner_world,
         train_all,
         train_stacker,
     )
@@ -78,15 +83,17 @@ def run(args: argparse.Namespace) -> int:
     if args.if_missing and (args.model_dir / "detection" / METADATA_FILE).exists():
         print(f"models present in {args.model_dir}; not training", file=sys.stderr)
         return 0
+    sizes = SMALL if args.small else FULL
     if args.events is None:
-        args.events = SMALL["events"] if args.small else FULL_EVENTS
+        args.events = sizes["events"]
     world = cmd_generate.config_from_args(args)
-    split_legit = args.stacker_legit or (SMALL["stacker_legit"] if args.small else 15_000)
+    split_legit = args.stacker_legit or sizes["stacker_legit"]
     plan = TrainPlan(
         world=world,
         bounds=AuditSettings().context_bounds(),
         model_dir=args.model_dir,
-        params=DetectionParams(rounds=args.rounds or (SMALL["rounds"] if args.small else 300)),
+        params=DetectionParams(rounds=args.rounds or sizes["rounds"]),
+        combiner_events=args.combiner_events or sizes["combiner_events"],
     )
     plan = replace(plan, split=replace(plan.split, warmup_days=args.warmup_days,
                                        stacker_legit=split_legit))
@@ -96,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.only == "combiner":
             report = TrainReport()
-            train_stacker(plan, replay_world(plan, progress), progress, report)
+            train_stacker(plan, replay_combiner_world(plan, progress), progress, report)
         else:
             report = train_all(plan, progress)
     except ValueError as exc:
@@ -135,6 +142,6 @@ def _print(report: TrainReport, as_json: bool) -> None:
         per = "  ".join(f"{k} {v:.2f}" for k, v in metrics["recall_at_1pct_by_attack"].items())
         print(f"  recall at 1% by attack: {per}")
     print(f"combiner over {', '.join(report.stacker_agents)}: recall at 1% "
-          f"{report.stacker_metrics['recall_at_1pct']:.3f} (in-sample)")
+          f"{report.stacker_metrics['recall_at_1pct']:.3f} (in-sample, combiner world)")
     for name, why in report.skipped_agents.items():
         print(f"left out of the combiner: {name}: {why}")

@@ -144,6 +144,10 @@ def _markdown(a: Analysis, about: dict[str, Any]) -> str:
         f"Decisions missing: {sum(a.errors.values())} {a.errors or ''}.",
         "- Operating points are challenge budgets on legitimate logins: recall at 1% is the "
         "share of attack attempts above the risk that challenges 1% of legitimate logins.",
+    ]
+    lines += [f"- **Not the full mesh**: {name}: {why}."
+              for name, why in about.get("untrained_agents", {}).items()]
+    lines += [
         "",
         "## Targets (1% of legitimate logins challenged)",
         "",

@@ -16,6 +16,9 @@ from aegis_world import generate
 
 # Small enough to train in seconds on a laptop CPU, large enough for every attack type.
 DEFAULT_EVENTS = 20_000
+# --small: what `make models` trains on a fresh clone before `make run`, in seconds.
+SMALL_EVENTS = 6_000
+SMALL_EPOCHS = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,12 +27,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Generate a seeded login world and train the network agent's GraphSAGE "
         "model on it (GPU when present); writes model.pt + metadata.json to --out.",
     )
-    add_generator_options(parser, events_default=DEFAULT_EVENTS)
+    add_generator_options(parser, events_default=None)
     defaults = TrainConfig()
+    parser.add_argument("--small", action="store_true",
+                        help=f"a small world and few epochs, seconds not minutes (default events "
+                        f"{SMALL_EVENTS} instead of {DEFAULT_EVENTS}, epochs {SMALL_EPOCHS} "
+                        f"instead of {defaults.epochs})")
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR,
                         help="artifact folder (default %(default)s)")
-    parser.add_argument("--epochs", type=positive_int, default=defaults.epochs,
-                        help="passes over the training logins (default %(default)s)")
+    parser.add_argument("--epochs", type=positive_int, default=None,
+                        help=f"passes over the training logins (default {defaults.epochs})")
     parser.add_argument("--max-steps", type=positive_int, default=None,
                         help="stop after this many batches")
     parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size,
@@ -55,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.events is None:
+        args.events = SMALL_EVENTS if args.small else DEFAULT_EVENTS
+    if args.epochs is None:
+        args.epochs = SMALL_EPOCHS if args.small else TrainConfig().epochs
     try:
         world = config_from_args(args)
     except CliError as exc:

@@ -50,6 +50,18 @@ class Split:
         return zlib.crc32(user_id.encode()) % 1000 < self.holdout_share * 1000
 
 
+def type_balanced_weights(attack: NDArray[np.integer]) -> NDArray[np.float64]:
+    """Weights under which every attack type present weighs the same in all, and the attacks
+    together as much as before: a model fitted so does not learn the training world's mix
+    of attacks (which the next world will not share), only what each type looks like.
+    Legitimate logins (code 0) keep weight 1."""
+    weights = np.ones(len(attack))
+    codes, counts = np.unique(attack[attack > 0], return_counts=True)
+    for code, count in zip(codes, counts, strict=True):
+        weights[attack == code] = counts.sum() / (len(codes) * count)
+    return weights
+
+
 @dataclass(slots=True)
 class Sampled:
     """A holdout login kept whole, to run agents on it later."""

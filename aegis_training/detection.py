@@ -12,7 +12,7 @@ import numpy as np
 import xgboost
 
 from aegis_training.calibration import Isotonic, fit_isotonic
-from aegis_training.dataset import ATTACKS, WorldData
+from aegis_training.dataset import ATTACKS, WorldData, type_balanced_weights
 from aegis_training.metrics import flagged_share, summarize
 from aegis_training.publish import json_bytes, publish
 from agent_services.artifacts import METADATA_FILE
@@ -64,20 +64,25 @@ class _EachRound(xgboost.callback.TrainingCallback):
         return False
 
 
-def _matrix(data: WorldData, rows: np.ndarray) -> xgboost.DMatrix:
-    return xgboost.DMatrix(data.features[rows], label=data.label[rows], missing=np.nan,
-                           feature_names=list(FEATURE_NAMES))
+def _matrix(data: WorldData, rows: np.ndarray,
+            weight: np.ndarray | None = None) -> xgboost.DMatrix:
+    return xgboost.DMatrix(data.features[rows], label=data.label[rows], weight=weight,
+                           missing=np.nan, feature_names=list(FEATURE_NAMES))
 
 
 def train(data: WorldData, params: DetectionParams, seed: int,
           on_round: Callable[[], object] = lambda: None) -> TrainedDetection:
-    """Fit on the fitting users, calibrate and measure on the holdout users."""
+    """Fit on the fitting users (attack types weighted alike: see type_balanced_weights),
+    calibrate and measure on the holdout users (as they come: calibration is to the world's
+    own share of attacks)."""
     fit, holdout = data.fit_rows, data.calibration_rows
     if not data.label[fit].any() or not data.label[holdout].any():
         raise ValueError("the world has no attacks on one side of the split: make it larger "
                          "or raise the attack share")
     booster = xgboost.train(
-        params.booster_params(seed), _matrix(data, fit), num_boost_round=params.rounds,
+        params.booster_params(seed),
+        _matrix(data, fit, type_balanced_weights(data.attack[fit])),
+        num_boost_round=params.rounds,
         callbacks=[_EachRound(on_round)],
     )
     margins = booster.predict(_matrix(data, holdout), output_margin=True)

@@ -23,8 +23,12 @@ from aegis_training.publish import json_bytes
 from router_service.combine import logit
 from router_service.stacking import STACKER_FILE, AgentTerm, StackerFile
 
-# Weight of each copy of a login with one agent left out, relative to the whole login.
-LEFT_OUT_WEIGHT = 0.05
+# Weight of each copy of a login with one agent left out, relative to the whole login: about
+# how often an agent is missing from a decision (the cluster evaluations saw each agent time
+# out in 0.5-2.3% of decisions). Far more makes the shared weights serve the degraded case
+# at the cost of the usual one: in 5-fold cross-validation on a combiner world, with agents
+# missing at 1.5%, 0.02 gave a recall at 1% of 0.972 where 0.05 gave 0.968 (and 0, 0.961).
+LEFT_OUT_WEIGHT = 0.02
 # L2 penalty: the stacker has few parameters and plenty of data, this only keeps Newton's
 # method stable when an agent separates the classes perfectly.
 RIDGE = 1.0

@@ -10,13 +10,15 @@ import numpy as np
 import pytest
 
 from aegis.v1 import common_pb2 as pb
-from aegis_cli.cmd_evaluate import held_out_world
+from aegis_cli.cmd_evaluate import held_out_world, untrained_agents
 from aegis_cli.errors import CliError
 from aegis_cli.main import build_parser
 from aegis_evaluation.analysis import MESH, analyse
 from aegis_evaluation.collect import Collected
 from aegis_evaluation.report import METRICS_FILE, write_report
 from aegis_training.dataset import ATTACKS, CASES
+from agent_services.registry import default_registry
+from router_service.stacking import AgentTerm, Stacker, StackerFile
 
 AGENTS = ("detection", "behavior", "geo")
 WEIGHTS = dict.fromkeys(AGENTS, 1.0)
@@ -104,3 +106,24 @@ def test_the_held_out_world_is_later_and_has_other_users() -> None:
     same_seed = build_parser().parse_args(["evaluate", "--seed", "7"])
     with pytest.raises(CliError, match="training world's"):
         held_out_world(same_seed, trained_on)
+    with_combiner = {**trained_on, "combiner_world": {"seed": 1007}}
+    combiner_seed = build_parser().parse_args(["evaluate", "--seed", "1007"])
+    with pytest.raises(CliError, match="combiner world's"):
+        held_out_world(combiner_seed, with_combiner)
+
+
+def test_an_agent_without_its_model_or_left_out_of_the_combiner_is_named(tmp_path: Path) -> None:
+    registry = default_registry()
+    assert set(untrained_agents(tmp_path, registry, None)) == {"detection", "network"}
+
+    for name, model_file in (("detection", "model.json"), ("network", "model.pt")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / model_file).write_bytes(b"")
+        (tmp_path / name / "metadata.json").write_text('{"model_version": "v1"}')
+    term = AgentTerm(bias=0.0, weight=1.0)
+    fitted_before_network = Stacker(StackerFile(
+        model_version="s", intercept=0.0,
+        agents=dict.fromkeys(("detection", "behavior", "geo"), term)), "s")
+    untrained = untrained_agents(tmp_path, registry, fitted_before_network)
+    assert list(untrained) == ["network"]
+    assert "combiner was fitted without it" in untrained["network"]

@@ -26,6 +26,18 @@ def test_trains_a_small_world_into_the_folder_given(
     assert metadata["hyper_params"]["hidden"] == 8
 
 
+def test_small_trains_a_smaller_world_for_fewer_epochs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--small", "--max-steps", "2", "--hidden", "8", "--quiet",
+                 "--out", str(tmp_path / "network")]) == 0
+
+    metadata = json.loads((tmp_path / "network" / METADATA_FILE).read_text())
+    assert metadata["training"]["epochs"] == 2
+    logins = metadata["metrics"]["training_logins"] + metadata["metrics"]["validation_logins"]
+    assert logins == 6000
+
+
 def test_a_world_without_attacks_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

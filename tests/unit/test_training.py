@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from aegis_cli.main import main
+from aegis_training.dataset import type_balanced_weights
 from agent_services.behavior import BehaviorAgent
 from agent_services.detection import DetectionAgent
 from agent_services.detection_features import FEATURE_NAMES
@@ -16,7 +18,8 @@ from router_service.stacking import load_stacker
 pytest.importorskip("xgboost")
 
 TINY = ["train", "--events", "3000", "--users", "80", "--days", "10", "--warmup-days", "2",
-        "--rounds", "5", "--attack-share", "0.08", "--no-progress", "--json"]
+        "--rounds", "5", "--attack-share", "0.08", "--combiner-events", "1500", "--no-progress",
+        "--json"]
 
 
 def test_train_publishes_versioned_artifacts_the_services_load(
@@ -32,6 +35,10 @@ def test_train_publishes_versioned_artifacts_the_services_load(
     assert metadata["training_window"]["start"] < metadata["training_window"]["end"]
     assert len(metadata["data_hash"]) == 64
     assert metadata["world"]["seed"] == 7 and metadata["world"]["events"] == 3000
+    combiner_world = metadata["world"]["combiner_world"]
+    assert combiner_world["seed"] != 7 and combiner_world["events"] == 1500
+    assert combiner_world["start"] == "2024-01-11T00:00:00+00:00"  # when training's ends
+    assert set(combiner_world["attack_mix"].values()) == {1.0}
     assert 0 <= metadata["metrics"]["recall_at_1pct"] <= 1
     assert set(metadata["metrics"]["recall_at_1pct_by_attack"]) <= {
         "credential_stuffing", "password_spray", "targeted_takeover", "session_hijack",
@@ -62,3 +69,13 @@ def test_the_same_world_gives_the_same_data_hash_and_if_missing_keeps_the_model(
     assert main([*TINY, "--model-dir", str(first), "--if-missing", "--seed", "99"]) == 0
     assert (first / "detection" / "model.json").read_bytes() == before
     assert "not training" in capsys.readouterr().err
+
+
+def test_type_balanced_weights_weigh_every_attack_type_alike() -> None:
+    attack = np.array([0, 0, 0, 1, 1, 1, 1, 2, 3, 3])
+    weights = type_balanced_weights(attack)
+    assert weights[attack == 0].tolist() == [1.0, 1.0, 1.0]
+    per_type = [weights[attack == code].sum() for code in (1, 2, 3)]
+    assert per_type == pytest.approx([7 / 3] * 3)
+    assert weights[attack > 0].sum() == pytest.approx(7)
+    assert type_balanced_weights(np.zeros(4, dtype=int)).tolist() == [1.0] * 4
