@@ -136,7 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=Path(".aegis/bench"))
     parser.add_argument("--model-dir", type=Path, default=Path(".aegis/models"),
                         help="trained models, as the agents read them")
-    parser.add_argument("--rates", default="100,200,400,700,1000,1300",
+    # Steps of 50 where the meshes saturate on two cores: capacity is read off this ladder,
+    # and a coarse one under-reads it.
+    parser.add_argument("--rates",
+                        default="100,150,200,250,300,350,400,500,600,700,850,1000,1300",
                         help="open-loop arrival rates, Score/s")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per rate")
     parser.add_argument("--smoke", action="store_true",
