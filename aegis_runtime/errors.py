@@ -29,6 +29,18 @@ class InvalidArgument(ServiceError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        # What is wrong with the field, without its name.
+        self.reason = message
+
+
+def error_fields(exc: ServiceError) -> dict[str, Any]:
+    """The fields of the per-item error messages (ScoreError, ItemError): the google.rpc.Code
+    number, the message and, for INVALID_ARGUMENT, the offending field."""
+    return {
+        "code": exc.code.value[0],
+        "message": exc.message,
+        "field": exc.field if isinstance(exc, InvalidArgument) else "",
+    }
 
 
 class Unavailable(ServiceError):

@@ -159,15 +159,10 @@ class DetectionAgent(TrainedModelAgent):
         )
         return booster
 
-    def assess(self, event: LoginEvent, context: LoginContext) -> AgentSignal:
-        return self.assess_batch([(event, context)])[0]
-
-    def assess_batch(
+    def score_batch(
         self, requests: Sequence[tuple[LoginEvent, LoginContext]]
     ) -> list[AgentSignal]:
-        if self.scorer is None:
-            no_model = super().assess
-            return [no_model(event, context) for event, context in requests]
+        assert self.scorer is not None  # read_model sets it with the artifact
         return self.scorer.assess_batch(requests, self.name)
 
 

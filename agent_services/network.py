@@ -70,17 +70,12 @@ class NetworkAgent(TrainedModelAgent):
         self.scorer = NetworkScorer(model, metadata.model_version, agent=self.name)
         return model
 
-    def assess(self, event: LoginEvent, context: LoginContext) -> AgentSignal:
-        return self.assess_batch([(event, context)])[0]
-
-    def assess_batch(
+    def score_batch(
         self, requests: Sequence[tuple[LoginEvent, LoginContext]]
     ) -> list[AgentSignal]:
-        """Signals for many logins at once: one forward pass over the union of their
-        neighbourhoods (the same signals as one `assess` each)."""
-        if self.scorer is None:
-            no_model = super().assess
-            return [no_model(event, context) for event, context in requests]
+        """One forward pass over the union of the logins' neighbourhoods (the same signals as
+        one `assess` each)."""
+        assert self.scorer is not None  # read_model sets it with the artifact
         return self.scorer.assess_batch(requests)
 
 

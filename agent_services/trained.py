@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import abc
 import logging
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
-from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, SignalStatus
+from aegis_domain.types import AgentSignal, LoginContext, LoginEvent
 from agent_services.artifacts import Artifact, find_artifact
 from agent_services.base import Agent, AgentDescription
 
@@ -52,17 +54,22 @@ class TrainedModelAgent(Agent):
     def read_model(self, artifact: Artifact) -> object:
         """Read the model file; raise ArtifactError naming the file when it is unusable."""
 
+    @abc.abstractmethod
+    def score_batch(
+        self, requests: Sequence[tuple[LoginEvent, LoginContext]]
+    ) -> list[AgentSignal]:
+        """One signal per login, with the loaded model (called only once one is loaded)."""
+
     def assess(self, event: LoginEvent, context: LoginContext) -> AgentSignal:
+        return self.assess_batch([(event, context)])[0]
+
+    def assess_batch(
+        self, requests: Sequence[tuple[LoginEvent, LoginContext]]
+    ) -> list[AgentSignal]:
         if self.artifact is None:
-            return self.no_model(f"no trained model at {self.model_path}; run make train")
-        # The feature pipeline arrives with the first trained model; until then a loaded
-        # model must not pretend to score.
-        return AgentSignal(
-            agent=self.name,
-            status=SignalStatus.ERROR,
-            model_version=self.artifact.metadata.model_version,
-            detail="model loaded but its feature pipeline is not implemented yet",
-        )
+            missing = self.no_model(f"no trained model at {self.model_path}; run make train")
+            return [replace(missing) for _ in requests]
+        return self.score_batch(requests)
 
     def describe(self) -> AgentDescription:
         metadata = self.artifact.metadata if self.artifact else None

@@ -12,7 +12,13 @@ import grpc
 from aegis.v1 import audit_pb2, audit_pb2_grpc, common_pb2
 from aegis_domain.convert import context_to_proto, seconds_to_timestamp, timestamp_to_seconds
 from aegis_domain.types import Action
-from aegis_runtime.errors import InvalidArgument, NotFound, ServiceError, grpc_errors
+from aegis_runtime.errors import (
+    InvalidArgument,
+    NotFound,
+    ServiceError,
+    error_fields,
+    grpc_errors,
+)
 from audit_service.proofs import proof_to_message
 from audit_service.reviews import ReviewDesk, Verdict
 from audit_service.storage import (
@@ -76,11 +82,10 @@ def context_query(request: audit_pb2.GetContextRequest) -> ContextQuery:
                         timestamp_to_seconds(request.as_of))
 
 
-def item_error(exc: ServiceError) -> common_pb2.ItemError:
-    return common_pb2.ItemError(
-        code=exc.code.value[0], message=exc.message,
-        field=exc.field if isinstance(exc, InvalidArgument) else "",
-    )
+def caller_deadline(context: grpc.aio.ServicerContext) -> float | None:
+    """The caller's deadline as time.monotonic() seconds; None when it set none."""
+    remaining = context.time_remaining()
+    return time.monotonic() + remaining if remaining is not None else None
 
 
 @contextmanager
@@ -89,8 +94,7 @@ def batch_item(index: int) -> Iterator[None]:
     try:
         yield
     except InvalidArgument as exc:
-        raise InvalidArgument(f"items[{index}].{exc.field}",
-                              exc.message.removeprefix(f"{exc.field}: ")) from exc
+        raise InvalidArgument(f"items[{index}].{exc.field}", exc.reason) from exc
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
@@ -105,9 +109,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self, request: audit_pb2.RecordRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.RecordResponse:
         validate_record_request(request)
-        remaining = context.time_remaining()
-        deadline = time.monotonic() + remaining if remaining is not None else None
-        result = await self.store.record(request.record, deadline)
+        result = await self.store.record(request.record, caller_deadline(context))
         return audit_pb2.RecordResponse(audit_ref=result.audit_ref, duplicate=result.duplicate)
 
     @grpc_errors
@@ -116,15 +118,14 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     ) -> audit_pb2.RecordBatchResponse:
         """Each record on its own: a refused one does not hold back the others, which the
         store commits together (group commit)."""
-        remaining = context.time_remaining()
-        deadline = time.monotonic() + remaining if remaining is not None else None
+        deadline = caller_deadline(context)
 
         async def record_one(item: audit_pb2.RecordRequest) -> audit_pb2.RecordResult:
             try:
                 validate_record_request(item)
                 result = await self.store.record(item.record, deadline)
             except ServiceError as exc:
-                return audit_pb2.RecordResult(error=item_error(exc))
+                return audit_pb2.RecordResult(error=common_pb2.ItemError(**error_fields(exc)))
             return audit_pb2.RecordResult(recorded=audit_pb2.RecordResponse(
                 audit_ref=result.audit_ref, duplicate=result.duplicate
             ))

@@ -62,21 +62,32 @@ class AuditClient(Protocol):
     ) -> Awaitable[audit_pb2.RecordBatchResponse]: ...
 
 
+_STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
+
+
 class RecordRefused(Exception):
     """The audit service refused one record of a batch (the others may have gone through)."""
 
     def __init__(self, error: common_pb2.ItemError) -> None:
         super().__init__(error.message)
-        self.code = grpc.StatusCode.UNKNOWN
-        for code in grpc.StatusCode:
-            if code.value[0] == error.code:
-                self.code = code
+        self.code = _STATUS_BY_NUMBER.get(error.code, grpc.StatusCode.UNKNOWN)
 
 
 def _unavailable(exc: BaseException) -> bool:
     if isinstance(exc, grpc.aio.AioRpcError):
         return exc.code() == grpc.StatusCode.UNAVAILABLE
     return isinstance(exc, RecordRefused) and exc.code == grpc.StatusCode.UNAVAILABLE
+
+
+def _record_failure(exc: Exception) -> str:
+    """Why a record was not acknowledged, in a few words."""
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return exc.code().name
+    if isinstance(exc, RecordRefused):
+        return f"{exc.code.name}: {exc}"
+    if isinstance(exc, TimeoutError):
+        return "no acknowledgement within the deadline"
+    return repr(exc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,13 +152,13 @@ class Scorer:
         decision = self.decide(event, context_msg, context_available, signals)
         decided = time.perf_counter()
         decision.latency_ms = (decided - started) * 1000
-        record = common_pb2.DecisionRecord(
-            decision=decision,
-            event=event,
-            context=context_msg,
-            environment=self.settings.environment,
-        )
-        decision.audit_ref = await self._record(record, deadline, timing)
+        # Built inside its request: a record made first would be copied into it once more.
+        request = audit_pb2.RecordRequest()
+        request.record.decision.CopyFrom(decision)
+        request.record.event.CopyFrom(event)
+        request.record.context.CopyFrom(context_msg)
+        request.record.environment = self.settings.environment
+        decision.audit_ref = await self._record(request, deadline, timing)
         timing.audit_ms = (time.perf_counter() - decided) * 1000
         return Scored(decision, timing)
 
@@ -232,12 +243,11 @@ class Scorer:
         return batched.result, True
 
     async def _record(
-        self, record: common_pb2.DecisionRecord, deadline: Deadline,
+        self, request: audit_pb2.RecordRequest, deadline: Deadline,
         timing: router_pb2.ScoreTiming,
     ) -> str:
         """The audit reference once the record is durable. Retries reuse the decision id, so
         the audit service never stores it twice (invariant 1)."""
-        request = audit_pb2.RecordRequest(record=record)
         try:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception(_unavailable),
@@ -252,21 +262,11 @@ class Scorer:
                     batched = await self.records.submit(request, budget)
                     if batched.result.HasField("error"):
                         raise RecordRefused(batched.result.error)
-        except grpc.aio.AioRpcError as exc:
-            log.error("audit record failed", extra={"code": exc.code().name})
+        except (grpc.aio.AioRpcError, RecordRefused, TimeoutError, BatchSizeMismatch) as exc:
+            cause = _record_failure(exc)
+            log.error("audit record failed", extra={"error": cause})
             raise Unavailable(
-                f"decision not audited ({exc.code().name}): no decision without an audit record"
-            ) from exc
-        except RecordRefused as exc:
-            log.error("audit record refused", extra={"code": exc.code.name, "error": str(exc)})
-            raise Unavailable(
-                f"decision not audited ({exc.code.name}: {exc}): no decision without an audit "
-                "record"
-            ) from exc
-        except (TimeoutError, BatchSizeMismatch) as exc:
-            log.error("audit record failed", extra={"error": repr(exc)})
-            raise Unavailable(
-                f"decision not audited ({exc!r}): no decision without an audit record"
+                f"decision not audited ({cause}): no decision without an audit record"
             ) from exc
         timing.audit_batch_size = batched.batch_size
         return batched.result.recorded.audit_ref

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import grpc
 
 from aegis.v1 import router_pb2, router_pb2_grpc
-from aegis_runtime.errors import InvalidArgument, ServiceError, grpc_errors
+from aegis_runtime.errors import ServiceError, error_fields, grpc_errors
 from router_service.deadline import Deadline
 from router_service.scoring import Scorer
 
@@ -61,10 +61,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
                     )
                     reply.decision.CopyFrom(scored.decision)
                 except ServiceError as exc:
-                    reply.error.code = exc.code.value[0]
-                    reply.error.message = exc.message
-                    if isinstance(exc, InvalidArgument):
-                        reply.error.field = exc.field
+                    reply.error.CopyFrom(router_pb2.ScoreError(**error_fields(exc)))
                 await replies.put(reply)
             finally:
                 slots.release()
