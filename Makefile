@@ -8,8 +8,10 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 PROTO_SRC := $(wildcard protos/aegis/v1/*.proto)
-# torch first, pinned, so that pip takes the local CPU build rather than a CUDA one.
-TORCH_PIN := torch==2.13.0
+# Every Python dependency, direct and transitive, pinned with hashes (pip-tools; make lock).
+LOCK := requirements.lock
+PIP_COMPILE_FLAGS := --generate-hashes --allow-unsafe --strip-extras --all-extras \
+	--no-emit-index-url --no-emit-find-links
 AUDIT ?= $(or $(AEGIS_AUDIT_BACKEND),embedded)
 EVENTS ?= 2000
 # Logs, pid files, audit data and models of the local cluster.
@@ -17,7 +19,7 @@ STATE ?= .aegis
 # Trained models, where the agents and the router read them (AEGIS_AGENT_MODEL_DIR's default).
 MODELS ?= .aegis/models
 
-.PHONY: help install proto proto-check proto-lint lint typecheck test test-unit test-service \
+.PHONY: help install lock proto proto-check proto-lint lint typecheck test test-unit test-service \
         test-integration models train evaluate bench ecs-render ecs-check ecs-images cluster-up cluster-down cluster-status run clean
 
 help:  ## list the targets
@@ -25,13 +27,19 @@ help:  ## list the targets
 
 install: $(STAMP)  ## venv + every dependency (idempotent)
 
-$(STAMP): pyproject.toml package.json
+# Exactly the locked set, hash-checked: pip-sync also removes what the lock no longer lists;
+# the project itself goes in editable, with no dependency of its own resolved.
+$(STAMP): $(LOCK) pyproject.toml package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(TORCH_PIN)
-	$(PY) -m pip install -q -e '.[detection,network,cli,aws,bench,dev]'
-	npm install --silent --no-audit --no-fund
+	$(PY) -m pip install -q --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip-sync -q --pip-args '--no-deps' $(LOCK)
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
+	npm ci --silent --no-audit --no-fund
 	touch $@
+
+lock: $(STAMP)  ## refresh requirements.lock after a dependency changed in pyproject.toml (UPGRADE=1: newest of everything)
+	$(BIN)/pip-compile -q $(PIP_COMPILE_FLAGS) $(if $(UPGRADE),--upgrade) -o $(LOCK) pyproject.toml
 
 proto: $(STAMP)  ## regenerate the Python code beside the protos
 	$(PY) -m grpc_tools.protoc -I protos --python_out=protos --grpc_python_out=protos \

@@ -25,6 +25,8 @@ DOCKERFILE = "ecs/docker/Dockerfile"
 NO_MODEL_DIR = "ecs/docker/no-model"
 # Where `aegis train` leaves models, relative to the repository root, one folder per agent.
 MODELS_DIR = ".aegis/models"
+# The pinned versions every image installs (as constraints: see the Dockerfile).
+LOCK_FILE = "requirements.lock"
 # The extra's requirement that needs the CPU-only wheel index (the default one is CUDA's).
 CPU_INDEX_PACKAGE = "torch"
 

@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
+from setuptools import find_namespace_packages
 
 from agent_services.registry import default_registry
 from ecs.cfn import Json
 from ecs.compose import render_compose
 from ecs.config import load_deploy_config
-from ecs.images import DOCKERFILE, MODELS_DIR, NO_MODEL_DIR, REPO_ROOT, pyproject
+from ecs.images import DOCKERFILE, LOCK_FILE, MODELS_DIR, NO_MODEL_DIR, REPO_ROOT, pyproject
 from ecs.services import deployed_services
 from ecs.template import render_template
 
@@ -47,13 +48,15 @@ def to_yaml(document: Json) -> str:
 
 def dockerignore(project: dict) -> str:
     """The build context of the Dockerfile: only what `pip install .` needs, plus models."""
-    setuptools = project["tool"]["setuptools"]
-    package_dirs = setuptools.get("package-dir", {})
+    find = project["tool"]["setuptools"]["packages"]["find"]
     tops = sorted({
-        package_dirs.get(package, package).split("/")[0] for package in setuptools["packages"]
+        Path(where, package.split(".")[0]).parts[0]
+        for where in find["where"]
+        for package in find_namespace_packages(where=str(REPO_ROOT / where),
+                                               include=find["include"])
     })
-    allowed = ["pyproject.toml", project["project"]["readme"], *(f"{top}/" for top in tops),
-               f"{NO_MODEL_DIR}/", f"{MODELS_DIR}/"]
+    allowed = ["pyproject.toml", LOCK_FILE, project["project"]["readme"],
+               *(f"{top}/" for top in tops), f"{NO_MODEL_DIR}/", f"{MODELS_DIR}/"]
     lines = [_HEADER.rstrip("\n"), "# Everything is left out but what the images install.", "*",
              *(f"!{path}" for path in allowed), "**/__pycache__", "**/*.pyc"]
     return "\n".join(lines) + "\n"

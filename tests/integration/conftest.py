@@ -1,13 +1,16 @@
 """Integration tests start whole clusters: on shifted ports, so that they never collide with
-a developer's cluster (or an evaluation) on the default ones."""
+a developer's cluster (or an evaluation) on the default ones. AEGIS_TEST_PORT_OFFSET (1000)
+moves them, so that two test runs can share a machine."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
 from aegis_cli.cluster import PORT_OFFSET_ENV
 
-TEST_PORT_OFFSET = "1000"
+TEST_PORT_OFFSET = os.environ.get("AEGIS_TEST_PORT_OFFSET", "1000")
 
 
 @pytest.fixture(autouse=True)
