@@ -17,6 +17,11 @@ class Action(enum.IntEnum):
     ACCOUNT_TERMINATION = 6
 
 
+# Only a human reviewer may take these (design.md): no policy can make the AI take them, and
+# the audit log refuses them from anything but a review.
+HUMAN_ONLY: frozenset[str] = frozenset({"BLOCK_PERMANENT", "ACCOUNT_TERMINATION"})
+
+
 class DeviceType(enum.IntEnum):
     """Values match aegis.v1.DeviceType."""
 

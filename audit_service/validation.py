@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from aegis.v1 import audit_pb2, common_pb2
-from aegis_domain.types import Action
+from aegis_domain.types import HUMAN_ONLY, Action
 from aegis_domain.validation import MAX_ID_LENGTH, TimeWindow, validate_event
 from aegis_runtime.errors import InvalidArgument
-from router_service.policy import HUMAN_ONLY
 
 # The router bounds event times; the log accepts any it accepted, replays of old data too.
 _ANY_TIME = TimeWindow(earliest=0.0, latest=253_402_300_799.0)  # up to 9999-12-31

@@ -10,14 +10,12 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from aegis_domain.types import Action, AgentSignal, Reason, SignalStatus, Velocity
+from aegis_domain.types import HUMAN_ONLY, Action, AgentSignal, Reason, SignalStatus, Velocity
 from router_service.combine import Combined
 
 ActionName = Literal[
     "ALLOW", "CHALLENGE", "BLOCK_TEMPORARY", "ESCALATE", "BLOCK_PERMANENT", "ACCOUNT_TERMINATION"
 ]
-# Only a human reviewer may take these (design.md): no policy can make the AI take them.
-HUMAN_ONLY: frozenset[str] = frozenset({"BLOCK_PERMANENT", "ACCOUNT_TERMINATION"})
 VelocityMetric = Literal[
     "user_attempts", "user_failures", "ip_attempts", "ip_failures",
     "ip_distinct_users", "device_distinct_users",
