@@ -60,7 +60,7 @@ proto-check: $(STAMP) proto-lint  ## fail when the generated code is stale
 lint: $(STAMP)  ## ruff + mypy
 	$(BIN)/ruff check .
 	$(BIN)/mypy aegis_runtime aegis_domain router_service agent_services audit_service aegis_cli \
-		aegis_world aegis_training aegis_evaluation aegis_graph bench ecs
+		aegis_lab aegis_mesh bench ecs
 
 test: $(STAMP) proto-check ecs-check lint  ## everything CI runs
 	$(BIN)/pytest -q tests
@@ -98,11 +98,11 @@ cluster-status: $(STAMP)
 	$(BIN)/aegis cluster status --state-dir $(STATE)
 
 models: $(STAMP)  ## small default models, only where none exist (make run does this first)
-	test -f $(MODELS)/network/model.pt || $(PY) -m aegis_graph.train --small --quiet --out $(MODELS)/network
+	test -f $(MODELS)/network/model.pt || $(PY) -m aegis_cli.train_network --small --quiet --out $(MODELS)/network
 	$(BIN)/aegis train --small --if-missing --model-dir $(MODELS)
 
 train: $(STAMP)  ## full models: the GNN first, then behavior, detection and the combiner over all
-	$(PY) -m aegis_graph.train --events 200000 --out $(MODELS)/network
+	$(PY) -m aegis_cli.train_network --events 200000 --out $(MODELS)/network
 	$(BIN)/aegis train --model-dir $(MODELS)
 
 evaluate: $(STAMP)  ## held-out world through a fresh cluster; report in $(STATE)/evaluation

@@ -15,7 +15,7 @@ from aegis_cli.event_input import (
 from aegis_cli.eventjson import to_json_text
 from aegis_cli.render import describe_text, signal_text
 from aegis_cli.rpc import add_timeout_option, call
-from agent_services.registry import default_registry
+from aegis_domain.registry import default_registry
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -19,15 +19,15 @@ from aegis_cli.errors import FAILURE, USAGE, CliError
 from aegis_cli.eventjson import to_json_text
 from aegis_cli.render import verify_text
 from aegis_cli.rpc import add_audit_option, add_timeout_option, call, open_channel, rpc_failure
+from aegis_domain.registry import default_registry
+from aegis_lab.labels import label_row
+from aegis_runtime.artifacts import ArtifactError
 from aegis_runtime.errors import ServiceError
-from agent_services.artifacts import ArtifactError
-from agent_services.registry import default_registry
 from audit_service.component import make_store
-from audit_service.labels import label_row
-from audit_service.proofs import ProofError, check_proof, proof_from_message
-from audit_service.replay import ReplayResult, replay, running_versions
+from audit_service.log.proofs import ProofError, check_proof, proof_from_message
+from audit_service.log.signing import SigningKeyError, parse_public_key
 from audit_service.settings import AuditSettings
-from audit_service.signing import SigningKeyError, parse_public_key
+from router_service.audit_replay import ReplayResult, replay, running_versions
 from router_service.fanout import AgentClient
 from router_service.policy import PolicyError, load_policy
 from router_service.scoring import Scorer
@@ -119,7 +119,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "init", help="create the S3 bucket and DynamoDB table (AEGIS_AUDIT_* settings)",
         description="Create the bucket (versioning, Object Lock in COMPLIANCE mode, Glacier "
         "lifecycle, no public access, encryption) and the table (keys, GSIs, TTL) from "
-        "audit_service.aws_resources, the definitions ecs/ deploys. Leaves what exists.",
+        "audit_service.aws.resources, the definitions ecs/ deploys. Leaves what exists.",
     )
     init.set_defaults(handler=run_init)
 
@@ -306,7 +306,7 @@ def run_init(args: argparse.Namespace) -> int:
     # Imported here: boto3 comes with the `aws` extra only.
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from audit_service.aws_setup import init_storage
+    from audit_service.aws.setup import init_storage
 
     try:
         done = init_storage(AuditSettings())

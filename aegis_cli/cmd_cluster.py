@@ -14,7 +14,9 @@ from types import FrameType
 
 from aegis_cli import cmd_generate, cmd_replay
 from aegis_cli.argtypes import positive_float
-from aegis_cli.cluster import (
+from aegis_cli.errors import FAILURE, INTERRUPTED, CliError
+from aegis_lab.world import WorldConfig, generate
+from aegis_mesh.cluster import (
     AUDIT_BACKENDS,
     DEFAULT_AUDIT_BACKEND,
     SERVING,
@@ -24,8 +26,6 @@ from aegis_cli.cluster import (
     cluster_stages,
     router_address,
 )
-from aegis_cli.errors import FAILURE, INTERRUPTED, CliError
-from aegis_world import WorldConfig, generate
 
 # How often `run` looks at the services while it keeps them serving.
 _WATCH_S = 1.0

@@ -15,18 +15,18 @@ from tqdm import tqdm
 
 from aegis_cli import cmd_generate
 from aegis_cli.argtypes import positive_float, positive_int
-from aegis_cli.cluster import (
+from aegis_cli.cmd_train import DEFAULT_MODEL_DIR
+from aegis_cli.errors import FAILURE, CliError
+from aegis_domain.registry import Registry, default_registry
+from aegis_lab.world import DEFAULT_START, WorldConfig
+from aegis_mesh.cluster import (
     ClusterError,
     ClusterPaths,
     LocalCluster,
     cluster_stages,
     router_address,
 )
-from aegis_cli.cmd_train import DEFAULT_MODEL_DIR
-from aegis_cli.errors import FAILURE, CliError
-from aegis_world import DEFAULT_START, WorldConfig
-from agent_services.artifacts import METADATA_FILE, ArtifactError, find_artifact
-from agent_services.registry import Registry, default_registry
+from aegis_runtime.artifacts import METADATA_FILE, ArtifactError, find_artifact
 from agent_services.trained import TrainedModelAgent
 from router_service.stacking import Stacker, load_stacker
 
@@ -123,9 +123,9 @@ def untrained_agents(model_dir: Path, registry: Registry,
 def run(args: argparse.Namespace) -> int:
     """Exit 0 once the report is written (whether or not the targets were met)."""
     # Heavy imports (numpy, matplotlib) only for this command.
-    from aegis_evaluation.analysis import analyse
-    from aegis_evaluation.collect import collect
-    from aegis_evaluation.report import write_report
+    from aegis_lab.evaluation.analysis import analyse
+    from aegis_lab.evaluation.collect import collect
+    from aegis_lab.evaluation.report import write_report
 
     trained_on = _training_world(args.model_dir)
     world = held_out_world(args, trained_on)

@@ -17,8 +17,7 @@ from aegis_cli import rba
 from aegis_cli.argtypes import non_negative_int, positive_float, positive_int, utc_datetime
 from aegis_cli.errors import USAGE, CliError
 from aegis_cli.eventjson import event_json_line
-from aegis_cli.rows import Labels, ParsedRow
-from aegis_world import (
+from aegis_lab.world import (
     ATTACK_TYPES,
     DEFAULT_ATTACK_MIX,
     DEFAULT_START,
@@ -27,6 +26,7 @@ from aegis_world import (
     generate,
     parse_attack_mix,
 )
+from router_service.client.rows import Labels, ParsedRow
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -21,10 +21,10 @@ from aegis_cli.argtypes import non_negative_int, positive_float, positive_int
 from aegis_cli.errors import FAILURE, USAGE, CliError
 from aegis_cli.readers import FORMATS, InputError, accepted_window, detect_format, read_events
 from aegis_cli.render import summary_text
-from aegis_cli.replay import Outcome, StreamBroken, replay
-from aegis_cli.rows import BadRow, Row
 from aegis_cli.rpc import add_router_option, open_channel
-from aegis_cli.summary import MALFORMED, ReplaySummary
+from router_service.client.rows import BadRow, Row
+from router_service.client.stream import Outcome, StreamBroken, replay
+from router_service.client.summary import MALFORMED, ReplaySummary
 
 
 @dataclass(frozen=True, slots=True)

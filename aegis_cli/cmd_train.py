@@ -17,11 +17,11 @@ from tqdm import tqdm
 from aegis_cli import cmd_generate
 from aegis_cli.argtypes import non_negative_int, positive_int
 from aegis_cli.errors import FAILURE, CliError
-from agent_services.artifacts import METADATA_FILE
+from aegis_runtime.artifacts import METADATA_FILE
 from audit_service.settings import AuditSettings
 
 if TYPE_CHECKING:
-    from aegis_training.pipeline import ProgressFactory, TrainReport
+    from aegis_lab.training.pipeline import ProgressFactory, TrainReport
 
 DEFAULT_MODEL_DIR = Path(".aegis/models")
 FULL = {"events": 200_000, "rounds": 300, "stacker_legit": 15_000, "combiner_events": 50_000}
@@ -71,8 +71,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Exit 0 once every artifact is published."""
     # Heavy imports (numpy, xgboost) only for this command.
-    from aegis_training.detection import DetectionParams
-    from aegis_training.pipeline import (
+    from aegis_lab.training.detection import DetectionParams
+    from aegis_lab.training.pipeline import (
         TrainPlan,
         TrainReport,
         replay_combiner_world,

@@ -9,7 +9,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from aegis.v1 import common_pb2 as pb
-from aegis_cli.rows import Labels, Problem
+from router_service.client.rows import Labels, Problem
 
 M = TypeVar("M", bound=Message)
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from aegis.v1 import common_pb2 as pb
-from aegis_cli.rows import Labels, Problem
+from router_service.client.rows import Labels, Problem
 
 INDEX = "index"
 TIMESTAMP = "Login Timestamp"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aegis.v1 import agent_pb2, audit_pb2
 from aegis.v1 import common_pb2 as pb
-from aegis_cli.summary import ReplaySummary, action_name, status_name
+from router_service.client.summary import ReplaySummary, action_name, status_name
 
 
 def decision_text(decision: pb.Decision) -> str:

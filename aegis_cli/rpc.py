@@ -11,8 +11,8 @@ from typing import TypeVar
 import grpc
 
 from aegis_cli.argtypes import positive_float
-from aegis_cli.cluster import audit_address, router_address
 from aegis_cli.errors import FAILURE, USAGE, CliError
+from aegis_mesh.cluster import audit_address, router_address
 from aegis_runtime.channels import insecure_channel
 
 R = TypeVar("R")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from aegis_domain.registry import default_registry
 from aegis_runtime.server import serve
 from agent_services.host import AgentComponent, AgentHostSettings
-from agent_services.registry import default_registry
 
 
 def main() -> None:

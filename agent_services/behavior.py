@@ -19,7 +19,7 @@ from aegis_domain.types import (
     Reason,
     SignalStatus,
 )
-from agent_services.artifacts import fingerprint
+from aegis_runtime.artifacts import fingerprint
 from agent_services.base import Agent, AgentDescription
 from agent_services.behavior_population import POPULATION_FILE, Population
 from agent_services.history import no_history_reason, own_logins

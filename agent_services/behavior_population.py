@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
-from agent_services.artifacts import ArtifactError, fingerprint, read_json_model
+from aegis_runtime.artifacts import ArtifactError, fingerprint, read_json_model
 
 POPULATION_FILE = "population.json"
 

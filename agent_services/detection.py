@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, Reason, SignalStatus
-from agent_services.artifacts import Artifact, ArtifactError, import_for_artifact
+from aegis_runtime.artifacts import Artifact, ArtifactError, import_for_artifact
 from agent_services.detection_features import FEATURE_NAMES, FEATURES, DetectionFeatures
 from agent_services.trained import TrainedModelAgent
 
@@ -25,7 +25,7 @@ _LABELS = {spec.name: spec.label for spec in FEATURES}
 
 
 class Calibration(BaseModel):
-    """The isotonic map from the model's margin to a probability (see aegis_training)."""
+    """The isotonic map from the model's margin to a probability (see aegis_lab.training)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -115,7 +115,7 @@ def _reasons(values: Any, contributions: Any) -> list[Reason]:
 
 class DetectionAgent(TrainedModelAgent):
     """Reads `model_dir/model.json` (XGBoost's JSON format) and `model_dir/metadata.json`
-    (feature list, calibration, training window, data hash, metrics: see aegis_training)."""
+    (feature list, calibration, training window, data hash, metrics: see aegis_lab.training)."""
 
     name = "detection"
     model_file = MODEL_FILE

@@ -10,16 +10,16 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, Reason, SignalStatus
-from agent_services.artifacts import fingerprint
-from agent_services.base import Agent, AgentDescription
-from agent_services.geo_data import (
+from aegis_domain.geo_data import (
     COUNTRIES_PATH,
     HOSTING_ASNS_PATH,
     haversine_km,
     load_countries,
     load_hosting_asns,
 )
+from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, Reason, SignalStatus
+from aegis_runtime.artifacts import fingerprint
+from agent_services.base import Agent, AgentDescription
 from agent_services.history import no_history_reason, own_logins
 
 # Reason codes. A reason's weight is the risk that finding alone would carry.

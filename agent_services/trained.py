@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from aegis_domain.types import AgentSignal, LoginContext, LoginEvent
-from agent_services.artifacts import Artifact, find_artifact
+from aegis_runtime.artifacts import Artifact, find_artifact
 from agent_services.base import Agent, AgentDescription
 
 log = logging.getLogger(__name__)

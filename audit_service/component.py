@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from aegis.v1 import audit_pb2, audit_pb2_grpc
 from aegis_runtime.server import ServiceBinding
-from audit_service.embedded import EmbeddedAuditStore
+from audit_service.embedded.store import EmbeddedAuditStore
 from audit_service.servicer import AuditServicer
 from audit_service.settings import AuditSettings
 from audit_service.storage import AuditStore
@@ -21,7 +21,7 @@ def make_store(settings: AuditSettings) -> AuditStore:
             return EmbeddedAuditStore(settings)
         case "aws":
             # Imported here: only the audit image's `aws` extra brings boto3.
-            from audit_service.aws_backend import AwsAuditStore
+            from audit_service.aws.store import AwsAuditStore
 
             return AwsAuditStore(settings)
     raise ValueError(f"unknown audit backend {settings.backend!r}")

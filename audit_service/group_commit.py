@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from aegis.v1 import common_pb2
 from aegis_runtime.errors import Unavailable
-from audit_service.chain import canonical_record
 from audit_service.index_rows import IndexedEntry, indexed_entry
+from audit_service.log.chain import canonical_record
 from audit_service.storage import RecordResult
 
 log = logging.getLogger(__name__)

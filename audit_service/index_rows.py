@@ -11,7 +11,7 @@ from google.protobuf import json_format
 from aegis.v1 import common_pb2
 from aegis_domain.convert import event_from_proto, timestamp_to_seconds
 from aegis_domain.types import AuthMethod, DeviceType, LoginEvent
-from audit_service.chain import MalformedLine
+from audit_service.log.chain import MalformedLine
 
 _EVENT_FIELDS = tuple(f.name for f in fields(LoginEvent))
 # Only what an index row needs is parsed back from a log line: the full record (with its

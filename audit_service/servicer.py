@@ -19,7 +19,7 @@ from aegis_runtime.errors import (
     error_fields,
     grpc_errors,
 )
-from audit_service.proofs import proof_to_message
+from audit_service.log.proofs import proof_to_message
 from audit_service.reviews import ReviewDesk, Verdict
 from audit_service.storage import (
     AuditStore,

@@ -8,9 +8,9 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from aegis_domain.context_rules import ContextBounds
 from aegis_runtime.settings import ServiceSettings
-from audit_service.context import ContextBounds
-from audit_service.signing import Signer, load_signer
+from audit_service.log.signing import Signer, load_signer
 
 _DAY_S = 86_400
 

@@ -13,8 +13,8 @@ import grpc
 from aegis.v1 import common_pb2
 from aegis_domain.types import Action, LoginContext
 from aegis_runtime.errors import ServiceError
-from audit_service.proofs import InclusionProof
-from audit_service.signing import Signer
+from audit_service.log.proofs import InclusionProof
+from audit_service.log.signing import Signer
 
 
 class LogInconsistent(ServiceError):

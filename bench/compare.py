@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aegis_cli.cluster import router_address
+from aegis_mesh.cluster import router_address
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -10,13 +10,13 @@ from typing import Any
 
 from aegis.v1 import agent_pb2, audit_pb2, common_pb2
 from aegis_domain.convert import context_to_proto, event_from_proto
+from aegis_domain.registry import AgentEntry, default_registry
 from aegis_domain.types import LoginContext
-from aegis_world import WorldConfig, generate
+from aegis_lab.contexts import replay_contexts
+from aegis_lab.world import WorldConfig, generate
 from agent_services.host import AgentServicer
-from agent_services.network import NetworkAgent
-from agent_services.registry import AgentEntry, default_registry
-from audit_service.embedded import EmbeddedAuditStore
-from audit_service.replay_contexts import replay_contexts
+from agent_services.network.agent import NetworkAgent
+from audit_service.embedded.store import EmbeddedAuditStore
 from audit_service.servicer import AuditServicer
 from audit_service.settings import AuditSettings
 from bench.population import Population

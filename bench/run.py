@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from aegis_cli.cluster import ClusterPaths, LocalCluster, cluster_stages, router_address
-from agent_services.registry import REGISTRY_ENV, REGISTRY_PATH, default_registry
+from aegis_domain.registry import REGISTRY_ENV, REGISTRY_PATH, default_registry
+from aegis_mesh.cluster import ClusterPaths, LocalCluster, cluster_stages, router_address
 from bench import inprocess
 
 UNLOADED_RATE = 20.0

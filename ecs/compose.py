@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aegis_cli.cluster import HOST, ClusterPaths, ServiceSpec, cluster_stages
+from aegis_domain.registry import Registry
+from aegis_mesh.cluster import HOST, ClusterPaths, ServiceSpec, cluster_stages
 from agent_services.host import AgentHostSettings
-from agent_services.registry import Registry
 from ecs.cfn import Json
 from ecs.images import DOCKERFILE, NO_MODEL_DIR, build_args
 from ecs.services import ROUTER, DeployedService

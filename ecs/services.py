@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from aegis_cli.cluster import ClusterPaths, ServiceSpec, cluster_stages
+from aegis_domain.registry import Registry, default_registry
+from aegis_mesh.cluster import ClusterPaths, ServiceSpec, cluster_stages
 from aegis_runtime.settings import ServiceSettings
 from agent_services.host import AgentHostSettings
-from agent_services.registry import Registry, default_registry
 from audit_service.settings import AuditSettings
 from ecs.cfn import pascal
 from ecs.config import DeployConfig, TaskSize, load_deploy_config

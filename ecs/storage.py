@@ -1,9 +1,9 @@
-"""The audit bucket and table in the stack: audit_service.aws_resources' definitions (the same
+"""The audit bucket and table in the stack: audit_service.aws.resources' definitions (the same
 that `aegis audit init` applies), with a deny for everyone on tampering with the log."""
 
 from __future__ import annotations
 
-from audit_service import aws_resources
+from audit_service.aws import resources as aws_resources
 from ecs.cfn import Json, get_att, ref, sub
 
 BUCKET_ID = "AuditBucket"

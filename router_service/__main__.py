@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
+from aegis_domain.registry import default_registry
+from aegis_runtime.artifacts import ArtifactError
 from aegis_runtime.server import serve
-from agent_services.artifacts import ArtifactError
-from agent_services.registry import default_registry
 from router_service.component import RouterComponent
 from router_service.policy import PolicyError, load_policy
 from router_service.settings import RouterSettings

@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Sequence
 
 from aegis.v1 import agent_pb2_grpc, audit_pb2_grpc, router_pb2, router_pb2_grpc
+from aegis_domain.registry import Registry
 from aegis_runtime.channels import insecure_channel
 from aegis_runtime.server import ServiceBinding
-from agent_services.registry import Registry
 from router_service.combine import RiskPool
 from router_service.fanout import AgentClient
 from router_service.policy import Policy

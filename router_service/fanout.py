@@ -13,9 +13,9 @@ import grpc
 
 from aegis.v1 import agent_pb2, common_pb2
 from aegis_domain.convert import signal_from_proto
+from aegis_domain.registry import AgentEntry
 from aegis_domain.types import AgentSignal, SignalStatus
 from aegis_runtime.telemetry import batch_call_span, method_path
-from agent_services.registry import AgentEntry
 from router_service.batching import Batcher, BatchLimits, BatchSizeMismatch
 from router_service.deadline import Deadline
 

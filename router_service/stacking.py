@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from aegis_domain.types import AgentSignal
-from agent_services.artifacts import fingerprint, read_json_model
+from aegis_runtime.artifacts import fingerprint, read_json_model
 from router_service.combine import logit
 
 STACKER_FILE = "combiner.json"

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from aegis_cli.cluster import PORT_OFFSET_ENV
+from aegis_mesh.cluster import PORT_OFFSET_ENV
 
 TEST_PORT_OFFSET = os.environ.get("AEGIS_TEST_PORT_OFFSET", "1000")
 

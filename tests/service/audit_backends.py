@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from moto.server import ThreadedMotoServer
 
-from audit_service.aws_backend import AwsAuditStore
-from audit_service.aws_clients import make_clients
-from audit_service.aws_setup import init_storage
-from audit_service.embedded import INDEX_FILE, EmbeddedAuditStore
-from audit_service.layout import CHECKPOINT_ROOT, ROOT, parse_segment_key
+from audit_service.aws.clients import make_clients
+from audit_service.aws.setup import init_storage
+from audit_service.aws.store import AwsAuditStore
+from audit_service.embedded.store import INDEX_FILE, EmbeddedAuditStore
+from audit_service.log.layout import CHECKPOINT_ROOT, ROOT, parse_segment_key
 from audit_service.settings import AuditSettings
 from audit_service.storage import AuditStore
 

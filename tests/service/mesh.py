@@ -9,11 +9,11 @@ from pathlib import Path
 import grpc
 
 from aegis.v1 import agent_pb2_grpc, audit_pb2_grpc, router_pb2_grpc
+from aegis_domain.registry import AgentEntry, Registry
 from aegis_runtime.server import RunningServer, ServiceBinding
 from aegis_runtime.settings import ServiceSettings
 from agent_services.base import Agent
 from agent_services.host import AgentComponent, agent_service_binding
-from agent_services.registry import AgentEntry, Registry
 from audit_service.component import AuditComponent
 from audit_service.settings import AuditSettings
 from router_service.combine import RiskPool

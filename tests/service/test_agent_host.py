@@ -20,9 +20,9 @@ from aegis_domain.types import (
     PastLogin,
     SignalStatus,
 )
+from aegis_runtime.artifacts import METADATA_FILE, ArtifactError
 from aegis_runtime.channels import insecure_channel
 from aegis_runtime.server import RunningServer
-from agent_services.artifacts import METADATA_FILE, ArtifactError
 from agent_services.base import Agent, AgentDescription
 from agent_services.detection import DetectionAgent
 from agent_services.geo import IMPOSSIBLE_TRAVEL, GeoAgent, GeoSettings

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from aegis_runtime.errors import Unavailable
-from audit_service.aws_resources import BUCKET, INDEXES, OPERATIONAL_TTL_S, TTL_ATTRIBUTE
+from audit_service.aws.resources import BUCKET, INDEXES, OPERATIONAL_TTL_S, TTL_ATTRIBUTE
 from audit_service.storage import DecisionFilter
 from tests.service.audit_backends import Backend, clients_of, make_backend, moto_server
 from tests.unit.audit_builders import T0, make_record

@@ -11,7 +11,7 @@ import pytest
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.types import Action
 from aegis_runtime.errors import InvalidArgument, Unavailable
-from audit_service.chain import GENESIS_HASH, canonical_record, chain_hash
+from audit_service.log.chain import GENESIS_HASH, canonical_record, chain_hash
 from audit_service.storage import DecisionFilter
 from tests.service import audit_backends
 from tests.service.audit_backends import Backend

@@ -9,8 +9,8 @@ import pytest
 
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.types import Action
+from aegis_lab.labels import label_of
 from aegis_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
-from audit_service.labels import label_of
 from audit_service.reviews import ReviewDesk, Verdict
 from tests.service import audit_backends
 from tests.service.audit_backends import Backend

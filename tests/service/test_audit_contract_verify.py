@@ -12,8 +12,8 @@ from collections.abc import Callable
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from audit_service.chain import canonical_json, chain_hash
-from audit_service.proofs import InclusionProof, ProofError, check_proof
+from audit_service.log.chain import canonical_json, chain_hash
+from audit_service.log.proofs import InclusionProof, ProofError, check_proof
 from audit_service.storage import ProblemKind, VerifyReport
 from tests.service import audit_backends
 from tests.service.audit_backends import Backend

@@ -14,7 +14,7 @@ from aegis.v1 import agent_pb2_grpc, audit_pb2, common_pb2, router_pb2
 from aegis_domain.convert import seconds_to_timestamp
 from agent_services.behavior import make_agent as make_behavior
 from agent_services.geo import GeoAgent
-from audit_service.replay import replay, running_versions
+from router_service.audit_replay import replay, running_versions
 from router_service.policy import load_policy
 from router_service.settings import DEFAULT_POLICY
 from tests.service.mesh import Mesh, entry, start_mesh

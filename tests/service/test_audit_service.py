@@ -18,9 +18,9 @@ from aegis_domain.convert import seconds_to_timestamp
 from aegis_runtime.channels import insecure_channel
 from aegis_runtime.server import RunningServer
 from audit_service.component import AuditComponent
-from audit_service.proofs import check_proof, proof_from_message
+from audit_service.log.proofs import check_proof, proof_from_message
+from audit_service.log.signing import parse_public_key
 from audit_service.settings import AuditSettings
-from audit_service.signing import parse_public_key
 from tests.service import audit_backends
 from tests.service.audit_backends import Backend
 from tests.unit.audit_builders import T0, make_record

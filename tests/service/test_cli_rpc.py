@@ -26,15 +26,15 @@ from aegis.v1 import common_pb2 as pb
 from aegis_cli.cmd_generate import generated_rows, write_jsonl
 from aegis_cli.main import main
 from aegis_cli.readers import accepted_window
-from aegis_cli.replay import Outcome, replay
-from aegis_cli.rows import Row
-from aegis_cli.summary import ReplaySummary
 from aegis_domain.validation import validate_event
+from aegis_lab.world import WorldConfig, generate
 from aegis_runtime.channels import insecure_channel
 from aegis_runtime.errors import InvalidArgument, grpc_errors
 from aegis_runtime.server import RunningServer, ServiceBinding
 from aegis_runtime.settings import ServiceSettings
-from aegis_world import WorldConfig, generate
+from router_service.client.rows import Row
+from router_service.client.stream import Outcome, replay
+from router_service.client.summary import ReplaySummary
 
 # Nothing listens on port 1 (privileged): calls there fail at once with UNAVAILABLE.
 NOWHERE = "127.0.0.1:1"

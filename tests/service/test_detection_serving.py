@@ -13,12 +13,12 @@ import pytest
 from aegis.v1 import audit_pb2, common_pb2, router_pb2
 from aegis_domain.convert import context_from_proto, event_from_proto
 from aegis_domain.types import AgentSignal, LoginContext
-from aegis_training import detection
-from aegis_training.dataset import Split, build
-from aegis_world import WorldConfig, generate
+from aegis_lab.contexts import replay_contexts
+from aegis_lab.training import detection
+from aegis_lab.training.dataset import Split, build
+from aegis_lab.world import WorldConfig, generate
 from agent_services.detection import DetectionAgent
 from agent_services.detection_features import DetectionFeatures
-from audit_service.replay_contexts import replay_contexts
 from audit_service.settings import AuditSettings
 from tests.service.mesh import entry, start_mesh
 

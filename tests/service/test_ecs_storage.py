@@ -20,7 +20,7 @@ import pytest
 import yaml
 from moto.server import ThreadedMotoServer
 
-from audit_service.aws_resources import BUCKET, INDEXES, PARTITION_KEY, SORT_KEY, TABLE
+from audit_service.aws.resources import BUCKET, INDEXES, PARTITION_KEY, SORT_KEY, TABLE
 from ecs.render import TEMPLATE
 from ecs.storage import BUCKET_ID, TABLE_ID
 from tests.conftest import REPO_ROOT

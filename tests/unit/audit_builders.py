@@ -10,7 +10,7 @@ from typing import Any
 
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.convert import seconds_to_timestamp
-from audit_service.embedded import EmbeddedAuditStore
+from audit_service.embedded.store import EmbeddedAuditStore
 from audit_service.settings import AuditSettings
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z: event times in the past, as in a replay

@@ -10,13 +10,13 @@ import numpy as np
 import torch
 
 from aegis.v1 import common_pb2 as pb
+from aegis_domain.context_rules import ContextBounds, links
 from aegis_domain.convert import event_from_proto, seconds_to_timestamp
 from aegis_domain.types import Action, LinkKind, LoginContext, LoginEvent, Neighbor, PastLogin
-from aegis_graph.graphs import LoginGraphs
-from aegis_graph.model import HyperParams, LoginGraphSAGE
-from aegis_world import GeneratedLogin, Truth, WorldConfig, generate
-from aegis_world.truth import FRAUD_RING
-from audit_service.context import ContextBounds, links
+from aegis_lab.world import GeneratedLogin, Truth, WorldConfig, generate
+from aegis_lab.world.truth import FRAUD_RING
+from agent_services.network.graphs import LoginGraphs
+from agent_services.network.model import HyperParams, LoginGraphSAGE
 
 # Small bounds, so that a world of a few hundred logins reaches every cut of GetContext.
 SMALL_BOUNDS = ContextBounds(
@@ -54,7 +54,7 @@ def brute_force_contexts(
     logins: Sequence[GeneratedLogin], bounds: ContextBounds
 ) -> list[tuple[LoginEvent, LoginContext]]:
     """Every login with its GetContext answer computed the slow, obvious way: a scan of all
-    logins per login, following the rules of audit_service.context and its index queries."""
+    logins per login, following the rules of aegis_domain.context_rules and its index queries."""
     events = [event_from_proto(login.event) for login in logins]
     return [(event, _brute_force_context(events, event, bounds)) for event in events]
 

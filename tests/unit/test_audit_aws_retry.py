@@ -7,7 +7,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from audit_service.aws_clients import PartialBatch, Retrier, retryable
+from audit_service.aws.clients import PartialBatch, Retrier, retryable
 
 
 def client_error(code: str, status: int) -> ClientError:

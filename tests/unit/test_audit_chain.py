@@ -7,7 +7,8 @@ import json
 import pytest
 from google.protobuf import json_format
 
-from audit_service.chain import (
+from audit_service.index_rows import event_from_json, indexed_decision, indexed_entry_from_json
+from audit_service.log.chain import (
     CONTEXT_BYTES_KEY,
     GENESIS_HASH,
     MalformedLine,
@@ -18,8 +19,7 @@ from audit_service.chain import (
     record_from_json,
     record_to_json,
 )
-from audit_service.index_rows import event_from_json, indexed_decision, indexed_entry_from_json
-from audit_service.layout import audit_ref, parse_segment_key, segment_key, utc_day
+from audit_service.log.layout import audit_ref, parse_segment_key, segment_key, utc_day
 from tests.unit.audit_builders import make_record
 
 

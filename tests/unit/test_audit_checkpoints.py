@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from audit_service.checkpoints import (
+from audit_service.log.checkpoints import (
     BadCheckpoint,
     SegmentAnchor,
     SignedCheckpoint,
@@ -18,7 +18,7 @@ from audit_service.checkpoints import (
     open_checkpoint,
     writer_anchors,
 )
-from audit_service.signing import Signer, SigningKeyError, load_signer, parse_public_key
+from audit_service.log.signing import Signer, SigningKeyError, load_signer, parse_public_key
 
 ANCHOR = SegmentAnchor("audit/2024/06/01/test/w-000000000001.jsonl", 1, 3, "ab" * 32)
 

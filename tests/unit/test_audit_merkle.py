@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from audit_service.merkle import (
+from audit_service.log.merkle import (
     EMPTY_ROOT,
     MerkleAccumulator,
     audit_path,

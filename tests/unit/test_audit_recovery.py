@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from audit_service.chain import canonical_record, encode_line
-from audit_service.embedded import INDEX_FILE
-from audit_service.log_writer import RecoveryError
+from audit_service.embedded.store import INDEX_FILE
+from audit_service.log.chain import canonical_record, encode_line
+from audit_service.log.writer import RecoveryError
 from audit_service.storage import DecisionFilter, ProblemKind
 from tests.unit.audit_builders import (
     T0,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audit_service import aws_resources as res
+from audit_service.aws import resources as res
 
 
 def test_both_renderings_make_the_same_table() -> None:

@@ -6,8 +6,8 @@ import pytest
 
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.types import Action
+from aegis_lab.labels import label_of, label_row
 from aegis_runtime.errors import InvalidArgument
-from audit_service.labels import label_of, label_row
 from audit_service.reviews import Verdict, resulting_action, review_record, validate_verdict
 from tests.unit.audit_builders import make_record
 

@@ -17,7 +17,7 @@ from aegis_domain.types import (
     LoginEvent,
     PastLogin,
 )
-from agent_services.artifacts import ArtifactError
+from aegis_runtime.artifacts import ArtifactError
 from agent_services.behavior import BehaviorAgent, BehaviorSettings, feature_values
 from agent_services.behavior_population import POPULATION_FILE
 from agent_services.history import NO_HISTORY

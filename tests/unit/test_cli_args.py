@@ -9,7 +9,7 @@ import pytest
 
 from aegis_cli.cmd_generate import write_jsonl
 from aegis_cli.main import build_parser, main
-from aegis_world import WorldConfig, generate
+from aegis_lab.world import WorldConfig, generate
 
 # Nothing listens on port 1: a command that reached for the network would fail with exit 1.
 NOWHERE = "127.0.0.1:1"

@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from aegis_cli.cluster import (
+from aegis_cli.cmd_cluster import config_ending_now
+from aegis_cli.main import build_parser
+from aegis_domain.registry import default_registry
+from aegis_lab.world import DEFAULT_START, generate
+from aegis_mesh.cluster import (
     AUDIT_PORT,
     MOTO_PORT,
     PORT_OFFSET_ENV,
@@ -23,10 +27,6 @@ from aegis_cli.cluster import (
     port_offset,
     router_address,
 )
-from aegis_cli.cmd_cluster import config_ending_now
-from aegis_cli.main import build_parser
-from aegis_world import DEFAULT_START, generate
-from agent_services.registry import default_registry
 from router_service.settings import RouterSettings
 
 # Stays alive until stopped; says "ready" once its SIGTERM handling is in place.

@@ -9,7 +9,7 @@ import pytest
 
 from aegis.v1 import common_pb2 as pb
 from aegis_cli.readers import InputError, detect_format, read_events
-from aegis_cli.rows import BadRow, Labels, ParsedRow
+from router_service.client.rows import BadRow, Labels, ParsedRow
 
 EVENT = {
     "event_id": "e-1",

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from aegis.v1 import common_pb2 as pb
-from aegis_cli.replay import Outcome
-from aegis_cli.rows import BadRow, Labels, Problem
-from aegis_cli.summary import MALFORMED, LatencyHistogram, ReplaySummary, code_name
+from router_service.client.rows import BadRow, Labels, Problem
+from router_service.client.stream import Outcome
+from router_service.client.summary import MALFORMED, LatencyHistogram, ReplaySummary, code_name
 
 
 def histogram(values: list[float]) -> LatencyHistogram:

@@ -17,9 +17,9 @@ from aegis_domain.types import (
     PastLogin,
     Velocity,
 )
-from aegis_world import WorldConfig, generate
+from aegis_lab.contexts import replay_contexts
+from aegis_lab.world import WorldConfig, generate
 from agent_services.detection_features import FEATURE_NAMES, DetectionFeatures
-from audit_service.replay_contexts import replay_contexts
 from audit_service.settings import AuditSettings
 
 T = 1_700_000_000.0

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from aegis_cli.cluster import HOST, ClusterPaths, ServiceSpec, cluster_stages
-from agent_services.registry import default_registry
+from aegis_domain.registry import default_registry
+from aegis_mesh.cluster import HOST, ClusterPaths, ServiceSpec, cluster_stages
 from ecs.render import COMPOSE
 from ecs.services import ROUTER, deployed_services
 from tests.conftest import REPO_ROOT

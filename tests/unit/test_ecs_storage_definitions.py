@@ -1,5 +1,5 @@
 """The stack's bucket and table are the ones `aegis audit init` makes: both come from
-audit_service.aws_resources, and its two renderings (CloudFormation, boto3) agree."""
+audit_service.aws.resources, and its two renderings (CloudFormation, boto3) agree."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from audit_service.aws_resources import (
+from audit_service.aws.resources import (
     dynamodb_create_table_args,
     dynamodb_ttl_args,
     s3_setup_calls,

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from cfnlint.api import ManualArgs, lint
 
+from aegis_domain.registry import default_registry, load_registry
 from aegis_runtime.channels import channel_target
-from agent_services.registry import default_registry, load_registry
-from audit_service.aws_resources import audit_task_policy_statements
+from audit_service.aws.resources import audit_task_policy_statements
 from audit_service.settings import AuditSettings
 from ecs.audit_task import SECRET_ACTIONS, SIGNING_KEY_PARAMETER
 from ecs.config import DeployConfig, load_deploy_config

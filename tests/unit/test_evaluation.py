@@ -13,11 +13,11 @@ from aegis.v1 import common_pb2 as pb
 from aegis_cli.cmd_evaluate import held_out_world, untrained_agents
 from aegis_cli.errors import CliError
 from aegis_cli.main import build_parser
-from aegis_evaluation.analysis import MESH, analyse
-from aegis_evaluation.collect import Collected
-from aegis_evaluation.report import METRICS_FILE, write_report
-from aegis_training.dataset import ATTACKS, CASES
-from agent_services.registry import default_registry
+from aegis_domain.registry import default_registry
+from aegis_lab.evaluation.analysis import MESH, analyse
+from aegis_lab.evaluation.collect import Collected
+from aegis_lab.evaluation.report import METRICS_FILE, write_report
+from aegis_lab.training.dataset import ATTACKS, CASES
 from router_service.stacking import AgentTerm, Stacker, StackerFile
 
 AGENTS = ("detection", "behavior", "geo")

@@ -12,10 +12,10 @@ import numpy as np
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.convert import event_from_proto
 from aegis_domain.types import LoginContext, LoginEvent
-from aegis_graph.context_graph import graphs_from_contexts
-from aegis_graph.sampler import NeighbourhoodSampler
-from aegis_graph.table import LoginTable
-from aegis_world import GeneratedLogin
+from aegis_lab.graph.sampler import NeighbourhoodSampler
+from aegis_lab.graph.table import LoginTable
+from aegis_lab.world import GeneratedLogin
+from agent_services.network.context_graph import graphs_from_contexts
 from tests.unit.audit_builders import audit_settings, running_store
 from tests.unit.graph_builders import SMALL_BOUNDS, assert_same_graphs, tiny_world
 

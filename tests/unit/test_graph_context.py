@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from aegis_domain.types import Action, LinkKind, LoginContext, LoginEvent, Neighbor, PastLogin
-from aegis_graph.context_graph import graphs_from_contexts
-from aegis_graph.schema import KEY_FEATURES, USER, USER_FEATURES
+from agent_services.network.context_graph import graphs_from_contexts
+from agent_services.network.schema import KEY_FEATURES, USER, USER_FEATURES
 
 T0 = 1_700_000_000.0
 HOUR = 3600.0

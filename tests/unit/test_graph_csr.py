@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aegis_graph.csr import TemporalCSR, group_bounds, ragged_positions
+from agent_services.network.csr import TemporalCSR, group_bounds, ragged_positions
 
 
 def test_ragged_positions_lists_each_range_in_turn() -> None:

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from aegis_domain.convert import event_from_proto
-from aegis_graph.context_graph import graphs_from_contexts
-from aegis_graph.sampler import NeighbourhoodSampler
-from aegis_graph.table import LoginTable
-from aegis_world import GeneratedLogin
-from audit_service.replay_contexts import replay_contexts
+from aegis_lab.contexts import replay_contexts
+from aegis_lab.graph.sampler import NeighbourhoodSampler
+from aegis_lab.graph.table import LoginTable
+from aegis_lab.world import GeneratedLogin
+from agent_services.network.context_graph import graphs_from_contexts
 from tests.unit.graph_builders import (
     SMALL_BOUNDS,
     assert_same_graphs,

@@ -1,4 +1,4 @@
-"""`python -m aegis_graph.train`: a world in, an artifact out, a summary on stdout."""
+"""`python -m aegis_cli.train_network`: a world in, an artifact out, a summary on stdout."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from aegis_graph.train import main
-from agent_services.artifacts import METADATA_FILE
+from aegis_cli.train_network import main
+from aegis_runtime.artifacts import METADATA_FILE
 
 
 def test_trains_a_small_world_into_the_folder_given(

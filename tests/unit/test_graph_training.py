@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from aegis_graph.model import HyperParams
-from aegis_graph.sampler import NeighbourhoodSampler
-from aegis_graph.schema import feature_names
-from aegis_graph.table import LoginTable
-from aegis_graph.training import TrainConfig, TrainReport, train_network
-from aegis_world import GeneratedLogin, Truth
-from agent_services.artifacts import METADATA_FILE
-from agent_services.network import NetworkAgent
+from aegis_lab.graph.sampler import NeighbourhoodSampler
+from aegis_lab.graph.table import LoginTable
+from aegis_lab.graph.training import TrainConfig, TrainReport, train_network
+from aegis_lab.world import GeneratedLogin, Truth
+from aegis_runtime.artifacts import METADATA_FILE
+from agent_services.network.agent import NetworkAgent
+from agent_services.network.model import HyperParams
+from agent_services.network.schema import feature_names
 from tests.unit.graph_builders import SMALL_BOUNDS, tiny_world
 
 BOUNDS = SMALL_BOUNDS

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from aegis_domain.registry import default_registry
 from aegis_domain.types import LoginContext, LoginEvent, SignalStatus
-from agent_services.artifacts import METADATA_FILE, ArtifactError
+from aegis_runtime.artifacts import METADATA_FILE, ArtifactError
 from agent_services.detection import DetectionAgent
-from agent_services.network import NetworkAgent
-from agent_services.registry import default_registry
+from agent_services.network.agent import NetworkAgent
 from agent_services.trained import TrainedModelAgent
 
 AGENTS = [DetectionAgent, NetworkAgent]

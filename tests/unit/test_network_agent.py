@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from aegis_domain.types import LinkKind, LoginContext, LoginEvent, SignalStatus
-from aegis_graph.model import HyperParams
-from aegis_graph.training import TrainConfig, train_network
-from aegis_world import GeneratedLogin
-from agent_services.artifacts import METADATA_FILE, ArtifactError
-from agent_services.network import NetworkAgent
+from aegis_lab.graph.training import TrainConfig, train_network
+from aegis_lab.world import GeneratedLogin
+from aegis_runtime.artifacts import METADATA_FILE, ArtifactError
+from agent_services.network.agent import NetworkAgent
+from agent_services.network.model import HyperParams
 from audit_service.settings import AuditSettings
 from tests.unit.graph_builders import RING_T0, context_for, ring_world
 

@@ -89,7 +89,7 @@ def test_the_wheel_carries_every_runtime_file(wheel: tuple[zipfile.ZipFile, str]
     # Only files inside packages ship; the test is pointless if it finds none of them.
     expected = {path for path in expected if path.split("/")[0] in
                 {name.split("/")[0] for name in names}}
-    assert {"agent_services/registry.yaml", "router_service/policies/default.yaml",
+    assert {"aegis_domain/registry.yaml", "router_service/policies/default.yaml",
             "aegis/v1/router_pb2.pyi"} <= expected
     assert not expected - names, f"missing from the wheel: {sorted(expected - names)}"
 

@@ -13,7 +13,7 @@ import pytest
 from aegis.v1 import common_pb2 as pb
 from aegis_cli import rba
 from aegis_cli.readers import InputError, read_events
-from aegis_cli.rows import BadRow, Labels, ParsedRow
+from router_service.client.rows import BadRow, Labels, ParsedRow
 
 HEADER = ",".join(rba.COLUMNS)
 GOOD = (

@@ -4,7 +4,7 @@ from aegis_runtime.settings import ServiceSettings
 from agent_services.behavior import BehaviorSettings
 from agent_services.geo import GeoSettings
 from agent_services.host import AgentHostSettings
-from agent_services.network import NetworkSettings
+from agent_services.network.agent import NetworkSettings
 from audit_service.settings import AuditSettings
 from router_service.settings import RouterSettings
 from tests.conftest import REPO_ROOT

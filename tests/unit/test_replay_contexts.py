@@ -10,8 +10,8 @@ import pytest
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.convert import event_from_proto
 from aegis_domain.types import Action, LoginContext, LoginEvent
-from aegis_world import WorldConfig, generate
-from audit_service.replay_contexts import ReplayContexts, replay_contexts
+from aegis_lab.contexts import ReplayContexts, replay_contexts
+from aegis_lab.world import WorldConfig, generate
 from tests.unit.audit_builders import audit_settings, running_store
 
 # Tight bounds, so that every cut (count, age, scan, neighbours) happens in a small world.

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from aegis_domain.types import AgentSignal, SignalStatus
-from aegis_training import stacking
-from agent_services.artifacts import ArtifactError
+from aegis_lab.training import stacking
+from aegis_runtime.artifacts import ArtifactError
 from router_service.combine import combine, logit
 from router_service.stacking import load_stacker
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from aegis_cli.main import main
-from aegis_training.dataset import type_balanced_weights
+from aegis_lab.training.dataset import type_balanced_weights
 from agent_services.behavior import BehaviorAgent
 from agent_services.detection import DetectionAgent
 from agent_services.detection_features import FEATURE_NAMES

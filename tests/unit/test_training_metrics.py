@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aegis_training.calibration import Isotonic, fit_isotonic
-from aegis_training.metrics import (
+from aegis_lab.training.calibration import Isotonic, fit_isotonic
+from aegis_lab.training.metrics import (
     flagged_share,
     reliability,
     roc_curve,

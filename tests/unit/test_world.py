@@ -17,9 +17,9 @@ from aegis.v1 import common_pb2 as pb
 from aegis_cli.cmd_generate import labels, write_jsonl, write_rba
 from aegis_cli.main import main
 from aegis_cli.readers import read_events
-from aegis_cli.rows import ParsedRow
-from aegis_world import ATTACK_TYPES, HARD_CASES, WorldConfig, generate, parse_attack_mix
-from aegis_world.truth import (
+from aegis_domain.geo_data import haversine_km
+from aegis_lab.world import ATTACK_TYPES, HARD_CASES, WorldConfig, generate, parse_attack_mix
+from aegis_lab.world.truth import (
     CREDENTIAL_STUFFING,
     FRAUD_RING,
     LOW_AND_SLOW,
@@ -28,7 +28,7 @@ from aegis_world.truth import (
     TARGETED_TAKEOVER,
     TRAVEL,
 )
-from agent_services.geo_data import haversine_km
+from router_service.client.rows import ParsedRow
 
 CONFIG = WorldConfig(users=300, events=12_000, seed=11)
 

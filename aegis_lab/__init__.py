@@ -1,0 +1,1 @@
+"""Offline work, never loaded by a service: world generator, training, evaluation, contexts."""

@@ -1,0 +1,229 @@
+"""Every figure of the evaluation, measured from the decisions the cluster made.
+
+The operating points are challenge budgets on legitimate logins: "recall at 1%" is the share
+of attack attempts whose risk is above the threshold that flags 1% of legitimate logins.
+Beside the mesh's own risk, each agent alone and other combinations are scored from the
+per-agent signals recorded in the same decisions (ablation), never from a separate run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from aegis.v1 import common_pb2 as pb
+from aegis_domain.types import AgentSignal, SignalStatus
+from aegis_lab.evaluation.collect import Collected
+from aegis_lab.training.dataset import ATTACKS, CASES
+from aegis_lab.training.metrics import (
+    Curve,
+    Reliability,
+    Summary,
+    flagged_share,
+    pr_curve,
+    reliability,
+    roc_curve,
+    summarize,
+    threshold_at_fpr,
+)
+from router_service.combine import RiskPool, combine
+
+MESH = "mesh"
+TARGET_RECALL = 0.95
+TARGET_RECALL_PER_ATTACK = 0.85
+TARGET_ECE = 0.05
+BASELINE = "behavior"  # Freeman et al.: the user's own history, nothing else
+
+
+@dataclass(slots=True)
+class Scored:
+    """One way of scoring the logins, measured against the truth."""
+
+    name: str
+    description: str
+    summary: Summary
+    coverage: float  # share of logins the score had a real opinion on
+    recall_by_attack: dict[str, float]
+    flagged_by_hard_case: dict[str, float]
+    roc: Curve
+    pr: Curve
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "description": self.description, **self.summary.to_json(), "coverage": self.coverage,
+            "recall_at_1pct_by_attack": self.recall_by_attack,
+            "challenged_at_1pct_by_hard_case": self.flagged_by_hard_case,
+        }
+
+
+@dataclass(slots=True)
+class Analysis:
+    logins: int
+    measured: int
+    attacks: int
+    scores: dict[str, Scored]
+    reliability: Reliability
+    actions: dict[str, dict[str, float]]  # truth group -> action -> share
+    escalation_rate: dict[str, float]
+    policy_recall_by_attack: dict[str, float]
+    agent_statuses: dict[str, dict[str, int]]
+    latency_ms: dict[str, float]
+    errors: dict[str, int]
+    model_versions: dict[str, list[str]]
+    counts_by_attack: dict[str, int]
+    counts_by_hard_case: dict[str, int]
+    targets: dict[str, bool] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        rel = self.reliability
+        return {
+            "logins": self.logins, "measured": self.measured, "attacks": self.attacks,
+            "scores": {name: s.to_json() for name, s in self.scores.items()},
+            "reliability": {"predicted": _finite(rel.predicted), "observed": _finite(rel.observed),
+                            "counts": rel.counts.tolist(), "ece": rel.ece},
+            "actions": self.actions, "escalation_rate": self.escalation_rate,
+            "policy_recall_by_attack": self.policy_recall_by_attack,
+            "agent_statuses": self.agent_statuses, "latency_ms": self.latency_ms,
+            "errors": self.errors, "model_versions": self.model_versions,
+            "counts_by_attack": self.counts_by_attack,
+            "counts_by_hard_case": self.counts_by_hard_case, "targets": self.targets,
+        }
+
+
+def _finite(values: NDArray[np.float64]) -> list[float | None]:
+    return [None if np.isnan(v) else float(v) for v in values]
+
+
+def _signals(c: Collected, rows: NDArray[np.intp]) -> list[list[AgentSignal]]:
+    """The recorded signals of the chosen logins, as the router combined them."""
+    result = []
+    for row in rows:
+        signals = []
+        for k, agent in enumerate(c.agents):
+            status = int(c.agent_status[row, k])
+            signals.append(AgentSignal(
+                # An agent absent from a decision (not in the router's registry) answered
+                # nothing: as good as unavailable.
+                agent=agent, status=SignalStatus(status) if status else SignalStatus.UNAVAILABLE,
+                risk=float(c.agent_risk[row, k]), confidence=float(c.agent_confidence[row, k]),
+            ))
+        result.append(signals)
+    return result
+
+
+def _score(name: str, description: str, y: NDArray[np.bool_], scores: NDArray[np.float64],
+           coverage: float, attack: NDArray[np.int8], hard_case: NDArray[np.int8]) -> Scored:
+    summary = summarize(y, scores)
+    threshold = threshold_at_fpr(y, scores, 0.01)
+    return Scored(
+        name=name, description=description, summary=summary, coverage=coverage,
+        recall_by_attack={
+            ATTACKS[code]: flagged_share(attack == code, scores, threshold)
+            for code in range(1, len(ATTACKS)) if (attack == code).any()
+        },
+        flagged_by_hard_case={
+            CASES[code]: flagged_share((hard_case == code) & ~y, scores, threshold)
+            for code in range(1, len(CASES)) if ((hard_case == code) & ~y).any()
+        },
+        roc=roc_curve(y, scores),
+        pr=pr_curve(y, scores),
+    )
+
+
+def analyse(c: Collected, warm_after: float, weights: dict[str, float],
+            stacker: RiskPool | None) -> Analysis:
+    """All the figures, over the logins after the warm-up that got a decision."""
+    rows = np.flatnonzero(c.decided & (c.timestamps >= warm_after))
+    y = c.attack[rows] > 0
+    attack, hard_case = c.attack[rows], c.hard_case[rows]
+    if not y.any() or y.all():
+        raise ValueError("the measured logins need both attacks and legitimate logins")
+
+    def score(name: str, description: str, values: NDArray[np.float64],
+              coverage: float = 1.0) -> Scored:
+        return _score(name, description, y, values, coverage, attack, hard_case)
+
+    scores = {MESH: score(MESH, "the decision's risk (the running router)", c.risk[rows])}
+    ok = c.agent_status[rows] == pb.SIGNAL_STATUS_OK
+    for k, agent in enumerate(c.agents):
+        alone = np.where(ok[:, k], c.agent_risk[rows, k], 0.0)
+        description = f"{agent} agent alone (no signal counts as risk 0)"
+        if agent == BASELINE:
+            description += "; the Freeman et al. 2016 style baseline"
+        scores[agent] = score(agent, description, alone, float(ok[:, k].mean()))
+    signals = _signals(c, rows)
+    scores["log-odds pool"] = score(
+        "log-odds pool", "the router's pool without the learned combiner",
+        _recombined(signals, lambda present: combine(present, weights).risk),
+    )
+    if stacker is not None:
+        for agent in c.agents:
+            scores[f"mesh without {agent}"] = score(
+                f"mesh without {agent}", f"the learned combiner with {agent}'s signal left out",
+                _recombined(signals, _without(stacker, agent)),
+            )
+    actions = c.action[rows]
+    groups = {"legitimate": ~y, "attack": y}
+    analysis = Analysis(
+        logins=len(c.risk), measured=len(rows), attacks=int(y.sum()), scores=scores,
+        reliability=reliability(y, c.risk[rows]),
+        actions={group: _action_shares(actions[mask]) for group, mask in groups.items()},
+        escalation_rate={
+            group: float((actions[mask] == pb.ACTION_ESCALATE).mean())
+            for group, mask in {"all": np.ones_like(y), **groups}.items()
+        },
+        policy_recall_by_attack={
+            ATTACKS[code]: float((actions[attack == code] != pb.ACTION_ALLOW).mean())
+            for code in range(1, len(ATTACKS)) if (attack == code).any()
+        },
+        agent_statuses={
+            agent: {pb.SignalStatus.Name(int(s)).removeprefix("SIGNAL_STATUS_"): int(n)
+                    for s, n in zip(*np.unique(c.agent_status[rows, k], return_counts=True),
+                                    strict=True)}
+            for k, agent in enumerate(c.agents)
+        },
+        latency_ms={f"p{q}": float(np.percentile(c.latency_ms[rows], q)) for q in (50, 99)},
+        errors=dict(c.errors),
+        model_versions={name: sorted(v) for name, v in c.model_versions.items()},
+        counts_by_attack={ATTACKS[code]: int((attack == code).sum())
+                          for code in range(1, len(ATTACKS))},
+        counts_by_hard_case={CASES[code]: int(((hard_case == code) & ~y).sum())
+                             for code in range(1, len(CASES))},
+    )
+    analysis.targets = targets(analysis)
+    return analysis
+
+
+def _recombined(signals: Sequence[list[AgentSignal]],
+                risk: Callable[[list[AgentSignal]], float]) -> NDArray[np.float64]:
+    return np.array([risk([s for s in row if s.present]) if any(s.present for s in row)
+                     else 0.0 for row in signals])
+
+
+def _without(pool: RiskPool, agent: str) -> Callable[[list[AgentSignal]], float]:
+    return lambda present: pool.risk([s for s in present if s.agent != agent])
+
+
+def _action_shares(actions: NDArray[np.int8]) -> dict[str, float]:
+    values, counts = np.unique(actions, return_counts=True)
+    total = max(len(actions), 1)
+    return {pb.Action.Name(int(v)).removeprefix("ACTION_"): int(n) / total
+            for v, n in zip(values, counts, strict=True)}
+
+
+def targets(analysis: Analysis) -> dict[str, bool]:
+    """The issue's targets at a 1% challenge rate, each true or false as measured."""
+    mesh = analysis.scores[MESH]
+    singles = [analysis.scores[a].summary.recall_at_1pct for a in analysis.agent_statuses]
+    return {
+        f"mesh recall at 1% >= {TARGET_RECALL}": mesh.summary.recall_at_1pct >= TARGET_RECALL,
+        f"every attack type's recall at 1% >= {TARGET_RECALL_PER_ATTACK}": all(
+            r >= TARGET_RECALL_PER_ATTACK for r in mesh.recall_by_attack.values()),
+        "mesh beats its best single agent (recall at 1%)":
+            mesh.summary.recall_at_1pct > max(singles, default=0.0),
+        f"ECE <= {TARGET_ECE}": analysis.reliability.ece <= TARGET_ECE,
+    }

@@ -1,0 +1,185 @@
+"""`aegis train` from start to end: replay a world, fit and publish every trained artifact.
+
+Order matters: the behavior population and the detection model first, then the stacker,
+which learns from the signals of the agents as they are now on disk (the network agent's
+too, when its model was trained before). The stacker learns on a world of its own (the
+combiner world: other users, later, every attack type in equal share), so that it sees each
+agent as serving will, out of sample, and not the training world's mix of attacks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from aegis_domain.context_rules import ContextBounds
+from aegis_domain.registry import Registry, default_registry
+from aegis_domain.types import AgentSignal
+from aegis_lab.training import detection, population, stacking
+from aegis_lab.training.dataset import Sampled, Split, WorldData, build, type_balanced_weights
+from aegis_lab.world import ATTACK_TYPES, WorldConfig
+from aegis_runtime.artifacts import ArtifactError
+from agent_services.base import Agent
+from router_service.stacking import STACKER_FILE
+
+log = logging.getLogger(__name__)
+
+ROUTER_MODEL_DIR = "router"
+# Logins per assess_batch call when computing the stacker's inputs.
+SIGNAL_BATCH = 256
+# The combiner world's seed is the training world's plus this: apart from the seeds that
+# `aegis evaluate` picks by default (the training seed plus one).
+COMBINER_SEED_OFFSET = 1000
+
+
+def combiner_world(world: WorldConfig, events: int) -> WorldConfig:
+    """The world the stacker learns on: other users (another seed), starting when the
+    training world ends, every attack type in equal share."""
+    return replace(
+        world, seed=world.seed + COMBINER_SEED_OFFSET, events=events,
+        users=max(10, events // max(1, world.events // world.users)),
+        start=world.start + timedelta(days=world.days),
+        attack_mix=dict.fromkeys(ATTACK_TYPES, 1.0),
+    )
+
+
+class Progress(Protocol):
+    """What training reports progress to (a tqdm bar, or nothing)."""
+
+    def update(self, n: int = 1) -> object: ...
+
+
+ProgressFactory = Callable[[str, int], AbstractContextManager[Progress]]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainPlan:
+    world: WorldConfig
+    bounds: ContextBounds
+    model_dir: Path
+    split: Split = field(default_factory=Split)
+    params: detection.DetectionParams = field(default_factory=detection.DetectionParams)
+    combiner_events: int = 50_000
+
+    @property
+    def combiner_path(self) -> Path:
+        return self.model_dir / ROUTER_MODEL_DIR / STACKER_FILE
+
+    @property
+    def combiner_world(self) -> WorldConfig:
+        return combiner_world(self.world, self.combiner_events)
+
+    def world_json(self) -> dict[str, Any]:
+        return {**world_json(self.world), "warmup_days": self.split.warmup_days,
+                "holdout_share": self.split.holdout_share,
+                "combiner_world": world_json(self.combiner_world)}
+
+
+def world_json(w: WorldConfig) -> dict[str, Any]:
+    """A world's configuration as JSON (in artifacts' metadata and reports)."""
+    return {
+        "seed": w.seed, "users": w.users, "events": w.events, "days": w.days,
+        "start": w.start.isoformat(), "attack_share": w.attack_share,
+        "attack_mix": dict(w.attack_mix),
+    }
+
+
+@dataclass(slots=True)
+class TrainReport:
+    """What was written, and the figures measured while training."""
+
+    versions: dict[str, str] = field(default_factory=dict)
+    detection_metrics: dict[str, Any] = field(default_factory=dict)
+    stacker_metrics: dict[str, Any] = field(default_factory=dict)
+    stacker_agents: list[str] = field(default_factory=list)
+    skipped_agents: dict[str, str] = field(default_factory=dict)
+
+
+def replay_world(plan: TrainPlan, progress: ProgressFactory) -> WorldData:
+    """The training world; it keeps no logins whole (the stacker has a world of its own)."""
+    split = replace(plan.split, stacker_legit=0)
+    with progress("replaying the world", plan.world.events) as bar:
+        return build(plan.world, plan.bounds, split, on_login=lambda: bar.update())
+
+
+def replay_combiner_world(plan: TrainPlan, progress: ProgressFactory) -> WorldData:
+    """The combiner world, every user's logins kept whole after the warm-up (the legitimate
+    ones sampled down to `split.stacker_legit`)."""
+    world = plan.combiner_world
+    split = replace(plan.split, holdout_share=1.0)
+    with progress("replaying the combiner world", world.events) as bar:
+        return build(world, plan.bounds, split, on_login=lambda: bar.update())
+
+
+def train_all(plan: TrainPlan, progress: ProgressFactory) -> TrainReport:
+    """Behavior population, detection model, then the stacker."""
+    report = TrainReport()
+    data = replay_world(plan, progress)
+    report.versions["behavior"] = population.save(plan.model_dir / "behavior", data)
+    with progress("boosting rounds", plan.params.rounds) as bar:
+        trained = detection.train(data, plan.params, plan.world.seed, lambda: bar.update())
+    report.versions["detection"] = detection.save(
+        plan.model_dir / "detection", trained, data, plan.params, plan.world_json()
+    )
+    report.detection_metrics = trained.metrics
+    train_stacker(plan, replay_combiner_world(plan, progress), progress, report)
+    return report
+
+
+def train_stacker(plan: TrainPlan, data: WorldData, progress: ProgressFactory,
+                  report: TrainReport, registry: Registry | None = None) -> None:
+    """Run every registered agent in-process on the kept logins and fit the stacker, the
+    attack types weighted alike."""
+    agents = load_agents(plan.model_dir, registry or default_registry(), report.skipped_agents)
+    with progress("agent signals for the stacker", len(data.sampled)) as bar:
+        signals = list(_signals(agents, data.sampled, bar))
+    answered = [name for name in agents
+                if any(name in by_agent and by_agent[name].present for by_agent in signals)]
+    attack = np.array([s.attack for s in data.sampled])
+    rows = stacking.StackerRows(
+        signals=signals,
+        labels=attack > 0,
+        weights=np.array([s.weight for s in data.sampled]) * type_balanced_weights(attack),
+    )
+    beta, metrics = stacking.fit(rows, answered)
+    stacker = stacking.stacker_file(beta, answered, metrics, data.data_hash())
+    stacking.save(plan.combiner_path, stacker)
+    report.versions["combiner"] = stacker.model_version
+    report.stacker_metrics = metrics
+    report.stacker_agents = answered
+
+
+def load_agents(model_dir: Path, registry: Registry, skipped: dict[str, str]) -> dict[str, Agent]:
+    """Every registered agent with its model as on disk; one that cannot load is left out
+    (and said so), as the running system would run without it."""
+    agents = {}
+    for entry in registry.agents:
+        try:
+            agent = entry.make_agent(model_dir / entry.name)
+            agent.load()
+        except (ArtifactError, ImportError) as exc:
+            skipped[entry.name] = str(exc)
+            log.warning("agent left out of the stacker", extra={"agent": entry.name})
+            continue
+        agents[entry.name] = agent
+    return agents
+
+
+def _signals(
+    agents: dict[str, Agent], sampled: Sequence[Sampled], bar: Progress
+) -> Iterator[dict[str, AgentSignal]]:
+    # In batches: the network agent scores a whole batch in one forward pass, many times
+    # faster than one login at a time, with the same signals.
+    for start in range(0, len(sampled), SIGNAL_BATCH):
+        requests = [(login.event, login.context) for login in sampled[start: start + SIGNAL_BATCH]]
+        by_agent = {name: agent.assess_batch(requests) for name, agent in agents.items()}
+        for row in range(len(requests)):
+            yield {name: signals[row] for name, signals in by_agent.items()}
+        bar.update(len(requests))

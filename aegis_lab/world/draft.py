@@ -1,0 +1,60 @@
+"""A login before it becomes a LoginEvent: who, when, from where, and what it really was."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from aegis.v1 import common_pb2 as pb
+from aegis_lab.world.places import City, Client, Network
+from aegis_lab.world.truth import LEGITIMATE, Truth
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """One login attempt in the making; its event id is given in output order."""
+
+    at_ms: int
+    user_id: str
+    device_id: str
+    client: Client
+    city: City
+    network: Network
+    ip: str
+    successful: bool
+    auth_method: pb.AuthMethod.ValueType
+    session_id: str
+    truth: Truth = LEGITIMATE
+    failed_before: int = 0
+    round_trip_ms: float | None = None
+
+
+def to_event(draft: Draft, event_id: str) -> pb.LoginEvent:
+    """The LoginEvent a login service would report: raw facts only, never the truth."""
+    rng = random.Random(event_id)
+    event = pb.LoginEvent(
+        event_id=event_id,
+        user_id=draft.user_id,
+        session_id=draft.session_id,
+        device_id=draft.device_id,
+        ip=draft.ip,
+        country=draft.city.country,
+        region=draft.city.region,
+        city=draft.city.name,
+        asn=draft.network.asn,
+        user_agent=draft.client.user_agent,
+        browser=draft.client.browser,
+        os=draft.client.os,
+        device_type=draft.client.device_type,
+        login_successful=draft.successful,
+        auth_method=draft.auth_method,
+        failed_attempts_before=draft.failed_before,
+        # IP geolocation is approximate: a few kilometres around the city centre.
+        latitude=round(draft.city.latitude + rng.gauss(0, 0.05), 4),
+        longitude=round(draft.city.longitude + rng.gauss(0, 0.05), 4),
+        accuracy_radius_km=float(rng.choice((5, 10, 20, 50))),
+    )
+    event.timestamp.FromMilliseconds(draft.at_ms)
+    if draft.round_trip_ms is not None:
+        event.round_trip_time_ms = draft.round_trip_ms
+    return event

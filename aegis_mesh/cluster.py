@@ -1,0 +1,495 @@
+"""The local cluster as processes: started in dependency order, ready when SERVING, stopped
+gracefully (SIGTERM, SIGKILL only as a last resort).
+
+State lives under one folder (default `.aegis` in the current directory): logs in
+`logs/{service}.log`, pid files in `run/{service}.pid`, the embedded audit store (and the
+development checkpoint signing key) in `audit-data/`. Services run with the current directory
+as theirs, so their own relative defaults (e.g. `.aegis/models`) resolve to the same place.
+
+Audit backends: embedded (files), aws (S3 + DynamoDB named by AEGIS_AUDIT_S3_BUCKET and
+AEGIS_AUDIT_DYNAMODB_TABLE in the environment, credentials from the standard chain), moto
+(a moto server started first, on MOTO_PORT, with the bucket and table `aegis audit init`
+makes; its state lives in its memory and goes with it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aegis_domain.registry import Registry, default_registry
+from aegis_runtime.healthcheck import check
+from audit_service.settings import AuditSettings
+
+HOST = "127.0.0.1"
+ROUTER_PORT = 50051
+AUDIT_PORT = 50052
+# Shifts every port of the cluster (moto, audit, agents, router) by this much, so that a
+# second cluster (a test run, an evaluation) can run beside a developer's.
+PORT_OFFSET_ENV = "AEGIS_CLUSTER_PORT_OFFSET"
+MAX_PORT_OFFSET = 10_000
+ENVIRONMENT = "local"
+AUDIT_BACKENDS = ("embedded", "aws", "moto")
+# `make cluster-up` without AUDIT= follows the audit service's own setting.
+DEFAULT_AUDIT_BACKEND = os.environ.get("AEGIS_AUDIT_BACKEND", "embedded")
+MOTO_PORT = 50050
+MOTO_STORAGE = "aegis-audit-local"  # the bucket and the table on the moto server
+MOTO_REGION = "us-east-1"
+# moto accepts any credentials; these keep real ones from ever being sent to it.
+MOTO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "moto", "AWS_SECRET_ACCESS_KEY": "moto"}
+SERVING = "SERVING"
+_POLL_S = 0.2
+_LOG_TAIL_LINES = 25
+
+
+class ClusterError(Exception):
+    """The cluster could not be brought to the state asked for; the message says which
+    service and why."""
+
+
+def port_offset() -> int:
+    """The port offset of this environment's cluster (AEGIS_CLUSTER_PORT_OFFSET, default 0)."""
+    raw = os.environ.get(PORT_OFFSET_ENV, "0").strip() or "0"
+    try:
+        offset = int(raw)
+    except ValueError:
+        raise ClusterError(f"{PORT_OFFSET_ENV}={raw!r} is not a whole number") from None
+    if not 0 <= offset <= MAX_PORT_OFFSET:
+        raise ClusterError(f"{PORT_OFFSET_ENV}={offset} is outside 0..{MAX_PORT_OFFSET}")
+    return offset
+
+
+def router_address(offset: int | None = None) -> str:
+    """Where the cluster's router answers."""
+    return f"{HOST}:{ROUTER_PORT + (port_offset() if offset is None else offset)}"
+
+
+def audit_address(offset: int | None = None) -> str:
+    """Where the cluster's audit service answers."""
+    return f"{HOST}:{AUDIT_PORT + (port_offset() if offset is None else offset)}"
+
+
+def grpc_health(address: str) -> str:
+    return check(address, timeout_s=1.0)
+
+
+def http_answers(address: str) -> str:
+    """SERVING once an HTTP server answers at `address` (any status: it is up)."""
+    host, port = address.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=1.0) as sock:
+            sock.sendall(b"GET / HTTP/1.0\r\nHost: " + host.encode() + b"\r\n\r\n")
+            return SERVING if sock.recv(5) == b"HTTP/" else "UNREACHABLE"
+    except OSError:
+        return "UNREACHABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """One process of the cluster: how to start it, where it answers, how to tell it is
+    ready, and what to do once it is (before the next stage starts)."""
+
+    name: str
+    args: tuple[str, ...]
+    port: int
+    env: Mapping[str, str] = field(default_factory=dict)
+    probe: Callable[[str], str] = grpc_health
+    when_ready: Callable[[], None] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    @property
+    def command(self) -> list[str]:
+        return [sys.executable, *self.args]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterPaths:
+    """Where the cluster keeps its state, relative to the directory it is run from."""
+
+    root: Path = Path(".aegis")
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def audit_data(self) -> Path:
+        return self.root / "audit-data"
+
+    def log(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    def pid_file(self, name: str) -> Path:
+        return self.run / f"{name}.pid"
+
+
+def cluster_stages(
+    paths: ClusterPaths, audit_backend: str = "embedded", registry: Registry | None = None,
+    offset: int | None = None,
+) -> list[list[ServiceSpec]]:
+    """Start order: the moto server (with --audit moto), the audit service, then every
+    registered agent, then the router (which needs both). Services of one stage start
+    together. A moto server this cluster started is part of it until stopped. Every port is
+    shifted by `offset` (default: AEGIS_CLUSTER_PORT_OFFSET)."""
+    if audit_backend not in AUDIT_BACKENDS:
+        raise ClusterError(f"unknown audit backend {audit_backend!r}; expected one of "
+                           f"{', '.join(AUDIT_BACKENDS)}")
+    registry = registry or default_registry()
+    offset = port_offset() if offset is None else offset
+
+    def service_env(prefix: str, port: int, **extra: str) -> dict[str, str]:
+        settings = {"HOST": HOST, "PORT": str(port), "ENVIRONMENT": ENVIRONMENT} | extra
+        return {prefix + key: value for key, value in settings.items()}
+
+    audit_env = service_env(
+        "AEGIS_AUDIT_", AUDIT_PORT + offset,
+        BACKEND="embedded" if audit_backend == "embedded" else "aws",
+        DATA_DIR=str(paths.audit_data.resolve()),
+    )
+    first: list[list[ServiceSpec]] = []
+    if audit_backend == "moto" or paths.pid_file("moto").exists():
+        moto = moto_spec(MOTO_PORT + offset)
+        first.append([moto])
+        audit_env |= moto_audit_env(moto.address)
+    audit = ServiceSpec("audit", ("-m", "audit_service"), AUDIT_PORT + offset, audit_env)
+    agents = [
+        ServiceSpec(entry.name, ("-m", "agent_services", entry.name), entry.port + offset,
+                    service_env("AEGIS_AGENT_", entry.port + offset))
+        for entry in registry.agents
+    ]
+    # Shifted agents are not where the registry says: the router is told where they are.
+    moved = {"AGENT_ADDRS": json.dumps({a.name: a.address for a in agents})} if offset else {}
+    router = ServiceSpec(
+        "router", ("-m", "router_service"), ROUTER_PORT + offset,
+        service_env("AEGIS_ROUTER_", ROUTER_PORT + offset, AUDIT_ADDR=audit.address, **moved),
+    )
+    return [*first, [audit], agents, [router]]
+
+
+def moto_audit_env(address: str) -> dict[str, str]:
+    """The audit service's settings for the local moto server."""
+    return {
+        "AEGIS_AUDIT_S3_BUCKET": MOTO_STORAGE,
+        "AEGIS_AUDIT_DYNAMODB_TABLE": MOTO_STORAGE,
+        "AEGIS_AUDIT_AWS_ENDPOINT_URL": f"http://{address}",
+        "AEGIS_AUDIT_AWS_REGION": MOTO_REGION,
+        **MOTO_CREDENTIALS,
+    }
+
+
+def moto_spec(port: int = MOTO_PORT) -> ServiceSpec:
+    """moto in server mode; once it answers, the bucket and table are made on it by the
+    code of `aegis audit init`."""
+    address = f"{HOST}:{port}"
+    return ServiceSpec(
+        "moto", ("-m", "moto.server", "-H", HOST, "-p", str(port)), port,
+        probe=http_answers, when_ready=lambda: init_moto_storage(address),
+    )
+
+
+def init_moto_storage(address: str) -> None:
+    # Imported here: boto3 is an optional dependency (the `aws` extra, and dev).
+    import boto3
+
+    from audit_service.aws.clients import make_clients
+    from audit_service.aws.setup import init_storage
+
+    env = moto_audit_env(address)
+    settings = AuditSettings(
+        backend="aws", s3_bucket=env["AEGIS_AUDIT_S3_BUCKET"],
+        dynamodb_table=env["AEGIS_AUDIT_DYNAMODB_TABLE"],
+        aws_endpoint_url=env["AEGIS_AUDIT_AWS_ENDPOINT_URL"], aws_region=MOTO_REGION,
+    )
+    session = boto3.session.Session(
+        aws_access_key_id=MOTO_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=MOTO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=MOTO_REGION,
+    )
+    init_storage(settings, make_clients(settings, session))
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStatus:
+    """One line of `aegis cluster status`; pid None when the service is not running."""
+
+    name: str
+    port: int
+    pid: int | None
+    health: str
+
+
+class LocalCluster:
+    """Starts, watches and stops the services of `stages`, one process each.
+
+    Every process gets its own session (a Ctrl-C in the terminal reaches the manager, which
+    then stops the services in order, instead of killing them all at once).
+    """
+
+    def __init__(
+        self,
+        stages: Sequence[Sequence[ServiceSpec]],
+        paths: ClusterPaths,
+        say: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    ) -> None:
+        self.stages = [list(stage) for stage in stages]
+        self.paths = paths
+        self.say = say
+        # The processes this manager started, so that it can reap them (not just signal).
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+
+    @property
+    def services(self) -> list[ServiceSpec]:
+        return [spec for stage in self.stages for spec in stage]
+
+    # -- up ----------------------------------------------------------------------------------
+
+    def up(self, timeout_s: float = 60.0) -> None:
+        """Start what is not running, stage by stage; return once every service is SERVING.
+
+        Idempotent: a running service is left alone. On failure, the services this call
+        started are stopped again and ClusterError names the culprit with its log's tail.
+        """
+        deadline = time.monotonic() + timeout_s
+        running = {spec.name: self.pid_of(spec) for spec in self.services}
+        # Checked before starting anything, so that a taken port costs no start and stop.
+        blocked = [spec for spec in self.services
+                   if running[spec.name] is None and _port_taken(spec.port)]
+        if blocked:
+            ports = ", ".join(f"{spec.name} ({spec.port})" for spec in blocked)
+            raise ClusterError(
+                f"ports in use by processes this cluster did not start (no pid file in "
+                f"{self.paths.run}): {ports}; stop them or free the ports"
+            )
+        started: list[ServiceSpec] = []
+        try:
+            for stage in self.stages:
+                for spec in stage:
+                    pid = running[spec.name]
+                    if pid is not None:
+                        self.say(f"{spec.name}: already running (pid {pid})")
+                        continue
+                    self._start(spec)
+                    started.append(spec)
+                self._await_serving(stage, deadline, timeout_s)
+        except BaseException:
+            if started:
+                self.say("stopping the services this command started")
+                self._stop(list(reversed(started)), grace_s=10.0)
+            raise
+
+    def _start(self, spec: ServiceSpec) -> None:
+        for folder in (self.paths.logs, self.paths.run):
+            folder.mkdir(parents=True, exist_ok=True)
+        env = os.environ | {"AEGIS_ENVIRONMENT": ENVIRONMENT, "PYTHONUNBUFFERED": "1"}
+        env |= spec.env
+        log_path = self.paths.log(spec.name)
+        with log_path.open("ab") as log:
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
+            log.write(f"--- {stamp} aegis cluster: {' '.join(spec.command)}\n".encode())
+            log.flush()
+            process = subprocess.Popen(
+                spec.command, cwd=Path.cwd(), env=env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self.children[spec.name] = process
+        _write_atomically(self.paths.pid_file(spec.name), f"{process.pid}\n")
+        self.say(f"{spec.name}: started (pid {process.pid}, port {spec.port}, log {log_path})")
+
+    def _await_serving(
+        self, stage: Sequence[ServiceSpec], deadline: float, timeout_s: float
+    ) -> None:
+        waiting = {spec.name: spec for spec in stage}
+        health = dict.fromkeys(waiting, "UNREACHABLE")
+        while waiting:
+            for name, spec in list(waiting.items()):
+                if self.pid_of(spec) is None:
+                    raise ClusterError(
+                        f"{name} exited while starting{self._exit_status(name)}; "
+                        + self.log_tail(name)
+                    )
+                health[name] = spec.probe(spec.address)
+                if health[name] == SERVING:
+                    self.say(f"{name}: SERVING on {spec.address}")
+                    if spec.when_ready is not None:
+                        spec.when_ready()
+                    del waiting[name]
+            if waiting and time.monotonic() > deadline:
+                late = ", ".join(f"{n} ({health[n]})" for n in waiting)
+                tails = "; ".join(self.log_tail(n) for n in waiting)
+                raise ClusterError(f"not SERVING after {timeout_s:g} s: {late}; {tails}")
+            if waiting:
+                time.sleep(_POLL_S)
+
+    def _exit_status(self, name: str) -> str:
+        child = self.children.get(name)
+        if child is None or child.poll() is None:
+            return ""
+        return f" with status {child.returncode}"
+
+    def log_tail(self, name: str, lines: int = _LOG_TAIL_LINES) -> str:
+        """The last lines of a service's log, to show why it failed."""
+        path = self.paths.log(name)
+        try:
+            text = path.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return f"no log at {path}"
+        return f"last lines of {path}:\n" + "\n".join("  " + line for line in text)
+
+    # -- down --------------------------------------------------------------------------------
+
+    def down(self, timeout_s: float = 30.0) -> None:
+        """Stop every running service, the router first and the audit service last (so that
+        decisions in flight are still recorded)."""
+        running = [spec for spec in reversed(self.services) if self.pid_of(spec) is not None]
+        if not running:
+            self.say("nothing is running")
+            return
+        by_stage = [
+            [spec for spec in reversed(stage) if spec in running]
+            for stage in reversed(self.stages)
+        ]
+        for stage in by_stage:
+            self._stop(stage, grace_s=timeout_s)
+
+    def _stop(self, specs: Sequence[ServiceSpec], grace_s: float) -> None:
+        """SIGTERM all of `specs` at once (each drains), wait, SIGKILL the ones that stay."""
+        pids = {spec.name: pid for spec in specs if (pid := self.pid_of(spec)) is not None}
+        for name, pid in pids.items():
+            self.say(f"{name}: stopping (SIGTERM to pid {pid})")
+            _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for name, pid in pids.items():
+            if not self._wait_gone(name, pid, deadline):
+                self.say(f"{name}: still running {grace_s:g} s after SIGTERM; sending SIGKILL")
+                _signal_group(pid, signal.SIGKILL)
+                self._wait_gone(name, pid, time.monotonic() + 5.0)
+            self.paths.pid_file(name).unlink(missing_ok=True)
+            self.children.pop(name, None)
+            self.say(f"{name}: stopped")
+
+    def _wait_gone(self, name: str, pid: int, deadline: float) -> bool:
+        child = self.children.get(name)
+        while True:
+            if child is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.wait(timeout=max(0.0, min(_POLL_S, deadline - time.monotonic())))
+                    return True
+            elif not _alive(pid):
+                return True
+            else:
+                time.sleep(_POLL_S)
+            if time.monotonic() >= deadline:
+                return False
+
+    # -- status ------------------------------------------------------------------------------
+
+    def pid_of(self, spec: ServiceSpec) -> int | None:
+        """The pid of the service's process when it runs; a stale pid file is removed."""
+        path = self.paths.pid_file(spec.name)
+        child = self.children.get(spec.name)
+        if child is not None:
+            # Our own child: its exit status is the truth. (Its /proc cmdline is not, for a
+            # moment after the fork it still shows this process's command line.)
+            if child.poll() is None:
+                return child.pid
+            path.unlink(missing_ok=True)
+            return None
+        try:
+            pid = int(path.read_text().strip())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            pid = 0
+        if pid > 0 and _alive(pid) and _runs(pid, spec.args):
+            return pid
+        path.unlink(missing_ok=True)
+        return None
+
+    def status(self) -> list[ServiceStatus]:
+        """Every service in start order, with its health (STOPPED when not running)."""
+        result = []
+        for spec in self.services:
+            pid = self.pid_of(spec)
+            health = spec.probe(spec.address) if pid is not None else "STOPPED"
+            if pid is None and _port_taken(spec.port):
+                health = "PORT IN USE (not ours)"
+            result.append(ServiceStatus(spec.name, spec.port, pid, health))
+        return result
+
+    def first_dead(self) -> str | None:
+        """The name of a service that was started and is no longer running, if any."""
+        for spec in self.services:
+            if self.pid_of(spec) is None:
+                return spec.name
+        return None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_suffix(path.suffix + ".tmp")
+    partial.write_text(text)
+    partial.replace(path)
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie has exited; only its parent has not collected it yet.
+    stat = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError):
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def _runs(pid: int, args: Sequence[str]) -> bool:
+    """Whether `pid` still runs our command, not a later process that reused the number.
+    Where /proc is absent (macOS), the pid file is trusted."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    try:
+        argv = cmdline.read_bytes().split(b"\0")
+    except OSError:
+        return not Path("/proc").is_dir()
+    wanted = [arg.encode() for arg in args]
+    return any(argv[i : i + len(wanted)] == wanted for i in range(len(argv)))
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    # The service leads its own session and group, so the group reaches any helper
+    # processes it has started too.
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        os.kill(pid, sig)

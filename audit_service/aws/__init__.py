@@ -1,0 +1,1 @@
+"""The AWS backend: S3 segments and checkpoints, a DynamoDB index, and their setup."""

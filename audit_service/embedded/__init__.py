@@ -1,0 +1,1 @@
+"""The embedded backend: JSONL segments on local disk, signed checkpoints, a SQLite index."""

@@ -1,0 +1,478 @@
+"""The embedded backend: JSONL segments on local disk (laid out like S3), signed checkpoints
+beside them, and a SQLite index."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+
+from aegis.v1 import common_pb2
+from aegis_domain.types import LoginContext
+from aegis_runtime.errors import Unavailable
+from audit_service.embedded.checkpoints import (
+    CheckpointFile,
+    newest_first,
+    read_checkpoint_files,
+)
+from audit_service.embedded.index import IndexSnapshot, SqliteIndex
+from audit_service.embedded.segments import SegmentLog
+from audit_service.group_commit import GroupCommitter, PendingRecord
+from audit_service.index_rows import IndexedEntry, RecordLocation, indexed_entry_from_json
+from audit_service.log.chain import MalformedLine, decode_line
+from audit_service.log.checkpoints import (
+    BadCheckpoint,
+    Checkpoint,
+    SegmentAnchor,
+    SignedCheckpoint,
+    head_checkpoint,
+    open_checkpoint,
+)
+from audit_service.log.layout import SegmentName, audit_ref, checkpoint_file_key, parse_segment_key
+from audit_service.log.proofs import InclusionProof, build_proof
+from audit_service.log.signing import Signer
+from audit_service.log.verify import WriterChainCheck, check_missing_segments, open_checkpoints
+from audit_service.log.writer import ChainHead, ChainWriter, SegmentLimits
+from audit_service.settings import AuditSettings
+from audit_service.storage import (
+    AuditStore,
+    ContextQuery,
+    DecisionFilter,
+    DecisionPage,
+    LogInconsistent,
+    ProblemKind,
+    RecordResult,
+    ReviewEntry,
+    ReviewPage,
+    VerifyReport,
+)
+
+log = logging.getLogger(__name__)
+
+INDEX_FILE = "index.sqlite3"
+LOCK_FILE = ".lock"
+
+
+class EmbeddedAuditStore(AuditStore):
+    """AuditStore on local files: the default backend, and the one tests and the local
+    cluster use.
+
+    Group commit (audit_service.group_commit): each batch is appended with one write + fsync
+    per segment, signed (one checkpoint line) and indexed in one SQLite transaction, in the
+    writer thread. A failed write stops the store (fail-stop): the state on disk is
+    uncertain, and a restart recovers it from the log.
+    """
+
+    def __init__(self, settings: AuditSettings, clock: Callable[[], float] = time.time) -> None:
+        self._settings = settings
+        self._bounds = settings.context_bounds()
+        self._clock = clock
+        self._signer = settings.signer()
+        self._log = SegmentLog(settings.data_dir)
+        self._index = SqliteIndex(settings.data_dir / INDEX_FILE)
+        self._writer = ChainWriter(
+            self._log,
+            settings.environment,
+            settings.writer_id,
+            SegmentLimits(settings.segment_max_bytes, settings.segment_max_records),
+        )
+        self._checkpoints = CheckpointFile(
+            settings.data_dir, settings.environment, settings.writer_id
+        )
+        # Held by the writer thread for a whole batch: verify snapshots the chain between
+        # batches, when log, checkpoints and index agree.
+        self._write_lock = threading.Lock()
+        self._committer = GroupCommitter(self._commit, settings.max_batch_records, fail_stop=True)
+        self._lock_fd: int | None = None
+
+    @property
+    def signer(self) -> Signer:
+        return self._signer
+
+    @property
+    def commit_count(self) -> int:
+        """Batches made durable so far (each one write + fsync): records share them."""
+        return self._committer.commit_count
+
+    # Lifecycle.
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._open)
+        self._committer.start()
+
+    async def close(self) -> None:
+        await self._committer.close()
+        await asyncio.to_thread(self._close_files)
+
+    def _open(self) -> None:
+        self._lock_data_dir()
+        try:
+            self._recover()
+        except BaseException:
+            self._unlock_data_dir()
+            raise
+
+    def _close_files(self) -> None:
+        with self._write_lock:
+            self._writer.close()
+            self._checkpoints.close()
+            self._index.close()
+        self._unlock_data_dir()
+
+    def _lock_data_dir(self) -> None:
+        """One store per data_dir: two writers of one chain would break it."""
+        self._settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._settings.data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise Unavailable(
+                f"{self._settings.data_dir} is in use by another audit store (stop it first)"
+            ) from None
+        self._lock_fd = fd
+
+    def _unlock_data_dir(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
+
+    def _recover(self) -> None:
+        """The log is the source of truth: repair this writer's tail, sign what no checkpoint
+        covers, then index every record of the log the index lacks (a crash after the append,
+        or a lost index)."""
+        with self._write_lock:
+            self._index.open()
+            try:
+                self._writer.recover()
+                self._checkpoints.open()
+                self._anchor_recovered_tail()
+                segments, _ = self._log.list_segments()
+                counts = self._index.segment_counts()
+                for name in segments:
+                    data = self._log.read(name.key)
+                    if data.count(b"\n") != counts.get(name.key, 0):
+                        self._reindex(name.key, data)
+            except BaseException:
+                self._checkpoints.close()
+                self._index.close()
+                raise
+
+    def _signed_head(self) -> Checkpoint | None:
+        """This writer's newest checkpoint that opens with our key."""
+        for location, signed in newest_first(self._settings.data_dir, self._checkpoints.key):
+            try:
+                if isinstance(signed, BadCheckpoint):
+                    raise signed
+                return open_checkpoint(signed, self._signer.public_key)
+            except BadCheckpoint as exc:
+                log.error("skipping a checkpoint that does not open",
+                          extra={"location": location, "error": str(exc)})
+        return None
+
+    def _anchor_recovered_tail(self) -> None:
+        """Make the log end at its signed head. Records after it were never acknowledged
+        (a record is acknowledged once its checkpoint is durable): a crash came between
+        their fsync and their checkpoint's, so they are cut like a torn line. A log that
+        ends before its signed head has lost records: the chain goes on from that head in a
+        new segment, and the damaged one stays as found for verify. Records without any
+        checkpoint at all are left as they are, unsigned: signing them now would launder a
+        deleted checkpoint file (verify reports them)."""
+        signed = self._signed_head()
+        head = self._writer.head
+        if signed is None:
+            if head.seq:
+                log.error("this writer's records have no checkpoint; run verify",
+                          extra={"seq": head.seq})
+            return
+        if signed.seq > head.seq:
+            log.error("the log ends before its signed head: records were deleted; run verify",
+                      extra={"log_seq": head.seq, "signed_seq": signed.seq})
+            self._writer.resume(signed.seq, signed.head_hash)
+        elif signed.seq < head.seq:
+            log.warning("cutting records never acknowledged (no checkpoint signs them)",
+                        extra={"from_seq": signed.seq + 1, "to_seq": head.seq})
+            self._cut_after(signed.seq)
+            self._writer.recover()
+
+    def _cut_after(self, seq: int) -> None:
+        for name in reversed(self._own_segments()):
+            if name.first_seq > seq:
+                self._log.remove(name.key)
+                continue
+            data = self._log.read(name.key)
+            keep = 0
+            for raw in _lines(data):
+                if decode_line(raw).seq > seq:
+                    break
+                keep += len(raw)
+            self._log.truncate(name.key, keep)
+            return
+
+    def _own_segments(self) -> list[SegmentName]:
+        segments, _ = self._log.list_segments()
+        return sorted(
+            (s for s in segments if s.writer_id == self._writer.writer_id),
+            key=lambda s: s.first_seq,
+        )
+
+    def _reindex(self, key: str, data: bytes) -> int:
+        rows: list[tuple[IndexedEntry, RecordLocation]] = []
+        offset = 0
+        for raw in _lines(data):
+            try:
+                line = decode_line(raw)
+                rows.append(
+                    (
+                        indexed_entry_from_json(line.body),
+                        RecordLocation(key, line.seq, offset, len(raw), line.hash),
+                    )
+                )
+            except MalformedLine as exc:
+                log.warning("unreadable record left out of the index",
+                            extra={"segment": key, "offset": offset, "error": str(exc)})
+            offset += len(raw)
+        self._index.insert(rows, skip_known=True)
+        log.info("re-indexed segment", extra={"segment": key, "records": len(rows)})
+        return len(rows)
+
+    async def rebuild_index(self) -> int:
+        return await asyncio.to_thread(self._rebuild_index)
+
+    def _rebuild_index(self) -> int:
+        self._lock_data_dir()
+        try:
+            for path in self._settings.data_dir.glob(f"{INDEX_FILE}*"):
+                path.unlink()
+            self._index.open()
+            segments, _ = self._log.list_segments()
+            return sum(self._reindex(name.key, self._log.read(name.key)) for name in segments)
+        finally:
+            self._index.close()
+            self._unlock_data_dir()
+
+    # Writes.
+
+    async def record(
+        self, record: common_pb2.DecisionRecord, deadline: float | None = None
+    ) -> RecordResult:
+        return await self._committer.submit(record, deadline)
+
+    def _commit(self, entries: list[PendingRecord]) -> list[RecordResult]:
+        """In the writer thread: skip what the index already holds, append the rest durably,
+        sign the new head, then index it, all under the write lock."""
+        with self._write_lock:
+            known = self._index.known_refs([entry.decision_id for entry in entries])
+            fresh = [entry for entry in entries if entry.decision_id not in known]
+            refs: dict[str, str] = {}
+            if fresh:
+                locations, anchors = self._writer.append(
+                    [e.canonical for e in fresh], self._clock()
+                )
+                self._sign(anchors)
+                self._index.insert(zip([e.indexed for e in fresh], locations, strict=True))
+                refs = {
+                    e.decision_id: audit_ref(loc.segment, loc.seq)
+                    for e, loc in zip(fresh, locations, strict=True)
+                }
+        return [
+            RecordResult(known[e.decision_id], duplicate=True)
+            if e.decision_id in known
+            else RecordResult(refs[e.decision_id], duplicate=False)
+            for e in entries
+        ]
+
+    def _sign(self, anchors: list[SegmentAnchor], *, recovered: bool = False) -> None:
+        """Append the checkpoint of the writer's head, durably: it acknowledges the batch."""
+        head = self._writer.head
+        self._checkpoints.append(
+            head_checkpoint(
+                self._signer, self._settings.environment, self._writer.writer_id,
+                (head.seq, head.hash), anchors, self._clock(), recovered=recovered,
+            )
+        )
+
+    # Reads.
+
+    async def get_context(
+        self, user_id: str, device_id: str, ip: str, asn: int, as_of: float
+    ) -> LoginContext:
+        return await asyncio.to_thread(
+            self._read_context, user_id, device_id, ip, asn, as_of
+        )
+
+    def _read_context(
+        self, user_id: str, device_id: str, ip: str, asn: int, as_of: float
+    ) -> LoginContext:
+        with self._index.snapshot() as index:
+            return index.context(user_id, device_id, ip, asn, as_of, self._bounds)
+
+    async def get_contexts(self, queries: Sequence[ContextQuery]) -> list[LoginContext]:
+        return await asyncio.to_thread(self._read_contexts, queries)
+
+    def _read_contexts(self, queries: Sequence[ContextQuery]) -> list[LoginContext]:
+        with self._index.snapshot() as index:
+            return [
+                index.context(q.user_id, q.device_id, q.ip, q.asn, q.as_of, self._bounds)
+                for q in queries
+            ]
+
+    async def get_decision(
+        self, decision_id: str
+    ) -> tuple[common_pb2.DecisionRecord, str] | None:
+        return await asyncio.to_thread(self._read_decision, decision_id)
+
+    def _read_decision(self, decision_id: str) -> tuple[common_pb2.DecisionRecord, str] | None:
+        with self._index.snapshot() as index:
+            location = index.location(decision_id)
+        if location is None:
+            return None
+        ref = audit_ref(location.segment, location.seq)
+        try:
+            raw = self._log.read_at(location.segment, location.offset, location.length)
+            line = decode_line(raw)
+        except (OSError, MalformedLine) as exc:
+            raise LogInconsistent(f"{ref}: the indexed record cannot be read ({exc})") from None
+        if line.seq != location.seq or line.recomputed_hash() != location.hash:
+            raise LogInconsistent(f"{ref}: the log no longer holds the record as indexed")
+        return line.record(), ref
+
+    async def list_decisions(
+        self, filters: DecisionFilter, page_size: int = 0, page_token: str = ""
+    ) -> DecisionPage:
+        size = self._page_size(page_size)
+        return await asyncio.to_thread(self._read_page, filters, size, page_token)
+
+    def _page_size(self, page_size: int) -> int:
+        return min(page_size or self._settings.list_page_size, self._settings.list_max_page_size)
+
+    def _read_page(self, filters: DecisionFilter, size: int, page_token: str) -> DecisionPage:
+        with self._index.snapshot() as index:
+            return index.page(filters, size, page_token)
+
+    async def list_reviews(
+        self, decided: bool, page_size: int = 0, page_token: str = ""
+    ) -> ReviewPage:
+        size = self._page_size(page_size)
+
+        def read() -> ReviewPage:
+            with self._index.snapshot() as index:
+                if decided:
+                    return index.decided_reviews(size, page_token)
+                return index.pending_reviews(size, page_token)
+
+        return await asyncio.to_thread(read)
+
+    async def review_entry(self, decision_id: str) -> ReviewEntry | None:
+        def read() -> ReviewEntry | None:
+            with self._index.snapshot() as index:
+                return index.review_entry(decision_id)
+
+        return await asyncio.to_thread(read)
+
+    # The verifiable log.
+
+    async def prove(self, decision_id: str) -> InclusionProof | None:
+        return await asyncio.to_thread(self._prove, decision_id)
+
+    def _prove(self, decision_id: str) -> InclusionProof | None:
+        with self._index.snapshot() as index:
+            location = index.location(decision_id)
+        if location is None:
+            return None
+        name = parse_segment_key(location.segment)
+        if name is None:
+            raise LogInconsistent(f"{location.segment}: the index names no segment")
+        signed, anchor = self._newest_anchor(name, location.seq)
+        data = self._log.read(location.segment)
+        return build_proof(decision_id, location.segment, data, location.seq, signed,
+                           anchor.records)
+
+    def _newest_anchor(
+        self, name: SegmentName, seq: int
+    ) -> tuple[SignedCheckpoint, SegmentAnchor]:
+        """The newest checkpoint of the segment's writer that covers record `seq` of it."""
+        key = checkpoint_file_key(name.environment, name.writer_id)
+        for _, signed in newest_first(self._settings.data_dir, key):
+            if isinstance(signed, BadCheckpoint):
+                continue
+            try:
+                anchor = open_checkpoint(signed, self._signer.public_key).anchor(name.key)
+            except BadCheckpoint:
+                continue
+            if anchor is not None and anchor.last_seq >= seq:
+                return signed, anchor
+        raise Unavailable(f"no signed checkpoint covers {audit_ref(name.key, seq)} yet")
+
+    async def verify(self) -> VerifyReport:
+        return await asyncio.to_thread(self._verify)
+
+    def _verify(self) -> VerifyReport:
+        with self._index.snapshot() as index:
+            # Log, checkpoints and index agree between batches: take the chain head, the
+            # checkpoint file's size and the index state there, then read only what existed
+            # at that instant.
+            with self._write_lock:
+                head = self._writer.head
+                checkpoints_size = self._checkpoints.size
+                on_disk = (self._log.path(head.open_segment).stat().st_size
+                           if head.open_segment else 0)
+                index.pin()
+            report = VerifyReport()
+            if head.open_segment and on_disk > head.open_segment_size:
+                report.add(
+                    ProblemKind.UNANCHORED_RECORD, f"{head.open_segment}@{head.open_segment_size}",
+                    f"{on_disk - head.open_segment_size} bytes after the last record this writer "
+                    "wrote (appended by someone else?)",
+                )
+            return self._check_log(report, index, head, checkpoints_size)
+
+    def _check_log(
+        self, report: VerifyReport, index: IndexSnapshot, head: ChainHead, checkpoints_size: int
+    ) -> VerifyReport:
+        segments, strays = self._log.list_segments()
+        for key in strays:
+            report.add(ProblemKind.UNREADABLE_SEGMENT, key, "not a segment key")
+        stored = read_checkpoint_files(
+            self._settings.data_dir, {self._checkpoints.key: checkpoints_size}
+        )
+        anchors = open_checkpoints(stored, self._signer.public_key, report)
+        by_writer: dict[str, list[SegmentName]] = defaultdict(list)
+        for name in segments:
+            if not self._after_snapshot(name, head):
+                by_writer[name.writer_id].append(name)
+        present: set[str] = set()
+        for writer_id in sorted(by_writer.keys() | anchors.keys()):
+            check = WriterChainCheck(report, writer_id, anchors.get(writer_id))
+            for name in sorted(by_writer[writer_id], key=lambda n: n.first_seq):
+                present.add(name.key)
+                size = head.open_segment_size if name.key == head.open_segment else None
+                try:
+                    data = self._log.read(name.key, size)
+                except OSError as exc:
+                    report.add(ProblemKind.UNREADABLE_SEGMENT, name.key, str(exc))
+                    continue
+                check.check_segment(name.key, data, index.segment_entries(name.key))
+            check.finish()
+        check_missing_segments(report, index.segment_ranges(), present)
+        return report
+
+    def _after_snapshot(self, name: SegmentName, head: ChainHead) -> bool:
+        """A segment this writer opened after verify took its snapshot."""
+        return name.writer_id == self._writer.writer_id and name.first_seq > head.seq
+
+
+def _lines(data: bytes) -> Iterator[bytes]:
+    """Lines with their newline. Only a newline ends one: bytes.splitlines also splits on a
+    carriage return, which would shift the offsets after a tampered line."""
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end + 1
+        yield data[start:end]
+        start = end

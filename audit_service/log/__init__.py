@@ -1,0 +1,1 @@
+"""The tamper-evident log: hash chain, Merkle trees, signed checkpoints, proofs, verify."""

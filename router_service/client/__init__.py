@@ -1,0 +1,1 @@
+"""The router's public client: logins streamed through ScoreStream, and their summary."""
