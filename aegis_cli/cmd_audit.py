@@ -21,18 +21,14 @@ from aegis_cli.render import verify_text
 from aegis_cli.rpc import add_audit_option, add_timeout_option, call, open_channel, rpc_failure
 from aegis_domain.registry import default_registry
 from aegis_lab.labels import label_row
-from aegis_runtime.artifacts import ArtifactError
 from aegis_runtime.errors import ServiceError
 from audit_service.component import make_store
 from audit_service.log.proofs import ProofError, check_proof, proof_from_message
 from audit_service.log.signing import SigningKeyError, parse_public_key
 from audit_service.settings import AuditSettings
 from router_service.audit_replay import ReplayResult, replay, running_versions
-from router_service.fanout import AgentClient
-from router_service.policy import PolicyError, load_policy
-from router_service.scoring import Scorer
+from router_service.builder import LOAD_ERRORS, build_scorer, load_rules
 from router_service.settings import RouterSettings
-from router_service.stacking import load_stacker
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -234,9 +230,8 @@ def run_replay(args: argparse.Namespace) -> int:
     1 when versions differ or the result does."""
     settings = RouterSettings()
     try:
-        policy = load_policy(args.policy or settings.policy_path)
-        pool = load_stacker(settings.combiner_path)
-    except (PolicyError, ArtifactError) as exc:
+        policy, pool = load_rules(settings, args.policy)
+    except LOAD_ERRORS as exc:
         raise CliError(str(exc), USAGE) from None
     registry = default_registry()
 
@@ -258,8 +253,7 @@ def run_replay(args: argparse.Namespace) -> int:
                     raise rpc_failure(exc, "audit", args.audit_addr) from None
                 stubs = {name: agent_pb2_grpc.AgentServiceStub(ch)
                          for name, ch in channels.items()}
-                clients = [AgentClient(e, stubs[e.name]) for e in registry.agents]
-                scorer = Scorer(settings, policy, audit, clients, pool)
+                scorer = build_scorer(settings, registry, policy, audit, stubs, pool)
                 versions = await running_versions(stubs)
                 return await replay(found.record, scorer, versions, current=args.current,
                                     deadline_s=args.timeout)

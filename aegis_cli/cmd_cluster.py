@@ -16,6 +16,7 @@ from aegis_cli import cmd_generate, cmd_replay
 from aegis_cli.argtypes import positive_float
 from aegis_cli.errors import FAILURE, INTERRUPTED, CliError
 from aegis_lab.world import WorldConfig, generate
+from aegis_lab.world.rows import generated_rows
 from aegis_mesh.cluster import (
     AUDIT_BACKENDS,
     DEFAULT_AUDIT_BACKEND,
@@ -143,7 +144,7 @@ def run_run(args: argparse.Namespace) -> int:
               f"(seed {config.seed}, from {config.start:%Y-%m-%d %H:%M} UTC)", file=sys.stderr)
         options = cmd_replay.options_from_args(args, router_address())
         summary = cmd_replay.score_rows(
-            cmd_generate.generated_rows(config), options, config.events
+            generated_rows(config), options, config.events
         )
         replay_status = cmd_replay.report(summary, options)
         print(f"cluster serving; router at {router_address()}. Try: aegis score --user 42 "

@@ -27,6 +27,7 @@ from aegis_mesh.cluster import (
     router_address,
 )
 from aegis_runtime.artifacts import METADATA_FILE, ArtifactError, find_artifact
+from agent_services.base import build_agent
 from agent_services.trained import TrainedModelAgent
 from router_service.stacking import Stacker, load_stacker
 
@@ -109,7 +110,7 @@ def untrained_agents(model_dir: Path, registry: Registry,
     (it was fitted before their model was trained)."""
     untrained = {}
     for entry in registry.agents:
-        agent = entry.make_agent(model_dir / entry.name)
+        agent = build_agent(entry, model_dir / entry.name)
         if isinstance(agent, TrainedModelAgent) and find_artifact(
             agent.model_dir, agent.model_file
         ) is None:

@@ -26,7 +26,7 @@ from aegis_lab.world import (
     generate,
     parse_attack_mix,
 )
-from router_service.client.rows import Labels, ParsedRow
+from aegis_lab.world.rows import labels
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -92,18 +92,6 @@ def config_from_args(args: argparse.Namespace, start: datetime | None = None) ->
         )
     except ValueError as exc:
         raise CliError(str(exc), USAGE) from None
-
-
-def labels(login: GeneratedLogin) -> Labels:
-    """The RBA dataset's two labels of a generated login."""
-    truth = login.truth
-    return Labels(truth.is_attack_ip, truth.is_account_takeover(login.event.login_successful))
-
-
-def generated_rows(config: WorldConfig) -> Iterator[ParsedRow]:
-    """The world's logins as replay input rows, numbered from 1, with their RBA labels."""
-    for number, login in enumerate(generate(config), 1):
-        yield ParsedRow(line=number, row=number, event=login.event, labels=labels(login))
 
 
 def write_jsonl(logins: Iterable[GeneratedLogin], out: TextIO) -> None:

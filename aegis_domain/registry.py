@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import functools
-import importlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
-
-if TYPE_CHECKING:
-    from agent_services.base import Agent
 
 REGISTRY_PATH = Path(__file__).with_name("registry.yaml")
 REGISTRY_ENV = "AEGIS_AGENT_REGISTRY"
@@ -38,11 +33,6 @@ class AgentEntry(BaseModel, frozen=True):
         if self.max_tasks < self.min_tasks:
             raise ValueError(f"agent {self.name}: max_tasks < min_tasks")
         return self
-
-    def make_agent(self, model_dir: Path) -> Agent:
-        """Import the agent's module and build its Agent."""
-        module = importlib.import_module(self.module)
-        return module.make_agent(model_dir)
 
 
 class Registry(BaseModel, frozen=True):

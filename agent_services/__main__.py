@@ -6,6 +6,7 @@ import argparse
 
 from aegis_domain.registry import default_registry
 from aegis_runtime.server import serve
+from agent_services.base import build_agent
 from agent_services.host import AgentComponent, AgentHostSettings
 
 
@@ -20,7 +21,7 @@ def main() -> None:
         # The registry's port is the default; AEGIS_AGENT_PORT overrides it.
         settings = settings.model_copy(update={"port": entry.port})
     model_dir = settings.model_dir / entry.name
-    serve(f"agent-{entry.name}", settings, lambda: AgentComponent(entry.make_agent(model_dir)))
+    serve(f"agent-{entry.name}", settings, lambda: AgentComponent(build_agent(entry, model_dir)))
 
 if __name__ == "__main__":
     main()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import abc
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from aegis_domain.registry import AgentEntry
 from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, SignalStatus
 
 
@@ -48,3 +51,10 @@ class Agent(abc.ABC):
     def no_model(self, detail: str) -> AgentSignal:
         """The signal of an agent whose model is absent: missing, not failed."""
         return AgentSignal(agent=self.name, status=SignalStatus.NO_MODEL, detail=detail)
+
+
+def build_agent(entry: AgentEntry, model_dir: Path) -> Agent:
+    """Import the registry entry's module and build its Agent (the module's `make_agent`)."""
+    module = importlib.import_module(entry.module)
+    agent: Agent = module.make_agent(model_dir)
+    return agent

@@ -14,6 +14,7 @@ from aegis_domain.registry import AgentEntry, default_registry
 from aegis_domain.types import LoginContext
 from aegis_lab.contexts import replay_contexts
 from aegis_lab.world import WorldConfig, generate
+from agent_services.base import build_agent
 from agent_services.host import AgentServicer
 from agent_services.network.agent import NetworkAgent
 from audit_service.embedded.store import EmbeddedAuditStore
@@ -21,10 +22,9 @@ from audit_service.servicer import AuditServicer
 from audit_service.settings import AuditSettings
 from bench.population import Population
 from bench.stats import summarise
+from router_service.builder import build_scorer
 from router_service.deadline import Deadline
-from router_service.fanout import AgentClient
 from router_service.policy import load_policy
-from router_service.scoring import Scorer
 from router_service.settings import RouterSettings
 
 MODEL_DIR = Path(".aegis/models")
@@ -72,7 +72,7 @@ class DirectAudit:
 
 
 def _agent(entry: AgentEntry) -> AgentServicer:
-    agent = entry.make_agent(MODEL_DIR / entry.name)
+    agent = build_agent(entry, MODEL_DIR / entry.name)
     agent.load()
     return AgentServicer(agent)
 
@@ -83,9 +83,12 @@ async def measure(state: Path, events: int) -> dict[str, Any]:
     store = EmbeddedAuditStore(AuditSettings(data_dir=state, writer_id="bench-inprocess"))
     await store.start()
     settings = RouterSettings()
-    agents = [AgentClient(e, DirectAgent(_agent(e))) for e in default_registry().agents]
-    scorer = Scorer(
-        settings, load_policy(settings.policy_path), DirectAudit(AuditServicer(store)), agents
+    registry = default_registry()
+    agents = {e.name: DirectAgent(_agent(e)) for e in registry.agents}
+    # No learned combiner: the bench measures the path, pooling as an untrained mesh does.
+    scorer = build_scorer(
+        settings, registry, load_policy(settings.policy_path), DirectAudit(AuditServicer(store)),
+        agents,
     )
     population = Population(users=2000, seed=2)
     latencies = []
@@ -135,7 +138,7 @@ def network_batch_latency(model_dir: Path, rounds: int, events: int) -> dict[str
     (a generated world replayed through the audit service's own context rules); None when the
     agent has no model."""
     entry = default_registry().get("network")
-    agent = entry.make_agent(model_dir / entry.name)
+    agent = build_agent(entry, model_dir / entry.name)
     agent.load()
     if not agent.describe().ready or not isinstance(agent, NetworkAgent):
         return {"p99": None, "detail": "network agent has no model (make train)"}

@@ -9,10 +9,9 @@ from aegis.v1 import agent_pb2_grpc, audit_pb2_grpc, router_pb2, router_pb2_grpc
 from aegis_domain.registry import Registry
 from aegis_runtime.channels import insecure_channel
 from aegis_runtime.server import ServiceBinding
+from router_service.builder import build_scorer
 from router_service.combine import RiskPool
-from router_service.fanout import AgentClient
 from router_service.policy import Policy
-from router_service.scoring import Scorer
 from router_service.servicer import RouterServicer
 from router_service.settings import RouterSettings
 
@@ -28,17 +27,16 @@ class RouterComponent:
         # The scorer traces its batch calls itself (telemetry.batch_call_span).
         self.audit_channel = insecure_channel(settings.audit_addr, intercepted=False)
         self.channels = [self.audit_channel]
-        agents = []
+        agents = {}
         for entry in registry.agents:
             channel = insecure_channel(
                 settings.agent_address(entry.name, entry.port), intercepted=False
             )
             self.channels.append(channel)
-            agents.append(AgentClient(
-                entry, agent_pb2_grpc.AgentServiceStub(channel), settings.batch_limits()
-            ))
-        self.scorer = Scorer(
-            settings, policy, audit_pb2_grpc.AuditServiceStub(self.audit_channel), agents, pool
+            agents[entry.name] = agent_pb2_grpc.AgentServiceStub(channel)
+        self.scorer = build_scorer(
+            settings, registry, policy, audit_pb2_grpc.AuditServiceStub(self.audit_channel),
+            agents, pool,
         )
         self.servicer = RouterServicer(self.scorer)
 

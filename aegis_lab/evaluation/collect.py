@@ -14,10 +14,10 @@ from numpy.typing import NDArray
 
 from aegis.v1 import common_pb2 as pb
 from aegis.v1 import router_pb2_grpc
-from aegis_cli.cmd_generate import labels
 from aegis_domain.convert import timestamp_to_seconds
 from aegis_lab.training.dataset import ATTACKS, CASES
 from aegis_lab.world import WorldConfig, generate
+from aegis_lab.world.rows import labels
 from aegis_runtime.channels import insecure_channel
 from router_service.client.rows import ParsedRow
 from router_service.client.stream import Outcome, replay

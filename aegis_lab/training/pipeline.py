@@ -26,7 +26,7 @@ from aegis_lab.training import detection, population, stacking
 from aegis_lab.training.dataset import Sampled, Split, WorldData, build, type_balanced_weights
 from aegis_lab.world import ATTACK_TYPES, WorldConfig
 from aegis_runtime.artifacts import ArtifactError
-from agent_services.base import Agent
+from agent_services.base import Agent, build_agent
 from router_service.stacking import STACKER_FILE
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ def load_agents(model_dir: Path, registry: Registry, skipped: dict[str, str]) ->
     agents = {}
     for entry in registry.agents:
         try:
-            agent = entry.make_agent(model_dir / entry.name)
+            agent = build_agent(entry, model_dir / entry.name)
             agent.load()
         except (ArtifactError, ImportError) as exc:
             skipped[entry.name] = str(exc)

@@ -11,13 +11,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aegis_domain.types import AgentSignal, LoginContext, LoginEvent
 from aegis_runtime.artifacts import Artifact, ArtifactError, import_for_artifact
+from agent_services.network import MODEL_FILE
 from agent_services.trained import TrainedModelAgent
 
 if TYPE_CHECKING:
     from agent_services.network.serving import NetworkScorer
-
-MODEL_FILE = "model.pt"
-
 
 class NetworkSettings(BaseSettings):
     """Inference of the network agent; env prefix AEGIS_NETWORK_."""

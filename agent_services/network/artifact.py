@@ -20,7 +20,7 @@ from aegis_runtime.artifacts import (
     ModelMetadata,
     fingerprint,
 )
-from agent_services.network.agent import MODEL_FILE
+from agent_services.network import MODEL_FILE
 from agent_services.network.model import HyperParams, LoginGraphSAGE
 from agent_services.network.schema import feature_names
 

@@ -23,11 +23,12 @@ from aegis.v1 import (
     router_pb2_grpc,
 )
 from aegis.v1 import common_pb2 as pb
-from aegis_cli.cmd_generate import generated_rows, write_jsonl
+from aegis_cli.cmd_generate import write_jsonl
 from aegis_cli.main import main
 from aegis_cli.readers import accepted_window
 from aegis_domain.validation import validate_event
 from aegis_lab.world import WorldConfig, generate
+from aegis_lab.world.rows import generated_rows
 from aegis_runtime.channels import insecure_channel
 from aegis_runtime.errors import InvalidArgument, grpc_errors
 from aegis_runtime.server import RunningServer, ServiceBinding

@@ -424,7 +424,7 @@ def test_only_the_router_and_operators_reach_the_services(
 
 
 def registry_with(tmp_path: Path, **changes: object) -> Path:
-    data = yaml.safe_load((REPO_ROOT / "agent_services" / "registry.yaml").read_text())
+    data = yaml.safe_load((REPO_ROOT / "aegis_domain" / "registry.yaml").read_text())
     data["agents"][0].update(changes)
     path = tmp_path / "registry.yaml"
     path.write_text(yaml.safe_dump(data))

@@ -10,6 +10,7 @@ import pytest
 from aegis_domain.registry import default_registry
 from aegis_domain.types import LoginContext, LoginEvent, SignalStatus
 from aegis_runtime.artifacts import METADATA_FILE, ArtifactError
+from agent_services.base import build_agent
 from agent_services.detection import DetectionAgent
 from agent_services.network.agent import NetworkAgent
 from agent_services.trained import TrainedModelAgent
@@ -153,7 +154,7 @@ def test_network_rejects_anything_but_a_state_dict_of_its_own_model(tmp_path: Pa
 
 def test_every_registered_agent_is_built_under_its_registry_name(tmp_path: Path) -> None:
     for entry in default_registry().agents:
-        agent = entry.make_agent(tmp_path / entry.name)
+        agent = build_agent(entry, tmp_path / entry.name)
         agent.load()
         assert agent.name == entry.name
         assert agent.describe().name == entry.name

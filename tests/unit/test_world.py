@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from aegis.v1 import common_pb2 as pb
-from aegis_cli.cmd_generate import labels, write_jsonl, write_rba
+from aegis_cli.cmd_generate import write_jsonl, write_rba
 from aegis_cli.main import main
 from aegis_cli.readers import read_events
 from aegis_domain.geo_data import haversine_km
 from aegis_lab.world import ATTACK_TYPES, HARD_CASES, WorldConfig, generate, parse_attack_mix
+from aegis_lab.world.rows import labels
 from aegis_lab.world.truth import (
     CREDENTIAL_STUFFING,
     FRAUD_RING,

@@ -1,0 +1,39 @@
+"""The one assembly of a Scorer: the router's server, `aegis audit replay` and the bench build
+theirs here, so that they decide alike."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from aegis_domain.registry import Registry
+from aegis_runtime.artifacts import ArtifactError
+from router_service.combine import RiskPool
+from router_service.fanout import AgentClient, AgentStub
+from router_service.policy import Policy, PolicyError, load_policy
+from router_service.scoring import AuditClient, Scorer
+from router_service.settings import RouterSettings
+from router_service.stacking import load_stacker
+
+# What an unusable policy or combiner file raises; the message names the file and the problem.
+LOAD_ERRORS = (PolicyError, ArtifactError)
+
+
+def load_rules(
+    settings: RouterSettings, policy_path: Path | None = None
+) -> tuple[Policy, RiskPool | None]:
+    """The decision policy (`policy_path`, default the settings') and the learned combiner
+    (None when none was trained); LOAD_ERRORS when either is unusable."""
+    return load_policy(policy_path or settings.policy_path), load_stacker(settings.combiner_path)
+
+
+def build_scorer(
+    settings: RouterSettings, registry: Registry, policy: Policy, audit: AuditClient,
+    agents: Mapping[str, AgentStub], pool: RiskPool | None = None,
+) -> Scorer:
+    """A Scorer over every registry agent (`agents`: a stub or a direct caller by name)."""
+    clients = [
+        AgentClient(entry, agents[entry.name], settings.batch_limits())
+        for entry in registry.agents
+    ]
+    return Scorer(settings, policy, audit, clients, pool)
