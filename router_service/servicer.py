@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import grpc
 
@@ -12,6 +10,7 @@ from aegis.v1 import router_pb2, router_pb2_grpc
 from aegis_runtime.errors import ServiceError, error_fields, grpc_errors
 from router_service.deadline import Deadline
 from router_service.scoring import Scorer
+from router_service.stream_order import in_user_order
 
 
 class RouterServicer(router_pb2_grpc.RouterServiceServicer):
@@ -36,61 +35,24 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         request_iterator: AsyncIterator[router_pb2.ScoreStreamRequest],
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[router_pb2.ScoreStreamResponse]:
-        """Scores with bounded concurrency; logins of one user in stream order, so each sees
-        the ones before it in its history (as a live system would have)."""
+        """Scores with bounded concurrency (stream_order); logins of one user in stream order,
+        so each sees the ones before it in its history (as a live system would have)."""
         settings = self.scorer.settings
-        slots = asyncio.Semaphore(settings.replay_concurrency)
-        replies: asyncio.Queue[router_pb2.ScoreStreamResponse | None] = asyncio.Queue()
-        last_of_user: dict[str, asyncio.Task[None]] = {}
         window = self.scorer.replay_window()
 
-        async def score_one(
-            item: router_pb2.ScoreStreamRequest, before: asyncio.Task[None] | None
-        ) -> None:
+        async def score_one(item: router_pb2.ScoreStreamRequest) -> router_pb2.ScoreStreamResponse:
+            reply = router_pb2.ScoreStreamResponse(client_ref=item.client_ref)
             try:
-                if before is not None:
-                    # Wait for the user's previous login without inheriting its failure.
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(before)
-                reply = router_pb2.ScoreStreamResponse(client_ref=item.client_ref)
-                try:
-                    scored = await self.scorer.score(
-                        item.event,
-                        Deadline.after(settings.replay_event_deadline_ms / 1000),
-                        window,
-                    )
-                    reply.decision.CopyFrom(scored.decision)
-                except ServiceError as exc:
-                    reply.error.CopyFrom(router_pb2.ScoreError(**error_fields(exc)))
-                await replies.put(reply)
-            finally:
-                slots.release()
+                scored = await self.scorer.score(
+                    item.event, Deadline.after(settings.replay_event_deadline_ms / 1000), window
+                )
+                reply.decision.CopyFrom(scored.decision)
+            except ServiceError as exc:
+                reply.error.CopyFrom(router_pb2.ScoreError(**error_fields(exc)))
+            return reply
 
-        def forget_user(user: str) -> Callable[[asyncio.Task[None]], None]:
-            def done(task: asyncio.Task[None]) -> None:
-                if last_of_user.get(user) is task:
-                    del last_of_user[user]
-
-            return done
-
-        async def read_requests() -> None:
-            pending: set[asyncio.Task[None]] = set()
-            async for item in request_iterator:
-                await slots.acquire()
-                user = item.event.user_id
-                task = asyncio.create_task(score_one(item, last_of_user.get(user)))
-                last_of_user[user] = task
-                pending.add(task)
-                task.add_done_callback(pending.discard)
-                task.add_done_callback(forget_user(user))
-            if pending:
-                await asyncio.gather(*pending)
-            await replies.put(None)
-
-        reader = asyncio.create_task(read_requests())
-        try:
-            while (reply := await replies.get()) is not None:
-                yield reply
-            await reader
-        finally:
-            reader.cancel()
+        async for reply in in_user_order(
+            request_iterator, lambda item: item.event.user_id, score_one,
+            settings.replay_concurrency,
+        ):
+            yield reply

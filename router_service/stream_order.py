@@ -1,0 +1,69 @@
+"""ScoreStream's scheduling: a bounded number of items in flight, the items of one user one
+after another in stream order, replies as they finish."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+Item = TypeVar("Item")
+Reply = TypeVar("Reply")
+
+
+async def in_user_order(
+    items: AsyncIterable[Item],
+    user_of: Callable[[Item], str],
+    handle: Callable[[Item], Awaitable[Reply]],
+    concurrency: int,
+) -> AsyncIterator[Reply]:
+    """`handle` every item, at most `concurrency` at once, yielding each reply as it is ready.
+
+    An item waits for the previous item of its user, so that each login sees the ones before
+    it in its history (as a live system would have). Reading stops while `concurrency` items
+    are in flight: the caller's stream is held back instead of queued without bound.
+    `handle` must not raise: it turns an item's failure into its reply.
+    """
+    slots = asyncio.Semaphore(concurrency)
+    replies: asyncio.Queue[Reply | None] = asyncio.Queue()
+    last_of_user: dict[str, asyncio.Task[None]] = {}
+
+    async def handle_one(item: Item, before: asyncio.Task[None] | None) -> None:
+        try:
+            if before is not None:
+                # Wait for the user's previous item without inheriting its failure.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(before)
+            await replies.put(await handle(item))
+        finally:
+            slots.release()
+
+    def forget_user(user: str) -> Callable[[asyncio.Task[None]], None]:
+        def done(task: asyncio.Task[None]) -> None:
+            if last_of_user.get(user) is task:
+                del last_of_user[user]
+
+        return done
+
+    async def read_items() -> None:
+        pending: set[asyncio.Task[None]] = set()
+        async for item in items:
+            await slots.acquire()
+            user = user_of(item)
+            task = asyncio.create_task(handle_one(item, last_of_user.get(user)))
+            last_of_user[user] = task
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            task.add_done_callback(forget_user(user))
+        if pending:
+            await asyncio.gather(*pending)
+        await replies.put(None)
+
+    reader = asyncio.create_task(read_items())
+    try:
+        while (reply := await replies.get()) is not None:
+            yield reply
+        await reader
+    finally:
+        reader.cancel()

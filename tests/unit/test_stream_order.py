@@ -1,0 +1,72 @@
+"""ScoreStream's scheduling without gRPC: bounded in flight, one user's items in order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+
+from router_service.stream_order import in_user_order
+
+
+async def _stream(items: Iterable[str]) -> AsyncIterator[str]:
+    for item in items:
+        yield item
+
+
+def _user(item: str) -> str:
+    return item[0]  # "a1" is user a's first item
+
+
+def test_a_users_items_wait_for_each_other_and_not_for_other_users() -> None:
+    started: list[str] = []
+    gates = {item: asyncio.Event() for item in ("a1", "a2", "b1")}
+
+    async def handle(item: str) -> str:
+        started.append(item)
+        if item == "a1":
+            await gates["a1"].wait()
+        return item
+
+    async def run() -> list[str]:
+        replies = in_user_order(_stream(["a1", "a2", "b1"]), _user, handle, concurrency=4)
+        first = await anext(replies)
+        # b1 is done while a1 still waits, and a2 has not begun behind it.
+        assert (first, started) == ("b1", ["a1", "b1"])
+        gates["a1"].set()
+        return [first] + [reply async for reply in replies]
+
+    assert asyncio.run(run()) == ["b1", "a1", "a2"]
+
+
+def test_no_more_than_the_concurrency_is_in_flight() -> None:
+    in_flight = 0
+    most = 0
+    release = asyncio.Event()
+
+    async def handle(item: str) -> str:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        if in_flight == 2:
+            release.set()
+        await release.wait()
+        in_flight -= 1
+        return item
+
+    async def run() -> list[str]:
+        items = [f"{user}1" for user in "abcdef"]
+        return [reply async for reply in in_user_order(_stream(items), _user, handle, 2)]
+
+    assert sorted(asyncio.run(run())) == [f"{user}1" for user in "abcdef"]
+    assert most == 2
+
+
+def test_one_users_items_come_back_in_stream_order() -> None:
+    async def handle(item: str) -> str:
+        return item
+
+    async def run() -> list[str]:
+        items = [f"a{n}" for n in range(1, 9)]
+        return [reply async for reply in in_user_order(_stream(items), _user, handle, 8)]
+
+    assert asyncio.run(run()) == [f"a{n}" for n in range(1, 9)]
