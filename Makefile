@@ -19,7 +19,7 @@ STATE ?= .aegis
 # Trained models, where the agents and the router read them (AEGIS_AGENT_MODEL_DIR's default).
 MODELS ?= .aegis/models
 
-.PHONY: help install lock proto proto-check proto-lint lint typecheck test test-unit test-service \
+.PHONY: help install lock proto proto-check proto-lint lint test test-unit test-service \
         test-integration models train evaluate bench ecs-render ecs-check ecs-images cluster-up cluster-down cluster-status run clean
 
 help:  ## list the targets
@@ -59,19 +59,18 @@ proto-check: $(STAMP) proto-lint  ## fail when the generated code is stale
 
 lint: $(STAMP)  ## ruff + mypy
 	$(BIN)/ruff check .
-	$(BIN)/mypy aegis_runtime aegis_domain router_service agent_services audit_service aegis_cli \
-		aegis_lab aegis_mesh bench ecs
+	$(BIN)/mypy .
 
 test: $(STAMP) proto-check ecs-check lint  ## everything CI runs
 	$(BIN)/pytest -q tests
 
-test-unit: $(STAMP)
+test-unit: $(STAMP)  ## unit tests only (no gRPC)
 	$(BIN)/pytest -q tests/unit
 
-test-service: $(STAMP)
+test-service: $(STAMP)  ## service tests only (real in-process servers)
 	$(BIN)/pytest -q tests/service
 
-test-integration: $(STAMP)
+test-integration: $(STAMP)  ## integration tests only (the local cluster as processes)
 	$(BIN)/pytest -q tests/integration
 
 ecs-render: $(STAMP)  ## regenerate ecs/ (CloudFormation, compose, image ignore file) from the registry
@@ -94,7 +93,7 @@ cluster-up: $(STAMP)  ## every service in the background, once all are SERVING; 
 cluster-down: $(STAMP)  ## graceful stop of the local cluster
 	$(BIN)/aegis cluster down --state-dir $(STATE)
 
-cluster-status: $(STAMP)
+cluster-status: $(STAMP)  ## each service's pid, port and health
 	$(BIN)/aegis cluster status --state-dir $(STATE)
 
 models: $(STAMP)  ## small default models, only where none exist (make run does this first)

@@ -95,10 +95,6 @@ class GroupCommitter:
         self._queue.put_nowait((pending, future))
         return await asyncio.shield(future)
 
-    async def run_in_writer(self, work: Callable[[], object]) -> None:
-        """Run `work` in the writer thread, between batches."""
-        await asyncio.get_running_loop().run_in_executor(self._thread, work)
-
     async def _run(self, queue: asyncio.Queue[_Queued | None]) -> None:
         stopping = False
         while not stopping:

@@ -24,9 +24,6 @@ class Isotonic:
     def __call__(self, margins: NDArray[np.floating]) -> NDArray[np.float64]:
         return np.interp(margins, self.knots, self.probabilities)
 
-    def support_at(self, margins: NDArray[np.floating]) -> NDArray[np.float64]:
-        return np.interp(margins, self.knots, self.support)
-
     def to_json(self) -> dict[str, list[float]]:
         return {
             "knots": self.knots.tolist(),

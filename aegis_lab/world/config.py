@@ -92,10 +92,6 @@ class WorldConfig:
     def span_ms(self) -> int:
         return int(self.days * DAY_MS)
 
-    @property
-    def end_ms(self) -> int:
-        return self.start_ms + self.span_ms
-
     def attack_events(self, attack: str) -> float:
         """How many of the events (per span of `days`) go to one attack type."""
         total = sum(self.attack_mix.values())

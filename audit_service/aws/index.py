@@ -1,4 +1,4 @@
-"""The AWS backend's index: the DynamoDB table of aws_resources, derived from the S3 log."""
+"""The AWS backend's index: the DynamoDB table of resources.py, derived from the S3 log."""
 
 from __future__ import annotations
 

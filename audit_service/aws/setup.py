@@ -1,4 +1,4 @@
-"""`aegis audit init`: the bucket and the table, made from aws_resources' definitions."""
+"""`aegis audit init`: the bucket and the table, made from the definitions in resources.py."""
 
 from __future__ import annotations
 
