@@ -21,7 +21,7 @@ Counts = dict[str, dict[str, NonNegativeInt]]
 class PopulationFile(BaseModel):
     """population.json: per feature, how many logins had each value.
 
-    Keys are the values `behavior.feature_values` produces, e.g. {"asn": {"3320": 5120}}.
+    Keys are the values `attributes.feature_values` produces, e.g. {"asn": {"3320": 5120}}.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

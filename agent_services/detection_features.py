@@ -14,9 +14,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from aegis_domain.geo_data import MIN_TRAVEL_GAP_S, Locator, load_hosting_asns
 from aegis_domain.types import LinkKind, LoginContext, LoginEvent, Neighbor
-from agent_services.behavior import FEATURES as VALUE_FEATURES
-from agent_services.geo import GeoAgent
+from agent_services.attributes import FEATURES as VALUE_FEATURES
+from agent_services.history import successful_logins
 
 MISSING = math.nan
 _HOUR_S = 3600.0
@@ -101,14 +102,17 @@ FEATURE_NAMES = tuple(spec.name for spec in FEATURES)
 class DetectionFeatures:
     """Computes FEATURE_NAMES, in order, for one login. Holds only read-only tables."""
 
-    def __init__(self, geo: GeoAgent | None = None) -> None:
-        self.geo = geo or GeoAgent()
+    def __init__(self) -> None:
+        # The geo agent's tables, not the geo agent: its AEGIS_GEO_* settings are its own, and
+        # a trained model's features must not change with another agent's settings.
+        self.locator = Locator()
+        self.hosting_asns = load_hosting_asns()
 
     def vector(self, event: LoginEvent, context: LoginContext) -> list[float]:
         """The features of `event` given its context; MISSING where a feature is undefined."""
         now = event.timestamp
         history = context.history
-        own = [past.event for past in history if past.event.login_successful]
+        own = successful_logins(context)
         values: list[float] = [
             len(own),
             len(history),
@@ -143,7 +147,7 @@ class DetectionFeatures:
         values += _hour_features(event, own)
         values += self._travel(event, own)
         values += [
-            float(event.asn in self.geo.hosting_asns),
+            float(event.asn in self.hosting_asns),
             float(event.device_type),
             float(event.auth_method),
             float(bool(event.device_id)),
@@ -154,18 +158,18 @@ class DetectionFeatures:
     def _travel(self, event: LoginEvent, own: list[LoginEvent]) -> list[float]:
         """Distance from the last located login, and the fastest implied speed since the
         user's recent logins (net of location uncertainty, as the geo agent measures it)."""
-        here = self.geo.locate(event)
+        here = self.locator.locate(event)
         if here is None:
             return [MISSING, MISSING]
         located = list(itertools.islice(
-            ((past, there) for past in own if (there := self.geo.locate(past)) is not None),
+            ((past, there) for past in own if (there := self.locator.locate(past)) is not None),
             _COMPARE_LAST,
         ))
         if not located:
             return [MISSING, MISSING]
-        min_gap_s = self.geo.settings.min_gap_s
         speeds = [
-            here.clearance_km(there) / (max(event.timestamp - past.timestamp, min_gap_s) / _HOUR_S)
+            here.clearance_km(there)
+            / (max(event.timestamp - past.timestamp, MIN_TRAVEL_GAP_S) / _HOUR_S)
             for past, there in located
         ]
         return [here.distance_km(located[0][1]), max(speeds)]

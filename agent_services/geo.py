@@ -12,9 +12,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aegis_domain.geo_data import (
     COUNTRIES_PATH,
+    DEFAULT_ACCURACY_KM,
     HOSTING_ASNS_PATH,
-    haversine_km,
-    load_countries,
+    MIN_TRAVEL_GAP_S,
+    Locator,
+    Position,
     load_hosting_asns,
 )
 from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, Reason, SignalStatus
@@ -44,13 +46,13 @@ class GeoSettings(BaseSettings):
         1000.0, gt=0, description="Fastest plausible travel (an airliner); faster is impossible."
     )
     min_gap_s: float = Field(
-        60.0,
+        MIN_TRAVEL_GAP_S,
         gt=0,
         description="Shorter gaps between two logins count as this long, so that same-second "
         "logins and clock skew between edge servers do not divide by almost zero.",
     )
     default_accuracy_km: float = Field(
-        50.0,
+        DEFAULT_ACCURACY_KM,
         ge=0,
         description="Uncertainty radius of a latitude/longitude given without "
         "accuracy_radius_km (city-level IP geolocation).",
@@ -101,23 +103,6 @@ class GeoSettings(BaseSettings):
 
 
 @dataclass(frozen=True, slots=True)
-class Position:
-    """A login's location: a circle of `radius_km` around a point."""
-
-    latitude: float
-    longitude: float
-    radius_km: float
-    place: str
-
-    def distance_km(self, other: Position) -> float:
-        return haversine_km(self.latitude, self.longitude, other.latitude, other.longitude)
-
-    def clearance_km(self, other: Position) -> float:
-        """The least distance between the two circles: what travel must at least cover."""
-        return max(0.0, self.distance_km(other) - self.radius_km - other.radius_km)
-
-
-@dataclass(frozen=True, slots=True)
 class Travel:
     """The move from an earlier login to this one."""
 
@@ -135,7 +120,8 @@ class GeoAgent(Agent):
 
     def __init__(self, settings: GeoSettings | None = None) -> None:
         self.settings = settings or GeoSettings()
-        self.countries = load_countries()
+        self.locator = Locator(self.settings.default_accuracy_km)
+        self.countries = self.locator.countries
         self.hosting_asns = load_hosting_asns()
         # Every input of the verdict besides the request: a replay under the same version
         # gives the same signal (design invariant 2).
@@ -145,27 +131,9 @@ class GeoAgent(Agent):
             HOSTING_ASNS_PATH.read_bytes(),
         )
 
-    def locate(self, event: LoginEvent) -> Position | None:
-        """Precise when the event carries latitude/longitude, else its country's circle."""
-        if event.latitude is not None and event.longitude is not None:
-            radius = event.accuracy_radius_km
-            return Position(
-                event.latitude,
-                event.longitude,
-                self.settings.default_accuracy_km if radius is None else radius,
-                f"{event.latitude:.2f}, {event.longitude:.2f}"
-                + (f" ({event.country})" if event.country else ""),
-            )
-        country = self.countries.get(event.country)
-        if country is None:
-            return None
-        return Position(
-            country.latitude, country.longitude, country.radius_km, f"{country.name} (country only)"
-        )
-
     def assess(self, event: LoginEvent, context: LoginContext) -> AgentSignal:
         own = own_logins(context)
-        position = self.locate(event)
+        position = self.locator.locate(event)
         travel = self._fastest_travel(event, position, own)
         reasons = [
             reason
@@ -209,7 +177,9 @@ class GeoAgent(Agent):
     ) -> Travel | None:
         if position is None:
             return None
-        located = ((past, origin) for past in own if (origin := self.locate(past)) is not None)
+        located = (
+            (past, origin) for past in own if (origin := self.locator.locate(past)) is not None
+        )
         travels = []
         for past, origin in itertools.islice(located, self.settings.compare_last):
             gap_s = event.timestamp - past.timestamp

@@ -22,6 +22,15 @@ def own_logins(context: LoginContext) -> list[LoginEvent]:
     ]
 
 
+def successful_logins(context: LoginContext) -> list[LoginEvent]:
+    """The user's successful past logins whatever was decided, most recent first: the history
+    of a trained model (detection). Its features must not depend on earlier decisions: the
+    logins it is trained on were never decided by this system (offline contexts record each
+    as ALLOW), and a model that learned from decisions would learn its own past. The
+    hand-made baselines (behavior, geo) learn nothing, so they use own_logins."""
+    return [past.event for past in context.history if past.event.login_successful]
+
+
 def no_history_reason() -> Reason:
     """Informational (weight 0): a first login is judged without a baseline, not as risky."""
     return Reason(

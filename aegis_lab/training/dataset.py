@@ -23,7 +23,7 @@ from aegis_domain.convert import event_from_proto
 from aegis_domain.types import LoginContext, LoginEvent
 from aegis_lab.contexts import ReplayContexts
 from aegis_lab.world import ATTACK_TYPES, HARD_CASES, GeneratedLogin, WorldConfig, generate
-from agent_services.behavior import feature_values
+from agent_services.attributes import feature_values
 from agent_services.detection_features import FEATURE_NAMES, DetectionFeatures
 
 ATTACKS = ("", *ATTACK_TYPES)  # code 0: legitimate

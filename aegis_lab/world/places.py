@@ -158,7 +158,7 @@ _FRANKFURT = City("Frankfurt", "Hesse", "DE", 50.11, 8.68)
 _STOCKHOLM = City("Stockholm", "Stockholm", "SE", 59.33, 18.07)
 _ASHBURN = City("Ashburn", "Virginia", "US", 39.04, -77.49)
 
-# Rented servers: the ASNs are those of agent_services/data/hosting_asns.csv.
+# Rented servers: the ASNs are those of aegis_domain/data/hosting_asns.csv.
 HOSTING = (
     Network(14061, NetworkKind.HOSTING, _block("188.166.0.0/16"), _AMSTERDAM),
     Network(9009, NetworkKind.HOSTING, _block("185.107.0.0/16"), _city("RO")),

@@ -18,7 +18,8 @@ from aegis_domain.types import (
     PastLogin,
 )
 from aegis_runtime.artifacts import ArtifactError
-from agent_services.behavior import BehaviorAgent, BehaviorSettings, feature_values
+from agent_services.attributes import feature_values
+from agent_services.behavior import BehaviorAgent, BehaviorSettings
 from agent_services.behavior_population import POPULATION_FILE
 from agent_services.history import NO_HISTORY
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from aegis_domain.registry import default_registry
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 FOUNDATION = frozenset({"aegis", "aegis_domain", "aegis_runtime"})
@@ -185,6 +187,25 @@ def _strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
                 if len(component) > 1:
                     found.append(sorted(component))
     return found
+
+
+def _agent_of(module: str) -> str | None:
+    """The registry agent whose own module this is (`agent_services.NAME`, `..NAME_*`, or
+    inside `..NAME/`); None for the modules agents share (interface, host, tables)."""
+    for name in default_registry().names:
+        own = f"agent_services.{name}"
+        if module == own or module.startswith((f"{own}.", f"{own}_")):
+            return name
+    return None
+
+
+def test_agents_import_nothing_of_each_other() -> None:
+    wrong = [
+        f"{e.where}: {e.source} imports {e.target}" for e in EDGES
+        if _top(e.source) == _top(e.target) == "agent_services"
+        and _agent_of(e.target) not in (None, _agent_of(e.source))
+    ]
+    assert not wrong, "\n".join(wrong)
 
 
 @pytest.mark.parametrize(
