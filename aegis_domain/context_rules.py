@@ -1,4 +1,22 @@
-"""Backend-neutral rules of GetContext: its bounds, time windows, links and assembly."""
+"""The rules of a context (GetContext), the contract every implementation keeps.
+
+A login's context is a function of the log strictly before its timestamp (`as_of`):
+- history: every login of the user (failed ones too; agents choose what they trust) in
+  [as_of - history_max_age_s, as_of), newest first, at most history_limit, each with its
+  recorded action and risk; history_truncated when a bound cut;
+- links: the login's device, IP and ASN (an empty key or ASN 0 links to nobody);
+- neighbours: per link, the other users among its newest scan_limit logins in
+  [as_of - neighbor_window_s, as_of), most recently seen first, at most neighbor_limit listed,
+  all of them counted; listed device, then IP, then ASN;
+- velocity: attempts, failures and distinct users per user, IP and device among the newest
+  scan_limit logins in [as_of - velocity_window_s, as_of).
+
+Implementations: the embedded index (audit_service/embedded/index.py), the DynamoDB index
+(audit_service/aws/index.py) and the offline builder (aegis_lab/contexts.py) answer whole
+contexts and pass one suite (tests/service/test_audit_contract_context.py); the GNN's
+training sampler (aegis_lab/graph/sampler.py) reproduces the neighbourhoods and is compared
+with the embedded store.
+"""
 
 from __future__ import annotations
 

@@ -1,18 +1,34 @@
-"""GetContext on both backends: bounds, ordering, as_of strictness, neighbours, velocity."""
+"""The rules of a context (aegis_domain.context_rules) on every implementation: both audit
+backends and the offline builder (aegis_lab.contexts): bounds, ordering, as_of strictness,
+neighbours, velocity."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from aegis.v1 import common_pb2 as pb
-from aegis_domain.types import Action, LinkKind, LoginContext
+from aegis_domain.convert import event_from_proto
+from aegis_domain.types import Action, LinkKind, LoginContext, LoginEvent
+from aegis_lab.contexts import ReplayContexts
+from audit_service.settings import AuditSettings
 from tests.service import audit_backends
-from tests.service.audit_backends import Backend
+from tests.service.audit_backends import Backend, make_backend
 from tests.unit.audit_builders import T0, make_record
 
 moto_endpoint = audit_backends.moto_endpoint
-backend = audit_backends.backend
+OFFLINE = "offline"
+
+
+@pytest.fixture(params=(*audit_backends.BACKENDS, OFFLINE))
+def backend(request: pytest.FixtureRequest, tmp_path: Path, moto_endpoint: str) -> Backend:
+    """Every implementation of GetContext; the offline one keeps only the settings."""
+    if request.param == OFFLINE:
+        return Backend(OFFLINE, AuditSettings(data_dir=tmp_path, environment="test"))
+    return make_backend(request.param, tmp_path, moto_endpoint)
 
 HOUR = 3600.0
 DAY = 86_400.0
@@ -29,6 +45,13 @@ def context_after(
     as_of: float = T0,
     **settings: Any,
 ) -> LoginContext:
+    if backend.name == OFFLINE:
+        return offline_context(
+            backend.with_settings(**settings).settings, records,
+            LoginEvent(event_id="asked", timestamp=as_of, user_id=user_id, device_id=device_id,
+                       ip=ip, asn=asn),
+        )
+
     async def scenario() -> LoginContext:
         async with backend.with_settings(**settings).running() as store:
             for record in records:
@@ -36,6 +59,20 @@ def context_after(
             return await store.get_context(user_id, device_id, ip, asn, as_of)
 
     return asyncio.run(scenario())
+
+
+def offline_context(
+    settings: AuditSettings, records: list[pb.DecisionRecord], asked: LoginEvent
+) -> LoginContext:
+    """The offline builder fed the records in time order, as training feeds it a world (it
+    is never asked about a time before its latest login, so the later ones stay out)."""
+    contexts = ReplayContexts(settings.context_bounds())
+    decided = [(event_from_proto(r.event), Action(r.decision.action), r.decision.risk)
+               for r in records]
+    for event, action, risk in sorted(decided, key=lambda d: d[0].timestamp):
+        if event.timestamp <= asked.timestamp:
+            contexts.record(event, action, risk)
+    return contexts.context(asked)
 
 
 def test_history_is_most_recent_first_and_strictly_before_as_of(backend: Backend) -> None:
