@@ -29,7 +29,7 @@ from aegis_mesh.cluster import (
 from aegis_runtime.artifacts import METADATA_FILE, ArtifactError, find_artifact
 from agent_services.base import build_agent
 from agent_services.trained import TrainedModelAgent
-from router_service.stacking import Stacker, load_stacker
+from router_service.combiner import Stacker, load_stacker
 
 DEFAULT_EVENTS = 40_000
 # The held-out world starts this long after the training world ends: later in time.

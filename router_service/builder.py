@@ -9,11 +9,11 @@ from pathlib import Path
 from aegis_domain.registry import Registry
 from aegis_runtime.artifacts import ArtifactError
 from router_service.combine import RiskPool
+from router_service.combiner import load_stacker
 from router_service.fanout import AgentClient, AgentStub
 from router_service.policy import Policy, PolicyError, load_policy
 from router_service.scoring import AuditClient, Scorer
 from router_service.settings import RouterSettings
-from router_service.stacking import load_stacker
 
 # What an unusable policy or combiner file raises; the message names the file and the problem.
 LOAD_ERRORS = (PolicyError, ArtifactError)

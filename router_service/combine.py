@@ -48,7 +48,7 @@ def combine(
     """Pool the present signals in log-odds space, each weighted by registry weight x confidence.
 
     - risk: `pool`'s risk when there is one (a stacker trained on the agents' outputs, see
-      router_service.stacking); otherwise the weighted mean of the agents' log-odds (a
+      router_service.combiner); otherwise the weighted mean of the agents' log-odds (a
       logarithmic opinion pool), so two agents at 0.9 give 0.9, not a diluted average with an
       agent that knows nothing.
     - disagreement: weighted standard deviation of the agents' risks, scaled so that an even

@@ -22,12 +22,12 @@ import numpy as np
 from aegis_domain.context_rules import ContextBounds
 from aegis_domain.registry import Registry, default_registry
 from aegis_domain.types import AgentSignal
-from aegis_lab.training import detection, population, stacking
+from aegis_lab.training import combiner_fit, detection, population
 from aegis_lab.training.dataset import Sampled, Split, WorldData, build, type_balanced_weights
 from aegis_lab.world import ATTACK_TYPES, WorldConfig
 from aegis_runtime.artifacts import ArtifactError
 from agent_services.base import Agent, build_agent
-from router_service.stacking import STACKER_FILE
+from router_service.combiner import STACKER_FILE
 
 log = logging.getLogger(__name__)
 
@@ -143,14 +143,14 @@ def train_stacker(plan: TrainPlan, data: WorldData, progress: ProgressFactory,
     answered = [name for name in agents
                 if any(name in by_agent and by_agent[name].present for by_agent in signals)]
     attack = np.array([s.attack for s in data.sampled])
-    rows = stacking.StackerRows(
+    rows = combiner_fit.StackerRows(
         signals=signals,
         labels=attack > 0,
         weights=np.array([s.weight for s in data.sampled]) * type_balanced_weights(attack),
     )
-    beta, metrics = stacking.fit(rows, answered)
-    stacker = stacking.stacker_file(beta, answered, metrics, data.data_hash())
-    stacking.save(plan.combiner_path, stacker)
+    beta, metrics = combiner_fit.fit(rows, answered)
+    stacker = combiner_fit.stacker_file(beta, answered, metrics, data.data_hash())
+    combiner_fit.save(plan.combiner_path, stacker)
     report.versions["combiner"] = stacker.model_version
     report.stacker_metrics = metrics
     report.stacker_agents = answered

@@ -18,7 +18,7 @@ from aegis_lab.evaluation.analysis import MESH, analyse
 from aegis_lab.evaluation.collect import Collected
 from aegis_lab.evaluation.report import METRICS_FILE, write_report
 from aegis_lab.training.dataset import ATTACKS, CASES
-from router_service.stacking import AgentTerm, Stacker, StackerFile
+from router_service.combiner import AgentTerm, Stacker, StackerFile
 
 AGENTS = ("detection", "behavior", "geo")
 WEIGHTS = dict.fromkeys(AGENTS, 1.0)

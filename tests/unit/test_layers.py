@@ -39,7 +39,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 PUBLIC: dict[str, tuple[str, ...]] = {
     "router_service": (
         "router_service.builder", "router_service.client", "router_service.settings",
-        "router_service.audit_replay", "router_service.stacking",
+        "router_service.audit_replay", "router_service.combiner",
     ),
     "audit_service": (
         "audit_service.component", "audit_service.settings", "audit_service.aws.setup",

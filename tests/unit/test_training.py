@@ -13,7 +13,7 @@ from aegis_lab.training.dataset import type_balanced_weights
 from agent_services.behavior import BehaviorAgent
 from agent_services.detection import DetectionAgent
 from agent_services.detection_features import FEATURE_NAMES
-from router_service.stacking import load_stacker
+from router_service.combiner import load_stacker
 
 pytest.importorskip("xgboost")
 

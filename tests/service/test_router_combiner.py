@@ -11,7 +11,7 @@ from aegis.v1 import common_pb2, router_pb2
 from aegis_domain.convert import seconds_to_timestamp
 from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, SignalStatus
 from agent_services.base import Agent, AgentDescription
-from router_service.stacking import load_stacker
+from router_service.combiner import load_stacker
 from tests.service.mesh import entry, start_mesh
 
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from aegis_domain.types import AgentSignal, SignalStatus
-from aegis_lab.training import stacking
+from aegis_lab.training import combiner_fit
 from aegis_runtime.artifacts import ArtifactError
 from router_service.combine import combine, logit
-from router_service.stacking import load_stacker
+from router_service.combiner import load_stacker
 
 WEIGHTS = {"detection": 1.5, "geo": 1.0}
 
@@ -57,12 +57,12 @@ def test_the_fit_recovers_which_agent_knows(tmp_path: Path) -> None:
         {"detection": ok("detection", 0.9 if y else 0.05), "geo": ok("geo", rng.random())}
         for y in labels
     ]
-    rows = stacking.StackerRows(signals, labels, np.ones(len(labels)))
-    beta, metrics = stacking.fit(rows, ["detection", "geo"])
-    spec = stacking.stacker_file(beta, ["detection", "geo"], metrics, "hash")
+    rows = combiner_fit.StackerRows(signals, labels, np.ones(len(labels)))
+    beta, metrics = combiner_fit.fit(rows, ["detection", "geo"])
+    spec = combiner_fit.stacker_file(beta, ["detection", "geo"], metrics, "hash")
     assert abs(spec.agents["detection"].weight) > 5 * abs(spec.agents["geo"].weight)
     assert metrics["recall_at_1pct"] == 1.0
-    stacking.save(tmp_path / "router" / "combiner.json", spec)
+    combiner_fit.save(tmp_path / "router" / "combiner.json", spec)
     loaded = load_stacker(tmp_path / "router" / "combiner.json")
     assert loaded is not None
     assert loaded.risk([ok("detection", 0.9)]) > 0.5 > loaded.risk([ok("detection", 0.05)])

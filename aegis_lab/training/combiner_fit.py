@@ -21,7 +21,7 @@ from aegis_domain.types import AgentSignal
 from aegis_lab.training.metrics import summarize
 from aegis_lab.training.publish import json_bytes
 from router_service.combine import logit
-from router_service.stacking import STACKER_FILE, AgentTerm, StackerFile
+from router_service.combiner import STACKER_FILE, AgentTerm, StackerFile
 
 # Weight of each copy of a login with one agent left out, relative to the whole login: about
 # how often an agent is missing from a decision (the cluster evaluations saw each agent time
