@@ -230,7 +230,7 @@ def run_replay(args: argparse.Namespace) -> int:
     1 when versions differ or the result does."""
     settings = RouterSettings()
     try:
-        policy, pool = load_rules(settings, args.policy)
+        policy, combiner = load_rules(settings, args.policy)
     except LOAD_ERRORS as exc:
         raise CliError(str(exc), USAGE) from None
     registry = default_registry()
@@ -253,7 +253,7 @@ def run_replay(args: argparse.Namespace) -> int:
                     raise rpc_failure(exc, "audit", args.audit_addr) from None
                 stubs = {name: agent_pb2_grpc.AgentServiceStub(ch)
                          for name, ch in channels.items()}
-                scorer = build_scorer(settings, registry, policy, audit, stubs, pool)
+                scorer = build_scorer(settings, registry, policy, audit, stubs, combiner)
                 versions = await running_versions(stubs)
                 return await replay(found.record, scorer, versions, current=args.current,
                                     deadline_s=args.timeout)

@@ -29,7 +29,7 @@ from aegis_mesh.cluster import (
 from aegis_runtime.artifacts import METADATA_FILE, ArtifactError, find_artifact
 from agent_services.base import build_agent
 from agent_services.trained import TrainedModelAgent
-from router_service.combiner import Stacker, load_stacker
+from router_service.combiner import LogisticCombiner, load_combiner
 
 DEFAULT_EVENTS = 40_000
 # The held-out world starts this long after the training world ends: later in time.
@@ -104,7 +104,7 @@ def held_out_world(args: argparse.Namespace, trained_on: dict[str, Any] | None) 
 
 
 def untrained_agents(model_dir: Path, registry: Registry,
-                     stacker: Stacker | None) -> dict[str, str]:
+                     combiner: LogisticCombiner | None) -> dict[str, str]:
     """The registry's agents that would not take their full part in the mesh evaluated, and
     why: no model in `model_dir` (the agent answers NO_MODEL), or a combiner that ignores them
     (it was fitted before their model was trained)."""
@@ -115,7 +115,7 @@ def untrained_agents(model_dir: Path, registry: Registry,
             agent.model_dir, agent.model_file
         ) is None:
             untrained[entry.name] = f"no trained model in {agent.model_dir}"
-        elif stacker is not None and entry.name not in stacker.spec.agents:
+        elif combiner is not None and entry.name not in combiner.spec.agents:
             untrained[entry.name] = ("the combiner was fitted without it: train its model, "
                                      "then `aegis train`")
     return untrained
@@ -132,10 +132,10 @@ def run(args: argparse.Namespace) -> int:
     world = held_out_world(args, trained_on)
     registry = default_registry()
     try:
-        stacker = load_stacker(args.model_dir / "router" / "combiner.json")
+        combiner = load_combiner(args.model_dir / "router" / "combiner.json")
     except ArtifactError as exc:
         raise CliError(str(exc)) from None
-    untrained = untrained_agents(args.model_dir, registry, stacker)
+    untrained = untrained_agents(args.model_dir, registry, combiner)
     if untrained and not args.allow_untrained:
         raise CliError("not the full mesh: " + "; ".join(
             f"{name}: {why}" for name, why in untrained.items()) + " (or --allow-untrained)")
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     warm_after = world.start_ms / 1000 + args.warmup_days * 86_400
     try:
         analysis = analyse(collected, warm_after,
-                           {e.name: e.weight for e in registry.agents}, stacker)
+                           {e.name: e.weight for e in registry.agents}, combiner)
     except ValueError as exc:
         raise CliError(f"cannot evaluate: {exc}", FAILURE) from None
     now = datetime.now(UTC)

@@ -24,9 +24,9 @@ if TYPE_CHECKING:
     from aegis_lab.training.pipeline import ProgressFactory, TrainReport
 
 DEFAULT_MODEL_DIR = Path(".aegis/models")
-FULL = {"events": 200_000, "rounds": 300, "stacker_legit": 15_000, "combiner_events": 50_000}
+FULL = {"events": 200_000, "rounds": 300, "combiner_legit": 15_000, "combiner_events": 50_000}
 # Seconds, not minutes: what a fresh clone trains before `make run`.
-SMALL = {"events": 6_000, "rounds": 40, "stacker_legit": 1_500, "combiner_events": 4_000}
+SMALL = {"events": 6_000, "rounds": 40, "combiner_legit": 1_500, "combiner_events": 4_000}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -38,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "context the audit service would give each login, then publish under --model-dir: "
         "behavior/population.json, detection/model.json + metadata.json (XGBoost, isotonic "
         "calibration on holdout users, feature list, training window, data hash, metrics) and "
-        "router/combiner.json (a logistic stacker over every agent's signal, the network "
+        "router/combiner.json (a logistic combiner over every agent's signal, the network "
         "agent's included when its model is there: train it first; fitted on a combiner world "
         "of its own: seed + 1000, later, other users, every attack type in equal share).",
     )
@@ -63,7 +63,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         help="no progress bars")
-    parser.add_argument("--stacker-legit", type=non_negative_int, default=None,
+    parser.add_argument("--combiner-legit", type=non_negative_int, default=None,
                         help=argparse.SUPPRESS)
     parser.set_defaults(handler=run)
 
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         TrainReport,
         replay_combiner_world,
         train_all,
-        train_stacker,
+        train_combiner,
     )
 
     if args.if_missing and (args.model_dir / "detection" / METADATA_FILE).exists():
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     if args.events is None:
         args.events = sizes["events"]
     world = cmd_generate.config_from_args(args)
-    split_legit = args.stacker_legit or sizes["stacker_legit"]
+    split_legit = args.combiner_legit or sizes["combiner_legit"]
     plan = TrainPlan(
         world=world,
         bounds=AuditSettings().context_bounds(),
@@ -96,14 +96,14 @@ def run(args: argparse.Namespace) -> int:
         combiner_events=args.combiner_events or sizes["combiner_events"],
     )
     plan = replace(plan, split=replace(plan.split, warmup_days=args.warmup_days,
-                                       stacker_legit=split_legit))
+                                       combiner_legit=split_legit))
     progress = _bars(args.progress)
     print(f"training on {world.events} logins of {world.users} users over {world.days:g} days "
           f"(seed {world.seed}) into {args.model_dir}", file=sys.stderr)
     try:
         if args.only == "combiner":
             report = TrainReport()
-            train_stacker(plan, replay_combiner_world(plan, progress), progress, report)
+            train_combiner(plan, replay_combiner_world(plan, progress), progress, report)
         else:
             report = train_all(plan, progress)
     except ValueError as exc:
@@ -126,7 +126,7 @@ def _print(report: TrainReport, as_json: bool) -> None:
     document = {
         "versions": report.versions,
         "detection": report.detection_metrics,
-        "combiner": {"agents": report.stacker_agents, **report.stacker_metrics},
+        "combiner": {"agents": report.combiner_agents, **report.combiner_metrics},
         "agents_left_out": report.skipped_agents,
     }
     if as_json:
@@ -141,7 +141,7 @@ def _print(report: TrainReport, as_json: bool) -> None:
               f"{metrics['recall_at_0_1pct']:.3f}  ECE {metrics['ece']:.4f}")
         per = "  ".join(f"{k} {v:.2f}" for k, v in metrics["recall_at_1pct_by_attack"].items())
         print(f"  recall at 1% by attack: {per}")
-    print(f"combiner over {', '.join(report.stacker_agents)}: recall at 1% "
-          f"{report.stacker_metrics['recall_at_1pct']:.3f} (in-sample, combiner world)")
+    print(f"combiner over {', '.join(report.combiner_agents)}: recall at 1% "
+          f"{report.combiner_metrics['recall_at_1pct']:.3f} (in-sample, combiner world)")
     for name, why in report.skipped_agents.items():
         print(f"left out of the combiner: {name}: {why}")

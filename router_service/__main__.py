@@ -14,12 +14,12 @@ from router_service.settings import RouterSettings
 def main() -> None:
     settings = RouterSettings()
     try:
-        policy, stacker = load_rules(settings)
+        policy, combiner = load_rules(settings)
     except LOAD_ERRORS as exc:
         # A bad policy or combiner refuses to start, naming the problem.
         sys.exit(f"router: refusing to start: {exc}")
     registry = default_registry()
-    serve("router", settings, lambda: RouterComponent(settings, registry, policy, stacker))
+    serve("router", settings, lambda: RouterComponent(settings, registry, policy, combiner))
 
 
 if __name__ == "__main__":

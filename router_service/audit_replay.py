@@ -84,7 +84,7 @@ def version_mismatches(
     found = []
     if recorded.policy_version != scorer.policy.version:
         found.append(Mismatch("policy", recorded.policy_version, scorer.policy.version))
-    current_combiner = scorer.pool.version if scorer.pool is not None else ""
+    current_combiner = scorer.combiner.version if scorer.combiner is not None else ""
     if recorded.model_versions.get(COMBINER, "") != current_combiner:
         found.append(Mismatch(COMBINER, recorded.model_versions.get(COMBINER, ""),
                               current_combiner))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from aegis_domain.registry import Registry
 from aegis_runtime.artifacts import ArtifactError
-from router_service.combine import RiskPool
-from router_service.combiner import load_stacker
+from router_service.combine import Combiner
+from router_service.combiner import load_combiner
 from router_service.fanout import AgentClient, AgentStub
 from router_service.policy import Policy, PolicyError, load_policy
 from router_service.scoring import AuditClient, Scorer
@@ -21,19 +21,19 @@ LOAD_ERRORS = (PolicyError, ArtifactError)
 
 def load_rules(
     settings: RouterSettings, policy_path: Path | None = None
-) -> tuple[Policy, RiskPool | None]:
+) -> tuple[Policy, Combiner | None]:
     """The decision policy (`policy_path`, default the settings') and the learned combiner
     (None when none was trained); LOAD_ERRORS when either is unusable."""
-    return load_policy(policy_path or settings.policy_path), load_stacker(settings.combiner_path)
+    return load_policy(policy_path or settings.policy_path), load_combiner(settings.combiner_path)
 
 
 def build_scorer(
     settings: RouterSettings, registry: Registry, policy: Policy, audit: AuditClient,
-    agents: Mapping[str, AgentStub], pool: RiskPool | None = None,
+    agents: Mapping[str, AgentStub], combiner: Combiner | None = None,
 ) -> Scorer:
     """A Scorer over every registry agent (`agents`: a stub or a direct caller by name)."""
     clients = [
         AgentClient(entry, agents[entry.name], settings.batch_limits())
         for entry in registry.agents
     ]
-    return Scorer(settings, policy, audit, clients, pool)
+    return Scorer(settings, policy, audit, clients, combiner)

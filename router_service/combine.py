@@ -34,7 +34,7 @@ def logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-class RiskPool(Protocol):
+class Combiner(Protocol):
     """A learned combination of the present signals into one calibrated risk."""
 
     version: str
@@ -43,11 +43,11 @@ class RiskPool(Protocol):
 
 
 def combine(
-    signals: Sequence[AgentSignal], weights: Mapping[str, float], pool: RiskPool | None = None
+    signals: Sequence[AgentSignal], weights: Mapping[str, float], combiner: Combiner | None = None
 ) -> Combined:
     """Pool the present signals in log-odds space, each weighted by registry weight x confidence.
 
-    - risk: `pool`'s risk when there is one (a stacker trained on the agents' outputs, see
+    - risk: the learned `combiner`'s risk when there is one (trained on the agents' outputs, see
       router_service.combiner); otherwise the weighted mean of the agents' log-odds (a
       logarithmic opinion pool), so two agents at 0.9 give 0.9, not a diluted average with an
       agent that knows nothing.
@@ -65,8 +65,8 @@ def combine(
             risk=0.0, confidence=0.0, disagreement=0.0, missing=missing, answered=0
         )
 
-    if pool is not None:
-        risk = pool.risk([s for s, _ in present])
+    if combiner is not None:
+        risk = combiner.risk([s for s, _ in present])
     else:
         pooled_logit = sum(w * logit(s.risk) for s, w in present) / pooled_weight
         risk = 1 / (1 + math.exp(-pooled_logit))

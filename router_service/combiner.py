@@ -1,10 +1,10 @@
-"""The learned combination: a logistic stacker over the agents' risks, trained offline.
+"""The learned combination: a logistic combiner over the agents' risks, trained offline.
 
 risk = sigmoid(intercept + sum over the agents that answered of (bias + weight * logit(risk)))
 
-An agent that did not answer adds nothing, so the stacker was trained with agents left out
+An agent that did not answer adds nothing, so the combiner was trained with agents left out
 now and then, as timeouts leave them out. Agents it was not trained with are ignored (their
-signals stay in the decision). Without a stacker file the router pools log-odds.
+signals stay in the decision). Without a combiner file the router pools log-odds.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from aegis_domain.types import AgentSignal
 from aegis_runtime.artifacts import fingerprint, read_json_model
 from router_service.combine import logit
 
-STACKER_FILE = "combiner.json"
+COMBINER_FILE = "combiner.json"
 
 
 class AgentTerm(BaseModel):
@@ -29,7 +29,7 @@ class AgentTerm(BaseModel):
     weight: float = Field(description="Times the log-odds of the agent's risk.")
 
 
-class StackerFile(BaseModel):
+class CombinerFile(BaseModel):
     """combiner.json, as `aegis train` writes it; trainers may add fields (metrics, data)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
@@ -39,10 +39,10 @@ class StackerFile(BaseModel):
     agents: dict[str, AgentTerm] = Field(min_length=1)
 
 
-class Stacker:
-    """A RiskPool read from combiner.json."""
+class LogisticCombiner:
+    """A Combiner read from combiner.json."""
 
-    def __init__(self, spec: StackerFile, version: str) -> None:
+    def __init__(self, spec: CombinerFile, version: str) -> None:
         self.spec = spec
         self.version = version
 
@@ -58,9 +58,9 @@ class Stacker:
         return math.exp(z) / (1 + math.exp(z))
 
 
-def load_stacker(path: Path) -> Stacker | None:
-    """The stacker at `path`, None when there is none; ArtifactError when it is unusable."""
+def load_combiner(path: Path) -> LogisticCombiner | None:
+    """The combiner at `path`, None when there is none; ArtifactError when it is unusable."""
     if not path.exists():
         return None
-    spec = read_json_model(path, StackerFile)
-    return Stacker(spec, f"{spec.model_version}.{fingerprint(path.read_bytes())}")
+    spec = read_json_model(path, CombinerFile)
+    return LogisticCombiner(spec, f"{spec.model_version}.{fingerprint(path.read_bytes())}")

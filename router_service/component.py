@@ -10,7 +10,7 @@ from aegis_domain.registry import Registry
 from aegis_runtime.channels import insecure_channel
 from aegis_runtime.server import ServiceBinding
 from router_service.builder import build_scorer
-from router_service.combine import RiskPool
+from router_service.combine import Combiner
 from router_service.policy import Policy
 from router_service.servicer import RouterServicer
 from router_service.settings import RouterSettings
@@ -21,7 +21,7 @@ class RouterComponent:
 
     def __init__(
         self, settings: RouterSettings, registry: Registry, policy: Policy,
-        pool: RiskPool | None = None,
+        combiner: Combiner | None = None,
     ) -> None:
         self.settings = settings
         # The scorer traces its batch calls itself (telemetry.batch_call_span).
@@ -36,7 +36,7 @@ class RouterComponent:
             agents[entry.name] = agent_pb2_grpc.AgentServiceStub(channel)
         self.scorer = build_scorer(
             settings, registry, policy, audit_pb2_grpc.AuditServiceStub(self.audit_channel),
-            agents, pool,
+            agents, combiner,
         )
         self.servicer = RouterServicer(self.scorer)
 

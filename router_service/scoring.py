@@ -31,7 +31,7 @@ from aegis_runtime.errors import Unavailable
 from aegis_runtime.logging import current_trace_id
 from aegis_runtime.telemetry import batch_call_span, method_path
 from router_service.batching import Batcher, BatchSizeMismatch
-from router_service.combine import RiskPool, combine
+from router_service.combine import Combiner, combine
 from router_service.deadline import Deadline
 from router_service.fanout import AgentClient, assess_all
 from router_service.policy import Policy, PolicyInputs
@@ -107,10 +107,10 @@ class Scorer:
         policy: Policy,
         audit: AuditClient,
         agents: list[AgentClient],
-        pool: RiskPool | None = None,
+        combiner: Combiner | None = None,
     ) -> None:
         self.settings = settings
-        self.pool = pool
+        self.combiner = combiner
         self.policy = policy
         self.audit = audit
         self.agents = agents
@@ -170,7 +170,7 @@ class Scorer:
         so that `aegis audit replay` reproduces a recorded decision with it."""
         # The policy needs only the velocity counts: the history is the agents' to read.
         velocity = velocity_from_proto(context_msg.velocity) if context_available else Velocity()
-        combined = combine(signals, self.weights, self.pool)
+        combined = combine(signals, self.weights, self.combiner)
         outcome = self.policy.decide(
             PolicyInputs(
                 combined=combined,
@@ -274,8 +274,8 @@ class Scorer:
     def _model_versions(self, signals: list[AgentSignal]) -> dict[str, str]:
         """Every model the decision depends on: each agent's, and the learned combiner's."""
         versions = {s.agent: s.model_version for s in signals if s.model_version}
-        if self.pool is not None:
-            versions[COMBINER] = self.pool.version
+        if self.combiner is not None:
+            versions[COMBINER] = self.combiner.version
         return versions
 
     def _agent_reasons(self, signals: list[AgentSignal]) -> list[Reason]:

@@ -30,7 +30,7 @@ class RouterSettings(ServiceSettings):
     policy_path: Path = Field(DEFAULT_POLICY, description="The decision policy (YAML).")
     combiner_path: Path = Field(
         Path(".aegis/models/router/combiner.json"),
-        description="The learned combiner (logistic stacker over the agents' risks) that `aegis "
+        description="The learned combiner (logistic regression over the agents' risks) that `aegis "
         "train` writes; when absent, the agents' risks are pooled in log-odds.",
     )
     default_deadline_ms: int = Field(

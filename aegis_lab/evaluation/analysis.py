@@ -30,7 +30,7 @@ from aegis_lab.training.metrics import (
     summarize,
     threshold_at_fpr,
 )
-from router_service.combine import RiskPool, combine
+from router_service.combine import Combiner, combine
 
 MESH = "mesh"
 TARGET_RECALL = 0.95
@@ -135,7 +135,7 @@ def _score(name: str, description: str, y: NDArray[np.bool_], scores: NDArray[np
 
 
 def analyse(c: Collected, warm_after: float, weights: dict[str, float],
-            stacker: RiskPool | None) -> Analysis:
+            combiner: Combiner | None) -> Analysis:
     """All the figures, over the logins after the warm-up that got a decision."""
     rows = np.flatnonzero(c.decided & (c.timestamps >= warm_after))
     y = c.attack[rows] > 0
@@ -160,11 +160,11 @@ def analyse(c: Collected, warm_after: float, weights: dict[str, float],
         "log-odds pool", "the router's pool without the learned combiner",
         _recombined(signals, lambda present: combine(present, weights).risk),
     )
-    if stacker is not None:
+    if combiner is not None:
         for agent in c.agents:
             scores[f"mesh without {agent}"] = score(
                 f"mesh without {agent}", f"the learned combiner with {agent}'s signal left out",
-                _recombined(signals, _without(stacker, agent)),
+                _recombined(signals, _without(combiner, agent)),
             )
     actions = c.action[rows]
     groups = {"legitimate": ~y, "attack": y}
@@ -204,8 +204,8 @@ def _recombined(signals: Sequence[list[AgentSignal]],
                      else 0.0 for row in signals])
 
 
-def _without(pool: RiskPool, agent: str) -> Callable[[list[AgentSignal]], float]:
-    return lambda present: pool.risk([s for s in present if s.agent != agent])
+def _without(combiner: Combiner, agent: str) -> Callable[[list[AgentSignal]], float]:
+    return lambda present: combiner.risk([s for s in present if s.agent != agent])
 
 
 def _action_shares(actions: NDArray[np.int8]) -> dict[str, float]:

@@ -1,1 +1,1 @@
-"""Offline training on a generated world: dataset, detection model, calibration, stacker."""
+"""Offline training on a generated world: dataset, detection model, calibration, combiner."""

@@ -1,4 +1,4 @@
-"""Fits the router's learned combiner: a logistic stacker over the agents' risks.
+"""Fits the router's learned combiner: a logistic combiner over the agents' risks.
 
 Trained on holdout users (none of whom the detection model was fitted on), from the signals
 the agents give in-process for the logins of the world kept whole. Each login also appears
@@ -21,7 +21,7 @@ from aegis_domain.types import AgentSignal
 from aegis_lab.training.metrics import summarize
 from aegis_lab.training.publish import json_bytes
 from router_service.combine import logit
-from router_service.combiner import STACKER_FILE, AgentTerm, StackerFile
+from router_service.combiner import COMBINER_FILE, AgentTerm, CombinerFile
 
 # Weight of each copy of a login with one agent left out, relative to the whole login: about
 # how often an agent is missing from a decision (the cluster evaluations saw each agent time
@@ -29,14 +29,14 @@ from router_service.combiner import STACKER_FILE, AgentTerm, StackerFile
 # at the cost of the usual one: in 5-fold cross-validation on a combiner world, with agents
 # missing at 1.5%, 0.02 gave a recall at 1% of 0.972 where 0.05 gave 0.968 (and 0, 0.961).
 LEFT_OUT_WEIGHT = 0.02
-# L2 penalty: the stacker has few parameters and plenty of data, this only keeps Newton's
+# L2 penalty: the combiner has few parameters and plenty of data, this only keeps Newton's
 # method stable when an agent separates the classes perfectly.
 RIDGE = 1.0
 _NEWTON_STEPS = 50
 
 
 @dataclass(frozen=True, slots=True)
-class StackerRows:
+class CombinerRows:
     """Per login: each agent's signal (None when it did not answer), truth and weight."""
 
     signals: list[dict[str, AgentSignal]]
@@ -57,7 +57,7 @@ def _design(signals: Sequence[dict[str, AgentSignal]], agents: Sequence[str]) ->
     return x
 
 
-def _augmented(rows: StackerRows, agents: Sequence[str]) -> tuple[NDArray, NDArray, NDArray]:
+def _augmented(rows: CombinerRows, agents: Sequence[str]) -> tuple[NDArray, NDArray, NDArray]:
     x = [_design(rows.signals, agents)]
     y, w = [rows.labels], [rows.weights]
     for agent in agents:
@@ -68,7 +68,7 @@ def _augmented(rows: StackerRows, agents: Sequence[str]) -> tuple[NDArray, NDArr
     return np.vstack(x), np.concatenate(y), np.concatenate(w)
 
 
-def fit(rows: StackerRows, agents: Sequence[str]) -> tuple[NDArray, dict[str, Any]]:
+def fit(rows: CombinerRows, agents: Sequence[str]) -> tuple[NDArray, dict[str, Any]]:
     """Weighted ridge logistic regression by Newton's method; returns the coefficients and
     in-sample figures (the evaluation measures it honestly on a held-out world)."""
     x, y, w = _augmented(rows, agents)
@@ -89,10 +89,10 @@ def fit(rows: StackerRows, agents: Sequence[str]) -> tuple[NDArray, dict[str, An
     return beta, {"measured_on": "its own training logins (in-sample)", **figures}
 
 
-def stacker_file(beta: NDArray, agents: Sequence[str], metrics: dict[str, Any],
-                 data_hash: str) -> StackerFile:
-    version = f"stacker-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{data_hash[:8]}"
-    return StackerFile(
+def combiner_file(beta: NDArray, agents: Sequence[str], metrics: dict[str, Any],
+                 data_hash: str) -> CombinerFile:
+    version = f"combiner-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{data_hash[:8]}"
+    return CombinerFile(
         model_version=version,
         intercept=float(beta[0]),
         agents={
@@ -104,9 +104,9 @@ def stacker_file(beta: NDArray, agents: Sequence[str], metrics: dict[str, Any],
     )
 
 
-def save(path: Path, stacker: StackerFile) -> None:
+def save(path: Path, combiner: CombinerFile) -> None:
     """Write combiner.json (one file: a rename is atomic)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{STACKER_FILE}.new")
-    partial.write_bytes(json_bytes(stacker.model_dump()))
+    partial = path.with_name(f".{COMBINER_FILE}.new")
+    partial.write_bytes(json_bytes(combiner.model_dump()))
     partial.replace(path)

@@ -38,13 +38,13 @@ class Split:
     warmup_days: logins before then build history only: every user's first logins have none,
       which a mature service would not see.
     holdout_share: share of users whose logins calibrate instead of fit.
-    stacker_legit: legitimate holdout logins kept (with their contexts) for the stacker,
+    combiner_legit: legitimate holdout logins kept (with their contexts) for the combiner,
       besides every attack; each stands for 1/its sampling rate.
     """
 
     warmup_days: float = 7.0
     holdout_share: float = 0.3
-    stacker_legit: int = 15_000
+    combiner_legit: int = 15_000
 
     def holdout(self, user_id: str) -> bool:
         return zlib.crc32(user_id.encode()) % 1000 < self.holdout_share * 1000
@@ -125,7 +125,8 @@ def build(
     # Expected legitimate holdout logins after warm-up, for the sampling rate.
     measured_share = max(0.0, 1 - split.warmup_days / config.days)
     expected = n * (1 - config.attack_share) * split.holdout_share * measured_share
-    keep_rate = min(1.0, split.stacker_legit / max(expected, 1.0))
+    keep_rate = min(1.0, split.combiner_legit / max(expected, 1.0))
+    # The seed string keeps its old name: renaming it would draw other logins.
     sampler = random.Random(f"{config.seed}/stacker-sample")
     sampled: list[Sampled] = []
     value_counts: dict[str, Counter[str]] = defaultdict(Counter)

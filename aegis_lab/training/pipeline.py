@@ -1,8 +1,8 @@
 """`aegis train` from start to end: replay a world, fit and publish every trained artifact.
 
-Order matters: the behavior population and the detection model first, then the stacker,
+Order matters: the behavior population and the detection model first, then the combiner,
 which learns from the signals of the agents as they are now on disk (the network agent's
-too, when its model was trained before). The stacker learns on a world of its own (the
+too, when its model was trained before). The combiner learns on a world of its own (the
 combiner world: other users, later, every attack type in equal share), so that it sees each
 agent as serving will, out of sample, and not the training world's mix of attacks.
 """
@@ -27,12 +27,12 @@ from aegis_lab.training.dataset import Sampled, Split, WorldData, build, type_ba
 from aegis_lab.world import ATTACK_TYPES, WorldConfig
 from aegis_runtime.artifacts import ArtifactError
 from agent_services.base import Agent, build_agent
-from router_service.combiner import STACKER_FILE
+from router_service.combiner import COMBINER_FILE
 
 log = logging.getLogger(__name__)
 
 ROUTER_MODEL_DIR = "router"
-# Logins per assess_batch call when computing the stacker's inputs.
+# Logins per assess_batch call when computing the combiner's inputs.
 SIGNAL_BATCH = 256
 # The combiner world's seed is the training world's plus this: apart from the seeds that
 # `aegis evaluate` picks by default (the training seed plus one).
@@ -40,7 +40,7 @@ COMBINER_SEED_OFFSET = 1000
 
 
 def combiner_world(world: WorldConfig, events: int) -> WorldConfig:
-    """The world the stacker learns on: other users (another seed), starting when the
+    """The world the combiner learns on: other users (another seed), starting when the
     training world ends, every attack type in equal share."""
     return replace(
         world, seed=world.seed + COMBINER_SEED_OFFSET, events=events,
@@ -70,7 +70,7 @@ class TrainPlan:
 
     @property
     def combiner_path(self) -> Path:
-        return self.model_dir / ROUTER_MODEL_DIR / STACKER_FILE
+        return self.model_dir / ROUTER_MODEL_DIR / COMBINER_FILE
 
     @property
     def combiner_world(self) -> WorldConfig:
@@ -97,21 +97,21 @@ class TrainReport:
 
     versions: dict[str, str] = field(default_factory=dict)
     detection_metrics: dict[str, Any] = field(default_factory=dict)
-    stacker_metrics: dict[str, Any] = field(default_factory=dict)
-    stacker_agents: list[str] = field(default_factory=list)
+    combiner_metrics: dict[str, Any] = field(default_factory=dict)
+    combiner_agents: list[str] = field(default_factory=list)
     skipped_agents: dict[str, str] = field(default_factory=dict)
 
 
 def replay_world(plan: TrainPlan, progress: ProgressFactory) -> WorldData:
-    """The training world; it keeps no logins whole (the stacker has a world of its own)."""
-    split = replace(plan.split, stacker_legit=0)
+    """The training world; it keeps no logins whole (the combiner has a world of its own)."""
+    split = replace(plan.split, combiner_legit=0)
     with progress("replaying the world", plan.world.events) as bar:
         return build(plan.world, plan.bounds, split, on_login=lambda: bar.update())
 
 
 def replay_combiner_world(plan: TrainPlan, progress: ProgressFactory) -> WorldData:
     """The combiner world, every user's logins kept whole after the warm-up (the legitimate
-    ones sampled down to `split.stacker_legit`)."""
+    ones sampled down to `split.combiner_legit`)."""
     world = plan.combiner_world
     split = replace(plan.split, holdout_share=1.0)
     with progress("replaying the combiner world", world.events) as bar:
@@ -119,7 +119,7 @@ def replay_combiner_world(plan: TrainPlan, progress: ProgressFactory) -> WorldDa
 
 
 def train_all(plan: TrainPlan, progress: ProgressFactory) -> TrainReport:
-    """Behavior population, detection model, then the stacker."""
+    """Behavior population, detection model, then the combiner."""
     report = TrainReport()
     data = replay_world(plan, progress)
     report.versions["behavior"] = population.save(plan.model_dir / "behavior", data)
@@ -129,31 +129,31 @@ def train_all(plan: TrainPlan, progress: ProgressFactory) -> TrainReport:
         plan.model_dir / "detection", trained, data, plan.params, plan.world_json()
     )
     report.detection_metrics = trained.metrics
-    train_stacker(plan, replay_combiner_world(plan, progress), progress, report)
+    train_combiner(plan, replay_combiner_world(plan, progress), progress, report)
     return report
 
 
-def train_stacker(plan: TrainPlan, data: WorldData, progress: ProgressFactory,
+def train_combiner(plan: TrainPlan, data: WorldData, progress: ProgressFactory,
                   report: TrainReport, registry: Registry | None = None) -> None:
-    """Run every registered agent in-process on the kept logins and fit the stacker, the
+    """Run every registered agent in-process on the kept logins and fit the combiner, the
     attack types weighted alike."""
     agents = load_agents(plan.model_dir, registry or default_registry(), report.skipped_agents)
-    with progress("agent signals for the stacker", len(data.sampled)) as bar:
+    with progress("agent signals for the combiner", len(data.sampled)) as bar:
         signals = list(_signals(agents, data.sampled, bar))
     answered = [name for name in agents
                 if any(name in by_agent and by_agent[name].present for by_agent in signals)]
     attack = np.array([s.attack for s in data.sampled])
-    rows = combiner_fit.StackerRows(
+    rows = combiner_fit.CombinerRows(
         signals=signals,
         labels=attack > 0,
         weights=np.array([s.weight for s in data.sampled]) * type_balanced_weights(attack),
     )
     beta, metrics = combiner_fit.fit(rows, answered)
-    stacker = combiner_fit.stacker_file(beta, answered, metrics, data.data_hash())
-    combiner_fit.save(plan.combiner_path, stacker)
-    report.versions["combiner"] = stacker.model_version
-    report.stacker_metrics = metrics
-    report.stacker_agents = answered
+    combiner = combiner_fit.combiner_file(beta, answered, metrics, data.data_hash())
+    combiner_fit.save(plan.combiner_path, combiner)
+    report.versions["combiner"] = combiner.model_version
+    report.combiner_metrics = metrics
+    report.combiner_agents = answered
 
 
 def load_agents(model_dir: Path, registry: Registry, skipped: dict[str, str]) -> dict[str, Agent]:
@@ -166,7 +166,7 @@ def load_agents(model_dir: Path, registry: Registry, skipped: dict[str, str]) ->
             agent.load()
         except (ArtifactError, ImportError) as exc:
             skipped[entry.name] = str(exc)
-            log.warning("agent left out of the stacker", extra={"agent": entry.name})
+            log.warning("agent left out of the combiner", extra={"agent": entry.name})
             continue
         agents[entry.name] = agent
     return agents

@@ -16,7 +16,7 @@ from agent_services.base import Agent
 from agent_services.host import AgentComponent, agent_service_binding
 from audit_service.component import AuditComponent
 from audit_service.settings import AuditSettings
-from router_service.combine import RiskPool
+from router_service.combine import Combiner
 from router_service.component import RouterComponent
 from router_service.policy import load_policy
 from router_service.settings import DEFAULT_POLICY, RouterSettings
@@ -85,11 +85,11 @@ async def start_mesh(
     agents: Mapping[str, tuple[AgentEntry, Agent | agent_pb2_grpc.AgentServiceServicer | None]],
     *,
     policy_path: Path = DEFAULT_POLICY,
-    pool: RiskPool | None = None,
+    combiner: Combiner | None = None,
     **router_settings,
 ) -> Mesh:
     """`agents`: name -> (registry entry, an Agent, a raw servicer, or None for a down agent);
-    `pool`: the router's learned combiner (none: log-odds pool)."""
+    `combiner`: the router's learned combiner (none: log-odds pool)."""
     audit = RunningServer(
         AuditComponent(AuditSettings(port=0, data_dir=tmp_path / "audit", log_format="text")),
         local(),
@@ -97,7 +97,7 @@ async def start_mesh(
     await audit.start()
     mesh = Mesh(router=audit, audit=audit)  # the router slot is filled below
     try:
-        await _start_agents_and_router(mesh, agents, policy_path, router_settings, pool)
+        await _start_agents_and_router(mesh, agents, policy_path, router_settings, combiner)
     except BaseException:
         await mesh.close()
         raise
@@ -109,7 +109,7 @@ async def _start_agents_and_router(
     agents: Mapping[str, tuple[AgentEntry, Agent | agent_pb2_grpc.AgentServiceServicer | None]],
     policy_path: Path,
     router_settings: dict,
-    pool: RiskPool | None,
+    combiner: Combiner | None,
 ) -> None:
     audit = mesh.audit
     mesh_agents = mesh.agents
@@ -136,6 +136,6 @@ async def _start_agents_and_router(
     )
     registry = Registry(agents=tuple(e for e, _ in agents.values()))
     mesh.router = RunningServer(
-        RouterComponent(settings, registry, load_policy(policy_path), pool), settings
+        RouterComponent(settings, registry, load_policy(policy_path), combiner), settings
     )
     await mesh.router.start()

@@ -29,7 +29,7 @@ def train_tiny_model(model_dir: Path) -> None:
     """A real (small) detection artifact, trained as `aegis train` trains it."""
     world = WorldConfig(users=60, events=3_000, seed=5, attack_share=0.1)
     data = build(world, AuditSettings().context_bounds(),
-                 Split(warmup_days=0, holdout_share=0.5, stacker_legit=0))
+                 Split(warmup_days=0, holdout_share=0.5, combiner_legit=0))
     params = detection.DetectionParams(rounds=8, threads=1)
     trained = detection.train(data, params, seed=1)
     detection.save(model_dir, trained, data, params, world={"seed": world.seed})

@@ -1,4 +1,4 @@
-"""The router with a learned combiner: the decision's risk is the stacker's, and says so."""
+"""The router with a learned combiner: the decision's risk is the combiner's, and says so."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aegis.v1 import common_pb2, router_pb2
 from aegis_domain.convert import seconds_to_timestamp
 from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, SignalStatus
 from agent_services.base import Agent, AgentDescription
-from router_service.combiner import load_stacker
+from router_service.combiner import load_combiner
 from tests.service.mesh import entry, start_mesh
 
 
@@ -27,17 +27,17 @@ class Fixed(Agent):
         return AgentDescription(name=self.name, model_version="fixed-1")
 
 
-def test_the_decision_risk_is_the_stackers_and_names_its_version(tmp_path: Path) -> None:
+def test_the_decision_risk_is_the_combiners_and_names_its_version(tmp_path: Path) -> None:
     path = tmp_path / "combiner.json"
     path.write_text(json.dumps({"model_version": "stacker-t", "intercept": -3.0, "agents": {
         "detection": {"bias": 0.5, "weight": 1.2}, "geo": {"bias": 0.1, "weight": 0.3}}}))
-    stacker = load_stacker(path)
-    assert stacker is not None
+    combiner = load_combiner(path)
+    assert combiner is not None
     signals = [Fixed("detection", 0.7), Fixed("geo", 0.2)]
 
     async def scenario() -> common_pb2.Decision:
         mesh = await start_mesh(
-            tmp_path, {a.name: (entry(a.name), a) for a in signals}, pool=stacker
+            tmp_path, {a.name: (entry(a.name), a) for a in signals}, combiner=combiner
         )
         try:
             event = common_pb2.LoginEvent(
@@ -51,9 +51,9 @@ def test_the_decision_risk_is_the_stackers_and_names_its_version(tmp_path: Path)
 
     decision = asyncio.run(scenario())
 
-    expected = stacker.risk([a.assess(LoginEvent("e", 0.0, "u", "ip"), LoginContext())
+    expected = combiner.risk([a.assess(LoginEvent("e", 0.0, "u", "ip"), LoginContext())
                              for a in signals])
     assert decision.risk == expected
-    # The log-odds pool of 0.7 and 0.2 would be near 0.45; the stacker says otherwise.
+    # The log-odds pool of 0.7 and 0.2 would be near 0.45; the combiner says otherwise.
     assert abs(decision.risk - 0.45) > 0.1
-    assert decision.model_versions["combiner"] == stacker.version
+    assert decision.model_versions["combiner"] == combiner.version

@@ -13,7 +13,7 @@ from aegis_domain.types import AgentSignal, SignalStatus
 from aegis_lab.training import combiner_fit
 from aegis_runtime.artifacts import ArtifactError
 from router_service.combine import combine, logit
-from router_service.combiner import load_stacker
+from router_service.combiner import load_combiner
 
 WEIGHTS = {"detection": 1.5, "geo": 1.0}
 
@@ -30,23 +30,23 @@ def write(path: Path, **document: object) -> Path:
 
 
 def test_the_risk_is_the_logistic_of_the_present_agents_terms(tmp_path: Path) -> None:
-    stacker = load_stacker(write(tmp_path / "combiner.json"))
-    assert stacker is not None
+    combiner = load_combiner(write(tmp_path / "combiner.json"))
+    assert combiner is not None
     z = -4.0 + 1.0 + 0.8 * logit(0.9) + 0.5 + 0.2 * logit(0.2)
-    both = combine([ok("detection", 0.9), ok("geo", 0.2)], WEIGHTS, stacker)
+    both = combine([ok("detection", 0.9), ok("geo", 0.2)], WEIGHTS, combiner)
     assert both.risk == pytest.approx(1 / (1 + math.exp(-z)))
-    # A timed-out agent adds nothing; an agent the stacker never saw is ignored.
+    # A timed-out agent adds nothing; an agent the combiner never saw is ignored.
     timed_out = AgentSignal(agent="geo", status=SignalStatus.TIMEOUT)
-    alone = combine([ok("detection", 0.9), timed_out, ok("other", 0.99)], WEIGHTS, stacker)
+    alone = combine([ok("detection", 0.9), timed_out, ok("other", 0.99)], WEIGHTS, combiner)
     z_alone = -4.0 + 1.0 + 0.8 * logit(0.9)
     assert alone.risk == pytest.approx(1 / (1 + math.exp(-z_alone)))
     assert alone.missing == ("geo",)
 
 
-def test_no_file_no_stacker_and_a_bad_file_refuses(tmp_path: Path) -> None:
-    assert load_stacker(tmp_path / "absent.json") is None
+def test_no_file_no_combiner_and_a_bad_file_refuses(tmp_path: Path) -> None:
+    assert load_combiner(tmp_path / "absent.json") is None
     with pytest.raises(ArtifactError, match="agents"):
-        load_stacker(write(tmp_path / "bad.json", agents={}))
+        load_combiner(write(tmp_path / "bad.json", agents={}))
 
 
 def test_the_fit_recovers_which_agent_knows(tmp_path: Path) -> None:
@@ -57,12 +57,12 @@ def test_the_fit_recovers_which_agent_knows(tmp_path: Path) -> None:
         {"detection": ok("detection", 0.9 if y else 0.05), "geo": ok("geo", rng.random())}
         for y in labels
     ]
-    rows = combiner_fit.StackerRows(signals, labels, np.ones(len(labels)))
+    rows = combiner_fit.CombinerRows(signals, labels, np.ones(len(labels)))
     beta, metrics = combiner_fit.fit(rows, ["detection", "geo"])
-    spec = combiner_fit.stacker_file(beta, ["detection", "geo"], metrics, "hash")
+    spec = combiner_fit.combiner_file(beta, ["detection", "geo"], metrics, "hash")
     assert abs(spec.agents["detection"].weight) > 5 * abs(spec.agents["geo"].weight)
     assert metrics["recall_at_1pct"] == 1.0
     combiner_fit.save(tmp_path / "router" / "combiner.json", spec)
-    loaded = load_stacker(tmp_path / "router" / "combiner.json")
+    loaded = load_combiner(tmp_path / "router" / "combiner.json")
     assert loaded is not None
     assert loaded.risk([ok("detection", 0.9)]) > 0.5 > loaded.risk([ok("detection", 0.05)])

@@ -18,7 +18,7 @@ from aegis_lab.evaluation.analysis import MESH, analyse
 from aegis_lab.evaluation.collect import Collected
 from aegis_lab.evaluation.report import METRICS_FILE, write_report
 from aegis_lab.training.dataset import ATTACKS, CASES
-from router_service.combiner import AgentTerm, Stacker, StackerFile
+from router_service.combiner import AgentTerm, CombinerFile, LogisticCombiner
 
 AGENTS = ("detection", "behavior", "geo")
 WEIGHTS = dict.fromkeys(AGENTS, 1.0)
@@ -47,7 +47,7 @@ def decisions(n: int = 4_000) -> Collected:
 
 
 def test_each_score_is_measured_after_the_warm_up() -> None:
-    analysis = analyse(decisions(), warm_after=1_000, weights=WEIGHTS, stacker=None)
+    analysis = analyse(decisions(), warm_after=1_000, weights=WEIGHTS, combiner=None)
 
     assert analysis.measured == 3_000
     mesh = analysis.scores[MESH]
@@ -72,13 +72,13 @@ def test_logins_without_a_decision_are_counted_not_scored() -> None:
     c = decisions()
     c.risk[1_500:1_600] = np.nan
     c.errors["DEADLINE_EXCEEDED"] = 100
-    analysis = analyse(c, warm_after=1_000, weights=WEIGHTS, stacker=None)
+    analysis = analyse(c, warm_after=1_000, weights=WEIGHTS, combiner=None)
     assert analysis.measured == 2_900
     assert analysis.errors == {"DEADLINE_EXCEEDED": 100}
 
 
 def test_the_report_holds_every_figure_and_plot(tmp_path: Path) -> None:
-    analysis = analyse(decisions(), warm_after=1_000, weights=WEIGHTS, stacker=None)
+    analysis = analyse(decisions(), warm_after=1_000, weights=WEIGHTS, combiner=None)
     about = {"command": "aegis evaluate", "evaluated_at": "now", "router": "r",
              "world": {"seed": 1, "users": 10, "start": "s", "days": 1, "attack_share": 0.05,
                        "attack_mix": {}},
@@ -121,7 +121,7 @@ def test_an_agent_without_its_model_or_left_out_of_the_combiner_is_named(tmp_pat
         (tmp_path / name / model_file).write_bytes(b"")
         (tmp_path / name / "metadata.json").write_text('{"model_version": "v1"}')
     term = AgentTerm(bias=0.0, weight=1.0)
-    fitted_before_network = Stacker(StackerFile(
+    fitted_before_network = LogisticCombiner(CombinerFile(
         model_version="s", intercept=0.0,
         agents=dict.fromkeys(("detection", "behavior", "geo"), term)), "s")
     untrained = untrained_agents(tmp_path, registry, fitted_before_network)

@@ -13,7 +13,7 @@ from aegis_lab.training.dataset import type_balanced_weights
 from agent_services.behavior import BehaviorAgent
 from agent_services.detection import DetectionAgent
 from agent_services.detection_features import FEATURE_NAMES
-from router_service.combiner import load_stacker
+from router_service.combiner import load_combiner
 
 pytest.importorskip("xgboost")
 
@@ -50,9 +50,9 @@ def test_train_publishes_versioned_artifacts_the_services_load(
     behavior = BehaviorAgent(models / "behavior")
     behavior.load()
     assert behavior.population.version.startswith(report["versions"]["behavior"])
-    stacker = load_stacker(models / "router" / "combiner.json")
-    assert stacker is not None
-    assert {"detection", "behavior", "geo"} <= set(stacker.spec.agents)
+    combiner = load_combiner(models / "router" / "combiner.json")
+    assert combiner is not None
+    assert {"detection", "behavior", "geo"} <= set(combiner.spec.agents)
 
 
 def test_the_same_world_gives_the_same_data_hash_and_if_missing_keeps_the_model(
