@@ -1,4 +1,5 @@
-"""GetContext in memory for logins replayed in time order: what the audit service would answer.
+"""The offline context builder: GetContext in memory for logins fed in time order, as the audit
+service would answer.
 
 Training must see each login with the context the running system gives it, built from the
 logins before it only. This answers GetContext by the rules of `aegis_domain.context_rules` (the
@@ -130,7 +131,7 @@ class _Window:
         )
 
 
-class ReplayContexts:
+class OfflineContexts:
     """GetContext for logins fed in time order: `context(event)`, then `record(event, ...)`."""
 
     def __init__(self, bounds: ContextBounds) -> None:
@@ -244,7 +245,7 @@ class ReplayContexts:
             del self._windows[key]
 
 
-def replay_contexts(
+def offline_contexts(
     events: Iterable[LoginEvent], bounds: ContextBounds
 ) -> Iterator[tuple[LoginEvent, LoginContext]]:
     """Each event with its context, as a system that allowed every login would have had it.
@@ -253,7 +254,7 @@ def replay_contexts(
     0. Whatever is computed from the result must therefore not read them (features read
     only the events, the counts and the links).
     """
-    contexts = ReplayContexts(bounds)
+    contexts = OfflineContexts(bounds)
     for event in events:
         yield event, contexts.context(event)
         contexts.record(event)

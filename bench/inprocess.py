@@ -12,7 +12,7 @@ from aegis.v1 import agent_pb2, audit_pb2, common_pb2
 from aegis_domain.convert import context_to_proto, event_from_proto
 from aegis_domain.registry import AgentEntry, default_registry
 from aegis_domain.types import LoginContext
-from aegis_lab.contexts import replay_contexts
+from aegis_lab.contexts import offline_contexts
 from aegis_lab.world import WorldConfig, generate
 from agent_services.base import build_agent
 from agent_services.host import AgentServicer
@@ -143,7 +143,7 @@ def network_batch_latency(model_dir: Path, rounds: int, events: int) -> dict[str
     if not agent.describe().ready or not isinstance(agent, NetworkAgent):
         return {"p99": None, "detail": "network agent has no model (make train)"}
     world = generate(WorldConfig(users=max(10, events // 20), events=events, seed=11))
-    requests = list(replay_contexts(
+    requests = list(offline_contexts(
         (event_from_proto(login.event) for login in world), AuditSettings().context_bounds()
     ))[-32 * 50:]
     batches = [requests[i: i + 32] for i in range(0, len(requests), 32)]

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from aegis_domain.context_rules import ContextBounds
 from aegis_domain.convert import event_from_proto
 from aegis_domain.types import LoginContext, LoginEvent
-from aegis_lab.contexts import ReplayContexts
+from aegis_lab.contexts import OfflineContexts
 from aegis_lab.world import ATTACK_TYPES, HARD_CASES, GeneratedLogin, WorldConfig, generate
 from agent_services.attributes import feature_values
 from agent_services.detection_features import FEATURE_NAMES, DetectionFeatures
@@ -132,7 +132,7 @@ def build(
     value_counts: dict[str, Counter[str]] = defaultdict(Counter)
     attack_value_counts: dict[str, Counter[str]] = defaultdict(Counter)
     extractor = DetectionFeatures()
-    contexts = ReplayContexts(bounds)
+    contexts = OfflineContexts(bounds)
     rows = 0
     for row, login in enumerate(logins if logins is not None else generate(config)):
         event = event_from_proto(login.event)

@@ -13,7 +13,7 @@ import pytest
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.convert import event_from_proto
 from aegis_domain.types import Action, LinkKind, LoginContext, LoginEvent
-from aegis_lab.contexts import ReplayContexts
+from aegis_lab.contexts import OfflineContexts
 from audit_service.settings import AuditSettings
 from tests.service import audit_backends
 from tests.service.audit_backends import Backend, make_backend
@@ -66,7 +66,7 @@ def offline_context(
 ) -> LoginContext:
     """The offline builder fed the records in time order, as training feeds it a world (it
     is never asked about a time before its latest login, so the later ones stay out)."""
-    contexts = ReplayContexts(settings.context_bounds())
+    contexts = OfflineContexts(settings.context_bounds())
     decided = [(event_from_proto(r.event), Action(r.decision.action), r.decision.risk)
                for r in records]
     for event, action, risk in sorted(decided, key=lambda d: d[0].timestamp):

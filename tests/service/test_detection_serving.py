@@ -13,7 +13,7 @@ import pytest
 from aegis.v1 import audit_pb2, common_pb2, router_pb2
 from aegis_domain.convert import context_from_proto, event_from_proto
 from aegis_domain.types import AgentSignal, LoginContext
-from aegis_lab.contexts import replay_contexts
+from aegis_lab.contexts import offline_contexts
 from aegis_lab.training import detection
 from aegis_lab.training.dataset import Split, build
 from aegis_lab.world import WorldConfig, generate
@@ -43,7 +43,7 @@ def test_served_features_and_signals_equal_the_offline_ones(tmp_path: Path) -> N
     world = [g.event for g in generate(
         WorldConfig(users=12, events=240, seed=21, start=start, days=2, attack_share=0.15)
     )]
-    offline = list(replay_contexts(
+    offline = list(offline_contexts(
         [event_from_proto(m) for m in world], AuditSettings().context_bounds()
     ))
     features = DetectionFeatures()
@@ -102,7 +102,7 @@ def test_a_batch_gets_the_signals_of_one_assess_each(tmp_path: Path) -> None:
     train_tiny_model(model_dir)
     world = [g.event for g in generate(WorldConfig(users=12, events=200, seed=5,
                                                    attack_share=0.2))]
-    requests = list(replay_contexts(
+    requests = list(offline_contexts(
         [event_from_proto(m) for m in world], AuditSettings().context_bounds()
     ))
     agent = DetectionAgent(model_dir)

@@ -17,7 +17,7 @@ from aegis_domain.types import (
     PastLogin,
     Velocity,
 )
-from aegis_lab.contexts import replay_contexts
+from aegis_lab.contexts import offline_contexts
 from aegis_lab.world import WorldConfig, generate
 from agent_services.detection_features import FEATURE_NAMES, DetectionFeatures
 from audit_service.settings import AuditSettings
@@ -87,7 +87,7 @@ def test_failures_velocity_and_neighbourhood_come_from_the_context() -> None:
 
 def test_features_read_nothing_a_decision_wrote() -> None:
     world = [event_from_proto(g.event) for g in generate(WorldConfig(users=8, events=300, seed=3))]
-    pairs = list(replay_contexts(world, AuditSettings().context_bounds()))[-40:]
+    pairs = list(offline_contexts(world, AuditSettings().context_bounds()))[-40:]
     for event, context in pairs:
         before = FEATURES.vector(event, context)
         for past in context.history:

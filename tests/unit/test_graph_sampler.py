@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from aegis_domain.convert import event_from_proto
-from aegis_lab.contexts import replay_contexts
+from aegis_lab.contexts import offline_contexts
 from aegis_lab.graph.sampler import NeighbourhoodSampler
 from aegis_lab.graph.table import LoginTable
 from aegis_lab.world import GeneratedLogin
@@ -68,6 +68,6 @@ def test_sampler_matches_the_replayed_contexts_the_detection_trainer_uses(
     world: list[GeneratedLogin],
 ) -> None:
     sampler = NeighbourhoodSampler(LoginTable.from_logins(world), BOUNDS)
-    replayed = replay_contexts((event_from_proto(login.event) for login in world), BOUNDS)
+    replayed = offline_contexts((event_from_proto(login.event) for login in world), BOUNDS)
 
     assert_same_graphs(sampler.sample(np.arange(len(world))), graphs_from_contexts(list(replayed)))

@@ -1,4 +1,4 @@
-"""The in-memory GetContext of a replay answers exactly as the embedded audit store does."""
+"""The offline builder's GetContext answers exactly as the embedded audit store does."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.convert import event_from_proto
 from aegis_domain.types import Action, LoginContext, LoginEvent
-from aegis_lab.contexts import ReplayContexts, replay_contexts
+from aegis_lab.contexts import OfflineContexts, offline_contexts
 from aegis_lab.world import WorldConfig, generate
 from tests.unit.audit_builders import audit_settings, running_store
 
@@ -43,7 +43,7 @@ def test_every_context_equals_the_audit_stores(tmp_path: Path) -> None:
     settings = audit_settings(tmp_path, **BOUNDS)
 
     async def scenario() -> list[tuple[LoginContext, LoginContext]]:
-        replay = ReplayContexts(settings.context_bounds())
+        replay = OfflineContexts(settings.context_bounds())
         pairs = []
         async with running_store(settings) as store:
             for number, message in enumerate(world):
@@ -69,7 +69,7 @@ def test_every_context_equals_the_audit_stores(tmp_path: Path) -> None:
 
 
 def test_logins_must_come_in_time_order() -> None:
-    replay = ReplayContexts(audit_settings(Path("unused")).context_bounds())
+    replay = OfflineContexts(audit_settings(Path("unused")).context_bounds())
     replay.record(LoginEvent(event_id="b", timestamp=200.0, user_id="u", ip="192.0.2.1"))
     with pytest.raises(ValueError, match=r"event a at 100\.0 comes before one already recorded"):
         replay.record(LoginEvent(event_id="a", timestamp=100.0, user_id="u", ip="192.0.2.1"))
@@ -85,7 +85,7 @@ def test_a_login_sees_only_logins_strictly_before_it() -> None:
     ]
     contexts = dict(
         (event.event_id, context)
-        for event, context in replay_contexts(events, audit_settings(Path("x")).context_bounds())
+        for event, context in offline_contexts(events, audit_settings(Path("x")).context_bounds())
     )
     assert contexts["same-instant"].history == []
     assert [p.event.event_id for p in contexts["later"].history] == ["same-instant", "first"]
