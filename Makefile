@@ -40,9 +40,9 @@ install: $(STAMP)  ## venv + every dependency (idempotent)
 # The project itself goes in editable, with no dependency of its own resolved.
 $(STAMP): $(LOCK) pyproject.toml package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	test -x $(BIN)/pip-sync || $(PY) -m pip install -q --require-hashes --no-deps -r $(LOCK)
-	$(BIN)/pip-sync -q --pip-args '--no-deps' $(LOCK)
-	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	test -x $(BIN)/pip-sync || $(PY) -m pip install -qq --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip-sync -q --pip-args "--no-deps -qq" $(LOCK)
+	$(PY) -m pip install -qq --no-deps --no-build-isolation -e .
 	$(PY) -m pip check
 	npm ci --silent --no-audit --no-fund
 	touch $@
