@@ -22,18 +22,27 @@ MODELS ?= .aegis/models
 .PHONY: help install lock proto proto-check proto-lint lint test test-unit test-service \
         test-integration models train evaluate bench ecs-render ecs-check ecs-images cluster-up cluster-down cluster-status run clean
 
-help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+# The settings a target reads, resolved as this make would use them (override: make run EVENTS=500).
+HELP_VARIABLES := PYTHON AUDIT EVENTS STATE MODELS UPGRADE REPOSITORY TAG PUSH
+
+help:  ## list the targets, then the variables they read with their values now
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' -v state='$(STATE)' -v models='$(MODELS)' \
+		'{gsub(/\$$\(STATE\)/, state, $$2); gsub(/\$$\(MODELS\)/, models, $$2); printf "  %-18s %s\n", $$1, $$2}'
+	@echo
+	@echo "Variables (make TARGET NAME=value):"
+	@$(foreach v,$(HELP_VARIABLES),printf "  %-18s %s\n" "$(v)" "$(if $($(v)),$($(v)),(unset))";)
 
 install: $(STAMP)  ## venv + every dependency (idempotent)
 
-# Exactly the locked set, hash-checked: pip-sync also removes what the lock no longer lists;
-# the project itself goes in editable, with no dependency of its own resolved.
+# Exactly the locked set, hash-checked. A new venv gets it from pip (which brings pip-sync);
+# an existing one from pip-sync, which first removes what the lock no longer lists (so that a
+# package replaced by another shipping the same module cannot delete the newcomer's files).
+# The project itself goes in editable, with no dependency of its own resolved.
 $(STAMP): $(LOCK) pyproject.toml package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --require-hashes --no-deps -r $(LOCK)
-	$(BIN)/pip-sync -q --pip-args '--no-deps' $(LOCK)
-	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	test -x $(BIN)/pip-sync || $(PY) -m pip install -qq --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip-sync -q --pip-args "--no-deps -qq" $(LOCK)
+	$(PY) -m pip install -qq --no-deps --no-build-isolation -e .
 	$(PY) -m pip check
 	npm ci --silent --no-audit --no-fund
 	touch $@
@@ -64,13 +73,13 @@ lint: $(STAMP)  ## ruff + mypy
 test: $(STAMP) proto-check ecs-check lint  ## everything CI runs
 	$(BIN)/pytest -q tests
 
-test-unit: $(STAMP)  ## unit tests only (no gRPC)
+test-unit: $(STAMP)  ## pytest tests/unit only (no gRPC)
 	$(BIN)/pytest -q tests/unit
 
-test-service: $(STAMP)  ## service tests only (real in-process servers)
+test-service: $(STAMP)  ## pytest tests/service only (real in-process servers)
 	$(BIN)/pytest -q tests/service
 
-test-integration: $(STAMP)  ## integration tests only (the local cluster as processes)
+test-integration: $(STAMP)  ## pytest tests/integration only (whole local clusters)
 	$(BIN)/pytest -q tests/integration
 
 ecs-render: $(STAMP)  ## regenerate ecs/ (CloudFormation, compose, image ignore file) from the registry
@@ -93,7 +102,7 @@ cluster-up: $(STAMP)  ## every service in the background, once all are SERVING; 
 cluster-down: $(STAMP)  ## graceful stop of the local cluster
 	$(BIN)/aegis cluster down --state-dir $(STATE)
 
-cluster-status: $(STAMP)  ## each service's pid, port and health
+cluster-status: $(STAMP)  ## pid, port and health of each local service
 	$(BIN)/aegis cluster status --state-dir $(STATE)
 
 models: $(STAMP)  ## small default models, only where none exist (make run does this first)
