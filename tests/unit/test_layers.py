@@ -189,6 +189,17 @@ def _strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def test_one_builder_assembles_the_scorer() -> None:
+    """The router, `aegis audit replay` and the bench decide alike: one place builds a Scorer."""
+    builders = sorted(
+        _module_name(path) for path in _sources().values()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        and node.func.id == "Scorer"
+    )
+    assert builders == ["router_service.builder"]
+
+
 def _agent_of(module: str) -> str | None:
     """The registry agent whose own module this is (`agent_services.NAME`, `..NAME_*`, or
     inside `..NAME/`); None for the modules agents share (interface, host, tables)."""
