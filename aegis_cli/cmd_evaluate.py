@@ -29,7 +29,7 @@ from aegis_mesh.cluster import (
 from aegis_runtime.artifacts import METADATA_FILE, ArtifactError, find_artifact
 from agent_services.base import build_agent
 from agent_services.trained import TrainedModelAgent
-from router_service.combiner import LogisticCombiner, load_combiner
+from router_service.combiner import LogisticCombiner, combiner_path, load_combiner
 
 DEFAULT_EVENTS = 40_000
 # The held-out world starts this long after the training world ends: later in time.
@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     world = held_out_world(args, trained_on)
     registry = default_registry()
     try:
-        combiner = load_combiner(args.model_dir / "router" / "combiner.json")
+        combiner = load_combiner(combiner_path(args.model_dir))
     except ArtifactError as exc:
         raise CliError(str(exc)) from None
     untrained = untrained_agents(args.model_dir, registry, combiner)
@@ -186,9 +186,7 @@ def _own_cluster(args: argparse.Namespace) -> LocalCluster:
     shutil.rmtree(paths.audit_data, ignore_errors=True)
     # The services inherit the environment: point them at the models evaluated.
     os.environ["AEGIS_AGENT_MODEL_DIR"] = str(args.model_dir.resolve())
-    os.environ["AEGIS_ROUTER_COMBINER_PATH"] = str(
-        (args.model_dir / "router" / "combiner.json").resolve()
-    )
+    os.environ["AEGIS_ROUTER_COMBINER_PATH"] = str(combiner_path(args.model_dir).resolve())
     cluster = LocalCluster(cluster_stages(paths), paths)
     try:
         cluster.up(args.timeout)

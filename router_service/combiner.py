@@ -20,6 +20,13 @@ from aegis_runtime.artifacts import fingerprint, read_json_model
 from router_service.combine import logit
 
 COMBINER_FILE = "combiner.json"
+# The router's folder among the trained models (each agent has one named after it).
+ROUTER_MODEL_DIR = "router"
+
+
+def combiner_path(model_dir: Path) -> Path:
+    """Where the combiner lives in a folder of trained models."""
+    return model_dir / ROUTER_MODEL_DIR / COMBINER_FILE
 
 
 class AgentTerm(BaseModel):

@@ -27,11 +27,10 @@ from aegis_lab.training.dataset import Sampled, Split, WorldData, build, type_ba
 from aegis_lab.world import ATTACK_TYPES, WorldConfig
 from aegis_runtime.artifacts import ArtifactError
 from agent_services.base import Agent, build_agent
-from router_service.combiner import COMBINER_FILE
+from router_service.combiner import combiner_path
 
 log = logging.getLogger(__name__)
 
-ROUTER_MODEL_DIR = "router"
 # Logins per assess_batch call when computing the combiner's inputs.
 SIGNAL_BATCH = 256
 # The combiner world's seed is the training world's plus this: apart from the seeds that
@@ -70,7 +69,7 @@ class TrainPlan:
 
     @property
     def combiner_path(self) -> Path:
-        return self.model_dir / ROUTER_MODEL_DIR / COMBINER_FILE
+        return combiner_path(self.model_dir)
 
     @property
     def combiner_world(self) -> WorldConfig:
