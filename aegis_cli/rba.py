@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from aegis.v1 import common_pb2 as pb
+from aegis_domain.digest import event_digest
 from aegis_cli.rows import Labels, Problem
 
 INDEX = "index"
@@ -37,7 +38,6 @@ COLUMNS = EVENT_COLUMNS + LABEL_COLUMNS
 # LoginEvent field -> the column it came from, so that a field the domain validation rejects
 # is reported under the column name the user sees in the file.
 COLUMN_OF_FIELD = {
-    "event_id": INDEX,
     "timestamp": TIMESTAMP,
     "user_id": USER_ID,
     "round_trip_time_ms": ROUND_TRIP_TIME,
@@ -56,6 +56,8 @@ COLUMN_OF_FIELD = {
 # The dataset writes "-" where the geolocation has no region or city.
 UNKNOWN_PLACE = "-"
 EVENT_ID_PREFIX = "rba-"
+# Hex digits of the content digest in a derived event id: 128 bits, no collision in practice.
+_EVENT_ID_DIGITS = 32
 TIMESTAMP_EXAMPLE = "2020-02-03 12:43:30.772"
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?", re.ASCII)
 _INTEGER = re.compile(r"-?\d+", re.ASCII)
@@ -111,8 +113,9 @@ class RbaLayout:
             problem = Problem("", f"has {len(values)} fields; the header has {self.width}")
             return None, None, [problem]
         parser = _RowParser({name: values[i] for name, i in self.position.items()})
+        # The index is the row's position in its file: checked, but no id of the login.
+        parser.unsigned(INDEX, _UINT64_MAX)
         event = pb.LoginEvent(
-            event_id=EVENT_ID_PREFIX + str(parser.unsigned(INDEX, _UINT64_MAX)),
             user_id=parser.user_id(),
             ip=parser.text(IP),
             country=parser.text(COUNTRY),
@@ -129,6 +132,7 @@ class RbaLayout:
         rtt = parser.round_trip_time()
         if rtt is not None:
             event.round_trip_time_ms = rtt
+        event.event_id = derived_event_id(event)
         labels = None
         if self.has_labels:
             labels = Labels(parser.boolean(IS_ATTACK_IP), parser.boolean(IS_ACCOUNT_TAKEOVER))
@@ -138,6 +142,13 @@ class RbaLayout:
             return None, None, problems
         return event, labels, []
 
+
+def derived_event_id(event: pb.LoginEvent) -> str:
+    """The event id of a login read from a file without one: a digest of its content (user,
+    timestamp, IP, user agent, ...), so that the same login has the same id in every file and
+    every run, and two logins never share one (as row positions would: they repeat in every
+    file). `event` must not have an id yet."""
+    return EVENT_ID_PREFIX + event_digest(event)[:_EVENT_ID_DIGITS]
 
 
 class _RowParser:

@@ -53,6 +53,8 @@ class RouterServiceServicer:
 
     def Score(self, request, context):
         """Scores one live login. The reply comes only after the decision is durably audited.
+        An event id already decided gets its recorded decision back, flagged as a repeat; a
+        repeat whose content differs from the recorded login fails with ALREADY_EXISTS.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
