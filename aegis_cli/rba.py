@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from aegis.v1 import common_pb2 as pb
-from aegis_domain.digest import event_digest
 from aegis_cli.rows import Labels, Problem
+from aegis_domain.digest import event_digest
 
 INDEX = "index"
 TIMESTAMP = "Login Timestamp"
