@@ -29,7 +29,9 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         scored = await self.scorer.score(
             request.event, Deadline.after(budget), self.scorer.live_window()
         )
-        return router_pb2.ScoreResponse(decision=scored.decision, timing=scored.timing)
+        return router_pb2.ScoreResponse(
+            decision=scored.decision, timing=scored.timing, repeat=scored.repeat
+        )
 
     async def ScoreStream(
         self,
@@ -60,6 +62,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
                         window,
                     )
                     reply.decision.CopyFrom(scored.decision)
+                    reply.repeat = scored.repeat
                 except ServiceError as exc:
                     reply.error.CopyFrom(router_pb2.ScoreError(**error_fields(exc)))
                 await replies.put(reply)

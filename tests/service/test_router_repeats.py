@@ -1,0 +1,110 @@
+"""One decision per login through the real router and audit service: a Score of an event id
+already decided gets that decision back (flagged as a repeat, asking no agent), concurrent
+Scores of one event get one decision, and a repeat with other content is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+
+from aegis.v1 import audit_pb2, router_pb2
+from tests.service.mesh import entry, start_mesh
+from tests.service.test_router import FixedAgent, event
+
+
+async def recorded(mesh) -> list[audit_pb2.DecisionSummary]:
+    reply = await mesh.audit_stub().ListDecisions(audit_pb2.ListDecisionsRequest(), timeout=5)
+    return list(reply.decisions)
+
+
+def test_a_repeated_score_returns_the_recorded_decision(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        geo = FixedAgent("geo", 0.05)
+        mesh = await start_mesh(tmp_path, {"geo": (entry("geo"), geo)})
+        try:
+            stub = mesh.router_stub()
+            login = event()
+            first = await stub.Score(router_pb2.ScoreRequest(event=login), timeout=5)
+            again = await stub.Score(router_pb2.ScoreRequest(event=login), timeout=5)
+
+            assert not first.repeat and again.repeat
+            assert again.decision.decision_id == first.decision.decision_id
+            assert again.decision.audit_ref == first.decision.audit_ref
+            assert again.decision.action == first.decision.action
+            assert len(geo.history_seen) == 1  # the repeat asked no agent
+            assert [d.decision_id for d in await recorded(mesh)] == [first.decision.decision_id]
+        finally:
+            await mesh.close()
+
+    asyncio.run(scenario())
+
+
+def test_concurrent_scores_of_one_event_yield_one_decision(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        mesh = await start_mesh(tmp_path, {"geo": (entry("geo"), FixedAgent("geo", 0.05))})
+        try:
+            stub = mesh.router_stub()
+            login = event()
+            replies = await asyncio.gather(*(
+                stub.Score(router_pb2.ScoreRequest(event=login), timeout=5) for _ in range(8)
+            ))
+
+            assert len({r.decision.decision_id for r in replies}) == 1
+            assert [r.repeat for r in replies].count(False) == 1
+            assert len(await recorded(mesh)) == 1
+        finally:
+            await mesh.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_repeat_with_other_content_is_refused(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        mesh = await start_mesh(tmp_path, {"geo": (entry("geo"), FixedAgent("geo", 0.05))})
+        try:
+            stub = mesh.router_stub()
+            login = event()
+            await stub.Score(router_pb2.ScoreRequest(event=login), timeout=5)
+            other = event()
+            other.ip = "198.51.100.7"
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.Score(router_pb2.ScoreRequest(event=other), timeout=5)
+
+            assert refused.value.code() == grpc.StatusCode.ALREADY_EXISTS
+            assert (refused.value.details() or "").startswith("event.event_id: ")
+            assert len(await recorded(mesh)) == 1
+        finally:
+            await mesh.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_stream_gets_repeats_back_flagged(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        mesh = await start_mesh(tmp_path, {"geo": (entry("geo"), FixedAgent("geo", 0.05))})
+        try:
+            stub = mesh.router_stub()
+            base = time.time() - 3_600  # within the live window: Score takes the first
+            logins = [event(n, when=base + n * 60) for n in range(4)]
+            scored = await stub.Score(router_pb2.ScoreRequest(event=logins[0]), timeout=5)
+
+            async def feed():
+                for n, login in enumerate([*logins, logins[1]]):
+                    yield router_pb2.ScoreStreamRequest(client_ref=str(n), event=login)
+
+            replies = {r.client_ref: r async for r in stub.ScoreStream(feed())}
+
+            assert replies["0"].repeat
+            assert replies["0"].decision.decision_id == scored.decision.decision_id
+            assert [replies[str(n)].repeat for n in (1, 2, 3)] == [False] * 3
+            assert replies["4"].repeat
+            assert replies["4"].decision.decision_id == replies["1"].decision.decision_id
+            assert len(await recorded(mesh)) == 4
+        finally:
+            await mesh.close()
+
+    asyncio.run(scenario())
