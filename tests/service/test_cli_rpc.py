@@ -46,9 +46,13 @@ class FakeRouter(router_pb2_grpc.RouterServiceServicer):
     """Decides from the country; with `hold`, replies only once that many requests wait
     (a client must keep them in flight to get anywhere)."""
 
-    def __init__(self, hold: int = 1, abort_after: int = 0, silent: bool = False) -> None:
+    def __init__(
+        self, hold: int = 1, abort_after: int = 0, silent: bool = False,
+        abort_code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE,
+    ) -> None:
         self.hold = hold
         self.abort_after = abort_after
+        self.abort_code = abort_code
         self.silent = silent
         self.received = 0
 
@@ -79,7 +83,7 @@ class FakeRouter(router_pb2_grpc.RouterServiceServicer):
         async for request in requests:
             self.received += 1
             if self.received == self.abort_after:
-                await context.abort(grpc.StatusCode.UNAVAILABLE, "audit store unreachable")
+                await context.abort(self.abort_code, "audit store unreachable")
             waiting.append(request)
             while not self.silent and len(waiting) >= self.hold:
                 yield self.reply(waiting.popleft())
@@ -262,18 +266,40 @@ def test_a_stream_that_fails_stops_the_replay_and_counts_what_was_left(
 ) -> None:
     source = generated_file(tmp_path)
 
-    with serving(router(hold=4, abort_after=6)) as address:
+    with serving(router(hold=4, abort_after=6, abort_code=grpc.StatusCode.INTERNAL)) as address:
         status = main(["replay", str(source), "--router", address, "--json",
                        "--max-in-flight", "4"])
 
     captured = capsys.readouterr()
     summary = json.loads(captured.out)
     assert status == 1
-    assert summary["errors"]["UNAVAILABLE"] >= 1
-    assert summary["decisions"] + summary["errors"]["UNAVAILABLE"] == summary["rows"]
+    assert summary["errors"]["INTERNAL"] >= 1
+    assert summary["decisions"] + summary["errors"]["INTERNAL"] == summary["rows"]
     assert summary["rows"] < 40
-    assert "UNAVAILABLE: audit store unreachable" in summary["stopped"]
+    assert "INTERNAL: audit store unreachable" in summary["stopped"]
     assert "the stream to the router" in captured.err
+
+
+def test_a_stream_cut_with_unavailable_resumes_at_the_first_row_not_answered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The router answers 4 at a time and drops the stream at its 6th request (a closed
+    connection): the rows sent after the 4th were never answered, and are sent again."""
+    source = generated_file(tmp_path)
+    out = tmp_path / "decisions.jsonl"
+    fake = FakeRouter(hold=4, abort_after=6)
+
+    with serving(Hosted(router_pb2_grpc, "RouterService", fake)) as address:
+        status = main(["replay", str(source), "--router", address, "--json", "--out", str(out),
+                       "--max-in-flight", "4"])
+
+    summary = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert summary["rows"] == summary["decisions"] == 40
+    lines = [json.loads(line)["line"] for line in out.read_text().splitlines()]
+    assert sorted(lines) == list(range(1, 41))
+    # Only those were sent twice: at most the 4 in flight.
+    assert 40 < fake.received <= 40 + 4
 
 
 def test_a_silent_router_ends_the_replay_after_the_idle_timeout(
@@ -333,7 +359,8 @@ def test_replay_keeps_at_most_max_in_flight_requests_waiting() -> None:
     summary = asyncio.run(scenario())
 
     assert summary.decisions == 30
-    assert max(ahead) == 4
+    # Requests waiting when the next row is pulled: that one makes the 4th.
+    assert max(ahead) == 3
     assert sorted(o.line for o in outcomes) == list(range(1, 31))
 
 
