@@ -89,9 +89,9 @@ async def replay(
     bad ones included, through `on_outcome` and `summary`.
 
     At most `max_in_flight` requests await their reply, so a large file neither floods the
-    router nor fills memory. When the router ends the stream early (it ends each after a
-    while, so that no connection's max-age cut falls mid-row) or the stream breaks with
-    UNAVAILABLE, a new stream resumes from the first row not answered: rows sent but not
+    router nor fills memory. When the router asks to close the stream (it does after a
+    while, so that no connection's max-age cut falls mid-row), ends it, or the stream breaks
+    with UNAVAILABLE, a new stream resumes from the first row not answered: rows sent but not
     answered are sent again, and the router answers those it had decided with the recorded
     decision (one decision per event id), so no row is decided twice. Raises StreamBroken
     when the stream fails otherwise, or no reply comes for `idle_timeout_s` while requests
@@ -165,15 +165,19 @@ class _Resumable:
         row is answered; False when the stream ended early and may be resumed."""
         call = self.stub.ScoreStream(wait_for_ready=True)
         slots = asyncio.Semaphore(self.max_in_flight)
+        # Set when the router asks to close the stream: send nothing more, half-close.
+        closing = asyncio.Event()
 
         async def send_all() -> None:
             for ref, sent in list(self.pending.items()):
                 await slots.acquire()
+                if closing.is_set():
+                    break
                 await call.write(router_pb2.ScoreStreamRequest(client_ref=ref, event=sent.event))
-            while True:
+            while not closing.is_set():
                 # The slot first: a row taken is pending at once, so never lost to a cut.
                 await slots.acquire()
-                if (row := self.next_row()) is None:
+                if closing.is_set() or (row := self.next_row()) is None:
                     break
                 ref = str(row.line)
                 self.pending[ref] = row
@@ -206,9 +210,13 @@ class _Resumable:
                         raise StreamBroken(exc.code().name, exc.details() or "") from None
                     reading = None
                     if reply is grpc.aio.EOF:
-                        # Ended by the router with rows left: resumed on a new stream.
+                        # Ended with rows left (the router asked to close): resumed anew.
                         return not self.pending and self.input_done
-                    self.settle(reply)
+                    if reply.closing:
+                        closing.set()
+                    else:
+                        self.settle(reply)
+                    # A reply frees a slot; `closing` wakes a sender waiting for one.
                     slots.release()
                 elif not done and self.pending:
                     message = (f"no reply for {self.idle_timeout_s:g} s with "

@@ -39,8 +39,8 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[router_pb2.ScoreStreamResponse]:
         """Scores with bounded concurrency; logins of one user in stream order, so each sees
-        the ones before it in its history (as a live system would have). Ends after
-        replay_stream_max_s with every request it took answered (see read_requests)."""
+        the ones before it in its history (as a live system would have). After
+        replay_stream_max_s it asks the client to close the stream (a `closing` reply)."""
         settings = self.scorer.settings
         slots = asyncio.Semaphore(settings.replay_concurrency)
         replies: asyncio.Queue[router_pb2.ScoreStreamResponse | None] = asyncio.Queue()
@@ -77,7 +77,8 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
 
             return done
 
-        async def take_requests(pending: set[asyncio.Task[None]]) -> None:
+        async def read_requests() -> None:
+            pending: set[asyncio.Task[None]] = set()
             async for item in request_iterator:
                 await slots.acquire()
                 user = item.event.user_id
@@ -86,29 +87,23 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
                 pending.add(task)
                 task.add_done_callback(pending.discard)
                 task.add_done_callback(forget_user(user))
-
-        async def read_requests() -> None:
-            """Takes requests until the stream's time is up (settings.replay_stream_max_s),
-            answers those taken, then ends the stream: a request left unread is the client's
-            to send again on its next stream."""
-            pending: set[asyncio.Task[None]] = set()
-            taking = asyncio.create_task(take_requests(pending))
-            time_up = asyncio.get_running_loop().call_later(
-                settings.replay_stream_max_s, taking.cancel
-            )
-            try:
-                await asyncio.wait({taking})
-            finally:
-                time_up.cancel()
-                taking.cancel()
             if pending:
                 await asyncio.gather(*pending)
             await replies.put(None)
 
         reader = asyncio.create_task(read_requests())
+        # When its time is up the stream asks the client to half-close: a stream that ends
+        # while the client still writes fails on the client's side, and one that outlives
+        # its connection's max-age grace is cut mid-row.
+        time_up = asyncio.get_running_loop().call_later(
+            settings.replay_stream_max_s, replies.put_nowait,
+            router_pb2.ScoreStreamResponse(closing=True),
+        )
         try:
             while (reply := await replies.get()) is not None:
                 yield reply
             await reader
         finally:
+            time_up.cancel()
             reader.cancel()
+

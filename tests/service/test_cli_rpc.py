@@ -48,9 +48,12 @@ class FakeRouter(router_pb2_grpc.RouterServiceServicer):
 
     def __init__(
         self, hold: int = 1, abort_after: int = 0, silent: bool = False,
-        abort_code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE,
+        abort_code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE, end_every: int = 0,
     ) -> None:
         self.hold = hold
+        # Asks the client to close each stream after taking this many requests, as the
+        # router does when a stream's time is up.
+        self.end_every = end_every
         self.abort_after = abort_after
         self.abort_code = abort_code
         self.silent = silent
@@ -80,13 +83,17 @@ class FakeRouter(router_pb2_grpc.RouterServiceServicer):
         self, requests: AsyncIterator[router_pb2.ScoreStreamRequest], context: Any
     ) -> AsyncIterator[router_pb2.ScoreStreamResponse]:
         waiting: deque[router_pb2.ScoreStreamRequest] = deque()
+        taken = 0
         async for request in requests:
             self.received += 1
+            taken += 1
             if self.received == self.abort_after:
                 await context.abort(self.abort_code, "audit store unreachable")
             waiting.append(request)
             while not self.silent and len(waiting) >= self.hold:
                 yield self.reply(waiting.popleft())
+            if taken == self.end_every:
+                yield router_pb2.ScoreStreamResponse(closing=True)
         while waiting and not self.silent:
             yield self.reply(waiting.popleft())
         if self.silent:
@@ -331,6 +338,24 @@ def test_an_input_that_turns_unreadable_stops_the_replay_at_its_line(
     assert status == 1
     assert summary["decisions"] == 3
     assert "line 4: not UTF-8" in summary["stopped"]
+
+
+def test_a_stream_the_router_asks_to_close_is_resumed_on_a_new_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = generated_file(tmp_path)
+    out = tmp_path / "decisions.jsonl"
+    fake = FakeRouter(end_every=7)
+
+    with serving(Hosted(router_pb2_grpc, "RouterService", fake)) as address:
+        status = main(["replay", str(source), "--router", address, "--json", "--out", str(out),
+                       "--max-in-flight", "3"])
+
+    summary = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert summary["rows"] == summary["decisions"] == 40
+    lines = [json.loads(line)["line"] for line in out.read_text().splitlines()]
+    assert sorted(lines) == list(range(1, 41))
 
 
 def test_replay_keeps_at_most_max_in_flight_requests_waiting() -> None:

@@ -108,3 +108,41 @@ def test_a_stream_gets_repeats_back_flagged(tmp_path: Path) -> None:
             await mesh.close()
 
     asyncio.run(scenario())
+
+
+def test_a_stream_asks_its_client_to_close_once_its_time_is_up(tmp_path: Path) -> None:
+    """The client keeps the stream open and silent: only the router's time limit makes it
+    send `closing`; the requests it took are answered all the same."""
+
+    async def scenario() -> None:
+        mesh = await start_mesh(tmp_path, {"geo": (entry("geo"), FixedAgent("geo", 0.05))},
+                                replay_stream_max_s=0.5)
+        try:
+            base = time.time() - 3_600
+            closed = asyncio.Event()
+
+            async def feed():
+                for n in range(3):
+                    yield router_pb2.ScoreStreamRequest(
+                        client_ref=str(n), event=event(n, when=base + n)
+                    )
+                await closed.wait()
+
+            replies = []
+
+            async def read() -> None:
+                async for reply in mesh.router_stub().ScoreStream(feed()):
+                    replies.append(reply)
+                    if reply.closing:
+                        closed.set()
+
+            # A guard, not a measure: without `closing` the stream would never end.
+            await asyncio.wait_for(read(), timeout=60)
+
+            assert sorted(r.client_ref for r in replies if not r.closing) == ["0", "1", "2"]
+            assert [r.closing for r in replies].count(True) == 1
+            assert all(r.HasField("decision") for r in replies if not r.closing)
+        finally:
+            await mesh.close()
+
+    asyncio.run(scenario())

@@ -53,13 +53,15 @@ class ScoreError(_message.Message):
     def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
 
 class ScoreStreamResponse(_message.Message):
-    __slots__ = ("client_ref", "decision", "error", "repeat")
+    __slots__ = ("client_ref", "decision", "error", "repeat", "closing")
     CLIENT_REF_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     REPEAT_FIELD_NUMBER: _ClassVar[int]
+    CLOSING_FIELD_NUMBER: _ClassVar[int]
     client_ref: str
     decision: _common_pb2.Decision
     error: ScoreError
     repeat: bool
-    def __init__(self, client_ref: _Optional[str] = ..., decision: _Optional[_Union[_common_pb2.Decision, _Mapping]] = ..., error: _Optional[_Union[ScoreError, _Mapping]] = ..., repeat: _Optional[bool] = ...) -> None: ...
+    closing: bool
+    def __init__(self, client_ref: _Optional[str] = ..., decision: _Optional[_Union[_common_pb2.Decision, _Mapping]] = ..., error: _Optional[_Union[ScoreError, _Mapping]] = ..., repeat: _Optional[bool] = ..., closing: _Optional[bool] = ...) -> None: ...
