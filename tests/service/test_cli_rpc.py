@@ -358,6 +358,34 @@ def test_a_stream_the_router_asks_to_close_is_resumed_on_a_new_one(
     assert sorted(lines) == list(range(1, 41))
 
 
+def test_resume_sends_only_the_rows_the_out_file_has_no_decision_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = generated_file(tmp_path)
+    out = tmp_path / "decisions.jsonl"
+    with serving(router()) as address:
+        assert main(["replay", str(source), "--router", address, "--out", str(out)]) == 0
+    capsys.readouterr()
+    lines = out.read_text().splitlines()
+    # Interrupted: 25 lines written, one of them an error, the last one torn.
+    failed = json.loads(lines[3]) | {"error": {"code": "UNAVAILABLE", "message": "down"}}
+    del failed["decision_id"]
+    out.write_text("\n".join([*lines[:3], json.dumps(failed), *lines[4:24], lines[24][:9]]))
+    fake = FakeRouter()
+
+    with serving(Hosted(router_pb2_grpc, "RouterService", fake)) as address:
+        status = main(["replay", str(source), "--router", address, "--resume", str(out),
+                       "--json"])
+
+    captured = capsys.readouterr()
+    assert status == 0
+    assert "resuming: 23 rows already decided" in captured.err
+    assert fake.received == json.loads(captured.out)["decisions"] == 40 - 23
+    assert sorted(json.loads(line)["line"] for line in out.read_text().splitlines()) == list(
+        range(1, 41)
+    )
+
+
 def test_replay_keeps_at_most_max_in_flight_requests_waiting() -> None:
     rows: list[Row] = list(generated_rows(WorldConfig(users=5, events=30, seed=9)))
     outcomes: list[Outcome] = []
