@@ -70,8 +70,13 @@ class StreamBroken(Exception):
 
 
 # A stream ended with these is resumed on a new one: the router closed the connection (its
-# max connection age, a restart, a rolling deploy) or went away for a while.
-_RESUMABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED})
+# max connection age, a restart, a rolling deploy) or went away for a while. A stream cut at
+# the end of a max-age grace is reset by HTTP/2 RST_STREAM, which gRPC reports as INTERNAL.
+# Resuming is safe whatever the cause (a resent row gets its recorded decision), and a
+# stream that keeps failing without a reply ends the replay after the idle timeout.
+_RESUMABLE = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED, grpc.StatusCode.INTERNAL}
+)
 # Pause before reopening a stream, doubled while no reply comes, up to the last.
 _REOPEN_PAUSES_S = (0.05, 0.1, 0.2, 0.5, 1.0)
 
@@ -91,9 +96,10 @@ async def replay(
     At most `max_in_flight` requests await their reply, so a large file neither floods the
     router nor fills memory. When the router asks to close the stream (it does after a
     while, so that no connection's max-age cut falls mid-row), ends it, or the stream breaks
-    with UNAVAILABLE, a new stream resumes from the first row not answered: rows sent but not
-    answered are sent again, and the router answers those it had decided with the recorded
-    decision (one decision per event id), so no row is decided twice. Raises StreamBroken
+    (UNAVAILABLE, ABORTED, INTERNAL), a new stream resumes from the first row not answered:
+    rows sent but not answered are sent again, and the router answers those it had decided
+    with the recorded decision (one decision per event id), so no row is decided twice.
+    Raises StreamBroken
     when the stream fails otherwise, or no reply comes for `idle_timeout_s` while requests
     are outstanding (across reconnections). When reading `rows` fails part-way, the
     requests already sent are still answered, then that error is raised.

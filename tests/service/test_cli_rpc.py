@@ -273,17 +273,18 @@ def test_a_stream_that_fails_stops_the_replay_and_counts_what_was_left(
 ) -> None:
     source = generated_file(tmp_path)
 
-    with serving(router(hold=4, abort_after=6, abort_code=grpc.StatusCode.INTERNAL)) as address:
+    with serving(router(hold=4, abort_after=6,
+                                abort_code=grpc.StatusCode.FAILED_PRECONDITION)) as address:
         status = main(["replay", str(source), "--router", address, "--json",
                        "--max-in-flight", "4"])
 
     captured = capsys.readouterr()
     summary = json.loads(captured.out)
     assert status == 1
-    assert summary["errors"]["INTERNAL"] >= 1
-    assert summary["decisions"] + summary["errors"]["INTERNAL"] == summary["rows"]
+    assert summary["errors"]["FAILED_PRECONDITION"] >= 1
+    assert summary["decisions"] + summary["errors"]["FAILED_PRECONDITION"] == summary["rows"]
     assert summary["rows"] < 40
-    assert "INTERNAL: audit store unreachable" in summary["stopped"]
+    assert "FAILED_PRECONDITION: audit store unreachable" in summary["stopped"]
     assert "the stream to the router" in captured.err
 
 
