@@ -288,24 +288,31 @@ def test_a_stream_that_fails_stops_the_replay_and_counts_what_was_left(
     assert "the stream to the router" in captured.err
 
 
-def test_a_stream_cut_with_unavailable_resumes_at_the_first_row_not_answered(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def replay_all_through(
+    fake: FakeRouter, tmp_path: Path, capsys: pytest.CaptureFixture[str], max_in_flight: int
 ) -> None:
-    """The router answers 4 at a time and drops the stream at its 6th request (a closed
-    connection): the rows sent after the 4th were never answered, and are sent again."""
+    """Replay 40 rows through `fake`: each must be decided once, in the summary and --out."""
     source = generated_file(tmp_path)
     out = tmp_path / "decisions.jsonl"
-    fake = FakeRouter(hold=4, abort_after=6)
 
     with serving(Hosted(router_pb2_grpc, "RouterService", fake)) as address:
         status = main(["replay", str(source), "--router", address, "--json", "--out", str(out),
-                       "--max-in-flight", "4"])
+                       "--max-in-flight", str(max_in_flight)])
 
     summary = json.loads(capsys.readouterr().out)
     assert status == 0
     assert summary["rows"] == summary["decisions"] == 40
     lines = [json.loads(line)["line"] for line in out.read_text().splitlines()]
     assert sorted(lines) == list(range(1, 41))
+
+
+def test_a_stream_cut_with_unavailable_resumes_at_the_first_row_not_answered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The router answers 4 at a time and drops the stream at its 6th request (a closed
+    connection): the rows sent after the 4th were never answered, and are sent again."""
+    fake = FakeRouter(hold=4, abort_after=6)
+    replay_all_through(fake, tmp_path, capsys, max_in_flight=4)
     # Only those were sent twice: at most the 4 in flight.
     assert 40 < fake.received <= 40 + 4
 
@@ -344,19 +351,7 @@ def test_an_input_that_turns_unreadable_stops_the_replay_at_its_line(
 def test_a_stream_the_router_asks_to_close_is_resumed_on_a_new_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    source = generated_file(tmp_path)
-    out = tmp_path / "decisions.jsonl"
-    fake = FakeRouter(end_every=7)
-
-    with serving(Hosted(router_pb2_grpc, "RouterService", fake)) as address:
-        status = main(["replay", str(source), "--router", address, "--json", "--out", str(out),
-                       "--max-in-flight", "3"])
-
-    summary = json.loads(capsys.readouterr().out)
-    assert status == 0
-    assert summary["rows"] == summary["decisions"] == 40
-    lines = [json.loads(line)["line"] for line in out.read_text().splitlines()]
-    assert sorted(lines) == list(range(1, 41))
+    replay_all_through(FakeRouter(end_every=7), tmp_path, capsys, max_in_flight=3)
 
 
 def test_resume_sends_only_the_rows_the_out_file_has_no_decision_for(
