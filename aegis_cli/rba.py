@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from aegis.v1 import common_pb2 as pb
 from aegis_cli.rows import Labels, Problem
-from aegis_domain.digest import event_digest
+from aegis_domain.digest import content_event_id
 
 INDEX = "index"
 TIMESTAMP = "Login Timestamp"
@@ -56,8 +56,6 @@ COLUMN_OF_FIELD = {
 # The dataset writes "-" where the geolocation has no region or city.
 UNKNOWN_PLACE = "-"
 EVENT_ID_PREFIX = "rba-"
-# Hex digits of the content digest in a derived event id: 128 bits, no collision in practice.
-_EVENT_ID_DIGITS = 32
 TIMESTAMP_EXAMPLE = "2020-02-03 12:43:30.772"
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?", re.ASCII)
 _INTEGER = re.compile(r"-?\d+", re.ASCII)
@@ -113,7 +111,7 @@ class RbaLayout:
             problem = Problem("", f"has {len(values)} fields; the header has {self.width}")
             return None, None, [problem]
         parser = _RowParser({name: values[i] for name, i in self.position.items()})
-        # The index is the row's position in its file: checked, but no id of the login.
+        # Checked, though not the login's id.
         parser.unsigned(INDEX, _UINT64_MAX)
         event = pb.LoginEvent(
             user_id=parser.user_id(),
@@ -132,7 +130,8 @@ class RbaLayout:
         rtt = parser.round_trip_time()
         if rtt is not None:
             event.round_trip_time_ms = rtt
-        event.event_id = derived_event_id(event)
+        # The index is a position, repeated in every file: the id comes from the content.
+        event.event_id = content_event_id(event, EVENT_ID_PREFIX)
         labels = None
         if self.has_labels:
             labels = Labels(parser.boolean(IS_ATTACK_IP), parser.boolean(IS_ACCOUNT_TAKEOVER))
@@ -141,14 +140,6 @@ class RbaLayout:
             problems = sorted(parser.problems, key=lambda p: self.position[p.column])
             return None, None, problems
         return event, labels, []
-
-
-def derived_event_id(event: pb.LoginEvent) -> str:
-    """The event id of a login read from a file without one: a digest of its content (user,
-    timestamp, IP, user agent, ...), so that the same login has the same id in every file and
-    every run, and two logins never share one (as row positions would: they repeat in every
-    file). `event` must not have an id yet."""
-    return EVENT_ID_PREFIX + event_digest(event)[:_EVENT_ID_DIGITS]
 
 
 class _RowParser:

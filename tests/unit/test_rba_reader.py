@@ -14,6 +14,7 @@ from aegis.v1 import common_pb2 as pb
 from aegis_cli import rba
 from aegis_cli.readers import InputError, read_events
 from aegis_cli.rows import BadRow, Labels, ParsedRow
+from aegis_domain.digest import content_event_id
 
 HEADER = ",".join(rba.COLUMNS)
 GOOD = (
@@ -46,10 +47,10 @@ def test_the_first_19_rows_are_mapped_field_by_field(rba_dir: Path) -> None:
     first = rows[0]
     assert isinstance(first, ParsedRow)
     e = first.event
-    assert e.event_id == rba.derived_event_id(pb.LoginEvent(
+    assert e.event_id == content_event_id(pb.LoginEvent(
         timestamp=e.timestamp, user_id=e.user_id, ip=e.ip, country=e.country, asn=e.asn,
         user_agent=e.user_agent, browser=e.browser, os=e.os, device_type=e.device_type,
-    ))
+    ), "rba-")
     assert e.timestamp.ToDatetime(tzinfo=UTC) == datetime(2020, 2, 3, 12, 43, 30, 772000, UTC)
     assert e.user_id == "-4324475583306591935"
     assert not e.HasField("round_trip_time_ms")
