@@ -311,14 +311,23 @@ class EmbeddedAuditStore(AuditStore):
             return index.context(user_id, device_id, ip, asn, as_of, self._bounds)
 
     async def get_contexts(self, queries: Sequence[ContextQuery]) -> list[LoginContext]:
-        return await asyncio.to_thread(self._read_contexts, queries)
+        contexts, _ = await asyncio.to_thread(self._read_contexts, queries, ())
+        return contexts
 
-    def _read_contexts(self, queries: Sequence[ContextQuery]) -> list[LoginContext]:
+    async def contexts_and_claims(
+        self, queries: Sequence[ContextQuery], event_ids: Sequence[str]
+    ) -> tuple[list[LoginContext], dict[str, EventClaim]]:
+        return await asyncio.to_thread(self._read_contexts, queries, event_ids)
+
+    def _read_contexts(
+        self, queries: Sequence[ContextQuery], event_ids: Sequence[str]
+    ) -> tuple[list[LoginContext], dict[str, EventClaim]]:
         with self._index.snapshot() as index:
-            return [
+            contexts = [
                 index.context(q.user_id, q.device_id, q.ip, q.asn, q.as_of, self._bounds)
                 for q in queries
             ]
+            return contexts, index.event_claims(event_ids) if event_ids else {}
 
     async def event_claims(self, wanted: Sequence[str]) -> dict[str, EventClaim]:
         def read() -> dict[str, EventClaim]:

@@ -94,21 +94,22 @@ def _with_ref(found: tuple[common_pb2.DecisionRecord, str]) -> common_pb2.Decisi
 
 
 async def recorded_decisions(
-    store: AuditStore, events: Sequence[tuple[str, str]]
+    store: AuditStore, claims: Mapping[str, EventClaim], events: Sequence[tuple[str, str]]
 ) -> list[common_pb2.Decision | None]:
     """For each (event id, digest): the decision recorded for that event id and content, with
     its audit_ref; None when none is (or one is for other content: Record refuses that).
-    One index lookup for the lot; the log is read only for repeats."""
-    wanted = [event_id for event_id, _ in events if event_id]
-    if not wanted:
-        return [None] * len(events)
-    claims = await store.event_claims(wanted)
+    `claims` (store.event_claims) come from the same read as the contexts; the log is read
+    only for repeats."""
 
-    async def decided(event_id: str, digest: str) -> common_pb2.Decision | None:
-        claim = claims.get(event_id)
-        if claim is None or claim.digest != digest:
-            return None
+    async def decided(claim: EventClaim) -> common_pb2.Decision | None:
         found = await store.get_decision(claim.decision_id)
         return None if found is None else _with_ref(found)
 
-    return list(await asyncio.gather(*(decided(e, d) for e, d in events)))
+    hits = {
+        index: claims[event_id]
+        for index, (event_id, digest) in enumerate(events)
+        if event_id in claims and claims[event_id].digest == digest
+    }
+    found = await asyncio.gather(*(decided(claim) for claim in hits.values()))
+    by_index = dict(zip(hits, found, strict=True))
+    return [by_index.get(index) for index in range(len(events))]

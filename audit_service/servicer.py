@@ -163,9 +163,11 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     ) -> list[audit_pb2.GetContextResponse]:
         """Each login's context and, where its event was decided before, that decision: the
         router then answers with it and asks no agent."""
-        contexts, decided = await asyncio.gather(
-            self.store.get_contexts(queries),
-            recorded_decisions(self.store, [(r.event_id, r.event_digest) for r in requests]),
+        contexts, claims = await self.store.contexts_and_claims(
+            queries, [r.event_id for r in requests if r.event_id]
+        )
+        decided = await recorded_decisions(
+            self.store, claims, [(r.event_id, r.event_digest) for r in requests]
         )
         return [
             audit_pb2.GetContextResponse(context=context_to_proto(c), decided=d)

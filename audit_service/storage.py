@@ -229,6 +229,18 @@ class AuditStore(abc.ABC):
     async def event_claims(self, event_ids: Sequence[str]) -> dict[str, EventClaim]:
         """The decision recorded for each of these event ids that has one."""
 
+    async def contexts_and_claims(
+        self, queries: Sequence[ContextQuery], event_ids: Sequence[str]
+    ) -> tuple[list[LoginContext], dict[str, EventClaim]]:
+        """get_contexts and event_claims at once (GetContext's two reads). Backends that can
+        read both in one go (one index snapshot, one thread hop) override it."""
+        if not event_ids:
+            return await self.get_contexts(queries), {}
+        contexts, claims = await asyncio.gather(
+            self.get_contexts(queries), self.event_claims(event_ids)
+        )
+        return contexts, claims
+
     @abc.abstractmethod
     async def get_decision(
         self, decision_id: str

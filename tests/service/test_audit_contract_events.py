@@ -93,12 +93,13 @@ def test_the_lookup_finds_the_decision_of_the_same_login_only(backend: Backend) 
     async def scenario():
         async with backend.running() as store:
             recorded = await store.record(first)
-            found = await recorded_decisions(store, [
+            events = [
                 (first.event.event_id, event_digest(first.event)),
                 (first.event.event_id, event_digest(other)),
                 ("ev-unknown", event_digest(first.event)),
-            ])
-            return recorded, found
+            ]
+            _, claims = await store.contexts_and_claims([], [e for e, _ in events])
+            return recorded, await recorded_decisions(store, claims, events)
 
     recorded, (same, differing, unknown) = asyncio.run(scenario())
     assert same is not None and same.decision_id == "d-1"
