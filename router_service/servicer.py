@@ -29,7 +29,9 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         scored = await self.scorer.score(
             request.event, Deadline.after(budget), self.scorer.live_window()
         )
-        return router_pb2.ScoreResponse(decision=scored.decision, timing=scored.timing)
+        return router_pb2.ScoreResponse(
+            decision=scored.decision, timing=scored.timing, repeat=scored.repeat
+        )
 
     async def ScoreStream(
         self,
@@ -37,7 +39,8 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[router_pb2.ScoreStreamResponse]:
         """Scores with bounded concurrency; logins of one user in stream order, so each sees
-        the ones before it in its history (as a live system would have)."""
+        the ones before it in its history (as a live system would have). After
+        replay_stream_max_s it asks the client to close the stream (a `closing` reply)."""
         settings = self.scorer.settings
         slots = asyncio.Semaphore(settings.replay_concurrency)
         replies: asyncio.Queue[router_pb2.ScoreStreamResponse | None] = asyncio.Queue()
@@ -60,6 +63,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
                         window,
                     )
                     reply.decision.CopyFrom(scored.decision)
+                    reply.repeat = scored.repeat
                 except ServiceError as exc:
                     reply.error.CopyFrom(router_pb2.ScoreError(**error_fields(exc)))
                 await replies.put(reply)
@@ -88,9 +92,18 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
             await replies.put(None)
 
         reader = asyncio.create_task(read_requests())
+        # When its time is up the stream asks the client to half-close: a stream that ends
+        # while the client still writes fails on the client's side, and one that outlives
+        # its connection's max-age grace is cut mid-row.
+        time_up = asyncio.get_running_loop().call_later(
+            settings.replay_stream_max_s, replies.put_nowait,
+            router_pb2.ScoreStreamResponse(closing=True),
+        )
         try:
             while (reply := await replies.get()) is not None:
                 yield reply
             await reader
         finally:
+            time_up.cancel()
             reader.cancel()
+
