@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import json
 import sys
@@ -21,6 +22,7 @@ from aegis_cli.argtypes import non_negative_int, positive_float, positive_int
 from aegis_cli.errors import FAILURE, USAGE, CliError
 from aegis_cli.readers import FORMATS, InputError, accepted_window, detect_format, read_events
 from aegis_cli.render import summary_text
+from aegis_cli.resume import decided_lines
 from aegis_cli.rpc import add_router_option, open_channel
 from router_service.client.rows import BadRow, Row
 from router_service.client.stream import Outcome, StreamBroken, replay
@@ -36,6 +38,8 @@ class ReplayOptions:
     idle_timeout_s: float = 30.0
     progress: bool = True
     out: Path | None = None
+    # Add to `out` rather than replace it (--resume).
+    append_out: bool = False
     json_summary: bool = False
     # Failed rows reported one by one on stderr before only counting them (malformed rows
     # are always reported: the user must be able to find each).
@@ -61,6 +65,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--on-error", choices=("refuse", "skip"), default="refuse",
         help="refuse: check the whole file first and score nothing if any row is malformed; "
         "skip: report each malformed row on stderr and score the others (default %(default)s)",
+    )
+    parser.add_argument(
+        "--resume", type=Path, metavar="OUT",
+        help="continue an interrupted replay of FILE whose --out was OUT: rows OUT holds a "
+        "decision for are not sent again, the others are (a row decided but not written to "
+        "OUT gets its recorded decision back); OUT keeps its decided lines and gets the rest",
     )
     parser.add_argument("--limit", type=positive_int, metavar="N",
                         help="only the first N rows (records, malformed ones included)")
@@ -100,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
     except InputError as exc:
         raise CliError(str(exc), USAGE) from None
     window = accepted_window()
+    if args.resume and args.out and args.out != args.resume:
+        raise CliError("--resume OUT writes to OUT: give no other --out", USAGE)
 
     def rows() -> Iterator[Row]:
         return itertools.islice(read_events(args.file, fmt, window), args.limit)
@@ -108,7 +120,14 @@ def run(args: argparse.Namespace) -> int:
     if args.on_error == "refuse":
         total = refuse_malformed(args.file, _guard(rows()), args.max_problems)
     options = options_from_args(args, args.router)
-    return report(score_rows(_guard(rows()), options, total), options)
+    todo = _guard(rows())
+    if args.resume:
+        done = decided_lines(args.resume)
+        print(f"resuming: {len(done)} rows already decided in {args.resume}", file=sys.stderr)
+        todo = (row for row in todo if row.line not in done)
+        total = None if total is None else max(total - len(done), 0)
+        options = dataclasses.replace(options, out=args.resume, append_out=True)
+    return report(score_rows(todo, options, total), options)
 
 
 def refuse_malformed(path: Path, rows: Iterable[Row], max_problems: int) -> int:
@@ -139,7 +158,8 @@ def score_rows(rows: Iterable[Row], options: ReplayOptions, total: int | None) -
     turns unreadable ends the replay early; `summary.stopped` says why."""
     summary = ReplaySummary()
     with contextlib.ExitStack() as stack:
-        out = stack.enter_context(_open_out(options.out)) if options.out else None
+        out = (stack.enter_context(_open_out(options.out, options.append_out))
+               if options.out else None)
         bar = stack.enter_context(tqdm(
             total=total, unit="ev", file=sys.stderr, dynamic_ncols=True,
             disable=None if options.progress else True,
@@ -212,8 +232,8 @@ def _guard(rows: Iterable[Row]) -> Iterator[Row]:
         raise CliError(str(exc), USAGE) from None
 
 
-def _open_out(path: Path) -> TextIO:
+def _open_out(path: Path, append: bool) -> TextIO:
     try:
-        return path.open("w", encoding="utf-8")
+        return path.open("a" if append else "w", encoding="utf-8")
     except OSError as exc:
         raise CliError(f"{path}: cannot write: {exc.strerror}") from None

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from aegis.v1 import common_pb2 as pb
+from aegis_domain.digest import content_event_id
 from router_service.client.rows import Labels, Problem
 
 INDEX = "index"
@@ -37,7 +38,6 @@ COLUMNS = EVENT_COLUMNS + LABEL_COLUMNS
 # LoginEvent field -> the column it came from, so that a field the domain validation rejects
 # is reported under the column name the user sees in the file.
 COLUMN_OF_FIELD = {
-    "event_id": INDEX,
     "timestamp": TIMESTAMP,
     "user_id": USER_ID,
     "round_trip_time_ms": ROUND_TRIP_TIME,
@@ -111,8 +111,9 @@ class RbaLayout:
             problem = Problem("", f"has {len(values)} fields; the header has {self.width}")
             return None, None, [problem]
         parser = _RowParser({name: values[i] for name, i in self.position.items()})
+        # Checked, though not the login's id.
+        parser.unsigned(INDEX, _UINT64_MAX)
         event = pb.LoginEvent(
-            event_id=EVENT_ID_PREFIX + str(parser.unsigned(INDEX, _UINT64_MAX)),
             user_id=parser.user_id(),
             ip=parser.text(IP),
             country=parser.text(COUNTRY),
@@ -129,6 +130,8 @@ class RbaLayout:
         rtt = parser.round_trip_time()
         if rtt is not None:
             event.round_trip_time_ms = rtt
+        # The index is a position, repeated in every file: the id comes from the content.
+        event.event_id = content_event_id(event, EVENT_ID_PREFIX)
         labels = None
         if self.has_labels:
             labels = Labels(parser.boolean(IS_ATTACK_IP), parser.boolean(IS_ACCOUNT_TAKEOVER))
@@ -137,7 +140,6 @@ class RbaLayout:
             problems = sorted(parser.problems, key=lambda p: self.position[p.column])
             return None, None, problems
         return event, labels, []
-
 
 
 class _RowParser:

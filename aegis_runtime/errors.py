@@ -33,13 +33,23 @@ class InvalidArgument(ServiceError):
         self.reason = message
 
 
+class AlreadyExists(ServiceError):
+    """The request names something that exists with other content; `field` names it."""
+
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
 def error_fields(exc: ServiceError) -> dict[str, Any]:
     """The fields of the per-item error messages (ScoreError, ItemError): the google.rpc.Code
-    number, the message and, for INVALID_ARGUMENT, the offending field."""
+    number, the message and, for INVALID_ARGUMENT and ALREADY_EXISTS, the offending field."""
     return {
         "code": exc.code.value[0],
         "message": exc.message,
-        "field": exc.field if isinstance(exc, InvalidArgument) else "",
+        "field": exc.field if isinstance(exc, InvalidArgument | AlreadyExists) else "",
     }
 
 

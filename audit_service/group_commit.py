@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from aegis.v1 import common_pb2
-from aegis_runtime.errors import Unavailable
+from aegis_runtime.errors import ServiceError, Unavailable
 from audit_service.index_rows import IndexedEntry, indexed_entry
 from audit_service.log.chain import canonical_record
 from audit_service.storage import RecordResult
@@ -28,9 +29,10 @@ class PendingRecord:
     deadline: float | None
 
 
-Commit = Callable[[list[PendingRecord]], list[RecordResult]]
-"""Makes a batch durable (in the writer thread) and returns one result per record, in order;
-raises when the batch could not be made durable."""
+Commit = Callable[[list[PendingRecord]], list[RecordResult | ServiceError]]
+"""Makes a batch durable (in the writer thread) and returns one result per record, in order:
+where it is, or why that record alone was refused; raises when the batch could not be made
+durable."""
 
 _Queued = tuple[PendingRecord, "asyncio.Future[RecordResult]"]
 
@@ -86,7 +88,7 @@ class GroupCommitter:
         if first is not None:
             # Shielded: a caller giving up must not cancel the write other callers await.
             result = await asyncio.shield(first)
-            return RecordResult(result.audit_ref, duplicate=True)
+            return dataclasses.replace(result, duplicate=True)
         pending = PendingRecord(
             decision_id, canonical_record(record), indexed_entry(record), deadline
         )
@@ -130,7 +132,11 @@ class GroupCommitter:
         else:
             self.commit_count += 1
             for (_, future), result in zip(batch, results, strict=True):
-                future.set_result(result)
+                if isinstance(result, ServiceError):
+                    future.set_exception(result)
+                    future.exception()  # the caller may have given up; it is the record's
+                else:
+                    future.set_result(result)
         finally:
             for entry in pending:
                 self._in_flight.pop(entry.decision_id, None)

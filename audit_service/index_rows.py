@@ -10,6 +10,7 @@ from google.protobuf import json_format
 
 from aegis.v1 import common_pb2
 from aegis_domain.convert import event_from_proto, timestamp_to_seconds
+from aegis_domain.digest import event_digest
 from aegis_domain.types import AuthMethod, DeviceType, LoginEvent
 from audit_service.log.chain import MalformedLine
 
@@ -37,6 +38,8 @@ class IndexedDecision:
     session_id: str
     login_successful: bool
     event_json: str
+    # The event's content digest: a repeat of its event id must carry the same.
+    event_digest: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,7 @@ def indexed_decision(record: common_pb2.DecisionRecord) -> IndexedDecision:
         session_id=event.session_id,
         login_successful=event.login_successful,
         event_json=event_to_json(event_from_proto(event)),
+        event_digest=event_digest(event),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import grpc
@@ -20,12 +20,14 @@ from aegis_runtime.errors import (
     grpc_errors,
 )
 from audit_service.log.proofs import proof_to_message
+from audit_service.repeats import recorded_decisions
 from audit_service.reviews import ReviewDesk, Verdict
 from audit_service.storage import (
     AuditStore,
     ContextQuery,
     DecisionFilter,
     DecisionSummary,
+    RecordResult,
     ReviewEntry,
     ReviewSummary,
 )
@@ -76,6 +78,12 @@ def review_item_to_proto(entry: ReviewEntry) -> audit_pb2.ReviewItem:
     return item
 
 
+def record_response(result: RecordResult) -> audit_pb2.RecordResponse:
+    return audit_pb2.RecordResponse(
+        audit_ref=result.audit_ref, duplicate=result.duplicate, decided=result.decided
+    )
+
+
 def context_query(request: audit_pb2.GetContextRequest) -> ContextQuery:
     validate_context_request(request)
     return ContextQuery(request.user_id, request.device_id, request.ip, request.asn,
@@ -110,7 +118,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     ) -> audit_pb2.RecordResponse:
         validate_record_request(request)
         result = await self.store.record(request.record, caller_deadline(context))
-        return audit_pb2.RecordResponse(audit_ref=result.audit_ref, duplicate=result.duplicate)
+        return record_response(result)
 
     @grpc_errors
     async def RecordBatch(
@@ -126,9 +134,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                 result = await self.store.record(item.record, deadline)
             except ServiceError as exc:
                 return audit_pb2.RecordResult(error=common_pb2.ItemError(**error_fields(exc)))
-            return audit_pb2.RecordResult(recorded=audit_pb2.RecordResponse(
-                audit_ref=result.audit_ref, duplicate=result.duplicate
-            ))
+            return audit_pb2.RecordResult(recorded=record_response(result))
 
         results = await asyncio.gather(*(record_one(item) for item in request.items))
         return audit_pb2.RecordBatchResponse(results=results)
@@ -137,8 +143,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     async def GetContext(
         self, request: audit_pb2.GetContextRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.GetContextResponse:
-        (login_context,) = await self.store.get_contexts([context_query(request)])
-        return audit_pb2.GetContextResponse(context=context_to_proto(login_context))
+        (reply,) = await self._contexts([context_query(request)], [request])
+        return reply
 
     @grpc_errors
     async def GetContextBatch(
@@ -148,10 +154,25 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         for index, item in enumerate(request.items):
             with batch_item(index):
                 queries.append(context_query(item))
-        contexts = await self.store.get_contexts(queries)
         return audit_pb2.GetContextBatchResponse(
-            items=[audit_pb2.GetContextResponse(context=context_to_proto(c)) for c in contexts]
+            items=await self._contexts(queries, request.items)
         )
+
+    async def _contexts(
+        self, queries: list[ContextQuery], requests: Sequence[audit_pb2.GetContextRequest]
+    ) -> list[audit_pb2.GetContextResponse]:
+        """Each login's context and, where its event was decided before, that decision: the
+        router then answers with it and asks no agent."""
+        contexts, claims = await self.store.contexts_and_claims(
+            queries, [r.event_id for r in requests if r.event_id]
+        )
+        decided = await recorded_decisions(
+            self.store, claims, [(r.event_id, r.event_digest) for r in requests]
+        )
+        return [
+            audit_pb2.GetContextResponse(context=context_to_proto(c), decided=d)
+            for c, d in zip(contexts, decided, strict=True)
+        ]
 
     @grpc_errors
     async def GetDecision(

@@ -12,7 +12,7 @@ import grpc
 
 from aegis.v1 import common_pb2
 from aegis_domain.types import Action, LoginContext
-from aegis_runtime.errors import ServiceError
+from aegis_runtime.errors import AlreadyExists, ServiceError
 from audit_service.log.proofs import InclusionProof
 from audit_service.log.signing import Signer
 
@@ -23,12 +23,35 @@ class LogInconsistent(ServiceError):
     code = grpc.StatusCode.DATA_LOSS
 
 
+class EventConflict(AlreadyExists):
+    """A record whose event id was decided for a login with other content: answering it with
+    that decision would answer another login."""
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(
+            "record.event.event_id",
+            f"{event_id!r} was decided for a login with other content; an event id names one "
+            "login",
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class RecordResult:
-    """Where a decision is stored; `duplicate` when it had been recorded before."""
+    """Where a decision is stored; `duplicate` when it had been recorded before. `decided`
+    is set when the record's event id had been decided under another decision id: that
+    decision (audit_ref set) stands, and `audit_ref` is its reference."""
 
     audit_ref: str
     duplicate: bool
+    decided: common_pb2.Decision | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventClaim:
+    """The decision recorded for an event id, and the digest of that event's content."""
+
+    decision_id: str
+    digest: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +199,10 @@ class AuditStore(abc.ABC):
         """Durably append `record` and index it; return only once it is on stable storage.
 
         Idempotent by `record.decision.decision_id`: a repeat (also one still in flight)
-        writes nothing and returns the first record's reference with duplicate=True. The
+        writes nothing and returns the first record's reference with duplicate=True. One
+        decision per event id: a record of an event id already decided (or decided earlier
+        in the same batch) writes nothing and returns that decision (`decided`), or raises
+        EventConflict when the event's content differs from the one decided. The
         record must be valid (see audit_service.validation). `deadline` (time.monotonic()
         seconds) bounds the retries of a remote backend. Raises Unavailable when the log
         cannot be written.
@@ -198,6 +224,22 @@ class AuditStore(abc.ABC):
         return list(await asyncio.gather(*(
             self.get_context(q.user_id, q.device_id, q.ip, q.asn, q.as_of) for q in queries
         )))
+
+    @abc.abstractmethod
+    async def event_claims(self, event_ids: Sequence[str]) -> dict[str, EventClaim]:
+        """The decision recorded for each of these event ids that has one."""
+
+    async def contexts_and_claims(
+        self, queries: Sequence[ContextQuery], event_ids: Sequence[str]
+    ) -> tuple[list[LoginContext], dict[str, EventClaim]]:
+        """get_contexts and event_claims at once (GetContext's two reads). Backends that can
+        read both in one go (one index snapshot, one thread hop) override it."""
+        if not event_ids:
+            return await self.get_contexts(queries), {}
+        contexts, claims = await asyncio.gather(
+            self.get_contexts(queries), self.event_claims(event_ids)
+        )
+        return contexts, claims
 
     @abc.abstractmethod
     async def get_decision(

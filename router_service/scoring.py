@@ -25,9 +25,10 @@ from aegis_domain.convert import (
     signal_to_proto,
     velocity_from_proto,
 )
+from aegis_domain.digest import event_digest
 from aegis_domain.types import AgentSignal, Reason, Velocity
 from aegis_domain.validation import TimeWindow, validate_event
-from aegis_runtime.errors import Unavailable
+from aegis_runtime.errors import AlreadyExists, Unavailable
 from aegis_runtime.logging import current_trace_id
 from aegis_runtime.telemetry import batch_call_span, method_path
 from router_service.batching import Batcher, BatchSizeMismatch
@@ -92,10 +93,12 @@ def _record_failure(exc: Exception) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Scored:
-    """A durable decision, and how it was served."""
+    """A durable decision, and how it was served. `repeat`: the event id had been decided
+    before, and `decision` is the one recorded then."""
 
     decision: common_pb2.Decision
     timing: router_pb2.ScoreTiming
+    repeat: bool = False
 
 
 class Scorer:
@@ -117,7 +120,7 @@ class Scorer:
         self.weights = {c.entry.name: c.entry.weight for c in agents}
         self.required = frozenset(c.entry.name for c in agents if c.entry.required)
         limits = settings.batch_limits()
-        self.contexts: Batcher[audit_pb2.GetContextRequest, common_pb2.LoginContext] = Batcher(
+        self.contexts: Batcher[audit_pb2.GetContextRequest, audit_pb2.GetContextResponse] = Batcher(
             self._get_contexts, limits
         )
         self.records: Batcher[audit_pb2.RecordRequest, audit_pb2.RecordResult] = Batcher(
@@ -135,14 +138,20 @@ class Scorer:
     async def score(
         self, event: common_pb2.LoginEvent, deadline: Deadline, window: TimeWindow
     ) -> Scored:
-        """Raises InvalidArgument for a bad event, Unavailable when it cannot be audited."""
+        """Raises InvalidArgument for a bad event, Unavailable when it cannot be audited,
+        AlreadyExists when its event id was decided for another login. An event id decided
+        before gets that decision back (a repeat), whether GetContext or Record finds it."""
         started = time.perf_counter()
         validate_event(event, window)
         reserve_s = self.settings.audit_reserve_ms / 1000
         timing = router_pb2.ScoreTiming()
 
-        context_msg, context_available = await self._context(event, deadline, reserve_s, timing)
+        context = await self._context(event, deadline, reserve_s, timing)
         timing.context_ms = (time.perf_counter() - started) * 1000
+        if context is not None and context.HasField("decided"):
+            return Scored(context.decided, timing, repeat=True)
+        context_available = context is not None
+        context_msg = context.context if context is not None else common_pb2.LoginContext()
         signals = await assess_all(
             self.agents,
             agent_pb2.AssessRequest(event=event, context=context_msg),
@@ -158,8 +167,12 @@ class Scorer:
         request.record.event.CopyFrom(event)
         request.record.context.CopyFrom(context_msg)
         request.record.environment = self.settings.environment
-        decision.audit_ref = await self._record(request, deadline, timing)
+        recorded = await self._record(request, deadline, timing)
         timing.audit_ms = (time.perf_counter() - decided) * 1000
+        if recorded.HasField("decided"):
+            # Another Score of this event was recorded first (a race): its decision stands.
+            return Scored(recorded.decided, timing, repeat=True)
+        decision.audit_ref = recorded.audit_ref
         return Scored(decision, timing)
 
     def decide(
@@ -199,13 +212,13 @@ class Scorer:
 
     async def _get_contexts(
         self, items: Sequence[audit_pb2.GetContextRequest], timeout_s: float
-    ) -> Sequence[common_pb2.LoginContext]:
+    ) -> Sequence[audit_pb2.GetContextResponse]:
         with batch_call_span(GET_CONTEXT_BATCH, len(items)) as metadata:
             reply = await self.audit.GetContextBatch(
                 audit_pb2.GetContextBatchRequest(items=items), timeout=timeout_s,
                 metadata=metadata,
             )
-        return [item.context for item in reply.items]
+        return reply.items
 
     async def _record_batch(
         self, items: Sequence[audit_pb2.RecordRequest], timeout_s: float
@@ -219,34 +232,37 @@ class Scorer:
     async def _context(
         self, event: common_pb2.LoginEvent, deadline: Deadline, reserve_s: float,
         timing: router_pb2.ScoreTiming,
-    ) -> tuple[common_pb2.LoginContext, bool]:
-        """The user's context, or an empty one (and False) when it cannot be had in time."""
+    ) -> audit_pb2.GetContextResponse | None:
+        """The user's context (and the event's recorded decision, if it has one), or None
+        when it cannot be had in time."""
         budget = deadline.budget(self.settings.context_timeout_ms / 1000, reserve_s)
         if budget <= 0:
-            return common_pb2.LoginContext(), False
+            return None
         request = audit_pb2.GetContextRequest(
             user_id=event.user_id,
             device_id=event.device_id,
             ip=event.ip,
             asn=event.asn,
             as_of=event.timestamp,
+            event_id=event.event_id,
+            event_digest=event_digest(event),
         )
         try:
             batched = await self.contexts.submit(request, budget)
         except grpc.aio.AioRpcError as exc:
             log.warning("context unavailable", extra={"code": exc.code().name})
-            return common_pb2.LoginContext(), False
+            return None
         except (TimeoutError, BatchSizeMismatch) as exc:
             log.warning("context unavailable", extra={"error": repr(exc)})
-            return common_pb2.LoginContext(), False
+            return None
         timing.context_batch_size = batched.batch_size
-        return batched.result, True
+        return batched.result
 
     async def _record(
         self, request: audit_pb2.RecordRequest, deadline: Deadline,
         timing: router_pb2.ScoreTiming,
-    ) -> str:
-        """The audit reference once the record is durable. Retries reuse the decision id, so
+    ) -> audit_pb2.RecordResponse:
+        """The audit's answer once the record is durable. Retries reuse the decision id, so
         the audit service never stores it twice (invariant 1)."""
         try:
             async for attempt in AsyncRetrying(
@@ -262,14 +278,23 @@ class Scorer:
                     batched = await self.records.submit(request, budget)
                     if batched.result.HasField("error"):
                         raise RecordRefused(batched.result.error)
-        except (grpc.aio.AioRpcError, RecordRefused, TimeoutError, BatchSizeMismatch) as exc:
-            cause = _record_failure(exc)
-            log.error("audit record failed", extra={"error": cause})
-            raise Unavailable(
-                f"decision not audited ({cause}): no decision without an audit record"
+        except RecordRefused as exc:
+            if exc.code != grpc.StatusCode.ALREADY_EXISTS:
+                raise self._not_audited(exc) from exc
+            raise AlreadyExists(
+                "event.event_id", "was decided for a login with other content; an event id "
+                "names one login",
             ) from exc
+        except (grpc.aio.AioRpcError, TimeoutError, BatchSizeMismatch) as exc:
+            raise self._not_audited(exc) from exc
         timing.audit_batch_size = batched.batch_size
-        return batched.result.recorded.audit_ref
+        return batched.result.recorded
+
+    @staticmethod
+    def _not_audited(exc: Exception) -> Unavailable:
+        cause = _record_failure(exc)
+        log.error("audit record failed", extra={"error": cause})
+        return Unavailable(f"decision not audited ({cause}): no decision without an audit record")
 
     def _model_versions(self, signals: list[AgentSignal]) -> dict[str, str]:
         """Every model the decision depends on: each agent's, and the learned combiner's."""

@@ -28,7 +28,9 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         scored = await self.scorer.score(
             request.event, Deadline.after(budget), self.scorer.live_window()
         )
-        return router_pb2.ScoreResponse(decision=scored.decision, timing=scored.timing)
+        return router_pb2.ScoreResponse(
+            decision=scored.decision, timing=scored.timing, repeat=scored.repeat
+        )
 
     async def ScoreStream(
         self,
@@ -36,7 +38,8 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[router_pb2.ScoreStreamResponse]:
         """Scores with bounded concurrency (stream_order); logins of one user in stream order,
-        so each sees the ones before it in its history (as a live system would have)."""
+        so each sees the ones before it in its history (as a live system would have). After
+        replay_stream_max_s it asks the client to close the stream (a `closing` reply)."""
         settings = self.scorer.settings
         window = self.scorer.replay_window()
 
@@ -47,12 +50,17 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
                     item.event, Deadline.after(settings.replay_event_deadline_ms / 1000), window
                 )
                 reply.decision.CopyFrom(scored.decision)
+                reply.repeat = scored.repeat
             except ServiceError as exc:
                 reply.error.CopyFrom(router_pb2.ScoreError(**error_fields(exc)))
             return reply
 
+        # When its time is up the stream asks the client to half-close: a stream that ends
+        # while the client still writes fails on the client's side, and one that outlives
+        # its connection's max-age grace is cut mid-row.
+        closing = (settings.replay_stream_max_s, router_pb2.ScoreStreamResponse(closing=True))
         async for reply in in_user_order(
             request_iterator, lambda item: item.event.user_id, score_one,
-            settings.replay_concurrency,
+            settings.replay_concurrency, closing,
         ):
             yield reply

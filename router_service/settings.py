@@ -60,6 +60,11 @@ class RouterSettings(ServiceSettings):
     replay_concurrency: int = Field(
         32, gt=0, description="Requests of one ScoreStream scored at once."
     )
+    replay_stream_max_s: float = Field(
+        15.0, gt=0, description="A ScoreStream asks its client to close it after this long (the "
+        "client half-closes and resumes on a new stream). Keep it below GRACE_PERIOD_S, so "
+        "that a connection's max-age grace never cuts a stream mid-row.",
+    )
     replay_event_deadline_ms: int = Field(
         2_000, gt=0, description="Budget of each request of a ScoreStream."
     )

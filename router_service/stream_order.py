@@ -17,13 +17,16 @@ async def in_user_order(
     user_of: Callable[[Item], str],
     handle: Callable[[Item], Awaitable[Reply]],
     concurrency: int,
+    closing: tuple[float, Reply] | None = None,
 ) -> AsyncIterator[Reply]:
     """`handle` every item, at most `concurrency` at once, yielding each reply as it is ready.
 
     An item waits for the previous item of its user, so that each login sees the ones before
     it in its history (as a live system would have). Reading stops while `concurrency` items
     are in flight: the caller's stream is held back instead of queued without bound.
-    `handle` must not raise: it turns an item's failure into its reply.
+    `handle` must not raise: it turns an item's failure into its reply. `closing` (seconds,
+    reply): that reply goes out once when the time is up, among the others (ScoreStream's
+    request to its client to half-close).
     """
     slots = asyncio.Semaphore(concurrency)
     replies: asyncio.Queue[Reply | None] = asyncio.Queue()
@@ -61,9 +64,15 @@ async def in_user_order(
         await replies.put(None)
 
     reader = asyncio.create_task(read_items())
+    time_up = (
+        asyncio.get_running_loop().call_later(closing[0], replies.put_nowait, closing[1])
+        if closing is not None else None
+    )
     try:
         while (reply := await replies.get()) is not None:
             yield reply
         await reader
     finally:
+        if time_up is not None:
+            time_up.cancel()
         reader.cancel()

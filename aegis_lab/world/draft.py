@@ -6,13 +6,14 @@ import random
 from dataclasses import dataclass
 
 from aegis.v1 import common_pb2 as pb
+from aegis_domain.digest import content_event_id
 from aegis_lab.world.places import City, Client, Network
 from aegis_lab.world.truth import LEGITIMATE, Truth
 
 
 @dataclass(frozen=True, slots=True)
 class Draft:
-    """One login attempt in the making; its event id is given in output order."""
+    """One login attempt in the making; it is named in output order."""
 
     at_ms: int
     user_id: str
@@ -29,11 +30,17 @@ class Draft:
     round_trip_ms: float | None = None
 
 
-def to_event(draft: Draft, event_id: str) -> pb.LoginEvent:
-    """The LoginEvent a login service would report: raw facts only, never the truth."""
-    rng = random.Random(event_id)
+# Generated logins' event ids: "gen-" and a digest of the content.
+EVENT_ID_PREFIX = "gen-"
+
+
+def to_event(draft: Draft, name: str) -> pb.LoginEvent:
+    """The LoginEvent a login service would report: raw facts only, never the truth. `name`
+    seeds the event's own randomness; the event id comes from the content, since one
+    seed's n-th login differs from world to world (size, start), and an event id must name
+    one login (the audit decides each once)."""
+    rng = random.Random(name)
     event = pb.LoginEvent(
-        event_id=event_id,
         user_id=draft.user_id,
         session_id=draft.session_id,
         device_id=draft.device_id,
@@ -57,4 +64,5 @@ def to_event(draft: Draft, event_id: str) -> pb.LoginEvent:
     event.timestamp.FromMilliseconds(draft.at_ms)
     if draft.round_trip_ms is not None:
         event.round_trip_time_ms = draft.round_trip_ms
+    event.event_id = content_event_id(event, EVENT_ID_PREFIX)
     return event

@@ -31,6 +31,8 @@ from audit_service.aws.items import (
     day_shard,
     decision_item,
     decision_key,
+    event_item,
+    event_key,
     integer,
     item_ref,
     link_row,
@@ -58,6 +60,7 @@ from audit_service.storage import (
     DecisionFilter,
     DecisionPage,
     DecisionSummary,
+    EventClaim,
     ReviewEntry,
     ReviewPage,
 )
@@ -124,6 +127,13 @@ class DynamoIndex:
         items = self._batch_get([decision_key(i) for i in dict.fromkeys(record_ids)], deadline)
         return {text(item, "record_id"): item_ref(item) for item in items}
 
+    def event_claims(self, event_ids: Sequence[str], deadline: float | None = None
+                     ) -> dict[str, EventClaim]:
+        """event id -> the decision indexed for it (consistent reads)."""
+        items = self._batch_get([event_key(i) for i in dict.fromkeys(event_ids)], deadline)
+        return {text(item, "event_id"): EventClaim(text(item, "decision_id"),
+                                                   text(item, "digest")) for item in items}
+
     def get(self, record_id: str) -> Item | None:
         """The decision or review item of `record_id` (a consistent read)."""
         reply = self._retrier.call(
@@ -165,6 +175,21 @@ class DynamoIndex:
         entry, location = row
         item = (review_item(entry, location) if isinstance(entry, IndexedReview)
                 else decision_item(entry, location))
+        if not self._put_new(item, deadline):
+            existing = self.get(text(item, "record_id"))
+            if existing is not None and (text(existing, "segment"), integer(existing, "seq")) != (
+                location.segment, location.seq
+            ):
+                return item_ref(existing)
+        if isinstance(entry, IndexedDecision):
+            # The event's first decision stands. The writer checked before appending, so
+            # only a race between two writers (two audit tasks) loses here: that record
+            # stays in the log, and repeats of the event get the one indexed first.
+            self._put_new(event_item(entry), deadline)
+        return ""
+
+    def _put_new(self, item: Item, deadline: float | None) -> bool:
+        """Put `item` unless its key exists; False when it did."""
         try:
             self._retrier.call(
                 self._ddb.put_item, TableName=self.table, Item=item,
@@ -173,12 +198,8 @@ class DynamoIndex:
         except Exception as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            existing = self.get(text(item, "record_id"))
-            if existing is not None and (text(existing, "segment"), integer(existing, "seq")) != (
-                location.segment, location.seq
-            ):
-                return item_ref(existing)
-        return ""
+            return False
+        return True
 
     def _link_review(self, entry: IndexedReview, location: RecordLocation,
                      deadline: float | None) -> None:

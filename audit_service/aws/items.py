@@ -17,6 +17,7 @@ from audit_service.storage import DecisionSummary, ReviewSummary
 Item = dict[str, dict[str, Any]]
 
 DECISION_SK = "DECISION"
+EVENT_SK = "EVENT"
 META_KEY = {PARTITION_KEY: {"S": "META"}, SORT_KEY: {"S": "DAYS"}}
 # Partitions of the by_time and by_action_region keys: a busy day, or every ALLOW of a
 # country, would otherwise be one hot GSI partition (about 1,000 writes/s each).
@@ -49,6 +50,21 @@ def decision_key(record_id: str) -> Item:
     """Decision and review items: keyed by id, so a conditional write makes them idempotent
     and a strongly consistent read finds them."""
     return {PARTITION_KEY: {"S": f"DECISION#{record_id}"}, SORT_KEY: {"S": DECISION_SK}}
+
+
+def event_key(event_id: str) -> Item:
+    """The event item: which decision a login (event id) got; written once, conditionally."""
+    return {PARTITION_KEY: {"S": f"EVENT#{event_id}"}, SORT_KEY: {"S": EVENT_SK}}
+
+
+def event_item(row: IndexedDecision) -> Item:
+    return {
+        **event_key(row.event_id),
+        "kind": _s("event"),
+        "event_id": _s(row.event_id),
+        "decision_id": _s(row.decision_id),
+        "digest": _s(row.event_digest),
+    }
 
 
 def user_partition(user_id: str, shard: int | None) -> str:

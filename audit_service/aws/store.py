@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -15,7 +15,7 @@ from typing import Any
 
 from aegis.v1 import common_pb2
 from aegis_domain.types import LoginContext
-from aegis_runtime.errors import Unavailable
+from aegis_runtime.errors import ServiceError, Unavailable
 from audit_service.aws.clients import Retrier, make_clients
 from audit_service.aws.index import DynamoIndex
 from audit_service.aws.items import item_location
@@ -23,6 +23,7 @@ from audit_service.aws.segments import S3Log
 from audit_service.aws.setup import create_table, table_exists
 from audit_service.group_commit import GroupCommitter, PendingRecord
 from audit_service.index_rows import (
+    IndexedDecision,
     IndexedEntry,
     IndexedReview,
     RecordLocation,
@@ -59,11 +60,13 @@ from audit_service.log.merkle import leaf_hash, merkle_root
 from audit_service.log.proofs import InclusionProof, build_proof, segment_lines
 from audit_service.log.signing import Signer
 from audit_service.log.verify import WriterChainCheck, open_checkpoints
+from audit_service.repeats import batch_results, event_ids, sort_batch
 from audit_service.settings import AuditSettings
 from audit_service.storage import (
     AuditStore,
     DecisionFilter,
     DecisionPage,
+    EventClaim,
     LogInconsistent,
     ProblemKind,
     RecordResult,
@@ -136,6 +139,8 @@ class AwsAuditStore(AuditStore):
         self._unsigned: list[SegmentAnchor] = []
         self._unindexed: list[_Segment] = []
         self._unindexed_refs: dict[str, str] = {}
+        # Events decided in segments not indexed yet: they are decided all the same.
+        self._unindexed_claims: dict[str, EventClaim] = {}
 
     @property
     def signer(self) -> Signer:
@@ -261,7 +266,7 @@ class AwsAuditStore(AuditStore):
     ) -> RecordResult:
         return await self._committer.submit(record, deadline)
 
-    def _commit(self, entries: list[PendingRecord]) -> list[RecordResult]:
+    def _commit(self, entries: list[PendingRecord]) -> list[RecordResult | ServiceError]:
         deadlines = [e.deadline for e in entries]
         deadline = (self._retrier.deadline() if None in deadlines
                     else max(d for d in deadlines if d is not None))
@@ -270,10 +275,14 @@ class AwsAuditStore(AuditStore):
             ids = [e.decision_id for e in entries]
             known = self._index.known_refs(ids, deadline)
             known |= {i: self._unindexed_refs[i] for i in ids if i in self._unindexed_refs}
-            fresh = [e for e in entries if e.decision_id not in known]
+            events = event_ids(entries)
+            claims = {e: self._unindexed_claims[e] for e in events
+                      if e in self._unindexed_claims}
+            claims |= self._index.event_claims(events, deadline)
+            batch = sort_batch(entries, known, claims)
             refs: dict[str, str] = {}
-            if fresh:
-                segment = self._encode(fresh)
+            if batch.fresh:
+                segment = self._encode(batch.fresh)
                 self._uncertain = segment
                 self._log.put_new(segment.key, segment.body, deadline)
                 self._uncertain = None
@@ -282,12 +291,7 @@ class AwsAuditStore(AuditStore):
                     record_id(entry): audit_ref(loc.segment, loc.seq)
                     for entry, loc in segment.rows
                 }
-        return [
-            RecordResult(known[e.decision_id], duplicate=True)
-            if e.decision_id in known
-            else RecordResult(refs[e.decision_id], duplicate=False)
-            for e in entries
-        ]
+            return batch_results(entries, batch, known, refs, self._read_decision)
 
     def _encode(self, fresh: list[PendingRecord]) -> _Segment:
         now = self._clock()
@@ -314,6 +318,10 @@ class AwsAuditStore(AuditStore):
         self._unindexed.append(segment)
         self._unindexed_refs |= {
             record_id(entry): audit_ref(loc.segment, loc.seq) for entry, loc in segment.rows
+        }
+        self._unindexed_claims |= {
+            entry.event_id: EventClaim(entry.decision_id, entry.event_digest)
+            for entry, _ in segment.rows if isinstance(entry, IndexedDecision)
         }
         try:
             self._sign()
@@ -365,6 +373,8 @@ class AwsAuditStore(AuditStore):
             self._unindexed.pop(0)
             for entry, _ in segment.rows:
                 self._unindexed_refs.pop(record_id(entry), None)
+                if isinstance(entry, IndexedDecision):
+                    self._unindexed_claims.pop(entry.event_id, None)
         return duplicates
 
     async def rebuild_index(self) -> int:
@@ -403,6 +413,10 @@ class AwsAuditStore(AuditStore):
 
     async def _in_pool(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def event_claims(self, wanted: Sequence[str]) -> dict[str, EventClaim]:
+        claims: dict[str, EventClaim] = await self._in_pool(self._index.event_claims, wanted)
+        return claims
 
     async def get_decision(
         self, decision_id: str

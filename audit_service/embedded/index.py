@@ -31,6 +31,7 @@ from audit_service.storage import (
     DecisionFilter,
     DecisionPage,
     DecisionSummary,
+    EventClaim,
     ReviewEntry,
     ReviewPage,
     ReviewSummary,
@@ -91,6 +92,13 @@ CREATE TABLE IF NOT EXISTS reviews (
     line_length INTEGER NOT NULL,
     hash TEXT NOT NULL,
     UNIQUE (segment, seq)
+);
+-- One decision per login: the first decision recorded for an event id, and the digest of
+-- that event's content (a repeat with other content is refused).
+CREATE TABLE IF NOT EXISTS event_decisions (
+    event_id TEXT PRIMARY KEY,
+    decision_id TEXT NOT NULL,
+    digest TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS reviews_decision ON reviews (decision_id, ts, review_id);
 CREATE INDEX IF NOT EXISTS reviews_ts ON reviews (ts, review_id);
@@ -210,16 +218,24 @@ class SqliteIndex:
         leaves rows already indexed as they are; otherwise a known id is an error."""
         verb = "INSERT OR IGNORE" if skip_known else "INSERT"
         decisions: list[tuple[object, ...]] = []
+        events: list[tuple[str, str, str]] = []
         reviews: list[tuple[object, ...]] = []
         for entry, location in rows:
-            target = reviews if isinstance(entry, IndexedReview) else decisions
-            target.append(astuple(entry) + astuple(location))
+            if isinstance(entry, IndexedReview):
+                reviews.append(astuple(entry) + astuple(location))
+                continue
+            # The digest lives in event_decisions, not in the decisions row.
+            decisions.append(astuple(entry)[:-1] + astuple(location))
+            events.append((entry.event_id, entry.decision_id, entry.event_digest))
         conn = self._conn
         conn.execute("BEGIN")
         try:
             conn.executemany(
                 f"{verb} INTO decisions ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", decisions
             )
+            # The first decision of an event stands: callers never write a second one, and
+            # recovery re-reads the log in order.
+            conn.executemany("INSERT OR IGNORE INTO event_decisions VALUES (?, ?, ?)", events)
             if reviews:
                 conn.executemany(
                     f"{verb} INTO reviews ({_REVIEW_COLUMNS}) VALUES ({_REVIEW_PLACEHOLDERS})",
@@ -243,6 +259,10 @@ class SqliteIndex:
                 found[record_id] = audit_ref(segment, seq)
         return found
 
+    def event_claims(self, event_ids: Sequence[str]) -> dict[str, EventClaim]:
+        """The decisions recorded for these event ids (the writer's view)."""
+        return _event_claims(self._conn, event_ids)
+
     def segment_counts(self) -> dict[str, int]:
         """Indexed records per segment key."""
         return dict(
@@ -260,6 +280,10 @@ class IndexSnapshot:
     def pin(self) -> None:
         """Fix the state now (WAL takes the snapshot at the first read, not at BEGIN)."""
         self._conn.execute("SELECT 1 FROM decisions LIMIT 1").fetchall()
+
+    def event_claims(self, event_ids: Sequence[str]) -> dict[str, EventClaim]:
+        """The decisions recorded for these event ids."""
+        return _event_claims(self._conn, event_ids)
 
     def location(self, record_id: str) -> RecordLocation | None:
         """Where a decision or a review lies in the log."""
@@ -429,6 +453,20 @@ class IndexSnapshot:
         last = summaries[-1] if len(rows) > page_size and summaries else None
         token = encode_token(last.event_time, last.decision_id) if last else ""
         return DecisionPage(decisions=summaries, next_page_token=token)
+
+
+def _event_claims(conn: sqlite3.Connection, event_ids: Sequence[str]) -> dict[str, EventClaim]:
+    found: dict[str, EventClaim] = {}
+    for start in range(0, len(event_ids), _IN_CHUNK):
+        chunk = event_ids[start : start + _IN_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        for event_id, decision_id, digest in conn.execute(
+            "SELECT event_id, decision_id, digest FROM event_decisions "
+            f"WHERE event_id IN ({marks})",
+            chunk,
+        ):
+            found[event_id] = EventClaim(decision_id, digest)
+    return found
 
 
 def _summary(row: Sequence[Any]) -> DecisionSummary:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from aegis.v1 import common_pb2
 from aegis_domain.types import LoginContext
-from aegis_runtime.errors import Unavailable
+from aegis_runtime.errors import ServiceError, Unavailable
 from audit_service.embedded.checkpoints import (
     CheckpointFile,
     newest_first,
@@ -38,12 +38,14 @@ from audit_service.log.proofs import InclusionProof, build_proof
 from audit_service.log.signing import Signer
 from audit_service.log.verify import WriterChainCheck, check_missing_segments, open_checkpoints
 from audit_service.log.writer import ChainHead, ChainWriter, SegmentLimits
+from audit_service.repeats import batch_results, event_ids, sort_batch
 from audit_service.settings import AuditSettings
 from audit_service.storage import (
     AuditStore,
     ContextQuery,
     DecisionFilter,
     DecisionPage,
+    EventClaim,
     LogInconsistent,
     ProblemKind,
     RecordResult,
@@ -263,29 +265,25 @@ class EmbeddedAuditStore(AuditStore):
     ) -> RecordResult:
         return await self._committer.submit(record, deadline)
 
-    def _commit(self, entries: list[PendingRecord]) -> list[RecordResult]:
-        """In the writer thread: skip what the index already holds, append the rest durably,
-        sign the new head, then index it, all under the write lock."""
+    def _commit(self, entries: list[PendingRecord]) -> list[RecordResult | ServiceError]:
+        """In the writer thread: skip what the index already holds (a decision id, or an
+        event already decided), append the rest durably, sign the new head, then index it,
+        all under the write lock."""
         with self._write_lock:
             known = self._index.known_refs([entry.decision_id for entry in entries])
-            fresh = [entry for entry in entries if entry.decision_id not in known]
+            batch = sort_batch(entries, known, self._index.event_claims(event_ids(entries)))
             refs: dict[str, str] = {}
-            if fresh:
+            if batch.fresh:
                 locations, anchors = self._writer.append(
-                    [e.canonical for e in fresh], self._clock()
+                    [e.canonical for e in batch.fresh], self._clock()
                 )
                 self._sign(anchors)
-                self._index.insert(zip([e.indexed for e in fresh], locations, strict=True))
+                self._index.insert(zip([e.indexed for e in batch.fresh], locations, strict=True))
                 refs = {
                     e.decision_id: audit_ref(loc.segment, loc.seq)
-                    for e, loc in zip(fresh, locations, strict=True)
+                    for e, loc in zip(batch.fresh, locations, strict=True)
                 }
-        return [
-            RecordResult(known[e.decision_id], duplicate=True)
-            if e.decision_id in known
-            else RecordResult(refs[e.decision_id], duplicate=False)
-            for e in entries
-        ]
+            return batch_results(entries, batch, known, refs, self._read_decision)
 
     def _sign(self, anchors: list[SegmentAnchor], *, recovered: bool = False) -> None:
         """Append the checkpoint of the writer's head, durably: it acknowledges the batch."""
@@ -313,14 +311,30 @@ class EmbeddedAuditStore(AuditStore):
             return index.context(user_id, device_id, ip, asn, as_of, self._bounds)
 
     async def get_contexts(self, queries: Sequence[ContextQuery]) -> list[LoginContext]:
-        return await asyncio.to_thread(self._read_contexts, queries)
+        contexts, _ = await asyncio.to_thread(self._read_contexts, queries, ())
+        return contexts
 
-    def _read_contexts(self, queries: Sequence[ContextQuery]) -> list[LoginContext]:
+    async def contexts_and_claims(
+        self, queries: Sequence[ContextQuery], event_ids: Sequence[str]
+    ) -> tuple[list[LoginContext], dict[str, EventClaim]]:
+        return await asyncio.to_thread(self._read_contexts, queries, event_ids)
+
+    def _read_contexts(
+        self, queries: Sequence[ContextQuery], event_ids: Sequence[str]
+    ) -> tuple[list[LoginContext], dict[str, EventClaim]]:
         with self._index.snapshot() as index:
-            return [
+            contexts = [
                 index.context(q.user_id, q.device_id, q.ip, q.asn, q.as_of, self._bounds)
                 for q in queries
             ]
+            return contexts, index.event_claims(event_ids) if event_ids else {}
+
+    async def event_claims(self, wanted: Sequence[str]) -> dict[str, EventClaim]:
+        def read() -> dict[str, EventClaim]:
+            with self._index.snapshot() as index:
+                return index.event_claims(wanted)
+
+        return await asyncio.to_thread(read)
 
     async def get_decision(
         self, decision_id: str

@@ -15,9 +15,6 @@ from aegis.v1 import router_pb2, router_pb2_grpc
 from router_service.client.rows import BadRow, Labels, ParsedRow, Problem, Row
 from router_service.client.summary import MALFORMED, ReplaySummary, action_name, code_name
 
-# A reply the router owed but never sent (it closed the stream with requests outstanding).
-NO_REPLY = "NO_REPLY"
-
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -72,6 +69,18 @@ class StreamBroken(Exception):
         self.message = message
 
 
+# A stream ended with these is resumed on a new one: the router closed the connection (its
+# max connection age, a restart, a rolling deploy) or went away for a while. A stream cut at
+# the end of a max-age grace is reset by HTTP/2 RST_STREAM, which gRPC reports as INTERNAL.
+# Resuming is safe whatever the cause (a resent row gets its recorded decision), and a
+# stream that keeps failing without a reply ends the replay after the idle timeout.
+_RESUMABLE = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED, grpc.StatusCode.INTERNAL}
+)
+# Pause before reopening a stream, doubled while no reply comes, up to the last.
+_REOPEN_PAUSES_S = (0.05, 0.1, 0.2, 0.5, 1.0)
+
+
 async def replay(
     stub: router_pb2_grpc.RouterServiceStub,
     rows: Iterable[Row],
@@ -85,104 +94,170 @@ async def replay(
     bad ones included, through `on_outcome` and `summary`.
 
     At most `max_in_flight` requests await their reply, so a large file neither floods the
-    router nor fills memory. Raises StreamBroken when the stream fails or the router stays
-    silent for `idle_timeout_s` while requests are outstanding. When reading `rows` fails
-    part-way, the requests already sent are still answered, then that error is raised.
+    router nor fills memory. When the router asks to close the stream (it does after a
+    while, so that no connection's max-age cut falls mid-row), ends it, or the stream breaks
+    (UNAVAILABLE, ABORTED, INTERNAL), a new stream resumes from the first row not answered:
+    rows sent but not answered are sent again, and the router answers those it had decided
+    with the recorded decision (one decision per event id), so no row is decided twice.
+    Raises StreamBroken
+    when the stream fails otherwise, or no reply comes for `idle_timeout_s` while requests
+    are outstanding (across reconnections). When reading `rows` fails part-way, the
+    requests already sent are still answered, then that error is raised.
     """
     started = time.monotonic()
-    call = stub.ScoreStream()
-    slots = asyncio.Semaphore(max_in_flight)
-    pending: dict[str, ParsedRow] = {}
+    stream = _Resumable(stub, rows, summary, on_outcome, max_in_flight, idle_timeout_s)
+    try:
+        while not await stream.run_once():
+            await stream.pause()
+        if stream.input_failure:
+            raise stream.input_failure[0]
+    finally:
+        summary.elapsed_s = time.monotonic() - started
 
-    input_failure: list[Exception] = []
 
-    async def send_all() -> None:
-        source = iter(rows)
-        while True:
+class _Resumable:
+    """The state of one replay across its streams: the rows sent and not yet answered (in
+    the order sent), and the rest of the input."""
+
+    def __init__(
+        self, stub: router_pb2_grpc.RouterServiceStub, rows: Iterable[Row],
+        summary: ReplaySummary, on_outcome: Callable[[Outcome], None], max_in_flight: int,
+        idle_timeout_s: float,
+    ) -> None:
+        self.stub = stub
+        self.source = iter(rows)
+        self.summary = summary
+        self.on_outcome = on_outcome
+        self.max_in_flight = max_in_flight
+        self.idle_timeout_s = idle_timeout_s
+        self.pending: dict[str, ParsedRow] = {}
+        self.input_done = False
+        self.input_failure: list[Exception] = []
+        self.last_reply = time.monotonic()
+        self.pauses = 0
+
+    async def pause(self) -> None:
+        """Before reopening: give up once the router has been silent too long."""
+        silent_s = time.monotonic() - self.last_reply
+        if silent_s > self.idle_timeout_s:
+            message = f"no reply for {self.idle_timeout_s:g} s while reconnecting"
+            self.fail_pending("UNAVAILABLE", message)
+            raise StreamBroken("UNAVAILABLE", message)
+        await asyncio.sleep(_REOPEN_PAUSES_S[min(self.pauses, len(_REOPEN_PAUSES_S) - 1)])
+        self.pauses += 1
+
+    def next_row(self) -> ParsedRow | None:
+        """The next row to send; None at the end of the input (or where it failed)."""
+        while not self.input_done:
             try:
-                row = next(source)
+                row = next(self.source)
             except StopIteration:
-                break
+                self.input_done = True
             except Exception as exc:
                 # The input failed part-way: what was sent is still answered, then reported.
-                input_failure.append(exc)
-                break
-            if isinstance(row, BadRow):
-                summary.rows += 1
-                summary.add_error(MALFORMED)
-                on_outcome(Outcome.malformed(row))
-                continue
-            await slots.acquire()
-            # Counted once sent: a row read while the stream broke is not reported on.
-            summary.rows += 1
-            ref = str(row.line)
-            pending[ref] = row
-            await call.write(router_pb2.ScoreStreamRequest(client_ref=ref, event=row.event))
-        await call.done_writing()
+                self.input_failure.append(exc)
+                self.input_done = True
+            else:
+                # Counted once taken: a row taken is sent until answered.
+                self.summary.rows += 1
+                if not isinstance(row, BadRow):
+                    return row
+                self.summary.add_error(MALFORMED)
+                self.on_outcome(Outcome.malformed(row))
+        return None
 
-    def settle(reply: router_pb2.ScoreStreamResponse) -> None:
-        row = pending.pop(reply.client_ref, None)
+    async def run_once(self) -> bool:
+        """One stream: resend what is pending, then go on with the input. True when every
+        row is answered; False when the stream ended early and may be resumed."""
+        call = self.stub.ScoreStream(wait_for_ready=True)
+        slots = asyncio.Semaphore(self.max_in_flight)
+        # Set when the router asks to close the stream: send nothing more, half-close.
+        closing = asyncio.Event()
+
+        async def send_all() -> None:
+            for ref, sent in list(self.pending.items()):
+                await slots.acquire()
+                if closing.is_set():
+                    break
+                await call.write(router_pb2.ScoreStreamRequest(client_ref=ref, event=sent.event))
+            while not closing.is_set():
+                # The slot first: a row taken is pending at once, so never lost to a cut.
+                await slots.acquire()
+                if closing.is_set() or (row := self.next_row()) is None:
+                    break
+                ref = str(row.line)
+                self.pending[ref] = row
+                await call.write(router_pb2.ScoreStreamRequest(client_ref=ref, event=row.event))
+            await call.done_writing()
+
+        sender = asyncio.create_task(send_all())
+        reading: asyncio.Future[Any] | None = None
+        try:
+            while True:
+                if sender.done():
+                    _raise_unless_call_ended(sender)
+                if reading is None:
+                    reading = asyncio.ensure_future(call.read())
+                waiting: set[asyncio.Future[Any]] = {reading}
+                if not sender.done():
+                    waiting.add(sender)
+                # The same read is awaited again after a timeout: cancelling it would cancel
+                # the whole call.
+                done, _ = await asyncio.wait(
+                    waiting, timeout=self.idle_timeout_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                if reading in done:
+                    try:
+                        reply = reading.result()
+                    except grpc.aio.AioRpcError as exc:
+                        if exc.code() in _RESUMABLE:
+                            return False
+                        self.fail_pending(exc.code().name, exc.details() or "")
+                        raise StreamBroken(exc.code().name, exc.details() or "") from None
+                    reading = None
+                    if reply is grpc.aio.EOF:
+                        # Ended with rows left (the router asked to close): resumed anew.
+                        return not self.pending and self.input_done
+                    if reply.closing:
+                        closing.set()
+                    else:
+                        self.settle(reply)
+                    # A reply frees a slot; `closing` wakes a sender waiting for one.
+                    slots.release()
+                elif not done and self.pending:
+                    message = (f"no reply for {self.idle_timeout_s:g} s with "
+                               f"{len(self.pending)} requests waiting")
+                    self.fail_pending("DEADLINE_EXCEEDED", message)
+                    raise StreamBroken("DEADLINE_EXCEEDED", message)
+        finally:
+            sender.cancel()
+            if reading is not None:
+                reading.cancel()
+            call.cancel()
+
+    def settle(self, reply: router_pb2.ScoreStreamResponse) -> None:
+        row = self.pending.pop(reply.client_ref, None)
         if row is None:
             raise StreamBroken(
                 "PROTOCOL", f"the router replied to client_ref {reply.client_ref!r}, not sent"
             )
-        slots.release()
+        self.last_reply = time.monotonic()
+        self.pauses = 0
         if reply.HasField("decision"):
-            summary.add_decision(reply.decision, row.labels)
-            on_outcome(Outcome(row.line, row.row, row.event.event_id, row.labels, reply.decision))
+            self.summary.add_decision(reply.decision, row.labels)
+            self.on_outcome(
+                Outcome(row.line, row.row, row.event.event_id, row.labels, reply.decision)
+            )
         else:
             code = code_name(reply.error.code)
-            summary.add_error(code)
-            on_outcome(_failed(row, code, reply.error.message, reply.error.field))
+            self.summary.add_error(code)
+            self.on_outcome(_failed(row, code, reply.error.message, reply.error.field))
 
-    def fail_pending(code: str, message: str) -> None:
-        for row in pending.values():
-            summary.add_error(code)
-            on_outcome(_failed(row, code, message))
-        pending.clear()
-
-    sender = asyncio.create_task(send_all())
-    reading: asyncio.Future[Any] | None = None
-    try:
-        while True:
-            if sender.done():
-                _raise_unless_call_ended(sender)
-            if reading is None:
-                reading = asyncio.ensure_future(call.read())
-            waiting: set[asyncio.Future[Any]] = {reading}
-            if not sender.done():
-                waiting.add(sender)
-            # The same read is awaited again after a timeout: cancelling it would cancel
-            # the whole call.
-            done, _ = await asyncio.wait(
-                waiting, timeout=idle_timeout_s, return_when=asyncio.FIRST_COMPLETED
-            )
-            if reading in done:
-                try:
-                    reply = reading.result()
-                except grpc.aio.AioRpcError as exc:
-                    fail_pending(exc.code().name, exc.details() or "")
-                    raise StreamBroken(exc.code().name, exc.details() or "") from None
-                reading = None
-                if reply is grpc.aio.EOF:
-                    break
-                settle(reply)
-            elif not done and pending:
-                message = f"no reply for {idle_timeout_s:g} s with {len(pending)} requests waiting"
-                fail_pending("DEADLINE_EXCEEDED", message)
-                raise StreamBroken("DEADLINE_EXCEEDED", message)
-        if not sender.done() or sender.exception() is not None:
-            raise StreamBroken("PROTOCOL", "the router ended the stream before every request")
-        if pending:
-            fail_pending(NO_REPLY, "the router ended the stream without replying")
-        if input_failure:
-            raise input_failure[0]
-    finally:
-        summary.elapsed_s = time.monotonic() - started
-        sender.cancel()
-        if reading is not None:
-            reading.cancel()
-        call.cancel()
+    def fail_pending(self, code: str, message: str) -> None:
+        for row in self.pending.values():
+            self.summary.add_error(code)
+            self.on_outcome(_failed(row, code, message))
+        self.pending.clear()
 
 
 def _raise_unless_call_ended(sender: asyncio.Task[None]) -> None:

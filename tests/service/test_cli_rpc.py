@@ -47,9 +47,16 @@ class FakeRouter(router_pb2_grpc.RouterServiceServicer):
     """Decides from the country; with `hold`, replies only once that many requests wait
     (a client must keep them in flight to get anywhere)."""
 
-    def __init__(self, hold: int = 1, abort_after: int = 0, silent: bool = False) -> None:
+    def __init__(
+        self, hold: int = 1, abort_after: int = 0, silent: bool = False,
+        abort_code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE, end_every: int = 0,
+    ) -> None:
         self.hold = hold
+        # Asks the client to close each stream after taking this many requests, as the
+        # router does when a stream's time is up.
+        self.end_every = end_every
         self.abort_after = abort_after
+        self.abort_code = abort_code
         self.silent = silent
         self.received = 0
 
@@ -77,13 +84,17 @@ class FakeRouter(router_pb2_grpc.RouterServiceServicer):
         self, requests: AsyncIterator[router_pb2.ScoreStreamRequest], context: Any
     ) -> AsyncIterator[router_pb2.ScoreStreamResponse]:
         waiting: deque[router_pb2.ScoreStreamRequest] = deque()
+        taken = 0
         async for request in requests:
             self.received += 1
+            taken += 1
             if self.received == self.abort_after:
-                await context.abort(grpc.StatusCode.UNAVAILABLE, "audit store unreachable")
+                await context.abort(self.abort_code, "audit store unreachable")
             waiting.append(request)
             while not self.silent and len(waiting) >= self.hold:
                 yield self.reply(waiting.popleft())
+            if taken == self.end_every:
+                yield router_pb2.ScoreStreamResponse(closing=True)
         while waiting and not self.silent:
             yield self.reply(waiting.popleft())
         if self.silent:
@@ -263,18 +274,48 @@ def test_a_stream_that_fails_stops_the_replay_and_counts_what_was_left(
 ) -> None:
     source = generated_file(tmp_path)
 
-    with serving(router(hold=4, abort_after=6)) as address:
+    with serving(router(hold=4, abort_after=6,
+                                abort_code=grpc.StatusCode.FAILED_PRECONDITION)) as address:
         status = main(["replay", str(source), "--router", address, "--json",
                        "--max-in-flight", "4"])
 
     captured = capsys.readouterr()
     summary = json.loads(captured.out)
     assert status == 1
-    assert summary["errors"]["UNAVAILABLE"] >= 1
-    assert summary["decisions"] + summary["errors"]["UNAVAILABLE"] == summary["rows"]
+    assert summary["errors"]["FAILED_PRECONDITION"] >= 1
+    assert summary["decisions"] + summary["errors"]["FAILED_PRECONDITION"] == summary["rows"]
     assert summary["rows"] < 40
-    assert "UNAVAILABLE: audit store unreachable" in summary["stopped"]
+    assert "FAILED_PRECONDITION: audit store unreachable" in summary["stopped"]
     assert "the stream to the router" in captured.err
+
+
+def replay_all_through(
+    fake: FakeRouter, tmp_path: Path, capsys: pytest.CaptureFixture[str], max_in_flight: int
+) -> None:
+    """Replay 40 rows through `fake`: each must be decided once, in the summary and --out."""
+    source = generated_file(tmp_path)
+    out = tmp_path / "decisions.jsonl"
+
+    with serving(Hosted(router_pb2_grpc, "RouterService", fake)) as address:
+        status = main(["replay", str(source), "--router", address, "--json", "--out", str(out),
+                       "--max-in-flight", str(max_in_flight)])
+
+    summary = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert summary["rows"] == summary["decisions"] == 40
+    lines = [json.loads(line)["line"] for line in out.read_text().splitlines()]
+    assert sorted(lines) == list(range(1, 41))
+
+
+def test_a_stream_cut_with_unavailable_resumes_at_the_first_row_not_answered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The router answers 4 at a time and drops the stream at its 6th request (a closed
+    connection): the rows sent after the 4th were never answered, and are sent again."""
+    fake = FakeRouter(hold=4, abort_after=6)
+    replay_all_through(fake, tmp_path, capsys, max_in_flight=4)
+    # Only those were sent twice: at most the 4 in flight.
+    assert 40 < fake.received <= 40 + 4
 
 
 def test_a_silent_router_ends_the_replay_after_the_idle_timeout(
@@ -308,6 +349,40 @@ def test_an_input_that_turns_unreadable_stops_the_replay_at_its_line(
     assert "line 4: not UTF-8" in summary["stopped"]
 
 
+def test_a_stream_the_router_asks_to_close_is_resumed_on_a_new_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    replay_all_through(FakeRouter(end_every=7), tmp_path, capsys, max_in_flight=3)
+
+
+def test_resume_sends_only_the_rows_the_out_file_has_no_decision_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = generated_file(tmp_path)
+    out = tmp_path / "decisions.jsonl"
+    with serving(router()) as address:
+        assert main(["replay", str(source), "--router", address, "--out", str(out)]) == 0
+    capsys.readouterr()
+    lines = out.read_text().splitlines()
+    # Interrupted: 25 lines written, one of them an error, the last one torn.
+    failed = json.loads(lines[3]) | {"error": {"code": "UNAVAILABLE", "message": "down"}}
+    del failed["decision_id"]
+    out.write_text("\n".join([*lines[:3], json.dumps(failed), *lines[4:24], lines[24][:9]]))
+    fake = FakeRouter()
+
+    with serving(Hosted(router_pb2_grpc, "RouterService", fake)) as address:
+        status = main(["replay", str(source), "--router", address, "--resume", str(out),
+                       "--json"])
+
+    captured = capsys.readouterr()
+    assert status == 0
+    assert "resuming: 23 rows already decided" in captured.err
+    assert fake.received == json.loads(captured.out)["decisions"] == 40 - 23
+    assert sorted(json.loads(line)["line"] for line in out.read_text().splitlines()) == list(
+        range(1, 41)
+    )
+
+
 def test_replay_keeps_at_most_max_in_flight_requests_waiting() -> None:
     rows: list[Row] = list(generated_rows(WorldConfig(users=5, events=30, seed=9)))
     outcomes: list[Outcome] = []
@@ -334,7 +409,8 @@ def test_replay_keeps_at_most_max_in_flight_requests_waiting() -> None:
     summary = asyncio.run(scenario())
 
     assert summary.decisions == 30
-    assert max(ahead) == 4
+    # Requests waiting when the next row is pulled: that one makes the 4th.
+    assert max(ahead) == 3
     assert sorted(o.line for o in outcomes) == list(range(1, 31))
 
 

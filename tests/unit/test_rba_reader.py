@@ -13,6 +13,7 @@ import pytest
 from aegis.v1 import common_pb2 as pb
 from aegis_cli import rba
 from aegis_cli.readers import InputError, read_events
+from aegis_domain.digest import content_event_id
 from router_service.client.rows import BadRow, Labels, ParsedRow
 
 HEADER = ",".join(rba.COLUMNS)
@@ -46,7 +47,10 @@ def test_the_first_19_rows_are_mapped_field_by_field(rba_dir: Path) -> None:
     first = rows[0]
     assert isinstance(first, ParsedRow)
     e = first.event
-    assert e.event_id == "rba-0"
+    assert e.event_id == content_event_id(pb.LoginEvent(
+        timestamp=e.timestamp, user_id=e.user_id, ip=e.ip, country=e.country, asn=e.asn,
+        user_agent=e.user_agent, browser=e.browser, os=e.os, device_type=e.device_type,
+    ), "rba-")
     assert e.timestamp.ToDatetime(tzinfo=UTC) == datetime(2020, 2, 3, 12, 43, 30, 772000, UTC)
     assert e.user_id == "-4324475583306591935"
     assert not e.HasField("round_trip_time_ms")
@@ -56,14 +60,14 @@ def test_the_first_19_rows_are_mapped_field_by_field(rba_dir: Path) -> None:
     assert e.device_type == pb.DEVICE_TYPE_MOBILE
     assert e.login_successful is False
 
-    by_index = {r.event.event_id: r for r in rows if isinstance(r, ParsedRow)}
-    assert by_index["rba-2"].event.region == "Vestland"
-    assert by_index["rba-2"].event.city == "Urangsvag"
-    assert by_index["rba-2"].event.login_successful is True
-    assert by_index["rba-15"].event.round_trip_time_ms == 1123.0
-    assert by_index["rba-6"].event.device_type == pb.DEVICE_TYPE_DESKTOP
-    assert by_index["rba-4"].labels == Labels(is_attack_ip=True, is_account_takeover=False)
-    assert by_index["rba-0"].labels == Labels(is_attack_ip=False, is_account_takeover=False)
+    by_index = {str(r.line - 2): r for r in rows if isinstance(r, ParsedRow)}
+    assert by_index["2"].event.region == "Vestland"
+    assert by_index["2"].event.city == "Urangsvag"
+    assert by_index["2"].event.login_successful is True
+    assert by_index["15"].event.round_trip_time_ms == 1123.0
+    assert by_index["6"].event.device_type == pb.DEVICE_TYPE_DESKTOP
+    assert by_index["4"].labels == Labels(is_attack_ip=True, is_account_takeover=False)
+    assert by_index["0"].labels == Labels(is_attack_ip=False, is_account_takeover=False)
 
 
 def test_labels_never_reach_the_event(rba_dir: Path) -> None:
@@ -74,7 +78,7 @@ def test_labels_never_reach_the_event(rba_dir: Path) -> None:
     attack_rows = [
         r for r in rows if isinstance(r, ParsedRow) and r.labels and r.labels.is_attack_ip
     ]
-    assert [r.event.event_id for r in attack_rows] == ["rba-4", "rba-5"]
+    assert [r.line for r in attack_rows] == [6, 7]
 
 
 def test_every_row_of_the_spreadsheet_damaged_file_is_flagged(rba_dir: Path) -> None:
@@ -135,7 +139,6 @@ def test_a_valid_row_keeps_the_known_places_and_its_round_trip_time(tmp_path: Pa
     [row] = read_all(write(tmp_path, HEADER, GOOD))
 
     assert isinstance(row, ParsedRow)
-    assert row.event.event_id == "rba-7"
     assert (row.event.region, row.event.city) == ("Vestland", "Bergen")
     assert row.event.round_trip_time_ms == 1123.0
     assert row.event.user_agent == "Mozilla/5.0 (X11, Linux)"
@@ -190,6 +193,23 @@ def test_the_reader_streams_rows_before_reaching_the_rest_of_the_file(tmp_path: 
     assert isinstance(first, ParsedRow)
     with pytest.raises(InputError, match="line 3: not UTF-8"):
         next(rows)
+
+
+def test_an_event_id_names_the_login_not_its_row(tmp_path: Path) -> None:
+    """The index repeats in every file (0, 1, ...): ids come from the content, so the same
+    login keeps its id at another position, and another login at the same position gets
+    another id."""
+    other = GOOD.replace("10.0.65.171", "10.0.65.172")
+    [good, changed] = read_all(write(tmp_path, HEADER, GOOD, other.replace("7,", "8,", 1)))
+    [moved, same_index] = read_all(
+        write(tmp_path, HEADER, GOOD.replace("7,", "0,", 1), other, name="second.csv")
+    )
+    assert isinstance(good, ParsedRow) and isinstance(changed, ParsedRow)
+    assert isinstance(moved, ParsedRow) and isinstance(same_index, ParsedRow)
+
+    assert good.event.event_id.startswith("rba-")
+    assert moved.event.event_id == good.event.event_id
+    assert same_index.event.event_id == changed.event.event_id != good.event.event_id
 
 
 def test_format_row_writes_what_the_reader_reads_back(tmp_path: Path) -> None:

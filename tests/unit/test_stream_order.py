@@ -70,3 +70,20 @@ def test_one_users_items_come_back_in_stream_order() -> None:
         return [reply async for reply in in_user_order(_stream(items), _user, handle, 8)]
 
     assert asyncio.run(run()) == [f"a{n}" for n in range(1, 9)]
+
+
+def test_the_closing_reply_goes_out_when_its_time_is_up_among_the_others() -> None:
+    gate = asyncio.Event()
+
+    async def handle(item: str) -> str:
+        await gate.wait()
+        return item
+
+    async def run() -> list[str]:
+        replies = in_user_order(_stream(["a1"]), _user, handle, 4, closing=(0.0, "closing"))
+        first = await anext(replies)
+        gate.set()
+        return [first] + [reply async for reply in replies]
+
+    # Out while a1 still waits: the stream asks to close without waiting for its items.
+    assert asyncio.run(run()) == ["closing", "a1"]

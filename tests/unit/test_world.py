@@ -246,3 +246,13 @@ def test_device_types_follow_the_user_agents(world: list) -> None:
             assert g.event.device_type == pb.DEVICE_TYPE_MOBILE
         if g.event.user_agent.startswith("python-requests"):
             assert g.event.device_type == pb.DEVICE_TYPE_BOT
+
+
+def test_an_event_id_names_one_login_across_worlds_of_one_seed() -> None:
+    """One seed's n-th login differs between a small and a large world: ids come from the
+    content, so the two worlds share an id only for the very same login."""
+    small = {g.event.event_id: g.event for g in generate(WorldConfig(users=20, events=200,
+                                                                      seed=3))}
+    large = {g.event.event_id: g.event for g in generate(WorldConfig(users=40, events=400,
+                                                                      seed=3))}
+    assert all(large[i] == small[i] for i in small.keys() & large.keys())

@@ -27,12 +27,14 @@ class RecordRequest(_message.Message):
     def __init__(self, record: _Optional[_Union[_common_pb2.DecisionRecord, _Mapping]] = ...) -> None: ...
 
 class RecordResponse(_message.Message):
-    __slots__ = ("audit_ref", "duplicate")
+    __slots__ = ("audit_ref", "duplicate", "decided")
     AUDIT_REF_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_FIELD_NUMBER: _ClassVar[int]
     audit_ref: str
     duplicate: bool
-    def __init__(self, audit_ref: _Optional[str] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+    decided: _common_pb2.Decision
+    def __init__(self, audit_ref: _Optional[str] = ..., duplicate: _Optional[bool] = ..., decided: _Optional[_Union[_common_pb2.Decision, _Mapping]] = ...) -> None: ...
 
 class RecordBatchRequest(_message.Message):
     __slots__ = ("items",)
@@ -55,24 +57,30 @@ class RecordBatchResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[RecordResult, _Mapping]]] = ...) -> None: ...
 
 class GetContextRequest(_message.Message):
-    __slots__ = ("user_id", "device_id", "ip", "asn", "as_of")
+    __slots__ = ("user_id", "device_id", "ip", "asn", "as_of", "event_id", "event_digest")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     IP_FIELD_NUMBER: _ClassVar[int]
     ASN_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_DIGEST_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     device_id: str
     ip: str
     asn: int
     as_of: _timestamp_pb2.Timestamp
-    def __init__(self, user_id: _Optional[str] = ..., device_id: _Optional[str] = ..., ip: _Optional[str] = ..., asn: _Optional[int] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    event_id: str
+    event_digest: str
+    def __init__(self, user_id: _Optional[str] = ..., device_id: _Optional[str] = ..., ip: _Optional[str] = ..., asn: _Optional[int] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_id: _Optional[str] = ..., event_digest: _Optional[str] = ...) -> None: ...
 
 class GetContextResponse(_message.Message):
-    __slots__ = ("context",)
+    __slots__ = ("context", "decided")
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_FIELD_NUMBER: _ClassVar[int]
     context: _common_pb2.LoginContext
-    def __init__(self, context: _Optional[_Union[_common_pb2.LoginContext, _Mapping]] = ...) -> None: ...
+    decided: _common_pb2.Decision
+    def __init__(self, context: _Optional[_Union[_common_pb2.LoginContext, _Mapping]] = ..., decided: _Optional[_Union[_common_pb2.Decision, _Mapping]] = ...) -> None: ...
 
 class GetContextBatchRequest(_message.Message):
     __slots__ = ("items",)

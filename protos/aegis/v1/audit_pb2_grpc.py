@@ -103,7 +103,8 @@ class AuditServiceServicer:
 
     def Record(self, request, context):
         """Durably records a decision; acknowledged only once it is on stable storage. Idempotent by
-        decision id: a repeat returns the first record's reference.
+        decision id: a repeat returns the first record's reference. One decision per event id:
+        see RecordResponse.decided.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -13,12 +13,14 @@ class ScoreRequest(_message.Message):
     def __init__(self, event: _Optional[_Union[_common_pb2.LoginEvent, _Mapping]] = ...) -> None: ...
 
 class ScoreResponse(_message.Message):
-    __slots__ = ("decision", "timing")
+    __slots__ = ("decision", "timing", "repeat")
     DECISION_FIELD_NUMBER: _ClassVar[int]
     TIMING_FIELD_NUMBER: _ClassVar[int]
+    REPEAT_FIELD_NUMBER: _ClassVar[int]
     decision: _common_pb2.Decision
     timing: ScoreTiming
-    def __init__(self, decision: _Optional[_Union[_common_pb2.Decision, _Mapping]] = ..., timing: _Optional[_Union[ScoreTiming, _Mapping]] = ...) -> None: ...
+    repeat: bool
+    def __init__(self, decision: _Optional[_Union[_common_pb2.Decision, _Mapping]] = ..., timing: _Optional[_Union[ScoreTiming, _Mapping]] = ..., repeat: _Optional[bool] = ...) -> None: ...
 
 class ScoreTiming(_message.Message):
     __slots__ = ("context_ms", "context_batch_size", "audit_ms", "audit_batch_size")
@@ -51,11 +53,15 @@ class ScoreError(_message.Message):
     def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
 
 class ScoreStreamResponse(_message.Message):
-    __slots__ = ("client_ref", "decision", "error")
+    __slots__ = ("client_ref", "decision", "error", "repeat", "closing")
     CLIENT_REF_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    REPEAT_FIELD_NUMBER: _ClassVar[int]
+    CLOSING_FIELD_NUMBER: _ClassVar[int]
     client_ref: str
     decision: _common_pb2.Decision
     error: ScoreError
-    def __init__(self, client_ref: _Optional[str] = ..., decision: _Optional[_Union[_common_pb2.Decision, _Mapping]] = ..., error: _Optional[_Union[ScoreError, _Mapping]] = ...) -> None: ...
+    repeat: bool
+    closing: bool
+    def __init__(self, client_ref: _Optional[str] = ..., decision: _Optional[_Union[_common_pb2.Decision, _Mapping]] = ..., error: _Optional[_Union[ScoreError, _Mapping]] = ..., repeat: _Optional[bool] = ..., closing: _Optional[bool] = ...) -> None: ...

@@ -53,6 +53,8 @@ class RouterServiceServicer:
 
     def Score(self, request, context):
         """Scores one live login. The reply comes only after the decision is durably audited.
+        An event id already decided gets its recorded decision back, flagged as a repeat; a
+        repeat whose content differs from the recorded login fails with ALREADY_EXISTS.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -61,6 +63,8 @@ class RouterServiceServicer:
     def ScoreStream(self, request_iterator, context):
         """Bulk form for replay: historical timestamps are accepted; one reply per request, in
         completion order, matched by client_ref. Logins of one user are scored in stream order.
+        A stream may be asked to close (ScoreStreamResponse.closing); resending a request whose
+        reply was lost is safe (its event's recorded decision comes back as a repeat).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
