@@ -80,7 +80,7 @@ def test_only_the_network_agent_carries_torch(services: dict[str, DeployedServic
 def test_each_image_installs_its_own_extras_only(services: dict[str, DeployedService]) -> None:
     assert "xgboost-cpu" in packages(services["detection"])
     assert "boto3" in packages(services["audit"])
-    heavy = {"xgboost", "torch", "torch-geometric", "boto3"}
+    heavy = {"xgboost-cpu", "torch", "torch-geometric", "boto3"}
     for name in ("router", "geo", "behavior"):
         assert not packages(services[name]) & heavy, name
 
