@@ -15,13 +15,14 @@ import grpc
 from google.protobuf import json_format
 
 from aegis.v1 import agent_pb2_grpc, audit_pb2, audit_pb2_grpc
+from aegis_cli.cluster import port_offset
 from aegis_cli.errors import FAILURE, USAGE, CliError
 from aegis_cli.eventjson import to_json_text
 from aegis_cli.render import verify_text
 from aegis_cli.rpc import add_audit_option, add_timeout_option, call, open_channel, rpc_failure
 from aegis_runtime.errors import ServiceError
 from agent_services.artifacts import ArtifactError
-from agent_services.registry import default_registry
+from agent_services.registry import Registry, default_registry
 from audit_service.component import make_store
 from audit_service.labels import label_row
 from audit_service.proofs import ProofError, check_proof, proof_from_message
@@ -90,7 +91,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     replay_parser = actions.add_parser(
         "replay", help="re-run one decision through the agents and the policy",
         description="Re-run the recorded event and context through the agents (at "
-        "AEGIS_ROUTER_AGENT_ADDR_TEMPLATE / _AGENT_ADDRS) and the router's combination and "
+        "AEGIS_ROUTER_AGENT_ADDR_TEMPLATE / _AGENT_ADDRS, the local cluster's ports shifted by "
+        "AEGIS_CLUSTER_PORT_OFFSET) and the router's combination and "
         "policy. By default at the recorded versions: says which versions differ, and exits "
         "1 unless the result is identical. --current shows what would change now.",
     )
@@ -243,8 +245,8 @@ def run_replay(args: argparse.Namespace) -> int:
     async def run() -> ReplayResult:
         # The scorer's batch calls trace themselves: no interceptors on these channels.
         channels = {
-            e.name: open_channel(settings.agent_address(e.name, e.port), intercepted=False)
-            for e in registry.agents
+            name: open_channel(address, intercepted=False)
+            for name, address in agent_addresses(settings, registry).items()
         }
         try:
             async with open_channel(args.audit_addr) as audit_channel:
@@ -272,6 +274,13 @@ def run_replay(args: argparse.Namespace) -> int:
     if args.current:
         return 0
     return 0 if result.identical and not result.mismatches else FAILURE
+
+
+def agent_addresses(settings: RouterSettings, registry: Registry) -> dict[str, str]:
+    """Each agent where the router would reach it: the router's own settings, with the local
+    cluster's ports shifted by AEGIS_CLUSTER_PORT_OFFSET as `aegis cluster up` shifts them."""
+    return {e.name: settings.agent_address(e.name, e.port + port_offset())
+            for e in registry.agents}
 
 
 def replay_json(result: ReplayResult) -> dict:

@@ -17,7 +17,8 @@ from aegis_cli import (
     cmd_score,
     cmd_train,
 )
-from aegis_cli.errors import INTERRUPTED, CliError
+from aegis_cli.cluster import PORT_OFFSET_ENV, ClusterError
+from aegis_cli.errors import INTERRUPTED, USAGE, CliError
 from aegis_cli.rpc import AUDIT_ADDR_ENV, ROUTER_ADDR_ENV
 
 COMMANDS = (
@@ -31,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aegis",
         description="AegisAI command line: account-takeover defence, one Score call at a time.",
-        epilog=f"Addresses: {ROUTER_ADDR_ENV} (router), {AUDIT_ADDR_ENV} (audit). "
+        epilog=f"Addresses: {ROUTER_ADDR_ENV} (router), {AUDIT_ADDR_ENV} (audit); without them "
+        f"the local cluster's, whose every port (router, audit, agents) {PORT_OFFSET_ENV} "
+        "shifts, as it shifts `aegis cluster`'s (e.g. 1000 for a second cluster). "
         "Exit status: 0 ok, 1 failed, 2 bad arguments or input, 130 interrupted. "
         "`aegis COMMAND --help` for each command.",
     )
@@ -43,7 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit status (see the epilog of --help)."""
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()
+    except ClusterError as exc:
+        # The default addresses follow the port offset: a bad one is bad input, not a crash.
+        print(f"aegis: error: {exc}", file=sys.stderr)
+        return USAGE
+    args = parser.parse_args(argv)
     try:
         status: int = args.handler(args)
     except CliError as exc:

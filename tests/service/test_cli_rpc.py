@@ -139,19 +139,20 @@ class Hosted:
         return None
 
 
-def settings() -> ServiceSettings:
-    return ServiceSettings(port=0, grace_period_s=1.0, log_format="text")
+def settings(port: int = 0) -> ServiceSettings:
+    return ServiceSettings(port=port, grace_period_s=1.0, log_format="text")
 
 
 @contextlib.contextmanager
-def serving(component: Hosted) -> Iterator[str]:
-    """The server runs on its own loop in a thread: the command under test runs its own."""
+def serving(component: Hosted, port: int = 0) -> Iterator[str]:
+    """The server (on `port`, by default a free one) runs on its own loop in a thread: the
+    command under test runs its own."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
 
     async def start() -> RunningServer:
-        server = RunningServer(component, settings())
+        server = RunningServer(component, settings(port))
         await server.start()
         return server
 
