@@ -13,7 +13,7 @@ from aegis_cli.event_input import (
     load_message,
     refuse_invalid,
 )
-from aegis_cli.eventjson import to_json_text
+from aegis_cli.output import show
 from aegis_cli.render import describe_text, signal_text
 from aegis_cli.rpc import add_timeout_option, call
 from agent_services.registry import default_registry
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
                 agent_pb2.DescribeRequest(), timeout=args.timeout
             ),
         )
-        print(to_json_text(described, indent=2) if args.json else describe_text(described))
+        show(described, args.json, describe_text)
         return 0
     context = pb.LoginContext()
     if args.context_file is not None:
@@ -68,5 +68,5 @@ def run(args: argparse.Namespace) -> int:
             request, timeout=args.timeout
         ),
     )
-    print(to_json_text(assessed.signal, indent=2) if args.json else signal_text(assessed.signal))
+    show(assessed.signal, args.json, signal_text)
     return 0

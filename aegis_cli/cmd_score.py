@@ -6,7 +6,7 @@ import argparse
 
 from aegis.v1 import router_pb2, router_pb2_grpc
 from aegis_cli.event_input import add_event_options, event_from_args
-from aegis_cli.eventjson import to_json_text
+from aegis_cli.output import show
 from aegis_cli.render import decision_text
 from aegis_cli.rpc import add_router_option, add_timeout_option, call
 
@@ -35,5 +35,5 @@ def run(args: argparse.Namespace) -> int:
             request, timeout=args.timeout
         ),
     )
-    print(to_json_text(reply.decision, indent=2) if args.json else decision_text(reply.decision))
+    show(reply.decision, args.json, decision_text)
     return 0

@@ -351,7 +351,7 @@ def test_score_prints_the_decision_readably_or_as_json(
 
     assert text.startswith("CHALLENGE  risk 0.700  confidence 0.800")
     assert "network    NO_MODEL" in text
-    assert decision["action"] == "ACTION_CHALLENGE"
+    assert decision["action"] == "CHALLENGE"
     assert decision["decision_id"].startswith("d-")
 
 
@@ -412,7 +412,7 @@ def test_agent_assess_sends_the_context_and_describe_reports_the_model(
 
     assert (assessed, described) == (0, 0)
     assert signal["risk"] == pytest.approx(0.3)
-    assert signal["reasons"] == [{"code": "SEEN", "message": "SE"}]
+    assert signal["reasons"] == [{"code": "SEEN", "message": "SE", "weight": 0.0}]
     assert description.startswith("geo  READY  model geo-7")
 
 
