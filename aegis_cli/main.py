@@ -19,6 +19,7 @@ from aegis_cli import (
 )
 from aegis_cli.cluster import PORT_OFFSET_ENV, ClusterError
 from aegis_cli.errors import INTERRUPTED, USAGE, CliError
+from aegis_cli.output import print_json
 from aegis_cli.rpc import AUDIT_ADDR_ENV, ROUTER_ADDR_ENV
 
 COMMANDS = (
@@ -57,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         status: int = args.handler(args)
     except CliError as exc:
         print(f"aegis: error: {exc.message}", file=sys.stderr)
+        if getattr(args, "json", False):
+            # A script asked for JSON: it gets a document on failure too.
+            print_json({"error": exc.message, "exit_status": exc.exit_code, **exc.details})
         return exc.exit_code
     except KeyboardInterrupt:
         print("aegis: interrupted", file=sys.stderr)
