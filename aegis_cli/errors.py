@@ -6,10 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 # Exit statuses: 1 = the operation failed; 2 = the input or the arguments were refused;
-# 130 = interrupted (Ctrl-C), as shells report it.
+# 130 = interrupted (Ctrl-C) and 141 = the reader of stdout went away (`| head`), as shells
+# report a process ended by SIGINT or SIGPIPE.
 FAILURE = 1
 USAGE = 2
 INTERRUPTED = 130
+BROKEN_PIPE = 141
 
 
 class CliError(Exception):

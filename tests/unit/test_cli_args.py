@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from aegis_cli.cmd_generate import write_jsonl
+from aegis_cli.errors import BROKEN_PIPE
 from aegis_cli.main import build_parser, main
 from aegis_world import WorldConfig, generate
 
@@ -189,3 +192,16 @@ def test_generate_refuses_an_attack_share_out_of_range(
 ) -> None:
     assert main(["generate", "--attack-share", "0.9"]) == 2
     assert "attack share must be within [0, 0.5]" in capsys.readouterr().err
+
+
+def test_output_cut_short_by_its_reader_ends_quietly() -> None:
+    # More than a pipe holds: the command is still writing when the reader goes away.
+    command = [sys.executable, "-m", "aegis_cli", "generate", "--events", "3000"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline().startswith(b'{"event_id"')
+        process.stdout.close()
+        err = process.stderr.read().decode()
+        status = process.wait(timeout=60)
+
+    assert (status, err) == (BROKEN_PIPE, "")
