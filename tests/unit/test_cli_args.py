@@ -205,3 +205,18 @@ def test_output_cut_short_by_its_reader_ends_quietly() -> None:
         status = process.wait(timeout=60)
 
     assert (status, err) == (BROKEN_PIPE, "")
+
+
+def test_a_too_large_event_is_refused_before_sending_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"user_id": "u1", "ip": "81.166.1.2",
+                                 "user_agent": "M" * 10_000_000}))
+
+    status = main(["score", "--json-file", str(event), "--router", NOWHERE, "--json"])
+
+    captured = capsys.readouterr()
+    assert status == 2
+    assert "event.user_agent: is 10000000 characters long; at most 1024" in captured.err
+    assert json.loads(captured.out)["field"] == "event.user_agent"
