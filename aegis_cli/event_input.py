@@ -68,7 +68,7 @@ def add_event_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--session-id")
     group.add_argument("--device-id", help="device fingerprint")
     group.add_argument("--ip")
-    group.add_argument("--country", help="ISO 3166-1 alpha-2, e.g. NO")
+    group.add_argument("--country", help="ISO 3166-1 alpha-2 in upper case, e.g. NO")
     group.add_argument("--region")
     group.add_argument("--city")
     group.add_argument("--asn", type=int)
