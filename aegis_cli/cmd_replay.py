@@ -18,6 +18,7 @@ from tqdm import tqdm
 from aegis.v1 import router_pb2_grpc
 from aegis_cli.argtypes import non_negative_int, positive_float, positive_int
 from aegis_cli.errors import FAILURE, USAGE, CliError
+from aegis_cli.output import print_json
 from aegis_cli.readers import FORMATS, InputError, accepted_window, detect_format, read_events
 from aegis_cli.refusal import Refusal
 from aegis_cli.render import summary_text
@@ -150,7 +151,7 @@ def score_rows(rows: Iterable[Row], options: ReplayOptions, total: int | None) -
 def report(summary: ReplaySummary, options: ReplayOptions) -> int:
     """Print the summary; exit 0 only when every row got a decision."""
     if options.json_summary:
-        print(json.dumps(summary.to_json(), sort_keys=True))
+        print_json(summary.to_json())
     else:
         print(summary_text(summary))
     if summary.stopped:

@@ -16,7 +16,10 @@ from router_service.policy import CONTEXT_UNAVAILABLE, REQUIRED_AGENT_MISSING
 
 # Counted apart from gRPC codes: rows the reader refused, never sent.
 MALFORMED = "MALFORMED"
+# Every name a count may have in `--json`, so that a script never meets a missing key.
 ACTIONS = sorted(enum_name(pb.Action, v) for v in pb.Action.values() if v != pb.ACTION_UNSPECIFIED)
+STATUSES = sorted(enum_name(pb.SignalStatus, v) for v in pb.SignalStatus.values()
+                  if v != pb.SIGNAL_STATUS_UNSPECIFIED)
 
 
 class LatencyHistogram:
@@ -155,15 +158,14 @@ class ReplaySummary:
             "failed": self.failed,
             "without_context": self.without_context,
             "required_agent_missing": self.required_agent_missing,
-            # Every action, taken or not, so that a script never meets a missing key.
             "actions": {name: self.actions[name] for name in ACTIONS},
             "signal_statuses": {
-                agent: dict(sorted(counts.items()))
+                agent: {name: counts[name] for name in STATUSES}
                 for agent, counts in sorted(self.signal_statuses.items())
             },
             "errors": dict(sorted(self.errors.items())),
             "actions_by_ground_truth": {
-                truth: dict(sorted(counts.items()))
+                truth: {name: counts[name] for name in ACTIONS}
                 for truth, counts in sorted(self.actions_by_truth.items())
             },
             "latency_ms": {

@@ -85,16 +85,21 @@ def test_the_summary_counts_actions_signal_statuses_errors_and_truth() -> None:
 
     assert data["decisions"] == 4
     assert data["failed"] == 2
+    # Every action and status is present, taken or not: scripts never meet a missing key.
     assert data["actions"] == {"ACCOUNT_TERMINATION": 0, "ALLOW": 2, "BLOCK_PERMANENT": 0,
                                "BLOCK_TEMPORARY": 1, "CHALLENGE": 0, "ESCALATE": 1}
     assert data["signal_statuses"] == {
-        "geo": {"ERROR": 1, "OK": 2}, "network": {"NO_MODEL": 1, "TIMEOUT": 1},
+        "geo": {"ERROR": 1, "NO_MODEL": 0, "OK": 2, "TIMEOUT": 0, "UNAVAILABLE": 0},
+        "network": {"ERROR": 0, "NO_MODEL": 1, "OK": 0, "TIMEOUT": 1, "UNAVAILABLE": 0},
     }
     assert data["errors"] == {"INVALID_ARGUMENT": 1, "MALFORMED": 1}
-    assert data["actions_by_ground_truth"] == {
+    taken = {truth: {a: n for a, n in counts.items() if n}
+             for truth, counts in data["actions_by_ground_truth"].items()}
+    assert taken == {
         "account_takeover": {"ESCALATE": 1}, "attack_ip": {"BLOCK_TEMPORARY": 1},
         "benign": {"ALLOW": 1},
     }
+    assert all(len(counts) == 6 for counts in data["actions_by_ground_truth"].values())
     assert data["latency_ms"]["p50"] == pytest.approx(20.0, rel=0.01)
     assert data["latency_ms"]["p99"] == pytest.approx(40.0, rel=0.01)
     assert data["throughput_per_s"] == 2.0
