@@ -10,16 +10,11 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aegis_domain.countries import COUNTRIES_PATH, load_countries
 from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, Reason, SignalStatus
 from agent_services.artifacts import fingerprint
 from agent_services.base import Agent, AgentDescription
-from agent_services.geo_data import (
-    COUNTRIES_PATH,
-    HOSTING_ASNS_PATH,
-    haversine_km,
-    load_countries,
-    load_hosting_asns,
-)
+from agent_services.geo_data import HOSTING_ASNS_PATH, haversine_km, load_hosting_asns
 from agent_services.history import no_history_reason, own_logins
 
 # Reason codes. A reason's weight is the risk that finding alone would carry.

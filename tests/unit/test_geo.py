@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from aegis_domain.countries import load_countries
 from aegis_domain.types import Action, AgentSignal, LoginContext, LoginEvent, PastLogin
 from agent_services.geo import (
     FREQUENT_COUNTRY_CHANGES,
@@ -18,7 +19,7 @@ from agent_services.geo import (
     GeoSettings,
     make_agent,
 )
-from agent_services.geo_data import haversine_km, load_countries
+from agent_services.geo_data import haversine_km
 from agent_services.history import NO_HISTORY
 
 NOW = 1_780_000_000.0
