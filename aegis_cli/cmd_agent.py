@@ -12,10 +12,11 @@ from aegis_cli.event_input import (
     load_message,
     refuse_invalid,
 )
-from aegis_cli.eventjson import to_json_text
+from aegis_cli.output import show
 from aegis_cli.render import describe_text, signal_text
 from aegis_cli.rpc import add_timeout_option, call
 from aegis_domain.registry import default_registry
+from aegis_mesh.cluster import local_address
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Assess one login on one agent, with an optional context (history and "
         "neighbourhood) that the router would otherwise gather from the audit service; "
         "or describe the agent. The address is 127.0.0.1 and the agent's registry port "
-        "unless --addr is given.",
+        "(shifted by AEGIS_CLUSTER_PORT_OFFSET, as the local cluster's) unless --addr is given.",
     )
     parser.add_argument("name", choices=registry.names, metavar="NAME",
                         help=f"the agent: {', '.join(registry.names)}")
@@ -44,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Describe the agent, or Assess the event after the router's own checks."""
-    address = args.addr or f"127.0.0.1:{default_registry().get(args.name).port}"
+    address = args.addr or local_address(default_registry().get(args.name).port)
     service = f"agent {args.name}"
     if args.describe:
         described = call(
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
                 agent_pb2.DescribeRequest(), timeout=args.timeout
             ),
         )
-        print(to_json_text(described, indent=2) if args.json else describe_text(described))
+        show(described, args.json, describe_text)
         return 0
     context = pb.LoginContext()
     if args.context_file is not None:
@@ -67,5 +68,5 @@ def run(args: argparse.Namespace) -> int:
             request, timeout=args.timeout
         ),
     )
-    print(to_json_text(assessed.signal, indent=2) if args.json else signal_text(assessed.signal))
+    show(assessed.signal, args.json, signal_text)
     return 0

@@ -15,12 +15,16 @@ import grpc
 from google.protobuf import json_format
 
 from aegis.v1 import agent_pb2_grpc, audit_pb2, audit_pb2_grpc
+from aegis.v1 import common_pb2 as pb
 from aegis_cli.errors import FAILURE, USAGE, CliError
 from aegis_cli.eventjson import to_json_text
+from aegis_cli.output import message_json, print_json, show
 from aegis_cli.render import verify_text
 from aegis_cli.rpc import add_audit_option, add_timeout_option, call, open_channel, rpc_failure
-from aegis_domain.registry import default_registry
+from aegis_domain.convert import enum_name
+from aegis_domain.registry import Registry, default_registry
 from aegis_lab.labels import label_row
+from aegis_mesh.cluster import port_offset
 from aegis_runtime.errors import ServiceError
 from audit_service.component import make_store
 from audit_service.log.proofs import ProofError, check_proof, proof_from_message
@@ -86,7 +90,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     replay_parser = actions.add_parser(
         "replay", help="re-run one decision through the agents and the policy",
         description="Re-run the recorded event and context through the agents (at "
-        "AEGIS_ROUTER_AGENT_ADDR_TEMPLATE / _AGENT_ADDRS) and the router's combination and "
+        "AEGIS_ROUTER_AGENT_ADDR_TEMPLATE / _AGENT_ADDRS, the local cluster's ports shifted by "
+        "AEGIS_CLUSTER_PORT_OFFSET) and the router's combination and "
         "policy. By default at the recorded versions: says which versions differ, and exits "
         "1 unless the result is identical. --current shows what would change now.",
     )
@@ -136,7 +141,7 @@ def run_verify(args: argparse.Namespace) -> int:
             audit_pb2.VerifyRequest(), timeout=args.timeout
         ),
     )
-    print(to_json_text(reply, indent=2) if args.json else verify_text(reply))
+    show(reply, args.json, verify_text)
     return 0 if reply.ok else FAILURE
 
 
@@ -164,8 +169,12 @@ def run_check_proof(args: argparse.Namespace) -> int:
     except ProofError as exc:
         print(f"NOT PROVEN: {exc}")
         return FAILURE
-    decision = line.body.get("decision", {})
-    print(f"proven: decision {line.decision_id} ({decision.get('action', '?')}) is record "
+    # The record keeps protobuf JSON (ACTION_ALLOW); people see the CLI's spelling (ALLOW).
+    action = line.body.get("decision", {}).get("action", "?")
+    known = pb.Action.DESCRIPTOR.values_by_name.get(action)
+    if known is not None:
+        action = enum_name(pb.Action, known.number)
+    print(f"proven: decision {line.decision_id} ({action}) is record "
           f"seq {line.seq} of {message.segment}, under a checkpoint signed by this key")
     return 0
 
@@ -238,8 +247,8 @@ def run_replay(args: argparse.Namespace) -> int:
     async def run() -> ReplayResult:
         # The scorer's batch calls trace themselves: no interceptors on these channels.
         channels = {
-            e.name: open_channel(settings.agent_address(e.name, e.port), intercepted=False)
-            for e in registry.agents
+            name: open_channel(address, intercepted=False)
+            for name, address in agent_addresses(settings, registry).items()
         }
         try:
             async with open_channel(args.audit_addr) as audit_channel:
@@ -262,10 +271,20 @@ def run_replay(args: argparse.Namespace) -> int:
                 await channel.close()
 
     result = asyncio.run(run())
-    print(json.dumps(replay_json(result), indent=2) if args.json else replay_text(result))
+    if args.json:
+        print_json(replay_json(result))
+    else:
+        print(replay_text(result))
     if args.current:
         return 0
     return 0 if result.identical and not result.mismatches else FAILURE
+
+
+def agent_addresses(settings: RouterSettings, registry: Registry) -> dict[str, str]:
+    """Each agent where the router would reach it: the router's own settings, with the local
+    cluster's ports shifted by AEGIS_CLUSTER_PORT_OFFSET as `aegis cluster up` shifts them."""
+    return {e.name: settings.agent_address(e.name, e.port + port_offset())
+            for e in registry.agents}
 
 
 def replay_json(result: ReplayResult) -> dict:
@@ -275,7 +294,7 @@ def replay_json(result: ReplayResult) -> dict:
         "identical": result.identical,
         "version_mismatches": [dataclasses.asdict(m) for m in result.mismatches],
         "differences": [dataclasses.asdict(d) for d in result.differences],
-        "replayed": json_format.MessageToDict(result.replayed, preserving_proto_field_name=True),
+        "replayed": message_json(result.replayed),
     }
 
 

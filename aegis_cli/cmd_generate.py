@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
                 logins = with_truth(logins, truth)
             out = files.enter_context(_open(args.out)) if args.out is not None else sys.stdout
             write(logins, out)
+    except BrokenPipeError:
+        raise  # the reader of stdout went away (`| head`): main ends quietly
     except OSError as exc:
         raise CliError(f"{exc.filename}: cannot write: {exc.strerror}") from None
     return 0

@@ -9,7 +9,6 @@ import dataclasses
 import itertools
 import json
 import sys
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,9 @@ from tqdm import tqdm
 from aegis.v1 import router_pb2_grpc
 from aegis_cli.argtypes import non_negative_int, positive_float, positive_int
 from aegis_cli.errors import FAILURE, USAGE, CliError
+from aegis_cli.output import print_json
 from aegis_cli.readers import FORMATS, InputError, accepted_window, detect_format, read_events
+from aegis_cli.refusal import Refusal
 from aegis_cli.render import summary_text
 from aegis_cli.resume import decided_lines
 from aegis_cli.rpc import add_router_option, open_channel
@@ -74,9 +75,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--limit", type=positive_int, metavar="N",
                         help="only the first N rows (records, malformed ones included)")
-    parser.add_argument("--max-problems", type=non_negative_int, default=100, metavar="N",
-                        help="with --on-error refuse, list at most N malformed rows; 0 for all "
-                        "(default %(default)s)")
+    parser.add_argument("--max-problems", type=non_negative_int, default=5, metavar="N",
+                        help="with --on-error refuse, list the first N malformed rows (after "
+                        "the count of problems by column); 0 for all (default %(default)s)")
     parser.set_defaults(handler=run)
 
 
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
 
     total = None
     if args.on_error == "refuse":
-        total = refuse_malformed(args.file, _guard(rows()), args.max_problems)
+        total = refuse_malformed(args.file, _guard(rows()), args.max_problems, args.json)
     options = options_from_args(args, args.router)
     todo = _guard(rows())
     if args.resume:
@@ -130,27 +131,20 @@ def run(args: argparse.Namespace) -> int:
     return report(score_rows(todo, options, total), options)
 
 
-def refuse_malformed(path: Path, rows: Iterable[Row], max_problems: int) -> int:
-    """The number of rows when all are valid; otherwise list the bad ones and refuse."""
-    count = bad = 0
-    by_column: Counter[str] = Counter()
+def refuse_malformed(path: Path, rows: Iterable[Row], max_problems: int,
+                     as_json: bool = False) -> int:
+    """The number of rows when all are valid; otherwise report the bad ones (on stderr, or
+    under --json in the error document) and refuse."""
+    refusal = Refusal(path, max_problems)
     for row in rows:
-        count += 1
+        refusal.rows += 1
         if isinstance(row, BadRow):
-            bad += 1
-            by_column.update(p.column or "(row)" for p in row.problems)
-            if max_problems == 0 or bad <= max_problems:
-                print(f"{path}: {row}", file=sys.stderr)
-    if bad:
-        if max_problems and bad > max_problems:
-            print(f"{path}: ... {bad - max_problems} more malformed rows", file=sys.stderr)
-        columns = ", ".join(f"{column} {n}" for column, n in by_column.most_common())
-        raise CliError(
-            f"{path}: {bad} of {count} rows are malformed (problems by column: {columns}); "
-            "nothing was scored. --on-error skip scores the valid rows and reports the others.",
-            USAGE,
-        )
-    return count
+            refusal.add(row)
+    if refusal.malformed:
+        if not as_json:
+            print(refusal.text(), file=sys.stderr)
+        raise CliError(refusal.message, USAGE, details=refusal.to_json())
+    return refusal.rows
 
 
 def score_rows(rows: Iterable[Row], options: ReplayOptions, total: int | None) -> ReplaySummary:
@@ -177,7 +171,7 @@ def score_rows(rows: Iterable[Row], options: ReplayOptions, total: int | None) -
 def report(summary: ReplaySummary, options: ReplayOptions) -> int:
     """Print the summary; exit 0 only when every row got a decision."""
     if options.json_summary:
-        print(json.dumps(summary.to_json(), sort_keys=True))
+        print_json(summary.to_json())
     else:
         print(summary_text(summary))
     if summary.stopped:

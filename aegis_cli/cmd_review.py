@@ -11,9 +11,10 @@ import grpc
 
 from aegis.v1 import audit_pb2, audit_pb2_grpc
 from aegis.v1 import common_pb2 as pb
-from aegis_cli.eventjson import to_json_text
+from aegis_cli.output import message_json, print_json, show
 from aegis_cli.render import decision_text
 from aegis_cli.rpc import add_audit_option, add_timeout_option, call, open_channel, rpc_failure
+from aegis_domain.convert import enum_name
 from audit_service.reviews import MIN_REASON_CHARS
 
 REVIEWER_ENV = "AEGIS_REVIEWER"
@@ -46,7 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                          help="reviewed decisions, latest review first")
     listing.add_argument("--limit", type=int, default=50, metavar="N",
                          help="at most N rows (default %(default)s)")
-    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    listing.add_argument("--json", action="store_true", help="print the rows as one JSON array")
     add_audit_option(listing)
     add_timeout_option(listing, 10.0)
     listing.set_defaults(handler=run_list)
@@ -106,9 +107,12 @@ def run_list(args: argparse.Namespace) -> int:
         return items
 
     items = asyncio.run(fetch())
+    if args.json:
+        print_json([message_json(item) for item in items])
+        return 0
     for item in items:
-        print(to_json_text(item) if args.json else review_line(item))
-    if not items and not args.json:
+        print(review_line(item))
+    if not items:
         print("no decided reviews" if args.decided else "the review queue is empty")
     return 0
 
@@ -116,12 +120,12 @@ def run_list(args: argparse.Namespace) -> int:
 def review_line(item: audit_pb2.ReviewItem) -> str:
     d = item.decision
     line = (f"{d.decision_id}  {d.event_time.ToJsonString()}  user {d.user_id}  "
-            f"{pb.Action.Name(d.action).removeprefix('ACTION_')}  risk {d.risk:.3f}  "
+            f"{enum_name(pb.Action, d.action)}  risk {d.risk:.3f}  "
             f"{d.country or '-'}")
     if item.state == audit_pb2.REVIEW_STATE_DECIDED:
         r = item.review
-        line += (f"  -> {pb.ReviewOutcome.Name(r.outcome).removeprefix('REVIEW_OUTCOME_')} "
-                 f"{pb.Action.Name(r.action).removeprefix('ACTION_')} by {r.reviewer}: "
+        line += (f"  -> {enum_name(pb.ReviewOutcome, r.outcome)} "
+                 f"{enum_name(pb.Action, r.action)} by {r.reviewer}: "
                  f"{r.reason}")
     return line
 
@@ -134,7 +138,7 @@ def run_show(args: argparse.Namespace) -> int:
         ),
     )
     if args.json:
-        print(to_json_text(reply, indent=2))
+        print_json(message_json(reply))
         return 0
     event = reply.record.event
     print(decision_text(reply.record.decision))
@@ -164,12 +168,13 @@ def run_decide(args: argparse.Namespace) -> int:
             request, timeout=args.timeout
         ),
     )
-    if args.json:
-        print(to_json_text(reply, indent=2))
-    else:
-        review = reply.review
-        print(f"recorded review {review.review_id}: "
-              f"{pb.ReviewOutcome.Name(review.outcome).removeprefix('REVIEW_OUTCOME_')} -> "
-              f"{pb.Action.Name(review.action)} (was {pb.Action.Name(review.original_action)})"
-              f"{' (already recorded)' if reply.duplicate else ''}; audit {reply.audit_ref}")
+    show(reply, args.json, decided_text)
     return 0
+
+
+def decided_text(reply: audit_pb2.DecideReviewResponse) -> str:
+    review = reply.review
+    return (f"recorded review {review.review_id}: {enum_name(pb.ReviewOutcome, review.outcome)} "
+            f"-> {enum_name(pb.Action, review.action)} "
+            f"(was {enum_name(pb.Action, review.original_action)})"
+            f"{' (already recorded)' if reply.duplicate else ''}; audit {reply.audit_ref}")

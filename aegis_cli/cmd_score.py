@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from aegis.v1 import router_pb2, router_pb2_grpc
-from aegis_cli.event_input import add_event_options, event_from_args
-from aegis_cli.eventjson import to_json_text
+from aegis_cli.event_input import add_event_options, event_from_args, refuse_invalid
+from aegis_cli.output import show
 from aegis_cli.render import decision_text
 from aegis_cli.rpc import add_router_option, add_timeout_option, call
 
@@ -17,7 +17,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "score",
         help="score one login through the router and print the decision",
         description="Score one login. The event comes from --json-file and/or flags. An "
-        "event the router refuses is reported with the offending field (exit status 2).",
+        "event the router would refuse (a field too long, a bad address...) is refused before "
+        "it is sent, and one the router refuses is reported, naming the offending field "
+        "(exit status 2).",
     )
     add_event_options(parser)
     add_router_option(parser)
@@ -28,12 +30,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Exit 0 with a decision; INVALID_ARGUMENT exits 2 naming the field."""
-    request = router_pb2.ScoreRequest(event=event_from_args(args))
+    event = event_from_args(args)
+    refuse_invalid(event)
+    request = router_pb2.ScoreRequest(event=event)
     reply = call(
         args.router, "router",
         lambda channel: router_pb2_grpc.RouterServiceStub(channel).Score(
             request, timeout=args.timeout
         ),
     )
-    print(to_json_text(reply.decision, indent=2) if args.json else decision_text(reply.decision))
+    show(reply.decision, args.json, decision_text)
     return 0

@@ -68,7 +68,7 @@ def add_event_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--session-id")
     group.add_argument("--device-id", help="device fingerprint")
     group.add_argument("--ip")
-    group.add_argument("--country", help="ISO 3166-1 alpha-2, e.g. NO")
+    group.add_argument("--country", help="ISO 3166-1 alpha-2 in upper case, e.g. NO")
     group.add_argument("--region")
     group.add_argument("--city")
     group.add_argument("--asn", type=int)
@@ -120,11 +120,14 @@ def event_from_args(args: argparse.Namespace) -> pb.LoginEvent:
 
 
 def refuse_invalid(event: pb.LoginEvent) -> None:
-    """The router's own checks, for calls that bypass it (an agent trusts its caller)."""
+    """The router's own checks, before anything is sent: for calls that bypass it (an agent
+    trusts its caller), and so that an event too large for a gRPC message (a 10 MB user
+    agent) is refused naming its field rather than failing as RESOURCE_EXHAUSTED."""
     try:
         validate_event(event, accepted_window())
     except InvalidArgument as exc:
-        raise CliError(f"invalid event: {exc.message}", USAGE) from None
+        raise CliError(f"invalid event: {exc.message}", USAGE,
+                       details={"field": exc.field}) from None
 
 
 def load_message(path: str, message: Message) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aegis.v1 import agent_pb2, audit_pb2
 from aegis.v1 import common_pb2 as pb
+from aegis_domain.convert import enum_name
 from router_service.client.summary import ReplaySummary, action_name, status_name
 
 
@@ -52,7 +53,7 @@ def signal_text(signal: pb.AgentSignal) -> str:
 
 def describe_text(reply: agent_pb2.DescribeResponse) -> str:
     """An agent's name, state, model version, description and features."""
-    state = agent_pb2.AgentState.Name(reply.state).removeprefix("AGENT_STATE_")
+    state = enum_name(agent_pb2.AgentState, reply.state)
     lines = [f"{reply.name}  {state}  model {reply.model_version or '-'}"]
     if reply.description:
         lines.append(reply.description)
@@ -76,6 +77,8 @@ def summary_text(summary: ReplaySummary) -> str:
     data = summary.to_json()
     lines = [
         f"rows {summary.rows}  decisions {summary.decisions}  failed {summary.failed}  "
+        f"without context {summary.without_context}  "
+        f"required agent missing {summary.required_agent_missing}  "
         f"in {summary.elapsed_s:.1f} s ({_number(data['throughput_per_s'])} decisions/s)"
     ]
     if summary.actions:

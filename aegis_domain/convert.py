@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from google.protobuf.descriptor import EnumDescriptor
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from aegis.v1 import common_pb2 as pb
@@ -28,6 +32,18 @@ _DEVICE_TYPES = {member.value: member for member in DeviceType}
 _AUTH_METHODS = {member.value: member for member in AuthMethod}
 _ACTIONS = {member.value: member for member in Action}
 _LINK_KINDS = {member.value: member for member in LinkKind}
+
+
+def enum_name(enum_type: EnumTypeWrapper | EnumDescriptor, value: int) -> str:
+    """A value's name without its type's prefix (ACTION_ALLOW -> ALLOW, SIGNAL_STATUS_OK ->
+    OK): the one spelling people and scripts see. buf's ENUM_VALUE_PREFIX rule guarantees
+    the prefix; a value this build does not know shows as its number."""
+    descriptor = enum_type if isinstance(enum_type, EnumDescriptor) else enum_type.DESCRIPTOR
+    known = descriptor.values_by_number.get(value)
+    if known is None:
+        return str(value)
+    prefix = re.sub(r"(?<!^)(?=[A-Z])", "_", descriptor.name).upper() + "_"
+    return known.name.removeprefix(prefix)
 
 
 def seconds_to_timestamp(seconds: float) -> Timestamp:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aegis.v1 import common_pb2 as pb
+from aegis_domain.countries import country_codes
 from aegis_runtime.errors import InvalidArgument
 
 # Bounds on free-text fields: generous for real traffic, tight enough to stop abuse of the
@@ -64,10 +65,8 @@ def validate_event(event: pb.LoginEvent, window: TimeWindow, prefix: str = "even
     except ValueError:
         raise bad("ip", f"{event.ip[:64]!r} is not an IPv4 or IPv6 address") from None
 
-    if event.country and not (
-        len(event.country) == 2 and event.country.isascii() and event.country.isupper()
-    ):
-        raise bad("country", f"{event.country[:16]!r} is not an ISO 3166-1 alpha-2 code")
+    if event.country and event.country not in country_codes():
+        raise bad("country", _country_problem(event.country))
 
     if not event.HasField("timestamp"):
         raise bad("timestamp", "is required")
@@ -102,6 +101,15 @@ def validate_event(event: pb.LoginEvent, window: TimeWindow, prefix: str = "even
         math.isfinite(event.accuracy_radius_km) and 0 <= event.accuracy_radius_km <= 20_000
     ):
         raise bad("accuracy_radius_km", "must be within [0, 20000]")
+
+
+def _country_problem(country: str) -> str:
+    # Never normalised: the audit record keeps the event as it came, so a lower-case code is
+    # refused with the spelling to send instead.
+    shown = f"{country[:16]!r} is not an ISO 3166-1 alpha-2 country code"
+    if country.upper() in country_codes():
+        return f"{shown}: codes are upper case ({country.upper()!r})"
+    return shown
 
 
 def _iso(seconds: float) -> str:

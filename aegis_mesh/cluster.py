@@ -70,14 +70,20 @@ def port_offset() -> int:
     return offset
 
 
+def local_address(port: int, offset: int | None = None) -> str:
+    """Where the cluster's service of default `port` answers, shifted by `offset`
+    (default: AEGIS_CLUSTER_PORT_OFFSET)."""
+    return f"{HOST}:{port + (port_offset() if offset is None else offset)}"
+
+
 def router_address(offset: int | None = None) -> str:
     """Where the cluster's router answers."""
-    return f"{HOST}:{ROUTER_PORT + (port_offset() if offset is None else offset)}"
+    return local_address(ROUTER_PORT, offset)
 
 
 def audit_address(offset: int | None = None) -> str:
     """Where the cluster's audit service answers."""
-    return f"{HOST}:{AUDIT_PORT + (port_offset() if offset is None else offset)}"
+    return local_address(AUDIT_PORT, offset)
 
 
 def grpc_health(address: str) -> str:

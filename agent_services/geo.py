@@ -10,8 +10,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aegis_domain.countries import COUNTRIES_PATH
 from aegis_domain.geo_data import (
-    COUNTRIES_PATH,
     DEFAULT_ACCURACY_KM,
     HOSTING_ASNS_PATH,
     MIN_TRAVEL_GAP_S,

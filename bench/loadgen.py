@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 
 from aegis.v1 import common_pb2, router_pb2, router_pb2_grpc
+from aegis_domain.convert import enum_name
 from bench.population import Population
 from bench.stats import summarise
 
@@ -53,7 +54,7 @@ async def run_rate(
         done = time.perf_counter()
         finished_at.append(done)
         latencies.append((done - intended) * 1000)
-        actions[common_pb2.Action.Name(reply.decision.action)] += 1
+        actions[enum_name(common_pb2.Action, reply.decision.action)] += 1
         timing = reply.timing
         context_latencies.append(timing.context_ms)
         audit_latencies.append(timing.audit_ms)
@@ -68,8 +69,7 @@ async def run_rate(
                 agent_latencies[signal.agent].append(signal.latency_ms)
                 batch_sizes[signal.agent].append(signal.batch_size)
             else:
-                status = common_pb2.SignalStatus.Name(signal.status).removeprefix("SIGNAL_STATUS_")
-                degraded[f"{signal.agent}:{status}"] += 1
+                degraded[f"{signal.agent}:{enum_name(common_pb2.SignalStatus, signal.status)}"] += 1
 
     tasks = []
     start = time.perf_counter()

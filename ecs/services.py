@@ -62,7 +62,9 @@ def deployed_services(
     reserved = {ROUTER, AUDIT} & set(registry.names)
     if reserved:
         raise ValueError(f"agent names {sorted(reserved)} are taken by the platform services")
-    specs = [spec for stage in cluster_stages(ClusterPaths(), registry=registry) for spec in stage]
+    # Deployed ports are the registry's: never shifted by the caller's AEGIS_CLUSTER_PORT_OFFSET.
+    stages = cluster_stages(ClusterPaths(), registry=registry, offset=0)
+    specs = [spec for stage in stages for spec in stage]
     return [_deployed(spec, registry, config) for spec in specs]
 
 

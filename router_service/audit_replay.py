@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import grpc
 
 from aegis.v1 import agent_pb2, agent_pb2_grpc, common_pb2
-from aegis_domain.convert import signal_from_proto
+from aegis_domain.convert import enum_name, signal_from_proto
 from aegis_domain.types import AgentSignal, SignalStatus
 from router_service.deadline import Deadline
 from router_service.fanout import assess_all
@@ -132,8 +132,8 @@ def differences(recorded: common_pb2.Decision, replayed: common_pb2.Decision) ->
     """What the decision is made of (not its ids, times or latencies), field by field."""
     found = []
     if recorded.action != replayed.action:
-        found.append(Difference("action", common_pb2.Action.Name(recorded.action),
-                                common_pb2.Action.Name(replayed.action)))
+        found.append(Difference("action", enum_name(common_pb2.Action, recorded.action),
+                                enum_name(common_pb2.Action, replayed.action)))
     found += [
         Difference(name, repr(getattr(recorded, name)), repr(getattr(replayed, name)))
         for name in ("risk", "confidence", "disagreement")
@@ -159,5 +159,5 @@ def _reasons(reasons: Sequence[common_pb2.Reason]) -> list[tuple[str, str, float
 
 
 def _signal(s: common_pb2.AgentSignal) -> tuple[object, ...]:
-    return (common_pb2.SignalStatus.Name(s.status), s.risk, s.confidence, _reasons(s.reasons),
+    return (enum_name(common_pb2.SignalStatus, s.status), s.risk, s.confidence, _reasons(s.reasons),
             s.model_version)

@@ -21,6 +21,9 @@ VelocityMetric = Literal[
     "ip_distinct_users", "device_distinct_users",
 ]
 _FAILED = (SignalStatus.TIMEOUT, SignalStatus.ERROR, SignalStatus.UNAVAILABLE)
+# Reason codes of a degraded decision; replay summaries count decisions by them.
+CONTEXT_UNAVAILABLE = "CONTEXT_UNAVAILABLE"
+REQUIRED_AGENT_MISSING = "REQUIRED_AGENT_MISSING"
 
 
 class PolicyError(ValueError):
@@ -166,12 +169,12 @@ class Policy:
                          f"{limit.metric} {observed} >= {limit.limit} in "
                          f"{inputs.velocity.window_seconds} s")
         else:
-            fire(spec.degraded.context_unavailable, "CONTEXT_UNAVAILABLE",
+            fire(spec.degraded.context_unavailable, CONTEXT_UNAVAILABLE,
                  "user history unavailable; velocity limits not checked")
 
         for s in inputs.signals:
             if s.agent in inputs.required_agents and s.status in _FAILED:
-                fire(spec.degraded.required_agent_missing, f"REQUIRED_AGENT_MISSING:{s.agent}",
+                fire(spec.degraded.required_agent_missing, f"{REQUIRED_AGENT_MISSING}:{s.agent}",
                      f"required agent {s.agent}: {s.status.name}")
 
         if not fired:

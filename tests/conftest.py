@@ -21,6 +21,18 @@ _provider.add_span_processor(SimpleSpanProcessor(SPANS))
 trace.set_tracer_provider(_provider)
 
 
+# The caller's cluster settings (a developer's second cluster, say) must not reach the tests:
+# they would move the ports that tests and rendered artifacts expect. Integration tests set
+# their own offset on top.
+_CALLER_CLUSTER_ENV = ("AEGIS_CLUSTER_PORT_OFFSET", "AEGIS_ROUTER_ADDR", "AEGIS_AUDIT_ADDR")
+
+
+@pytest.fixture(autouse=True)
+def no_caller_cluster_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _CALLER_CLUSTER_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def spans() -> InMemorySpanExporter:
     SPANS.clear()

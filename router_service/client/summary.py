@@ -10,10 +10,16 @@ from typing import Any
 import grpc
 
 from aegis.v1 import common_pb2 as pb
+from aegis_domain.convert import enum_name
 from router_service.client.rows import Labels
+from router_service.policy import CONTEXT_UNAVAILABLE, REQUIRED_AGENT_MISSING
 
 # Counted apart from gRPC codes: rows the reader refused, never sent.
 MALFORMED = "MALFORMED"
+# Every name a count may have in `--json`, so that a script never meets a missing key.
+ACTIONS = sorted(enum_name(pb.Action, v) for v in pb.Action.values() if v != pb.ACTION_UNSPECIFIED)
+STATUSES = sorted(enum_name(pb.SignalStatus, v) for v in pb.SignalStatus.values()
+                  if v != pb.SIGNAL_STATUS_UNSPECIFIED)
 
 
 class LatencyHistogram:
@@ -70,12 +76,12 @@ class LatencyHistogram:
 
 def action_name(action: int) -> str:
     """ACTION_ALLOW -> ALLOW."""
-    return pb.Action.Name(action).removeprefix("ACTION_")
+    return enum_name(pb.Action, action)
 
 
 def status_name(status: int) -> str:
     """SIGNAL_STATUS_NO_MODEL -> NO_MODEL."""
-    return pb.SignalStatus.Name(status).removeprefix("SIGNAL_STATUS_")
+    return enum_name(pb.SignalStatus, status)
 
 
 def ground_truth_class(labels: Labels) -> str:
@@ -101,6 +107,10 @@ class ReplaySummary:
 
     rows: int = 0
     decisions: int = 0
+    # Decisions made degraded (counted among the decisions, not the failures): without the
+    # user's history, or without the signal of an agent the registry marks required.
+    without_context: int = 0
+    required_agent_missing: int = 0
     actions: Counter[str] = field(default_factory=Counter)
     signal_statuses: defaultdict[str, Counter[str]] = field(
         default_factory=lambda: defaultdict(Counter)
@@ -122,6 +132,9 @@ class ReplaySummary:
         for signal in decision.signals:
             self.signal_statuses[signal.agent][status_name(signal.status)] += 1
         self.latency.add(decision.latency_ms)
+        codes = {reason.code.split(":", 1)[0] for reason in decision.reasons}
+        self.without_context += CONTEXT_UNAVAILABLE in codes
+        self.required_agent_missing += REQUIRED_AGENT_MISSING in codes
         if labels is not None:
             self.actions_by_truth[ground_truth_class(labels)][action] += 1
 
@@ -143,14 +156,16 @@ class ReplaySummary:
             "rows": self.rows,
             "decisions": self.decisions,
             "failed": self.failed,
-            "actions": dict(sorted(self.actions.items())),
+            "without_context": self.without_context,
+            "required_agent_missing": self.required_agent_missing,
+            "actions": {name: self.actions[name] for name in ACTIONS},
             "signal_statuses": {
-                agent: dict(sorted(counts.items()))
+                agent: {name: counts[name] for name in STATUSES}
                 for agent, counts in sorted(self.signal_statuses.items())
             },
             "errors": dict(sorted(self.errors.items())),
             "actions_by_ground_truth": {
-                truth: dict(sorted(counts.items()))
+                truth: {name: counts[name] for name in ACTIONS}
                 for truth, counts in sorted(self.actions_by_truth.items())
             },
             "latency_ms": {

@@ -14,6 +14,8 @@ TEST_PORT_OFFSET = os.environ.get("AEGIS_TEST_PORT_OFFSET", "1000")
 
 
 @pytest.fixture(autouse=True)
-def shifted_cluster_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+def shifted_cluster_ports(
+    monkeypatch: pytest.MonkeyPatch, no_caller_cluster_settings: None
+) -> None:
     # The subprocesses (make, aegis, bench) inherit it, and so find each other.
     monkeypatch.setenv(PORT_OFFSET_ENV, TEST_PORT_OFFSET)

@@ -48,7 +48,7 @@ def test_review_list_decide_show(audit_addr: str, capsys: pytest.CaptureFixture[
     assert main(["review", "decide", "d-2", "--outcome", "modify", "--action",
                  "block_permanent", "--reason", REASON, "--reviewer", "ana",
                  "--audit-addr", audit_addr]) == 0
-    assert "ACTION_BLOCK_PERMANENT (was ACTION_ESCALATE)" in capsys.readouterr().out
+    assert "MODIFY -> BLOCK_PERMANENT (was ESCALATE)" in capsys.readouterr().out
     assert main(["review", "decide", "d-2", "--outcome", "approve", "--reason", REASON,
                  "--reviewer", "bob", "--audit-addr", audit_addr]) == 1
     assert "reviewed already" in capsys.readouterr().err
@@ -67,7 +67,7 @@ def test_prove_and_check_offline(audit_addr: str, tmp_path: Path,
     key = tmp_path / "key.pem"
     key.write_text(capsys.readouterr().out)
     assert main(["audit", "check-proof", str(proof), "--public-key", str(key)]) == 0
-    assert "proven: decision d-1 (ACTION_ALLOW)" in capsys.readouterr().out
+    assert "proven: decision d-1 (ALLOW)" in capsys.readouterr().out
     proof.write_text(proof.read_text().replace("ACTION_ALLOW", "ACTION_CHALLENGE"))
     assert main(["audit", "check-proof", str(proof), "--public-key", str(key)]) == 1
     assert "NOT PROVEN" in capsys.readouterr().out

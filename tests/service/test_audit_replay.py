@@ -124,5 +124,5 @@ def test_replay_at_the_current_versions_shows_what_would_change(tmp_path: Path) 
         d.field in ("action", "reasons") or d.field.startswith("signals[")
         for r in changed for d in r.differences
     )
-    assert any(d.field == "action" and d.replayed == "ACTION_BLOCK_TEMPORARY"
+    assert any(d.field == "action" and d.replayed == "BLOCK_TEMPORARY"
                for r in changed for d in r.differences)

@@ -151,19 +151,20 @@ class Hosted:
         return None
 
 
-def settings() -> ServiceSettings:
-    return ServiceSettings(port=0, grace_period_s=1.0, log_format="text")
+def settings(port: int = 0) -> ServiceSettings:
+    return ServiceSettings(port=port, grace_period_s=1.0, log_format="text")
 
 
 @contextlib.contextmanager
-def serving(component: Hosted) -> Iterator[str]:
-    """The server runs on its own loop in a thread: the command under test runs its own."""
+def serving(component: Hosted, port: int = 0) -> Iterator[str]:
+    """The server (on `port`, by default a free one) runs on its own loop in a thread: the
+    command under test runs its own."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
 
     async def start() -> RunningServer:
-        server = RunningServer(component, settings())
+        server = RunningServer(component, settings(port))
         await server.start()
         return server
 
@@ -203,7 +204,9 @@ def test_replay_scores_every_row_and_writes_a_line_for_each(
     assert summary["rows"] == summary["decisions"] == 40
     assert summary["failed"] == 0
     assert sum(summary["actions"].values()) == 40
-    assert summary["signal_statuses"] == {"geo": {"OK": 40}, "network": {"NO_MODEL": 40}}
+    assert summary["signal_statuses"]["geo"]["OK"] == 40
+    assert summary["signal_statuses"]["network"]["NO_MODEL"] == 40
+    assert sum(map(sum, (c.values() for c in summary["signal_statuses"].values()))) == 80
     assert summary["latency_ms"]["p50"] == pytest.approx(12.5, rel=0.01)
     assert sum(sum(c.values()) for c in summary["actions_by_ground_truth"].values()) == 40
     lines = [json.loads(line) for line in out.read_text().splitlines()]
@@ -266,7 +269,9 @@ def test_refuse_scores_nothing_when_one_row_is_malformed(
 
     assert status == 2
     assert fake.received == 0
-    assert "line 6: Device Type: 'phone' is not one of" in capsys.readouterr().err
+    explained = [line.split() for line in capsys.readouterr().err.splitlines()]
+    assert ["Device", "Type", "1", "rows,", "e.g.", "line", "6:", "'phone'", "is", "not", "one",
+            "of"] in [words[:12] for words in explained]
 
 
 def test_a_stream_that_fails_stops_the_replay_and_counts_what_was_left(
@@ -427,7 +432,7 @@ def test_score_prints_the_decision_readably_or_as_json(
 
     assert text.startswith("CHALLENGE  risk 0.700  confidence 0.800")
     assert "network    NO_MODEL" in text
-    assert decision["action"] == "ACTION_CHALLENGE"
+    assert decision["action"] == "CHALLENGE"
     assert decision["decision_id"].startswith("d-")
 
 
@@ -488,7 +493,7 @@ def test_agent_assess_sends_the_context_and_describe_reports_the_model(
 
     assert (assessed, described) == (0, 0)
     assert signal["risk"] == pytest.approx(0.3)
-    assert signal["reasons"] == [{"code": "SEEN", "message": "SE"}]
+    assert signal["reasons"] == [{"code": "SEEN", "message": "SE", "weight": 0.0}]
     assert description.startswith("geo  READY  model geo-7")
 
 

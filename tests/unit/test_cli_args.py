@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from aegis_cli.cmd_generate import write_jsonl
+from aegis_cli.errors import BROKEN_PIPE
 from aegis_cli.main import build_parser, main
 from aegis_lab.world import WorldConfig, generate
 
@@ -80,9 +84,62 @@ def test_a_damaged_file_is_refused_whole_with_each_line_listed(
     assert status == 2
     assert "2000 of 2000 rows are malformed" in err
     assert "nothing was scored" in err
-    listed = [line for line in err.splitlines() if ": line " in line]
+    listed = [line for line in err.splitlines() if line.startswith("  line ")]
     assert len(listed) == 2000
-    assert f"{damaged}: line 2001: Login Timestamp:" in listed[-1]
+    assert listed[-1].startswith("  line 2001: Login Timestamp, User ID")
+
+
+def test_a_damaged_file_is_refused_in_a_screenful_that_explains_each_column(
+    rba_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    damaged = rba_dir / "rba-head2000-spreadsheet-damaged.csv"
+
+    status = main(["replay", str(damaged), "--router", NOWHERE])
+
+    err = capsys.readouterr().err.splitlines()
+    assert status == 2
+    assert len(err) <= 24
+    assert max(len(line) for line in err) <= 200
+    assert len([line for line in err if "2000 rows, e.g. line 2: " in line]) == 5
+    assert any("User ID" in line and "2000 rows, e.g. line 2: '-4.32E+18' is in scientific"
+               in line for line in err)
+    assert "... 1995 more" in err[-2]
+    assert "No row is valid" in err[-1]
+    assert "--on-error skip" not in err[-1]
+
+
+def test_a_file_with_valid_rows_is_refused_with_the_hint_to_skip(
+    rba_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = (rba_dir / "rba-head19.csv").read_text().splitlines()
+    damaged = (rba_dir / "rba-head2000-spreadsheet-damaged.csv").read_text().splitlines()
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("\n".join([*good[:4], damaged[4]]) + "\n")
+
+    assert main(["replay", str(mixed), "--router", NOWHERE]) == 2
+
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert "1 of 4 rows are malformed" in last
+    assert "--on-error skip scores the 3 valid rows" in last
+
+
+def test_a_refused_file_reports_its_problems_as_json_under_json(
+    rba_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    damaged = rba_dir / "rba-head2000-spreadsheet-damaged.csv"
+
+    status = main(["replay", str(damaged), "--router", NOWHERE, "--json"])
+
+    refused = json.loads(capsys.readouterr().out)
+    assert status == refused["exit_status"] == 2
+    assert (refused["rows"], refused["malformed"]) == (2000, 2000)
+    assert refused["problems_by_column"]["User ID"] == 2000
+    assert [row["line"] for row in refused["malformed_rows"]] == [2, 3, 4, 5, 6]
+    assert refused["malformed_rows"][0]["problems"][0] == {
+        "column": "Login Timestamp",
+        "message": "'43:30.8' is not a timestamp like 2020-02-03 12:43:30.772 "
+                   "(YYYY-MM-DD HH:MM:SS[.fff], UTC); a spreadsheet may have cut the date off",
+    }
 
 
 def test_an_unparsable_event_file_names_each_bad_field(
@@ -135,3 +192,31 @@ def test_generate_refuses_an_attack_share_out_of_range(
 ) -> None:
     assert main(["generate", "--attack-share", "0.9"]) == 2
     assert "attack share must be within [0, 0.5]" in capsys.readouterr().err
+
+
+def test_output_cut_short_by_its_reader_ends_quietly() -> None:
+    # More than a pipe holds: the command is still writing when the reader goes away.
+    command = [sys.executable, "-m", "aegis_cli", "generate", "--events", "3000"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline().startswith(b'{"event_id"')
+        process.stdout.close()
+        err = process.stderr.read().decode()
+        status = process.wait(timeout=60)
+
+    assert (status, err) == (BROKEN_PIPE, "")
+
+
+def test_a_too_large_event_is_refused_before_sending_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"user_id": "u1", "ip": "81.166.1.2",
+                                 "user_agent": "M" * 10_000_000}))
+
+    status = main(["score", "--json-file", str(event), "--router", NOWHERE, "--json"])
+
+    captured = capsys.readouterr()
+    assert status == 2
+    assert "event.user_agent: is 10000000 characters long; at most 1024" in captured.err
+    assert json.loads(captured.out)["field"] == "event.user_agent"

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from aegis_cli.cmd_audit import agent_addresses
 from aegis_cli.cmd_cluster import config_ending_now
-from aegis_cli.main import build_parser
+from aegis_cli.main import build_parser, main
 from aegis_domain.registry import default_registry
 from aegis_lab.world import DEFAULT_START, generate
 from aegis_mesh.cluster import (
@@ -229,3 +230,33 @@ def test_cluster_run_generates_logins_that_end_within_the_day_before_now() -> No
     last = list(generate(config))[-1].event.timestamp.ToDatetime(tzinfo=UTC)
     assert timedelta(0) <= datetime.now(UTC) - last <= timedelta(days=1)
     assert (config.start - DEFAULT_START) % timedelta(days=1) == timedelta(0)
+
+
+def test_audit_replay_reaches_the_agents_of_the_shifted_cluster(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PORT_OFFSET_ENV, "700")
+    monkeypatch.setenv("AEGIS_ROUTER_AGENT_ADDRS", '{"geo": "10.0.0.7:50064"}')
+
+    addresses = agent_addresses(RouterSettings(), default_registry())
+
+    assert addresses == {
+        e.name: "10.0.0.7:50064" if e.name == "geo" else f"127.0.0.1:{e.port + 700}"
+        for e in default_registry().agents
+    }
+
+
+def test_help_documents_the_port_offset(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+
+    assert PORT_OFFSET_ENV in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_bad_port_offset_is_bad_input_for_every_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(PORT_OFFSET_ENV, "ten")
+
+    assert main(["score", "--user", "u1", "--ip", "81.166.1.2"]) == 2
+    assert f"{PORT_OFFSET_ENV}='ten' is not a whole number" in capsys.readouterr().err

@@ -7,9 +7,11 @@ import json
 import pytest
 
 from aegis.v1 import common_pb2 as pb
+from aegis_cli.render import summary_text
 from router_service.client.rows import BadRow, Labels, Problem
 from router_service.client.stream import Outcome
 from router_service.client.summary import MALFORMED, LatencyHistogram, ReplaySummary, code_name
+from router_service.policy import CONTEXT_UNAVAILABLE, REQUIRED_AGENT_MISSING
 
 
 def histogram(values: list[float]) -> LatencyHistogram:
@@ -83,20 +85,43 @@ def test_the_summary_counts_actions_signal_statuses_errors_and_truth() -> None:
 
     assert data["decisions"] == 4
     assert data["failed"] == 2
-    assert data["actions"] == {"ALLOW": 2, "BLOCK_TEMPORARY": 1, "ESCALATE": 1}
+    # Every action and status is present, taken or not: scripts never meet a missing key.
+    assert data["actions"] == {"ACCOUNT_TERMINATION": 0, "ALLOW": 2, "BLOCK_PERMANENT": 0,
+                               "BLOCK_TEMPORARY": 1, "CHALLENGE": 0, "ESCALATE": 1}
     assert data["signal_statuses"] == {
-        "geo": {"ERROR": 1, "OK": 2}, "network": {"NO_MODEL": 1, "TIMEOUT": 1},
+        "geo": {"ERROR": 1, "NO_MODEL": 0, "OK": 2, "TIMEOUT": 0, "UNAVAILABLE": 0},
+        "network": {"ERROR": 0, "NO_MODEL": 1, "OK": 0, "TIMEOUT": 1, "UNAVAILABLE": 0},
     }
     assert data["errors"] == {"INVALID_ARGUMENT": 1, "MALFORMED": 1}
-    assert data["actions_by_ground_truth"] == {
+    taken = {truth: {a: n for a, n in counts.items() if n}
+             for truth, counts in data["actions_by_ground_truth"].items()}
+    assert taken == {
         "account_takeover": {"ESCALATE": 1}, "attack_ip": {"BLOCK_TEMPORARY": 1},
         "benign": {"ALLOW": 1},
     }
+    assert all(len(counts) == 6 for counts in data["actions_by_ground_truth"].values())
     assert data["latency_ms"]["p50"] == pytest.approx(20.0, rel=0.01)
     assert data["latency_ms"]["p99"] == pytest.approx(40.0, rel=0.01)
     assert data["throughput_per_s"] == 2.0
     assert data["stopped"] is None
     json.dumps(data)
+
+
+def test_degraded_decisions_are_counted_beside_the_failed_ones() -> None:
+    s = ReplaySummary(rows=4)
+    without_context = decision(pb.ACTION_CHALLENGE, 10)
+    without_context.reasons.add(code=CONTEXT_UNAVAILABLE, message="user history unavailable")
+    missing = decision(pb.ACTION_CHALLENGE, 10, ("network", pb.SIGNAL_STATUS_TIMEOUT))
+    missing.reasons.add(code=f"{REQUIRED_AGENT_MISSING}:network", message="required agent")
+    for degraded in (without_context, without_context, missing):
+        s.add_decision(degraded, None)
+    s.add_decision(decision(pb.ACTION_ALLOW, 10), None)
+
+    data = s.to_json()
+
+    assert (data["decisions"], data["failed"]) == (4, 0)
+    assert (data["without_context"], data["required_agent_missing"]) == (2, 1)
+    assert "failed 0  without context 2  required agent missing 1" in summary_text(s)
 
 
 def test_an_empty_replay_has_no_latency_or_throughput() -> None:

@@ -21,7 +21,7 @@ def compose() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def stages() -> list[list[ServiceSpec]]:
-    return cluster_stages(ClusterPaths())
+    return cluster_stages(ClusterPaths(), offset=0)
 
 
 def test_compose_names_every_cluster_service_and_nothing_else(

@@ -13,6 +13,7 @@ import yaml
 from cfnlint.api import ManualArgs, lint
 
 from aegis_domain.registry import default_registry, load_registry
+from aegis_mesh.cluster import PORT_OFFSET_ENV
 from aegis_runtime.channels import channel_target
 from audit_service.aws.resources import audit_task_policy_statements
 from audit_service.settings import AuditSettings
@@ -104,7 +105,13 @@ def pairs(actions: tuple[str, ...] | list[str], resource: Any) -> set[tuple[str,
 # -- generated and clean ------------------------------------------------------------------
 
 
-def test_committed_ecs_files_match_a_fresh_render() -> None:
+@pytest.mark.parametrize("caller_offset", [None, "777"])
+def test_committed_ecs_files_match_a_fresh_render(
+    caller_offset: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A developer with a second cluster exported renders the same deployment.
+    if caller_offset is not None:
+        monkeypatch.setenv(PORT_OFFSET_ENV, caller_offset)
     stale = stale_files()
     assert not stale, "stale (run make ecs-render): " + "\n".join(diff for _, diff in stale)
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from aegis_domain.geo_data import haversine_km, load_countries
+from aegis_domain.countries import load_countries
+from aegis_domain.geo_data import haversine_km
 from aegis_domain.types import Action, AgentSignal, LoginContext, LoginEvent, PastLogin
 from agent_services.geo import (
     FREQUENT_COUNTRY_CHANGES,

@@ -6,6 +6,7 @@ import pytest
 
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.convert import event_from_proto, event_to_proto, seconds_to_timestamp
+from aegis_domain.countries import country_codes
 from aegis_domain.validation import TimeWindow, validate_event
 from aegis_runtime.errors import InvalidArgument
 
@@ -72,6 +73,28 @@ def test_good_event_passes() -> None:
 )
 def test_bad_field_is_named(changes: dict, field: str) -> None:
     assert field_of(good_event(**changes)) == field
+
+
+@pytest.mark.parametrize("code", ["XX", "QQ", "AA", "ZZ", "UK", "EU"])
+def test_a_country_outside_iso_3166_1_is_refused(code: str) -> None:
+    with pytest.raises(InvalidArgument, match=f"'{code}' is not an ISO 3166-1 alpha-2 country"):
+        validate_event(good_event(country=code), WINDOW)
+
+
+def test_a_lower_case_country_is_refused_with_its_upper_case_spelling() -> None:
+    with pytest.raises(InvalidArgument, match=r"event\.country: 'no' .* upper case \('NO'\)"):
+        validate_event(good_event(country="no"), WINDOW)
+
+
+@pytest.mark.parametrize("code", ["NO", "AI", "AQ", "BQ", "SX", "UM", "XK"])
+def test_every_iso_3166_1_country_is_accepted(code: str) -> None:
+    validate_event(good_event(country=code), WINDOW)
+
+
+def test_the_country_table_holds_every_officially_assigned_iso_3166_1_code() -> None:
+    # 249 officially assigned codes (ISO 3166-1:2020) and XK, which the table documents.
+    assert len(country_codes()) == 250
+    assert "XK" in country_codes()
 
 
 def test_missing_timestamp_is_named() -> None:
