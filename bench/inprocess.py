@@ -87,7 +87,7 @@ async def measure(state: Path, events: int) -> dict[str, Any]:
     scorer = Scorer(
         settings, load_policy(settings.policy_path), DirectAudit(AuditServicer(store)), agents
     )
-    population = Population(users=2000, seed=2)
+    population = Population.short_history(2000, seed=2)
     latencies = []
     try:
         for _ in range(events):
@@ -104,7 +104,7 @@ async def audit_commit_rate(state: Path, records: int) -> dict[str, Any]:
     """Durable records per second with many concurrent writers (group commit)."""
     store = EmbeddedAuditStore(AuditSettings(data_dir=state, writer_id="bench-commit"))
     await store.start()
-    population = Population(users=2000, seed=3)
+    population = Population.short_history(2000, seed=3)
     batch = []
     for i in range(records):
         event = population.next_login()
