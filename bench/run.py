@@ -38,7 +38,7 @@ from aegis_cli.cluster import ClusterPaths, LocalCluster, cluster_stages, router
 from agent_services.registry import REGISTRY_ENV, REGISTRY_PATH, default_registry
 from audit_service.settings import AuditSettings
 from bench import history, inprocess
-from bench.capacity import DEFINITION, capacity
+from bench.capacity import DEFINITION, capacity, shortfalls
 from bench.ceiling import ceiling_cluster
 
 UNLOADED_RATE = 20.0
@@ -110,6 +110,8 @@ class Load:
             command += ["--stop-when-saturated", "--measure-through", f"{self.reference:g}"]
         subprocess.run(command, check=True)
         steps: list[dict[str, Any]] = json.loads(out.read_text())
+        for step in steps:
+            step["shortfalls"] = shortfalls(step)
         return steps
 
     def measure(
