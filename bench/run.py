@@ -172,6 +172,9 @@ def summarise_run(results: dict[str, Any], reference: float) -> dict[str, Any]:
     loaded_p99 = loaded.get("latency_ms", {}).get("p99")
     cpu = loaded.get("cpu_ms_per_score", {})
     cpu_total = cpu.get("total")
+    ceiling_cpu = (at_rate(results["ceiling"]["rates"], reference) or {}).get(
+        "cpu_ms_per_score", {}
+    ).get("total")
     full_ratio = ratio(capacities["full"], capacities["ceiling"])
     five_cost = ratio(p50["five_agents"], p50["full"])
     commit_rate = results["audit_commit"]["records_per_s"]
@@ -202,6 +205,8 @@ def summarise_run(results: dict[str, Any], reference: float) -> dict[str, Any]:
         "ratios_to_ceiling": {
             "capacity": {name: ratio(capacities[name], capacities["ceiling"]) for name in meshes},
             "unloaded_p50": {name: ratio(p50[name], p50["ceiling"], 2) for name in p50},
+            # The full mesh's CPU per Score in units of one do-nothing Score hop.
+            "cpu_per_score_at_reference_rate": ratio(cpu_total, ceiling_cpu, 2),
         },
         "at_reference_rate": {
             "rate": reference, "p99_ms": loaded_p99,
