@@ -5,7 +5,7 @@
 
 Both clusters serve the same models (--model-dir) on the same ports, one after the other; the
 load generator and its population are this checkout's. Reports, per tree and rate, achieved
-throughput, latency, errors, degraded signals, and each service's CPU per Score (from /proc),
+throughput, latency, errors, degraded decisions, and each service's CPU per Score (from /proc),
 which the noise of a shared machine disturbs less than latency does.
 """
 

@@ -42,6 +42,8 @@ from bench.capacity import DEFINITION, capacity, shortfalls
 from bench.ceiling import ceiling_cluster
 
 UNLOADED_RATE = 20.0
+# A connection in TIME_WAIT holds its port for 60 s on Linux.
+PORT_WAIT_S = 75.0
 # The load at which CPU, latency, context and timeouts are held to their targets.
 REFERENCE_RATE = 300.0
 
@@ -119,6 +121,7 @@ class Load:
     ) -> dict[str, Any]:
         """Unloaded, then the rate ladder (none when `rates` is empty), on a started cluster."""
         print(f"[bench] {name}: starting", file=sys.stderr)
+        wait_for_ports(cluster)
         cluster.up()
         try:
             pids = {s.name: s.pid for s in cluster.status() if s.pid}
@@ -137,6 +140,19 @@ class Load:
         print(f"[bench] {name}: unloaded p50 {unloaded['latency_ms']['p50']} ms, capacity "
               f"{result['capacity_per_s']}/s", file=sys.stderr)
         return result
+
+
+def wait_for_ports(cluster: LocalCluster) -> None:
+    """Until no port of the cluster is held by another process, for PORT_WAIT_S at most.
+
+    The cluster's ports lie in Linux's ephemeral range: on a busy machine, another
+    program's outgoing connection can hold one until its TIME_WAIT ends. up() then names it.
+    """
+    deadline = time.monotonic() + PORT_WAIT_S
+    while time.monotonic() < deadline and any(
+        "PORT IN USE" in service.health for service in cluster.status()
+    ):
+        time.sleep(1.0)
 
 
 def mesh(state: Path, name: str, seeded: Path | None) -> LocalCluster:
