@@ -119,7 +119,7 @@ class Load:
     def measure(
         self, name: str, cluster: LocalCluster, rates: list[float], templates: Path | None
     ) -> dict[str, Any]:
-        """Unloaded, then the rate ladder (none when `rates` is empty), on a started cluster."""
+        """Start the cluster; unloaded, then the rate ladder (none when `rates` is empty); stop."""
         print(f"[bench] {name}: starting", file=sys.stderr)
         wait_for_ports(cluster)
         cluster.up()
