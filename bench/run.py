@@ -152,7 +152,7 @@ def wait_for_ports(cluster: LocalCluster) -> None:
     while time.monotonic() < deadline and any(
         "PORT IN USE" in service.health for service in cluster.status()
     ):
-        time.sleep(1.0)
+        time.sleep(0.2)
 
 
 def mesh(state: Path, name: str, seeded: Path | None) -> LocalCluster:
