@@ -34,11 +34,15 @@ class CpuMeter:
         self._start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
         self._own_start = own_cpu_seconds()
 
+    def used(self) -> dict[str, float]:
+        """CPU seconds of each process since start()."""
+        return {name: cpu_seconds(pid) - self._start[name] for name, pid in self.pids.items()}
+
     def per_unit_ms(self, units: int) -> dict[str, float]:
         """Each process's CPU ms per unit since start(), their `total`, and this process's
         own as `loadgen` (not in the total: the services are what is measured)."""
         units = max(units, 1)
-        used = {name: cpu_seconds(pid) - self._start[name] for name, pid in self.pids.items()}
+        used = self.used()
         result = {name: round(seconds * 1000 / units, 3) for name, seconds in used.items()}
         result["total"] = round(sum(used.values()) * 1000 / units, 3)
         result["loadgen"] = round((own_cpu_seconds() - self._own_start) * 1000 / units, 3)

@@ -40,12 +40,16 @@ from audit_service.settings import AuditSettings
 from bench import history, inprocess
 from bench.capacity import DEFINITION, capacity, shortfalls
 from bench.ceiling import ceiling_cluster
+from bench.cpu import CpuMeter
 
 UNLOADED_RATE = 20.0
 # A connection in TIME_WAIT holds its port for 60 s on Linux.
 PORT_WAIT_S = 75.0
 # The load at which CPU, latency, context and timeouts are held to their targets.
 REFERENCE_RATE = 300.0
+# How long each cluster's CPU is read with no load: what it burns doing nothing is charged
+# to every Score, most heavily at low rates.
+IDLE_S = 2.0
 
 
 def write_registry(path: Path, noop_all: bool, extra_noop: bool) -> Path:
@@ -125,6 +129,7 @@ class Load:
         cluster.up()
         try:
             pids = {s.name: s.pid for s in cluster.status() if s.pid}
+            idle = idle_cores(pids)
             unloaded = self.run(
                 self.state / f"{name}-unloaded.json", [UNLOADED_RATE], pids, templates, False
             )[0]
@@ -135,11 +140,21 @@ class Load:
             memory = {service: rss_mib(pid) for service, pid in pids.items()}
         finally:
             cluster.down()
-        result = {"unloaded": unloaded, "rates": steps,
+        result = {"idle_cpu_cores": idle, "unloaded": unloaded, "rates": steps,
                   "capacity_per_s": capacity(steps) if steps else None, "rss_mib": memory}
         print(f"[bench] {name}: unloaded p50 {unloaded['latency_ms']['p50']} ms, capacity "
               f"{result['capacity_per_s']}/s", file=sys.stderr)
         return result
+
+
+def idle_cores(pids: dict[str, int]) -> dict[str, float]:
+    """The cores each process uses over IDLE_S with no load, and their total."""
+    meter = CpuMeter(pids)
+    meter.start()
+    time.sleep(IDLE_S)
+    used = meter.used()
+    return {name: round(seconds / IDLE_S, 3) for name, seconds in
+            {**used, "total": sum(used.values())}.items()}
 
 
 def wait_for_ports(cluster: LocalCluster) -> None:
@@ -229,6 +244,7 @@ def summarise_run(results: dict[str, Any], reference: float) -> dict[str, Any]:
             "degraded_share": loaded.get("degraded_share"), "cpu_ms_per_score": cpu,
         },
         "unloaded_p50_ms": p50,
+        "idle_cpu_cores": {name: results[name]["idle_cpu_cores"]["total"] for name in meshes},
         "population": {k: results["population"][k] for k in (
             "load_users", "history_records", "load_users_at_history_bound", "seed_s"
         )},

@@ -33,6 +33,7 @@ def test_bench_harness_runs_every_phase_and_reports_every_target(tmp_path: Path)
     # CPU per Score is charged to every service of the mesh, and totalled.
     assert set(summary["at_reference_rate"]["cpu_ms_per_score"]) == SERVICES | {"total", "loadgen"}
     assert summary["at_reference_rate"]["cpu_ms_per_score"]["total"] > 0
+    assert set(summary["idle_cpu_cores"]) == set(MESHES)
 
     results = json.loads((tmp_path / "results.json").read_text())
     population = results["population"]
