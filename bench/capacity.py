@@ -10,12 +10,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from aegis.v1 import common_pb2, router_pb2
+
 MAX_DEGRADED_SHARE = 0.001
 MAX_P99_MS = 50.0
 DEFINITION = (
     f"highest achieved Score/s of a rate step with no failed call, <= {MAX_DEGRADED_SHARE:.1%} "
     f"of decisions degraded (context or any agent missing) and p99 <= {MAX_P99_MS:g} ms"
 )
+
+
+def missing(decision: common_pb2.Decision, timing: router_pb2.ScoreTiming) -> list[str]:
+    """What a decision was made without, as "context:UNAVAILABLE" or "AGENT:STATUS" (TIMEOUT,
+    ERROR, NO_MODEL...); empty for a decision that is not degraded."""
+    # No GetContext batch served it: it failed or ran out of time.
+    gaps = [] if timing.context_batch_size else ["context:UNAVAILABLE"]
+    for signal in decision.signals:
+        if signal.status != common_pb2.SIGNAL_STATUS_OK:
+            status = common_pb2.SignalStatus.Name(signal.status).removeprefix("SIGNAL_STATUS_")
+            gaps.append(f"{signal.agent}:{status}")
+    signalled = {signal.agent for signal in decision.signals}
+    gaps += [f"{agent}:MISSING" for agent in decision.degraded_agents if agent not in signalled]
+    return gaps
 
 
 def shortfalls(step: dict[str, Any]) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Any
 import grpc
 
 from aegis.v1 import common_pb2, router_pb2, router_pb2_grpc
+from bench.capacity import missing
 from bench.cpu import CpuMeter
 from bench.population import Population, read_templates
 from bench.stats import summarise
@@ -67,23 +68,15 @@ async def run_rate(
         audit_latencies.append(timing.audit_ms)
         if timing.context_batch_size:
             batch_sizes["context"].append(timing.context_batch_size)
-        else:
-            # Decided without the user's history: GetContext failed or ran out of time.
-            degraded["context:UNAVAILABLE"] += 1
         batch_sizes["audit"].append(timing.audit_batch_size)
-        statuses = set()
         for signal in reply.decision.signals:
             if signal.status == common_pb2.SIGNAL_STATUS_OK:
                 agent_latencies[signal.agent].append(signal.latency_ms)
                 batch_sizes[signal.agent].append(signal.batch_size)
-            else:
-                status = common_pb2.SignalStatus.Name(signal.status).removeprefix("SIGNAL_STATUS_")
-                degraded[f"{signal.agent}:{status}"] += 1
-                statuses.add(status)
-        if statuses or reply.decision.degraded_agents or not timing.context_batch_size:
-            degraded_decisions += 1
-        if "TIMEOUT" in statuses:
-            timeout_decisions += 1
+        gaps = missing(reply.decision, timing)
+        degraded.update(gaps)
+        degraded_decisions += bool(gaps)
+        timeout_decisions += any(gap.endswith(":TIMEOUT") for gap in gaps)
 
     tasks = []
     cpu.start()

@@ -250,6 +250,7 @@ def summarise_run(results: dict[str, Any], reference: float) -> dict[str, Any]:
         )},
         "components": {
             "in_process_p50_ms": results["in_process"]["latency_ms"]["p50"],
+            "in_process_degraded_share": results["in_process"]["degraded_share"],
             "network_batch32_p99_ms": results["network_batch32"].get("p99"),
         },
         "rss_mib": {name: results[name]["rss_mib"] for name in ("full", "floor")},
