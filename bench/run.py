@@ -34,7 +34,13 @@ from typing import Any
 
 import yaml
 
-from aegis_cli.cluster import ClusterPaths, LocalCluster, cluster_stages, router_address
+from aegis_cli.cluster import (
+    ClusterError,
+    ClusterPaths,
+    LocalCluster,
+    cluster_stages,
+    router_address,
+)
 from agent_services.registry import REGISTRY_ENV, REGISTRY_PATH, default_registry
 from audit_service.settings import AuditSettings
 from bench import history, inprocess
@@ -44,7 +50,7 @@ from bench.cpu import CpuMeter
 
 UNLOADED_RATE = 20.0
 # A connection in TIME_WAIT holds its port for 60 s on Linux.
-PORT_WAIT_S = 75.0
+PORT_WAIT_S = 120.0
 # The load at which CPU, latency, context and timeouts are held to their targets.
 REFERENCE_RATE = 300.0
 # How long each cluster's CPU is read with no load: what it burns doing nothing is charged
@@ -125,8 +131,7 @@ class Load:
     ) -> dict[str, Any]:
         """Start the cluster; unloaded, then the rate ladder (none when `rates` is empty); stop."""
         print(f"[bench] {name}: starting", file=sys.stderr)
-        wait_for_ports(cluster)
-        cluster.up()
+        start(cluster)
         try:
             pids = {s.name: s.pid for s in cluster.status() if s.pid}
             idle = idle_cores(pids)
@@ -157,16 +162,23 @@ def idle_cores(pids: dict[str, int]) -> dict[str, float]:
             {**used, "total": sum(used.values())}.items()}
 
 
-def wait_for_ports(cluster: LocalCluster) -> None:
-    """Until no port of the cluster is held by another process, for PORT_WAIT_S at most.
+def start(cluster: LocalCluster) -> None:
+    """up(), tried again while another process holds one of the cluster's ports, for
+    PORT_WAIT_S at most.
 
-    The cluster's ports lie in Linux's ephemeral range: on a busy machine, another
-    program's outgoing connection can hold one until its TIME_WAIT ends. up() then names it.
+    The ports lie in Linux's ephemeral range: on a busy machine another program's outgoing
+    connection can hold one until its TIME_WAIT ends. up() refuses before starting anything
+    when a port is held, so trying again costs nothing.
     """
     deadline = time.monotonic() + PORT_WAIT_S
-    while time.monotonic() < deadline and any(
-        "PORT IN USE" in service.health for service in cluster.status()
-    ):
+    while True:
+        try:
+            cluster.up()
+            return
+        except ClusterError:
+            held = any("PORT IN USE" in service.health for service in cluster.status())
+            if not held or time.monotonic() > deadline:
+                raise
         time.sleep(0.2)
 
 
