@@ -117,7 +117,6 @@ def link_bounds(
     return report
 
 
-
 def build(folder: Path, users: int, seed: int, bounds: ContextBounds) -> dict[str, Any]:
     """Seed `folder/audit-data` with the history and write the load's templates to
     `folder/templates.jsonl`; return what the population is like (and how long it took)."""
