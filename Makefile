@@ -93,7 +93,7 @@ ecs-check: $(STAMP)  ## fail when ecs/ is stale; cfn-lint the template; hadolint
 ecs-images: $(STAMP)  ## build (PUSH=1: and push) every image: REPOSITORY=... TAG=...
 	$(PY) -m ecs.images --repository $(REPOSITORY) --tag $(TAG) $(if $(PUSH),--push)
 
-bench: $(STAMP) models  ## benchmarks (small models first if none): full vs floor mesh vs in-process; JSON + plot in $(STATE)/bench
+bench: $(STAMP) models  ## benchmarks (small models first if none): realistic histories, meshes vs the transport ceiling; JSON targets + plot in $(STATE)/bench
 	$(PY) -m bench.run --state-dir $(STATE)/bench
 
 cluster-up: $(STAMP)  ## every service in the background, once all are SERVING; AUDIT=embedded|aws|moto

@@ -5,7 +5,7 @@
 
 Both clusters serve the same models (--model-dir) on the same ports, one after the other; the
 load generator and its population are this checkout's. Reports, per tree and rate, achieved
-throughput, latency, errors, degraded signals, and each service's CPU per Score (from /proc),
+throughput, latency, errors, degraded decisions, and each service's CPU per Score (from /proc),
 which the noise of a shared machine disturbs less than latency does.
 """
 
@@ -21,13 +21,6 @@ from typing import Any
 
 from aegis_mesh.cluster import router_address
 
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
-
 
 def aegis(tree: Path, *args: str, env: dict[str, str]) -> None:
     # The tree's own code: run from it, with it first on the path.
@@ -41,27 +34,16 @@ def measure_tree(
     env = {**os.environ, "PYTHONPATH": str(tree), "AEGIS_AGENT_MODEL_DIR": str(models),
            "AEGIS_ROUTER_COMBINER_PATH": str(models / "router" / "combiner.json")}
     aegis(tree, "cluster", "up", "--state-dir", str(state), env=env)
-    rows = []
     try:
-        pids = {p.stem: int(p.read_text()) for p in (state / "run").glob("*.pid")}
-        for rate in rates:
-            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            out = state / f"rate-{rate:g}.json"
-            subprocess.run([sys.executable, "-m", "bench.loadgen", "--rates", str(rate),
-                            "--duration", str(duration), "--out", str(out),
-                            "--target", router_address()], check=True)
-            after = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            (result,) = json.loads(out.read_text())
-            scored = max(result["ok"], 1)
-            result["cpu_ms_per_score"] = {
-                name: round((after[name] - before[name]) * 1000 / scored, 2) for name in pids
-            }
-            result["cpu_ms_per_score"]["total"] = round(
-                sum(after[n] - before[n] for n in pids) * 1000 / scored, 2
-            )
-            rows.append(result)
+        pids = ",".join(f"{p.stem}={p.read_text().strip()}" for p in (state / "run").glob("*.pid"))
+        out = state / "rates.json"
+        subprocess.run([sys.executable, "-m", "bench.loadgen", "--rates",
+                        ",".join(f"{rate:g}" for rate in rates), "--duration", str(duration),
+                        "--out", str(out), "--target", router_address(), "--cpu-pids", pids],
+                       check=True)
     finally:
         aegis(tree, "cluster", "down", "--state-dir", str(state), env=env)
+    rows: list[dict[str, Any]] = json.loads(out.read_text())
     return rows
 
 
@@ -85,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'degraded':>9} {'CPU ms/Score':>13}")
     for name, rows in results.items():
         for r in rows:
-            degraded = sum(r["degraded"].values())
+            degraded = r["degraded_decisions"]
             print(f"{name:<7} {r['rate']:>6g} {r['throughput_per_s']:>9} "
                   f"{r['latency_ms']['p50']:>8} {r['latency_ms']['p99']:>8} "
                   f"{r['error_share']:>7} {degraded:>9} {r['cpu_ms_per_score']['total']:>13}")

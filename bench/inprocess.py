@@ -20,6 +20,7 @@ from agent_services.network.agent import NetworkAgent
 from audit_service.embedded.store import EmbeddedAuditStore
 from audit_service.servicer import AuditServicer
 from audit_service.settings import AuditSettings
+from bench.capacity import missing
 from bench.population import Population
 from bench.stats import summarise
 from router_service.builder import build_scorer
@@ -90,24 +91,29 @@ async def measure(state: Path, events: int) -> dict[str, Any]:
         settings, registry, load_policy(settings.policy_path), DirectAudit(AuditServicer(store)),
         agents,
     )
-    population = Population(users=2000, seed=2)
+    population = Population.short_history(2000, seed=2)
     latencies = []
+    degraded = 0
     try:
         for _ in range(events):
             started = time.perf_counter()
-            await scorer.score(population.next_login(), Deadline.after(1.0), scorer.live_window())
+            scored = await scorer.score(
+                population.next_login(), Deadline.after(1.0), scorer.live_window()
+            )
             latencies.append((time.perf_counter() - started) * 1000)
+            degraded += bool(missing(scored.decision, scored.timing))
     finally:
         await store.close()
     return {"latency_ms": summarise(latencies),
-            "throughput_per_s": round(len(latencies) / (sum(latencies) / 1000), 1)}
+            "throughput_per_s": round(len(latencies) / (sum(latencies) / 1000), 1),
+            "degraded_share": round(degraded / events, 5)}
 
 
 async def audit_commit_rate(state: Path, records: int) -> dict[str, Any]:
     """Durable records per second with many concurrent writers (group commit)."""
     store = EmbeddedAuditStore(AuditSettings(data_dir=state, writer_id="bench-commit"))
     await store.start()
-    population = Population(users=2000, seed=3)
+    population = Population.short_history(2000, seed=3)
     batch = []
     for i in range(records):
         event = population.next_login()

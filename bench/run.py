@@ -1,33 +1,61 @@
-"""`make bench`: the full mesh against its floor and the in-process path, in one run.
+"""`make bench`: the mesh on production-like histories, against the transport ceiling, in one run.
+
+Populations: *realistic* (bench.history: 30 days of history per user seeded through the audit
+store's own commit path, shared carrier-NAT and corporate IPs and ASNs, some users at the
+history and neighbour bounds) and *short history* (users with no past but what the load
+records).
 
 Phases (each cluster in a state folder of its own under --state-dir):
-1. full mesh: the registry's agents; unloaded latency, then rising open-loop rates;
-2. floor mesh: the same services, hops and settings with no-op agents;
-3. five agents: the registry plus one no-op agent, unloaded;
-4. in-process: the same agents and policy called directly, no gRPC, durable embedded audit;
-5. audit commit rate of the embedded store, and the network agent's batch-of-32 latency.
-Ends by printing one JSON line with the ratios and targets of issue "Fast".
+1. realistic population: built and seeded once, its audit data copied into each cluster below;
+2. full mesh, realistic: unloaded, then the rate ladder, each step with CPU per Score per service;
+3. full mesh, short history: the same;
+4. floor mesh (no-op agents, same hops), realistic: the same;
+5. five agents (the registry plus a no-op agent), realistic: unloaded;
+6. transport ceiling (bench.ceiling): a Score server that answers at once, the same load;
+7. in-process path, embedded audit commit rate, the network agent's batch-of-32 latency.
+Ends by printing one JSON line: the targets of issue 12, each with its value and `met`, every
+capacity and its ratio to the transport ceiling (capacity: bench.capacity).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from aegis_domain.registry import REGISTRY_ENV, REGISTRY_PATH, default_registry
-from aegis_mesh.cluster import ClusterPaths, LocalCluster, cluster_stages, router_address
-from bench import inprocess
+from aegis_mesh.cluster import (
+    ClusterError,
+    ClusterPaths,
+    LocalCluster,
+    cluster_stages,
+    router_address,
+)
+from audit_service.settings import AuditSettings
+from bench import history, inprocess
+from bench.capacity import DEFINITION, capacity, shortfalls
+from bench.ceiling import ceiling_cluster
+from bench.cpu import CpuMeter
 
 UNLOADED_RATE = 20.0
+# A connection in TIME_WAIT holds its port for 60 s on Linux.
+PORT_WAIT_S = 120.0
+# The load at which CPU, latency, context and timeouts are held to their targets.
+REFERENCE_RATE = 300.0
+# How long each cluster's CPU is read with no load: what it burns doing nothing is charged
+# to every Score, most heavily at low rates.
+IDLE_S = 2.0
 
 
 def write_registry(path: Path, noop_all: bool, extra_noop: bool) -> Path:
@@ -46,6 +74,18 @@ def write_registry(path: Path, noop_all: bool, extra_noop: bool) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def agent_registry(path: Path) -> Iterator[None]:
+    """Every process started meanwhile (and this one) reads its agents from `path`."""
+    os.environ[REGISTRY_ENV] = str(path)
+    default_registry.cache_clear()
+    try:
+        yield
+    finally:
+        os.environ.pop(REGISTRY_ENV, None)
+        default_registry.cache_clear()
+
+
 def rss_mib(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -56,53 +96,185 @@ def rss_mib(pid: int) -> float | None:
     return None
 
 
-def loadgen(out: Path, rates: list[float], duration: float, stop: bool) -> list[dict[str, Any]]:
-    """The load generator runs in its own process so that it does not share the GIL."""
-    command = [
-        sys.executable, "-m", "bench.loadgen", "--rates", ",".join(str(r) for r in rates),
-        "--duration", str(duration), "--out", str(out), "--target", router_address(),
-    ]
-    if stop:
-        command.append("--stop-when-saturated")
-    subprocess.run(command, check=True)
-    return json.loads(out.read_text())
+class Load:
+    """How every phase is driven: the same load generator (in its own process, so that it
+    does not share the GIL), durations and population options."""
+
+    def __init__(self, state: Path, duration: float, reference: float) -> None:
+        self.state = state
+        self.duration = duration
+        self.reference = reference
+
+    def run(
+        self, out: Path, rates: list[float], pids: dict[str, int], templates: Path | None,
+        ladder: bool,
+    ) -> list[dict[str, Any]]:
+        command = [
+            sys.executable, "-m", "bench.loadgen", "--rates", ",".join(f"{r:g}" for r in rates),
+            "--out", str(out), "--target", router_address(),
+            "--cpu-pids", ",".join(f"{name}={pid}" for name, pid in pids.items()),
+            # The unloaded step runs longer: its p99 needs the samples.
+            "--duration", str(self.duration if ladder else 2 * self.duration),
+        ]
+        if templates is not None:
+            command += ["--templates", str(templates)]
+        if ladder:
+            command += ["--stop-when-saturated", "--measure-through", f"{self.reference:g}"]
+        subprocess.run(command, check=True)
+        steps: list[dict[str, Any]] = json.loads(out.read_text())
+        for step in steps:
+            step["shortfalls"] = shortfalls(step)
+        return steps
+
+    def measure(
+        self, name: str, cluster: LocalCluster, rates: list[float], templates: Path | None
+    ) -> dict[str, Any]:
+        """Start the cluster; unloaded, then the rate ladder (none when `rates` is empty); stop."""
+        print(f"[bench] {name}: starting", file=sys.stderr)
+        start(cluster)
+        try:
+            pids = {s.name: s.pid for s in cluster.status() if s.pid}
+            idle = idle_cores(pids)
+            unloaded = self.run(
+                self.state / f"{name}-unloaded.json", [UNLOADED_RATE], pids, templates, False
+            )[0]
+            steps = (
+                self.run(self.state / f"{name}-rates.json", rates, pids, templates, True)
+                if rates else []
+            )
+            memory = {service: rss_mib(pid) for service, pid in pids.items()}
+        finally:
+            cluster.down()
+        result = {"idle_cpu_cores": idle, "unloaded": unloaded, "rates": steps,
+                  "capacity_per_s": capacity(steps) if steps else None, "rss_mib": memory}
+        print(f"[bench] {name}: unloaded p50 {unloaded['latency_ms']['p50']} ms, capacity "
+              f"{result['capacity_per_s']}/s", file=sys.stderr)
+        return result
 
 
-def measure_mesh(
-    name: str, state: Path, registry_file: Path, rates: list[float], duration: float
-) -> dict[str, Any]:
-    os.environ[REGISTRY_ENV] = str(registry_file)
-    default_registry.cache_clear()
+def idle_cores(pids: dict[str, int]) -> dict[str, float]:
+    """The cores each process uses over IDLE_S with no load, and their total."""
+    meter = CpuMeter(pids)
+    meter.start()
+    time.sleep(IDLE_S)
+    used = meter.used()
+    return {name: round(seconds / IDLE_S, 3) for name, seconds in
+            {**used, "total": sum(used.values())}.items()}
+
+
+def start(cluster: LocalCluster) -> None:
+    """up(), tried again while another process holds one of the cluster's ports, for
+    PORT_WAIT_S at most.
+
+    The ports lie in Linux's ephemeral range: on a busy machine another program's outgoing
+    connection can hold one until its TIME_WAIT ends. up() refuses before starting anything
+    when a port is held, so trying again costs nothing.
+    """
+    deadline = time.monotonic() + PORT_WAIT_S
+    while True:
+        try:
+            cluster.up()
+            return
+        except ClusterError:
+            held = any("PORT IN USE" in service.health for service in cluster.status())
+            if not held or time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
+
+
+def mesh(state: Path, name: str, seeded: Path | None) -> LocalCluster:
+    """A fresh cluster of the current registry; its audit data a copy of `seeded`'s."""
     paths = ClusterPaths(state / name)
-    cluster = LocalCluster(cluster_stages(paths), paths, say=lambda _msg: None)
-    print(f"[bench] {name}: starting the cluster", file=sys.stderr)
-    cluster.up()
-    try:
-        unloaded = loadgen(state / f"{name}-unloaded.json", [UNLOADED_RATE], duration, False)[0]
-        loaded = (
-            loadgen(state / f"{name}-rates.json", rates, duration, True) if rates else []
-        )
-        memory = {s.name: rss_mib(s.pid) for s in cluster.status() if s.pid}
-    finally:
-        cluster.down()
-        os.environ.pop(REGISTRY_ENV, None)
-        default_registry.cache_clear()
-    best = max(
-        (r for r in loaded if r["error_share"] == 0), key=lambda r: r["throughput_per_s"] or 0,
-        default=None,
-    )
-    print(f"[bench] {name}: unloaded p50 {unloaded['latency_ms']['p50']} ms", file=sys.stderr)
-    return {"unloaded": unloaded, "rates": loaded, "best": best, "rss_mib": memory}
+    shutil.rmtree(paths.root, ignore_errors=True)
+    if seeded is not None:
+        shutil.copytree(seeded / "audit-data", paths.audit_data)
+    return LocalCluster(cluster_stages(paths), paths, say=lambda _msg: None)
 
 
-def sustained(result: dict[str, Any], p99_ms: float | None) -> float:
-    """Highest achieved throughput with no errors and, when given, p99 within the bound."""
-    ok = [
-        r["throughput_per_s"] for r in result["rates"]
-        if r["error_share"] == 0
-        and (p99_ms is None or (r["latency_ms"]["p99"] or 1e9) <= p99_ms)
-    ]
-    return max(ok, default=0.0)
+def at_rate(steps: list[dict[str, Any]], rate: float) -> dict[str, Any] | None:
+    return next((s for s in steps if s["rate"] == rate), None)
+
+
+def ratio(value: float | None, to: float | None, digits: int = 3) -> float | None:
+    return round(value / to, digits) if value is not None and to else None
+
+
+def target(name: str, value: Any, met: bool) -> dict[str, Any]:
+    return {"target": name, "value": value, "met": met}
+
+
+def summarise_run(
+    results: dict[str, Any], reference: float, rates: list[float]
+) -> dict[str, Any]:
+    """The last line of `make bench`: the targets of issue 12 and every ratio to the ceiling."""
+    full = results["full"]
+    meshes = ("full", "full_short_history", "floor", "ceiling")
+    capacities = {name: results[name]["capacity_per_s"] for name in meshes}
+    p50 = {name: results[name]["unloaded"]["latency_ms"]["p50"]
+           for name in (*meshes, "five_agents")}
+    full_p99 = full["unloaded"]["latency_ms"]["p99"]
+    loaded = at_rate(full["rates"], reference) or {}
+    loaded_p99 = loaded.get("latency_ms", {}).get("p99")
+    cpu = loaded.get("cpu_ms_per_score", {})
+    cpu_total = cpu.get("total")
+    ceiling_cpu = (at_rate(results["ceiling"]["rates"], reference) or {}).get(
+        "cpu_ms_per_score", {}
+    ).get("total")
+    full_ratio = ratio(capacities["full"], capacities["ceiling"])
+    five_cost = ratio(p50["five_agents"], p50["full"])
+    commit_rate = results["audit_commit"]["records_per_s"]
+    at = f"realistic, {reference:g} Score/s"
+    return {
+        "targets": [
+            target(f"{at}: CPU per Score over all services <= 3 ms", cpu_total,
+                   cpu_total is not None and cpu_total <= 3),
+            target("realistic: full mesh capacity >= 0.35 x transport ceiling", full_ratio,
+                   full_ratio is not None and full_ratio >= 0.35),
+            target(f"{at}: p99 <= 25 ms", loaded_p99,
+                   loaded_p99 is not None and loaded_p99 <= 25),
+            target(f"{at}: no decision without context", loaded.get("without_context"),
+                   loaded.get("without_context") == 0),
+            target(f"{at}: agent TIMEOUTs <= 0.1% of decisions", loaded.get("timeout_share"),
+                   loaded.get("timeout_share", 1) <= 0.001),
+            target("realistic, unloaded: p50 <= 5 ms", p50["full"],
+                   p50["full"] is not None and p50["full"] <= 5),
+            target("realistic, unloaded: p99 <= 10 ms", full_p99,
+                   full_p99 is not None and full_p99 <= 10),
+            target("fifth no-op agent adds <= 15% to unloaded p50",
+                   None if five_cost is None else round(five_cost - 1, 3),
+                   five_cost is not None and five_cost <= 1.15),
+            target("embedded audit >= 5000 durable records/s", commit_rate, commit_rate >= 5000),
+        ],
+        "capacity_per_s": capacities,
+        # Where the top step of the ladder passed, capacity is only a lower bound.
+        "capacity_at_top_of_ladder": [
+            name for name in meshes
+            if results[name]["rates"] and not shortfalls(results[name]["rates"][-1])
+            and results[name]["rates"][-1]["rate"] == max(rates)
+        ],
+        "capacity_definition": DEFINITION,
+        "ratios_to_ceiling": {
+            "capacity": {name: ratio(capacities[name], capacities["ceiling"]) for name in meshes},
+            "unloaded_p50": {name: ratio(p50[name], p50["ceiling"], 2) for name in p50},
+            # The full mesh's CPU per Score in units of one do-nothing Score hop.
+            "cpu_per_score_at_reference_rate": ratio(cpu_total, ceiling_cpu, 2),
+        },
+        "at_reference_rate": {
+            "rate": reference, "p99_ms": loaded_p99,
+            "degraded_share": loaded.get("degraded_share"), "cpu_ms_per_score": cpu,
+        },
+        "unloaded_p50_ms": p50,
+        "idle_cpu_cores": {name: results[name]["idle_cpu_cores"]["total"] for name in meshes},
+        "population": {k: results["population"][k] for k in (
+            "load_users", "history_records", "load_users_at_history_bound", "seed_s"
+        )},
+        "components": {
+            "in_process_p50_ms": results["in_process"]["latency_ms"]["p50"],
+            "in_process_degraded_share": results["in_process"]["degraded_share"],
+            "network_batch32_p99_ms": results["network_batch32"].get("p99"),
+        },
+        "rss_mib": {name: results[name]["rss_mib"] for name in ("full", "floor")},
+    }
 
 
 def plot(results: dict[str, Any], out: Path) -> Path | None:
@@ -114,18 +286,16 @@ def plot(results: dict[str, Any], out: Path) -> Path | None:
     except ImportError:
         return None
     figure, axis = plt.subplots(figsize=(7, 4.5))
-    for name in ("full", "floor"):
+    for name in ("full", "full_short_history", "floor", "ceiling"):
         rows = results[name]["rates"]
         axis.plot([r["throughput_per_s"] for r in rows], [r["latency_ms"]["p99"] for r in rows],
-                  marker="o", label=f"{name} mesh p99")
-        axis.plot([r["throughput_per_s"] for r in rows], [r["latency_ms"]["p50"] for r in rows],
-                  marker=".", linestyle="--", label=f"{name} mesh p50")
+                  marker="o", label=f"{name} p99")
     axis.set_xlabel("achieved Score/s")
     axis.set_ylabel("latency from intended send (ms)")
     axis.set_yscale("log")
     axis.legend()
     axis.grid(True, alpha=0.3)
-    axis.set_title("AegisAI latency vs throughput (open loop, 2 cores)")
+    axis.set_title("AegisAI p99 vs throughput (open loop, load generator on the box)")
     figure.tight_layout()
     figure.savefig(out, dpi=110)
     return out
@@ -136,32 +306,48 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=Path(".aegis/bench"))
     parser.add_argument("--model-dir", type=Path, default=Path(".aegis/models"),
                         help="trained models, as the agents read them")
-    # Steps of 50 where the meshes saturate on two cores: capacity is read off this ladder,
-    # and a coarse one under-reads it.
+    # Steps of 50 where the meshes saturate today, then wider up to the transport ceiling.
     parser.add_argument("--rates",
-                        default="100,150,200,250,300,350,400,500,600,700,850,1000,1300",
-                        help="open-loop arrival rates, Score/s")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per rate")
+                        default="100,150,200,250,300,350,400,500,600,700,850,1000,1300,1600,"
+                        "2000,2500,3000,3500,4000",
+                        help="open-loop arrival rates of the ladder, Score/s")
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per rate")
+    parser.add_argument("--history-users", type=int, default=1200,
+                        help="users of the realistic population's world (those with at least "
+                        f"{history.MIN_HISTORY} past logins are the load's)")
     parser.add_argument("--smoke", action="store_true",
-                        help="a few seconds: tiny rates, to prove the harness works")
+                        help="a few seconds per phase at tiny sizes, to prove the harness works")
     args = parser.parse_args(argv)
     rates = [float(r) for r in args.rates.split(",")]
-    duration = args.duration
+    duration, users, reference = args.duration, args.history_users, REFERENCE_RATE
     if args.smoke:
-        rates, duration = [20.0], 1.0
+        rates, duration, users, reference = [UNLOADED_RATE], 1.0, 40, UNLOADED_RATE
     state = args.state_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
+    load = Load(state, duration, reference)
 
     results: dict[str, Any] = {}
-    results["full"] = measure_mesh(
-        "full", state, write_registry(state / "full.yaml", False, False), rates, duration
+    print("[bench] realistic population: generating and seeding", file=sys.stderr)
+    population = state / "population"
+    shutil.rmtree(population, ignore_errors=True)
+    results["population"] = history.build(
+        population, users, seed=12, bounds=AuditSettings().context_bounds()
     )
-    results["floor"] = measure_mesh(
-        "floor", state, write_registry(state / "floor.yaml", True, False), rates, duration
-    )
-    results["five_agents"] = measure_mesh(
-        "five", state, write_registry(state / "five.yaml", False, True), [], duration
-    )
+    templates = population / "templates.jsonl"
+    with agent_registry(write_registry(state / "full.yaml", False, False)):
+        results["full"] = load.measure("full", mesh(state, "full", population), rates, templates)
+        results["full_short_history"] = load.measure(
+            "full_short_history", mesh(state, "full_short_history", None), rates, None
+        )
+    with agent_registry(write_registry(state / "floor.yaml", True, False)):
+        results["floor"] = load.measure("floor", mesh(state, "floor", population), rates,
+                                        templates)
+    with agent_registry(write_registry(state / "five.yaml", False, True)):
+        results["five_agents"] = load.measure(
+            "five_agents", mesh(state, "five_agents", population), [], templates
+        )
+    results["ceiling"] = load.measure("ceiling", ceiling_cluster(state / "ceiling"), rates,
+                                      templates)
     results["in_process"] = asyncio.run(
         inprocess.measure(state / "inprocess", events=50 if args.smoke else 1000)
     )
@@ -171,48 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     results["network_batch32"] = inprocess.network_batch_latency(
         args.model_dir, rounds=5 if args.smoke else 300, events=500 if args.smoke else 20_000
     )
-
-    full, floor = results["full"], results["floor"]
-    full_p50 = full["unloaded"]["latency_ms"]["p50"] or 0
-    floor_p50 = floor["unloaded"]["latency_ms"]["p50"] or 0
-    five_p50 = results["five_agents"]["unloaded"]["latency_ms"]["p50"] or 0
-    inproc_p50 = results["in_process"]["latency_ms"]["p50"] or 0
-    full_best = sustained(full, 25.0)
-    # Capacity: the most each mesh served without errors, whatever its latency, so that the
-    # ratio means something also where neither holds p99 <= 25 ms.
-    full_capacity = sustained(full, None)
-    floor_capacity = sustained(floor, None)
-    gnn_p99 = results["network_batch32"].get("p99")
-    commit_rate = results["audit_commit"]["records_per_s"]
-
-    def target(name: str, value: Any, met: bool | None) -> dict[str, Any]:
-        return {"target": name, "value": value, "met": met}
-
-    summary = {
-        "ratios": {
-            "full_over_floor_throughput": (
-                round(full_capacity / floor_capacity, 3) if floor_capacity else None
-            ),
-            "full_p50_over_in_process_p50": round(full_p50 / inproc_p50, 2) if inproc_p50 else None,
-        },
-        "targets": [
-            target(">= 1000 Score/s, p99 <= 25 ms, no errors", full_best, full_best >= 1000),
-            target("full >= 0.6 x floor throughput (error-free capacity)",
-                   round(full_capacity / floor_capacity, 3) if floor_capacity else None,
-                   bool(floor_capacity) and full_capacity >= 0.6 * floor_capacity),
-            target("unloaded p50 <= 2 x floor unloaded p50",
-                   round(full_p50 / floor_p50, 2) if floor_p50 else None,
-                   bool(floor_p50) and full_p50 <= 2 * floor_p50),
-            target("fifth no-op agent adds <= 15% to unloaded p50",
-                   round(five_p50 / full_p50 - 1, 3) if full_p50 else None,
-                   bool(full_p50) and five_p50 <= 1.15 * full_p50),
-            target("embedded audit >= 5000 durable records/s", commit_rate, commit_rate >= 5000),
-            target("GNN p99 <= 10 ms per batch of 32", gnn_p99,
-                   None if gnn_p99 is None else gnn_p99 <= 10),
-        ],
-        "error_free_capacity_per_s": {"full": full_capacity, "floor": floor_capacity},
-        "rss_mib": {k: results[k]["rss_mib"] for k in ("full", "floor")},
-    }
+    summary = summarise_run(results, reference, rates)
     results["summary"] = summary
     (state / "results.json").write_text(json.dumps(results, indent=2))
     picture = plot(results, state / "latency_vs_throughput.png")

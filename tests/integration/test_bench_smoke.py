@@ -1,5 +1,5 @@
-"""A few-second smoke of the benchmark harness: it runs end to end and reports every target.
-The figures themselves belong to `make bench`, never to a test."""
+"""A short smoke of the benchmark harness: every phase runs end to end at tiny sizes and every
+target is reported. The figures themselves belong to `make bench`, never to a test."""
 
 from __future__ import annotations
 
@@ -14,23 +14,35 @@ from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
+MESHES = ("full", "full_short_history", "floor", "ceiling")
+SERVICES = {"audit", "router", "detection", "behavior", "network", "geo"}
 
-def test_bench_harness_runs_and_reports_every_target(tmp_path: Path) -> None:
+
+def test_bench_harness_runs_every_phase_and_reports_every_target(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bench.run", "--smoke", "--state-dir", str(tmp_path)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    targets = {t["target"]: t for t in summary["targets"]}
-    assert len(targets) == 6
-    assert all("value" in t and "met" in t for t in targets.values())
-    audit = next(t for name, t in targets.items() if "durable records" in name)
-    assert audit["value"] > 0
-    assert set(summary["rss_mib"]["full"]) == {
-        "audit", "router", "detection", "behavior", "network", "geo"
-    }
+    targets = summary["targets"]
+    assert len(targets) == 9
+    assert all(set(t) == {"target", "value", "met"} and t["value"] is not None for t in targets)
+    assert set(summary["capacity_per_s"]) == set(MESHES)
+    assert summary["ratios_to_ceiling"]["capacity"]["ceiling"] == 1.0
+    # CPU per Score is charged to every service of the mesh, and totalled.
+    assert set(summary["at_reference_rate"]["cpu_ms_per_score"]) == SERVICES | {"total", "loadgen"}
+    assert summary["at_reference_rate"]["cpu_ms_per_score"]["total"] > 0
+    assert set(summary["idle_cpu_cores"]) == set(MESHES)
+
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["full"]["unloaded"]["ok"] == results["full"]["unloaded"]["sent"]
-    assert results["floor"]["unloaded"]["ok"] > 0
+    population = results["population"]
+    assert population["load_users"] > 0
+    assert population["history_per_load_user"]["min"] >= 25
+    for mesh in (*MESHES, "five_agents"):
+        unloaded = results[mesh]["unloaded"]
+        assert unloaded["ok"] == unloaded["sent"], (mesh, unloaded["errors"])
+    # The seeded store serves the load's users their past logins, up to the bound.
+    assert population["served_context"]["history"]["p50"] >= 25
+    assert results["full"]["unloaded"]["without_context"] == 0
     assert results["in_process"]["latency_ms"]["n"] > 0
