@@ -17,7 +17,6 @@ from google.protobuf import json_format
 from aegis.v1 import agent_pb2_grpc, audit_pb2, audit_pb2_grpc
 from aegis.v1 import common_pb2 as pb
 from aegis_cli.errors import FAILURE, USAGE, CliError
-from aegis_cli.eventjson import to_json_text
 from aegis_cli.output import message_json, print_json, show
 from aegis_cli.render import verify_text
 from aegis_cli.rpc import add_audit_option, add_timeout_option, call, open_channel, rpc_failure
@@ -32,6 +31,7 @@ from audit_service.log.signing import SigningKeyError, parse_public_key
 from audit_service.settings import AuditSettings
 from router_service.audit_replay import ReplayResult, replay, running_versions
 from router_service.builder import LOAD_ERRORS, build_scorer, load_rules
+from router_service.client.eventjson import to_json_text
 from router_service.settings import RouterSettings
 
 

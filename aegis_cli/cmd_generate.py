@@ -16,7 +16,6 @@ from typing import TextIO
 from aegis_cli import rba
 from aegis_cli.argtypes import non_negative_int, positive_float, positive_int, utc_datetime
 from aegis_cli.errors import USAGE, CliError
-from aegis_cli.eventjson import event_json_line
 from aegis_lab.world import (
     ATTACK_TYPES,
     DEFAULT_ATTACK_MIX,
@@ -27,6 +26,7 @@ from aegis_lab.world import (
     parse_attack_mix,
 )
 from aegis_lab.world.rows import labels
+from router_service.client.eventjson import event_json_line
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

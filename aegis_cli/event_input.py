@@ -14,10 +14,10 @@ from google.protobuf.message import Message
 from aegis.v1 import common_pb2 as pb
 from aegis_cli.argtypes import utc_datetime
 from aegis_cli.errors import USAGE, CliError
-from aegis_cli.eventjson import parse_event_object, parse_message
 from aegis_cli.readers import accepted_window
 from aegis_domain.validation import validate_event
 from aegis_runtime.errors import InvalidArgument
+from router_service.client.eventjson import parse_event_object, parse_message
 from router_service.client.rows import Problem
 
 DEVICE_TYPES = {

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from aegis.v1 import common_pb2 as pb
-from aegis_cli.eventjson import parse_event_object
 from aegis_cli.rba import COLUMN_OF_FIELD, HeaderError, RbaLayout
 from aegis_domain.validation import TimeWindow, validate_event
 from aegis_runtime.errors import InvalidArgument
+from router_service.client.eventjson import parse_event_object
 from router_service.client.rows import BadRow, ParsedRow, Problem, Row
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from aegis.v1 import common_pb2
-from aegis_cli.eventjson import event_json_line, parse_event_object
 from aegis_domain.convert import seconds_to_timestamp
+from router_service.client.eventjson import event_json_line, parse_event_object
 
 _COUNTRIES = [("NO", 2119), ("DE", 3320), ("US", 7922), ("GB", 2856), ("FR", 3215), ("BR", 28573)]
 _AGENTS = [
