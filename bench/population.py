@@ -66,7 +66,9 @@ class Population:
         if not templates:
             raise ValueError("a population needs at least one login template")
         self.rng = random.Random(seed)
-        self.run_id = uuid.UUID(int=self.rng.getrandbits(128)).hex[:8]
+        # Not from the seed: every run's logins are new logins (the mesh answers a repeated
+        # event id with its recorded decision, or refuses it when the content differs).
+        self.run_id = uuid.uuid4().hex[:12]
         self.templates = templates
         self.sent = 0
 
