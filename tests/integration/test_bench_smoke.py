@@ -42,7 +42,7 @@ def test_bench_harness_runs_every_phase_and_reports_every_target(tmp_path: Path)
     for mesh in (*MESHES, "five_agents"):
         unloaded = results[mesh]["unloaded"]
         assert unloaded["ok"] == unloaded["sent"], (mesh, unloaded["errors"])
-    # The seeded store serves the load's users their past logins, up to the bound.
+    # The seeded store serves the load's users their past logins, up to the bound (read from the
+    # store itself: whether a loaded machine's GetContext met its deadline is the bench's figure).
     assert population["served_context"]["history"]["p50"] >= 25
-    assert results["full"]["unloaded"]["without_context"] == 0
     assert results["in_process"]["latency_ms"]["n"] > 0
