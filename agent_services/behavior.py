@@ -134,7 +134,7 @@ class BehaviorAgent(Agent):
             value = feature.extract(event)
             if not value:
                 continue
-            history = [v for past in own if (v := feature.extract(past))]
+            history = [v for v in map(feature.extract, own) if v]
             seen, distinct = history.count(value), len(set(history))
             p_global = self.population.global_p(feature.name, value)
             p_user = (

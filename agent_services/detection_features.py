@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aegis_domain.geo_data import MIN_TRAVEL_GAP_S, Locator, load_hosting_asns
@@ -122,7 +122,7 @@ class DetectionFeatures:
             (now - history[0].event.timestamp) / _HOUR_S if history else MISSING,
         ]
         values += _device_features(event, own)
-        values += [_share(f.extract(event), [f.extract(e) for e in own]) for f in VALUE_FEATURES]
+        values += [_share(f.extract(event), f.extract, own) for f in VALUE_FEATURES]
         devices = Counter(e.device_id for e in own if e.device_id)
         values += [
             len(devices),
@@ -179,11 +179,11 @@ def _days(seconds: float) -> float:
     return seconds / _DAY_S
 
 
-def _share(value: str, seen: Sequence[str]) -> float:
+def _share(value: str, extract: Callable[[LoginEvent], str], own: list[LoginEvent]) -> float:
     """Share of the user's logins with this value; MISSING without logins or value."""
-    if not seen or not value:
+    if not own or not value:
         return MISSING
-    return seen.count(value) / len(seen)
+    return list(map(extract, own)).count(value) / len(own)
 
 
 def _device_features(event: LoginEvent, own: list[LoginEvent]) -> list[float]:
