@@ -4,6 +4,7 @@ through its own batcher: concurrent Scores share one AssessBatch call per agent 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Awaitable, Sequence
@@ -16,7 +17,7 @@ from aegis_domain.convert import signal_from_proto
 from aegis_domain.registry import AgentEntry
 from aegis_domain.types import AgentSignal, SignalStatus
 from aegis_runtime.telemetry import batch_call_span, method_path
-from router_service.batching import Batcher, BatchLimits, BatchSizeMismatch
+from router_service.batching import Batched, Batcher, BatchLimits, BatchSizeMismatch
 from router_service.deadline import Deadline
 
 ASSESS_BATCH = method_path(
@@ -68,17 +69,19 @@ def _failed(name: str, status: SignalStatus, started: float, detail: str) -> Age
     )
 
 
-async def assess_one(
-    client: AgentClient, request: agent_pb2.AssessRequest, deadline: Deadline, reserve_s: float
+_Pending = asyncio.Future[Batched[common_pb2.AgentSignal]]
+
+
+def _signal(
+    client: AgentClient, pending: _Pending | None, started: float, budget: float
 ) -> AgentSignal:
-    """One agent's signal; any failure becomes a TIMEOUT / UNAVAILABLE / ERROR signal."""
+    """One agent's signal from its finished call; any failure becomes a TIMEOUT /
+    UNAVAILABLE / ERROR signal."""
     name = client.entry.name
-    started = time.perf_counter()
-    budget = deadline.budget(client.entry.deadline_ms / 1000, reserve_s)
-    if budget <= 0:
+    if pending is None:
         return _failed(name, SignalStatus.TIMEOUT, started, "no time left in the caller's deadline")
     try:
-        batched = await client.batcher.submit(request, budget)
+        batched = pending.result()
     except TimeoutError:
         return _failed(name, SignalStatus.TIMEOUT, started,
                        f"no answer within {budget * 1000:.0f} ms")
@@ -90,7 +93,7 @@ async def assess_one(
     signal = signal_from_proto(batched.result)
     # The registry, not the agent's self-description, names the signal.
     signal.agent = name
-    signal.latency_ms = (time.perf_counter() - started) * 1000
+    signal.latency_ms = (batched.answered_at - started) * 1000
     signal.batch_size = batched.batch_size
     if signal.status is SignalStatus.OK and not (
         math.isfinite(signal.risk) and 0 <= signal.risk <= 1
@@ -108,8 +111,31 @@ async def assess_all(
     request: agent_pb2.AssessRequest,
     deadline: Deadline,
     reserve_s: float,
+    cap_s: float | None = None,
 ) -> list[AgentSignal]:
-    """All agents at once, in registry order."""
-    return list(
-        await asyncio.gather(*(assess_one(c, request, deadline, reserve_s) for c in clients))
-    )
+    """All agents at once, in registry order. Each call may take the agent's registry
+    deadline, or `cap_s` where given (bulk work), leaving `reserve_s` of the deadline."""
+    started = time.perf_counter()
+    calls: list[tuple[_Pending | None, float]] = []
+    for client in clients:
+        budget = deadline.budget(
+            client.entry.deadline_ms / 1000 if cap_s is None else cap_s, reserve_s
+        )
+        # Every call is queued before any is awaited: they run at once, with no task each.
+        calls.append((client.batcher.enqueue(request, budget) if budget > 0 else None, budget))
+    try:
+        for pending, _ in calls:
+            if pending is not None:
+                # A failed call is that agent's signal, read below; not the fan-out's failure.
+                with contextlib.suppress(Exception):
+                    await pending
+    except BaseException:
+        # Cancelled: the calls not yet sent are never sent.
+        for pending, _ in calls:
+            if pending is not None:
+                pending.cancel()
+        raise
+    return [
+        _signal(client, pending, started, budget)
+        for client, (pending, budget) in zip(clients, calls, strict=True)
+    ]

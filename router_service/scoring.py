@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Sequence
@@ -11,12 +13,6 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import grpc
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
 from aegis.v1 import agent_pb2, audit_pb2, common_pb2, router_pb2
 from aegis_domain.convert import (
@@ -31,7 +27,7 @@ from aegis_domain.validation import TimeWindow, validate_event
 from aegis_runtime.errors import AlreadyExists, Unavailable
 from aegis_runtime.logging import current_trace_id
 from aegis_runtime.telemetry import batch_call_span, method_path
-from router_service.batching import Batcher, BatchSizeMismatch
+from router_service.batching import Batched, Batcher, BatchSizeMismatch
 from router_service.combine import Combiner, combine
 from router_service.deadline import Deadline
 from router_service.fanout import AgentClient, assess_all
@@ -136,17 +132,24 @@ class Scorer:
         return TimeWindow(946_684_800.0, time.time() + self.settings.max_clock_skew_s)
 
     async def score(
-        self, event: common_pb2.LoginEvent, deadline: Deadline, window: TimeWindow
+        self, event: common_pb2.LoginEvent, deadline: Deadline, window: TimeWindow,
+        *, bulk: bool = False,
     ) -> Scored:
         """Raises InvalidArgument for a bad event, Unavailable when it cannot be audited,
         AlreadyExists when its event id was decided for another login. An event id decided
-        before gets that decision back (a repeat), whether GetContext or Record finds it."""
+        before gets that decision back (a repeat), whether GetContext or Record finds it.
+
+        `bulk` (ScoreStream): GetContext and every agent may take up to replay_hop_deadline_ms
+        instead of their live limits, so that a replay waits for a busy mesh rather than
+        deciding without it; the same agents and context decide, only the waiting differs."""
         started = time.perf_counter()
         validate_event(event, window)
         reserve_s = self.settings.audit_reserve_ms / 1000
+        hop_cap_s = self.settings.replay_hop_deadline_ms / 1000 if bulk else None
         timing = router_pb2.ScoreTiming()
 
-        context = await self._context(event, deadline, reserve_s, timing)
+        context_cap_s = self.settings.context_timeout_ms / 1000 if hop_cap_s is None else hop_cap_s
+        context = await self._context(event, deadline, context_cap_s, reserve_s, timing)
         timing.context_ms = (time.perf_counter() - started) * 1000
         if context is not None and context.HasField("decided"):
             return Scored(context.decided, timing, repeat=True)
@@ -157,6 +160,7 @@ class Scorer:
             agent_pb2.AssessRequest(event=event, context=context_msg),
             deadline,
             reserve_s,
+            hop_cap_s,
         )
         decision = self.decide(event, context_msg, context_available, signals)
         decided = time.perf_counter()
@@ -230,12 +234,12 @@ class Scorer:
         return reply.results
 
     async def _context(
-        self, event: common_pb2.LoginEvent, deadline: Deadline, reserve_s: float,
+        self, event: common_pb2.LoginEvent, deadline: Deadline, cap_s: float, reserve_s: float,
         timing: router_pb2.ScoreTiming,
     ) -> audit_pb2.GetContextResponse | None:
         """The user's context (and the event's recorded decision, if it has one), or None
-        when it cannot be had in time."""
-        budget = deadline.budget(self.settings.context_timeout_ms / 1000, reserve_s)
+        when it cannot be had within `cap_s` of the deadline."""
+        budget = deadline.budget(cap_s, reserve_s)
         if budget <= 0:
             return None
         request = audit_pb2.GetContextRequest(
@@ -265,19 +269,17 @@ class Scorer:
         """The audit's answer once the record is durable. Retries reuse the decision id, so
         the audit service never stores it twice (invariant 1)."""
         try:
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception(_unavailable),
-                stop=stop_after_attempt(self.settings.audit_attempts),
-                wait=wait_random_exponential(multiplier=0.005, max=0.05),
-                reraise=True,
-            ):
-                with attempt:
-                    budget = deadline.remaining()
-                    if budget <= 0:
-                        raise Unavailable("decision not audited: deadline exhausted")
-                    batched = await self.records.submit(request, budget)
-                    if batched.result.HasField("error"):
-                        raise RecordRefused(batched.result.error)
+            # A plain loop, not tenacity: its retry object cost measurable CPU on every Score.
+            for attempt in range(1, self.settings.audit_attempts + 1):
+                try:
+                    batched = await self._record_once(request, deadline)
+                    break
+                except Exception as exc:
+                    if attempt == self.settings.audit_attempts or not _unavailable(exc):
+                        raise
+                    # Random exponential back-off (5, 10, 20, ... ms, at most 50 ms), so that
+                    # Scores failed together do not retry together.
+                    await asyncio.sleep(random.uniform(0, min(0.05, 0.005 * 2 ** (attempt - 1))))
         except RecordRefused as exc:
             if exc.code != grpc.StatusCode.ALREADY_EXISTS:
                 raise self._not_audited(exc) from exc
@@ -289,6 +291,17 @@ class Scorer:
             raise self._not_audited(exc) from exc
         timing.audit_batch_size = batched.batch_size
         return batched.result.recorded
+
+    async def _record_once(
+        self, request: audit_pb2.RecordRequest, deadline: Deadline
+    ) -> Batched[audit_pb2.RecordResult]:
+        budget = deadline.remaining()
+        if budget <= 0:
+            raise Unavailable("decision not audited: deadline exhausted")
+        batched = await self.records.submit(request, budget)
+        if batched.result.HasField("error"):
+            raise RecordRefused(batched.result.error)
+        return batched
 
     @staticmethod
     def _not_audited(exc: Exception) -> Unavailable:
