@@ -19,6 +19,7 @@ from aegis_domain.types import AgentSignal, SignalStatus
 from aegis_runtime.telemetry import batch_call_span, method_path
 from router_service.batching import Batched, Batcher, BatchLimits, BatchSizeMismatch
 from router_service.deadline import Deadline
+from router_service.wire import BatchFraming, raw_request_method
 
 ASSESS_BATCH = method_path(
     agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name, "AssessBatch"
@@ -29,13 +30,25 @@ _STATUS_OF_CODE = {
 }
 
 
+_ASSESS_ITEMS = BatchFraming(agent_pb2.AssessBatchRequest)
+
+
 class AgentStub(Protocol):
-    """What the fan-out needs of an agent: the generated stub, or a direct call in benchmarks."""
+    """What the fan-out needs of an agent: AssessBatch with the request already serialized
+    (RawAgentStub), or a direct call in benchmarks."""
 
     def AssessBatch(
-        self, request: agent_pb2.AssessBatchRequest, timeout: float,
-        metadata: Sequence[tuple[str, str]],
+        self, request: bytes, timeout: float, metadata: Sequence[tuple[str, str]],
     ) -> Awaitable[agent_pb2.AssessBatchResponse]: ...
+
+
+class RawAgentStub:
+    """An agent's AssessBatch over a channel, sent as the bytes the fan-out assembled."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self.AssessBatch = raw_request_method(
+            channel, ASSESS_BATCH, agent_pb2.AssessBatchResponse
+        )
 
 
 class AgentClient:
@@ -46,16 +59,17 @@ class AgentClient:
     ) -> None:
         self.entry = entry
         self.stub = stub
-        self.batcher: Batcher[agent_pb2.AssessRequest, common_pb2.AgentSignal] = Batcher(
+        # Items are framed AssessRequests (wire.BatchFraming): one serialization per Score.
+        self.batcher: Batcher[bytes, common_pb2.AgentSignal] = Batcher(
             self._assess_batch, limits or BatchLimits()
         )
 
     async def _assess_batch(
-        self, items: Sequence[agent_pb2.AssessRequest], timeout_s: float
+        self, items: Sequence[bytes], timeout_s: float
     ) -> Sequence[common_pb2.AgentSignal]:
         with batch_call_span(ASSESS_BATCH, len(items)) as metadata:
             reply = await self.stub.AssessBatch(
-                agent_pb2.AssessBatchRequest(items=items), timeout=timeout_s, metadata=metadata
+                _ASSESS_ITEMS.batch(items), timeout=timeout_s, metadata=metadata
             )
         return reply.signals
 
@@ -116,13 +130,15 @@ async def assess_all(
     """All agents at once, in registry order. Each call may take the agent's registry
     deadline, or `cap_s` where given (bulk work), leaving `reserve_s` of the deadline."""
     started = time.perf_counter()
+    # Serialized once for every agent: the context is most of it.
+    item = _ASSESS_ITEMS.item(request)
     calls: list[tuple[_Pending | None, float]] = []
     for client in clients:
         budget = deadline.budget(
             client.entry.deadline_ms / 1000 if cap_s is None else cap_s, reserve_s
         )
         # Every call is queued before any is awaited: they run at once, with no task each.
-        calls.append((client.batcher.enqueue(request, budget) if budget > 0 else None, budget))
+        calls.append((client.batcher.enqueue(item, budget) if budget > 0 else None, budget))
     try:
         for pending, _ in calls:
             if pending is not None:

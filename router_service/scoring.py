@@ -14,7 +14,7 @@ from typing import Protocol
 
 import grpc
 
-from aegis.v1 import agent_pb2, audit_pb2, common_pb2, router_pb2
+from aegis.v1 import agent_pb2, audit_pb2, audit_pb2_grpc, common_pb2, router_pb2
 from aegis_domain.convert import (
     reason_to_proto,
     seconds_to_timestamp,
@@ -33,6 +33,7 @@ from router_service.deadline import Deadline
 from router_service.fanout import AgentClient, assess_all
 from router_service.policy import Policy, PolicyInputs
 from router_service.settings import RouterSettings
+from router_service.wire import BatchFraming, raw_request_method
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +42,13 @@ COMBINER = "combiner"
 _AUDIT_SERVICE = audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name
 GET_CONTEXT_BATCH = method_path(_AUDIT_SERVICE, "GetContextBatch")
 RECORD_BATCH = method_path(_AUDIT_SERVICE, "RecordBatch")
+_RECORD_ITEMS = BatchFraming(audit_pb2.RecordBatchRequest)
 # Agent reasons quoted in the decision, beside the policy's own.
 MAX_AGENT_REASONS = 5
 
 
 class AuditClient(Protocol):
-    """What scoring needs of the audit service: the generated stub, or a direct call."""
+    """What scoring needs of the audit service: RawAuditClient, or a direct call."""
 
     def GetContextBatch(
         self, request: audit_pb2.GetContextBatchRequest, timeout: float,
@@ -54,9 +56,17 @@ class AuditClient(Protocol):
     ) -> Awaitable[audit_pb2.GetContextBatchResponse]: ...
 
     def RecordBatch(
-        self, request: audit_pb2.RecordBatchRequest, timeout: float,
-        metadata: Sequence[tuple[str, str]],
+        self, request: bytes, timeout: float, metadata: Sequence[tuple[str, str]],
     ) -> Awaitable[audit_pb2.RecordBatchResponse]: ...
+
+
+class RawAuditClient:
+    """The audit service over a channel, its RecordBatch sent as the bytes scoring assembled
+    (wire.BatchFraming: a record, context and all, is serialized once)."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self.GetContextBatch = audit_pb2_grpc.AuditServiceStub(channel).GetContextBatch
+        self.RecordBatch = raw_request_method(channel, RECORD_BATCH, audit_pb2.RecordBatchResponse)
 
 
 _STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
@@ -119,7 +129,8 @@ class Scorer:
         self.contexts: Batcher[audit_pb2.GetContextRequest, audit_pb2.GetContextResponse] = Batcher(
             self._get_contexts, limits
         )
-        self.records: Batcher[audit_pb2.RecordRequest, audit_pb2.RecordResult] = Batcher(
+        # Items are framed RecordRequests (wire.BatchFraming).
+        self.records: Batcher[bytes, audit_pb2.RecordResult] = Batcher(
             self._record_batch, limits
         )
 
@@ -171,7 +182,7 @@ class Scorer:
         request.record.event.CopyFrom(event)
         request.record.context.CopyFrom(context_msg)
         request.record.environment = self.settings.environment
-        recorded = await self._record(request, deadline, timing)
+        recorded = await self._record(_RECORD_ITEMS.item(request), deadline, timing)
         timing.audit_ms = (time.perf_counter() - decided) * 1000
         if recorded.HasField("decided"):
             # Another Score of this event was recorded first (a race): its decision stands.
@@ -225,11 +236,11 @@ class Scorer:
         return reply.items
 
     async def _record_batch(
-        self, items: Sequence[audit_pb2.RecordRequest], timeout_s: float
+        self, items: Sequence[bytes], timeout_s: float
     ) -> Sequence[audit_pb2.RecordResult]:
         with batch_call_span(RECORD_BATCH, len(items)) as metadata:
             reply = await self.audit.RecordBatch(
-                audit_pb2.RecordBatchRequest(items=items), timeout=timeout_s, metadata=metadata
+                _RECORD_ITEMS.batch(items), timeout=timeout_s, metadata=metadata
             )
         return reply.results
 
@@ -263,7 +274,7 @@ class Scorer:
         return batched.result
 
     async def _record(
-        self, request: audit_pb2.RecordRequest, deadline: Deadline,
+        self, request: bytes, deadline: Deadline,
         timing: router_pb2.ScoreTiming,
     ) -> audit_pb2.RecordResponse:
         """The audit's answer once the record is durable. Retries reuse the decision id, so
@@ -293,7 +304,7 @@ class Scorer:
         return batched.result.recorded
 
     async def _record_once(
-        self, request: audit_pb2.RecordRequest, deadline: Deadline
+        self, request: bytes, deadline: Deadline
     ) -> Batched[audit_pb2.RecordResult]:
         budget = deadline.remaining()
         if budget <= 0:
