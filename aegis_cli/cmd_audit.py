@@ -30,7 +30,7 @@ from audit_service.log.proofs import ProofError, check_proof, proof_from_message
 from audit_service.log.signing import SigningKeyError, parse_public_key
 from audit_service.settings import AuditSettings
 from router_service.audit_replay import ReplayResult, replay, running_versions
-from router_service.builder import LOAD_ERRORS, build_scorer, load_rules
+from router_service.builder import LOAD_ERRORS, build_scorer_on_channels, load_rules
 from router_service.client.eventjson import to_json_text
 from router_service.settings import RouterSettings
 
@@ -262,7 +262,9 @@ def run_replay(args: argparse.Namespace) -> int:
                     raise rpc_failure(exc, "audit", args.audit_addr) from None
                 stubs = {name: agent_pb2_grpc.AgentServiceStub(ch)
                          for name, ch in channels.items()}
-                scorer = build_scorer(settings, registry, policy, audit, stubs, combiner)
+                scorer = build_scorer_on_channels(
+                    settings, registry, policy, audit_channel, channels, combiner
+                )
                 versions = await running_versions(stubs)
                 return await replay(found.record, scorer, versions, current=args.current,
                                     deadline_s=args.timeout)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import grpc
@@ -27,77 +28,94 @@ def _status_of(exc: BaseException | None, context: grpc.aio.ServicerContext) -> 
     return "UNKNOWN"
 
 
+def _request_id(context: grpc.aio.ServicerContext) -> str:
+    """The caller's x-request-id, or a new one."""
+    for key, value in context.invocation_metadata() or ():
+        if key == REQUEST_ID_HEADER:
+            return str(value)
+    return uuid.uuid4().hex
+
+
+@contextlib.contextmanager
+def _call_scope(method: str, context: grpc.aio.ServicerContext) -> Iterator[None]:
+    """The call's request id bound for its duration, and its access-log line at the end."""
+    token = request_id_var.set(_request_id(context))
+    started = time.perf_counter()
+    error: BaseException | None = None
+    try:
+        yield
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        _log_call(method, started, _status_of(error, context))
+        request_id_var.reset(token)
+
+
+def _wrap_unary(method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        with _call_scope(method, context):
+            return await behavior(request, context)
+
+    return wrapped
+
+
+def _wrap_stream(method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        with _call_scope(method, context):
+            async for item in behavior(request, context):
+                yield item
+
+    return wrapped
+
+
+def _wrap(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(
+            _wrap_unary(method, handler.unary_unary),
+            handler.request_deserializer,
+            handler.response_serializer,
+        )
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(
+            _wrap_unary(method, handler.stream_unary),
+            handler.request_deserializer,
+            handler.response_serializer,
+        )
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(
+            _wrap_stream(method, handler.unary_stream),
+            handler.request_deserializer,
+            handler.response_serializer,
+        )
+    return grpc.stream_stream_rpc_method_handler(
+        _wrap_stream(method, handler.stream_stream),
+        handler.request_deserializer,
+        handler.response_serializer,
+    )
+
+
 class RequestContextInterceptor(grpc.aio.ServerInterceptor):
     """Binds the caller's x-request-id (or a new one) to the call and logs its outcome."""
+
+    def __init__(self) -> None:
+        # The wrapped handler of each method, made once: a server's handlers are fixed once it
+        # has started, and wrapping anew on every call cost CPU on every hop of every Score.
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
         method = handler_call_details.method
-        metadata = dict(handler_call_details.invocation_metadata or ())
-        incoming_id = metadata.get(REQUEST_ID_HEADER)
-
-        def wrap_unary(behavior: Callable[..., Any]) -> Callable[..., Any]:
-            async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                token = request_id_var.set(incoming_id or uuid.uuid4().hex)
-                started = time.perf_counter()
-                error: BaseException | None = None
-                try:
-                    return await behavior(request, context)
-                except BaseException as exc:
-                    error = exc
-                    raise
-                finally:
-                    _log_call(method, started, _status_of(error, context))
-                    request_id_var.reset(token)
-
-            return wrapped
-
-        def wrap_stream(behavior: Callable[..., Any]) -> Callable[..., Any]:
-            async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                token = request_id_var.set(incoming_id or uuid.uuid4().hex)
-                started = time.perf_counter()
-                error: BaseException | None = None
-                try:
-                    async for item in behavior(request, context):
-                        yield item
-                except BaseException as exc:
-                    error = exc
-                    raise
-                finally:
-                    _log_call(method, started, _status_of(error, context))
-                    request_id_var.reset(token)
-
-            return wrapped
-
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                wrap_unary(handler.unary_unary),
-                handler.request_deserializer,
-                handler.response_serializer,
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                wrap_unary(handler.stream_unary),
-                handler.request_deserializer,
-                handler.response_serializer,
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                wrap_stream(handler.unary_stream),
-                handler.request_deserializer,
-                handler.response_serializer,
-            )
-        return grpc.stream_stream_rpc_method_handler(
-            wrap_stream(handler.stream_stream),
-            handler.request_deserializer,
-            handler.response_serializer,
-        )
+        wrapped = self._wrapped.get(method)
+        if wrapped is None:
+            handler = await continuation(handler_call_details)
+            if handler is None:
+                return handler
+            wrapped = self._wrapped[method] = _wrap(method, handler)
+        return wrapped
 
 
 def _log_call(method: str, started: float, status: str) -> None:

@@ -47,10 +47,11 @@ class DirectAgent:
         self.servicer = servicer
 
     async def AssessBatch(
-        self, request: agent_pb2.AssessBatchRequest, timeout: float,
-        metadata: Sequence[tuple[str, str]],
+        self, request: bytes, timeout: float, metadata: Sequence[tuple[str, str]],
     ) -> agent_pb2.AssessBatchResponse:
-        return await self.servicer.AssessBatch(request, _NO_CONTEXT)
+        return await self.servicer.AssessBatch(
+            agent_pb2.AssessBatchRequest.FromString(request), _NO_CONTEXT
+        )
 
 
 class DirectAudit:
@@ -66,10 +67,11 @@ class DirectAudit:
         return await self.servicer.GetContextBatch(request, _NO_CONTEXT)
 
     async def RecordBatch(
-        self, request: audit_pb2.RecordBatchRequest, timeout: float,
-        metadata: Sequence[tuple[str, str]],
+        self, request: bytes, timeout: float, metadata: Sequence[tuple[str, str]],
     ) -> audit_pb2.RecordBatchResponse:
-        return await self.servicer.RecordBatch(request, _NO_CONTEXT)
+        return await self.servicer.RecordBatch(
+            audit_pb2.RecordBatchRequest.FromString(request), _NO_CONTEXT
+        )
 
 
 def _agent(entry: AgentEntry) -> AgentServicer:

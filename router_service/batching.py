@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextvars
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -46,6 +47,9 @@ class Batched(Generic[Result]):
 
     result: Result
     batch_size: int
+    # time.perf_counter() when the batch call answered: a caller that reads several results
+    # late still knows when each came.
+    answered_at: float
 
 
 @dataclass(slots=True)
@@ -55,6 +59,11 @@ class _Waiting(Generic[Item, Result]):
     future: asyncio.Future[Batched[Result]] = field(repr=False)
     # The submitter's context (its trace): a batch call runs in its first item's.
     context: contextvars.Context = field(repr=False)
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 SendBatch = Callable[[Sequence[Item], float], Awaitable[Sequence[Result]]]
@@ -79,14 +88,22 @@ class Batcher(Generic[Item, Result]):
     async def submit(self, item: Item, budget_s: float) -> Batched[Result]:
         """The item's result. Raises TimeoutError once `budget_s` has passed, and whatever
         the batch call raised when it failed."""
+        return await self.enqueue(item, budget_s)
+
+    def enqueue(self, item: Item, budget_s: float) -> asyncio.Future[Batched[Result]]:
+        """The future of the item's result (see submit), queued at once: a caller fanning
+        out to several batchers awaits their futures with no task per call."""
         loop = asyncio.get_running_loop()
-        waiting: _Waiting[Item, Result] = _Waiting(
-            item, loop.time() + budget_s, loop.create_future(), contextvars.copy_context()
+        future: asyncio.Future[Batched[Result]] = loop.create_future()
+        # A timer rather than asyncio.wait_for, which costs a task-like wrapper per wait.
+        # An expired (or cancelled) future is done: the dispatcher then skips the item.
+        expiry = loop.call_later(budget_s, _expire, future)
+        future.add_done_callback(lambda _: expiry.cancel())
+        self._queue.append(
+            _Waiting(item, loop.time() + budget_s, future, contextvars.copy_context())
         )
-        self._queue.append(waiting)
         self._dispatch()
-        # On timeout wait_for cancels the future: the dispatcher then skips the item.
-        return await asyncio.wait_for(waiting.future, budget_s)
+        return future
 
     def _dispatch(self) -> None:
         while self._queue and self._in_flight < self.limits.max_in_flight:
@@ -118,9 +135,10 @@ class Batcher(Generic[Item, Result]):
                 if not waiting.future.done():
                     waiting.future.set_exception(exc)
         else:
+            answered_at = time.perf_counter()
             for waiting, result in zip(batch, results, strict=True):
                 if not waiting.future.done():
-                    waiting.future.set_result(Batched(result, len(batch)))
+                    waiting.future.set_result(Batched(result, len(batch), answered_at))
         finally:
             self._in_flight -= 1
             self._dispatch()

@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import grpc
+
 from aegis_domain.registry import Registry
 from aegis_runtime.artifacts import ArtifactError
 from router_service.combine import Combiner
 from router_service.combiner import load_combiner
-from router_service.fanout import AgentClient, AgentStub
+from router_service.fanout import AgentClient, AgentStub, RawAgentStub
 from router_service.policy import Policy, PolicyError, load_policy
-from router_service.scoring import AuditClient, Scorer
+from router_service.scoring import AuditClient, RawAuditClient, Scorer
 from router_service.settings import RouterSettings
 
 # What an unusable policy or combiner file raises; the message names the file and the problem.
@@ -37,3 +39,12 @@ def build_scorer(
         for entry in registry.agents
     ]
     return Scorer(settings, policy, audit, clients, combiner)
+
+
+def build_scorer_on_channels(
+    settings: RouterSettings, registry: Registry, policy: Policy, audit: grpc.aio.Channel,
+    agents: Mapping[str, grpc.aio.Channel], combiner: Combiner | None = None,
+) -> Scorer:
+    """A Scorer calling the audit service and every registry agent over these channels."""
+    stubs = {name: RawAgentStub(channel) for name, channel in agents.items()}
+    return build_scorer(settings, registry, policy, RawAuditClient(audit), stubs, combiner)

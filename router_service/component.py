@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from aegis.v1 import agent_pb2_grpc, audit_pb2_grpc, router_pb2, router_pb2_grpc
+from aegis.v1 import router_pb2, router_pb2_grpc
 from aegis_domain.registry import Registry
 from aegis_runtime.channels import insecure_channel
 from aegis_runtime.server import ServiceBinding
-from router_service.builder import build_scorer
+from router_service.builder import build_scorer_on_channels
 from router_service.combine import Combiner
 from router_service.policy import Policy
 from router_service.servicer import RouterServicer
@@ -33,10 +33,9 @@ class RouterComponent:
                 settings.agent_address(entry.name, entry.port), intercepted=False
             )
             self.channels.append(channel)
-            agents[entry.name] = agent_pb2_grpc.AgentServiceStub(channel)
-        self.scorer = build_scorer(
-            settings, registry, policy, audit_pb2_grpc.AuditServiceStub(self.audit_channel),
-            agents, combiner,
+            agents[entry.name] = channel
+        self.scorer = build_scorer_on_channels(
+            settings, registry, policy, self.audit_channel, agents, combiner
         )
         self.servicer = RouterServicer(self.scorer)
 

@@ -4,6 +4,7 @@ through its own batcher: concurrent Scores share one AssessBatch call per agent 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Awaitable, Sequence
@@ -16,8 +17,9 @@ from aegis_domain.convert import signal_from_proto
 from aegis_domain.registry import AgentEntry
 from aegis_domain.types import AgentSignal, SignalStatus
 from aegis_runtime.telemetry import batch_call_span, method_path
-from router_service.batching import Batcher, BatchLimits, BatchSizeMismatch
+from router_service.batching import Batched, Batcher, BatchLimits, BatchSizeMismatch
 from router_service.deadline import Deadline
+from router_service.wire import BatchFraming, raw_request_method
 
 ASSESS_BATCH = method_path(
     agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name, "AssessBatch"
@@ -28,13 +30,25 @@ _STATUS_OF_CODE = {
 }
 
 
+_ASSESS_ITEMS = BatchFraming(agent_pb2.AssessBatchRequest)
+
+
 class AgentStub(Protocol):
-    """What the fan-out needs of an agent: the generated stub, or a direct call in benchmarks."""
+    """What the fan-out needs of an agent: AssessBatch with the request already serialized
+    (RawAgentStub), or a direct call in benchmarks."""
 
     def AssessBatch(
-        self, request: agent_pb2.AssessBatchRequest, timeout: float,
-        metadata: Sequence[tuple[str, str]],
+        self, request: bytes, timeout: float, metadata: Sequence[tuple[str, str]],
     ) -> Awaitable[agent_pb2.AssessBatchResponse]: ...
+
+
+class RawAgentStub:
+    """An agent's AssessBatch over a channel, sent as the bytes the fan-out assembled."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self.AssessBatch = raw_request_method(
+            channel, ASSESS_BATCH, agent_pb2.AssessBatchResponse
+        )
 
 
 class AgentClient:
@@ -45,16 +59,17 @@ class AgentClient:
     ) -> None:
         self.entry = entry
         self.stub = stub
-        self.batcher: Batcher[agent_pb2.AssessRequest, common_pb2.AgentSignal] = Batcher(
+        # Items are framed AssessRequests (wire.BatchFraming): one serialization per Score.
+        self.batcher: Batcher[bytes, common_pb2.AgentSignal] = Batcher(
             self._assess_batch, limits or BatchLimits()
         )
 
     async def _assess_batch(
-        self, items: Sequence[agent_pb2.AssessRequest], timeout_s: float
+        self, items: Sequence[bytes], timeout_s: float
     ) -> Sequence[common_pb2.AgentSignal]:
         with batch_call_span(ASSESS_BATCH, len(items)) as metadata:
             reply = await self.stub.AssessBatch(
-                agent_pb2.AssessBatchRequest(items=items), timeout=timeout_s, metadata=metadata
+                _ASSESS_ITEMS.batch(items), timeout=timeout_s, metadata=metadata
             )
         return reply.signals
 
@@ -68,17 +83,19 @@ def _failed(name: str, status: SignalStatus, started: float, detail: str) -> Age
     )
 
 
-async def assess_one(
-    client: AgentClient, request: agent_pb2.AssessRequest, deadline: Deadline, reserve_s: float
+_Pending = asyncio.Future[Batched[common_pb2.AgentSignal]]
+
+
+def _signal(
+    client: AgentClient, pending: _Pending | None, started: float, budget: float
 ) -> AgentSignal:
-    """One agent's signal; any failure becomes a TIMEOUT / UNAVAILABLE / ERROR signal."""
+    """One agent's signal from its finished call; any failure becomes a TIMEOUT /
+    UNAVAILABLE / ERROR signal."""
     name = client.entry.name
-    started = time.perf_counter()
-    budget = deadline.budget(client.entry.deadline_ms / 1000, reserve_s)
-    if budget <= 0:
+    if pending is None:
         return _failed(name, SignalStatus.TIMEOUT, started, "no time left in the caller's deadline")
     try:
-        batched = await client.batcher.submit(request, budget)
+        batched = pending.result()
     except TimeoutError:
         return _failed(name, SignalStatus.TIMEOUT, started,
                        f"no answer within {budget * 1000:.0f} ms")
@@ -90,7 +107,7 @@ async def assess_one(
     signal = signal_from_proto(batched.result)
     # The registry, not the agent's self-description, names the signal.
     signal.agent = name
-    signal.latency_ms = (time.perf_counter() - started) * 1000
+    signal.latency_ms = (batched.answered_at - started) * 1000
     signal.batch_size = batched.batch_size
     if signal.status is SignalStatus.OK and not (
         math.isfinite(signal.risk) and 0 <= signal.risk <= 1
@@ -108,8 +125,33 @@ async def assess_all(
     request: agent_pb2.AssessRequest,
     deadline: Deadline,
     reserve_s: float,
+    cap_s: float | None = None,
 ) -> list[AgentSignal]:
-    """All agents at once, in registry order."""
-    return list(
-        await asyncio.gather(*(assess_one(c, request, deadline, reserve_s) for c in clients))
-    )
+    """All agents at once, in registry order. Each call may take the agent's registry
+    deadline, or `cap_s` where given (bulk work), leaving `reserve_s` of the deadline."""
+    started = time.perf_counter()
+    # Serialized once for every agent: the context is most of it.
+    item = _ASSESS_ITEMS.item(request)
+    calls: list[tuple[_Pending | None, float]] = []
+    for client in clients:
+        budget = deadline.budget(
+            client.entry.deadline_ms / 1000 if cap_s is None else cap_s, reserve_s
+        )
+        # Every call is queued before any is awaited: they run at once, with no task each.
+        calls.append((client.batcher.enqueue(item, budget) if budget > 0 else None, budget))
+    try:
+        for pending, _ in calls:
+            if pending is not None:
+                # A failed call is that agent's signal, read below; not the fan-out's failure.
+                with contextlib.suppress(Exception):
+                    await pending
+    except BaseException:
+        # Cancelled: the calls not yet sent are never sent.
+        for pending, _ in calls:
+            if pending is not None:
+                pending.cancel()
+        raise
+    return [
+        _signal(client, pending, started, budget)
+        for client, (pending, budget) in zip(clients, calls, strict=True)
+    ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Sequence
@@ -11,14 +13,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import grpc
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
-from aegis.v1 import agent_pb2, audit_pb2, common_pb2, router_pb2
+from aegis.v1 import agent_pb2, audit_pb2, audit_pb2_grpc, common_pb2, router_pb2
 from aegis_domain.convert import (
     reason_to_proto,
     seconds_to_timestamp,
@@ -31,12 +27,13 @@ from aegis_domain.validation import TimeWindow, validate_event
 from aegis_runtime.errors import AlreadyExists, Unavailable
 from aegis_runtime.logging import current_trace_id
 from aegis_runtime.telemetry import batch_call_span, method_path
-from router_service.batching import Batcher, BatchSizeMismatch
+from router_service.batching import Batched, Batcher, BatchSizeMismatch
 from router_service.combine import Combiner, combine
 from router_service.deadline import Deadline
 from router_service.fanout import AgentClient, assess_all
 from router_service.policy import Policy, PolicyInputs
 from router_service.settings import RouterSettings
+from router_service.wire import BatchFraming, raw_request_method
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +42,13 @@ COMBINER = "combiner"
 _AUDIT_SERVICE = audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name
 GET_CONTEXT_BATCH = method_path(_AUDIT_SERVICE, "GetContextBatch")
 RECORD_BATCH = method_path(_AUDIT_SERVICE, "RecordBatch")
+_RECORD_ITEMS = BatchFraming(audit_pb2.RecordBatchRequest)
 # Agent reasons quoted in the decision, beside the policy's own.
 MAX_AGENT_REASONS = 5
 
 
 class AuditClient(Protocol):
-    """What scoring needs of the audit service: the generated stub, or a direct call."""
+    """What scoring needs of the audit service: RawAuditClient, or a direct call."""
 
     def GetContextBatch(
         self, request: audit_pb2.GetContextBatchRequest, timeout: float,
@@ -58,9 +56,17 @@ class AuditClient(Protocol):
     ) -> Awaitable[audit_pb2.GetContextBatchResponse]: ...
 
     def RecordBatch(
-        self, request: audit_pb2.RecordBatchRequest, timeout: float,
-        metadata: Sequence[tuple[str, str]],
+        self, request: bytes, timeout: float, metadata: Sequence[tuple[str, str]],
     ) -> Awaitable[audit_pb2.RecordBatchResponse]: ...
+
+
+class RawAuditClient:
+    """The audit service over a channel, its RecordBatch sent as the bytes scoring assembled
+    (wire.BatchFraming: a record, context and all, is serialized once)."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self.GetContextBatch = audit_pb2_grpc.AuditServiceStub(channel).GetContextBatch
+        self.RecordBatch = raw_request_method(channel, RECORD_BATCH, audit_pb2.RecordBatchResponse)
 
 
 _STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
@@ -123,7 +129,8 @@ class Scorer:
         self.contexts: Batcher[audit_pb2.GetContextRequest, audit_pb2.GetContextResponse] = Batcher(
             self._get_contexts, limits
         )
-        self.records: Batcher[audit_pb2.RecordRequest, audit_pb2.RecordResult] = Batcher(
+        # Items are framed RecordRequests (wire.BatchFraming).
+        self.records: Batcher[bytes, audit_pb2.RecordResult] = Batcher(
             self._record_batch, limits
         )
 
@@ -136,17 +143,24 @@ class Scorer:
         return TimeWindow(946_684_800.0, time.time() + self.settings.max_clock_skew_s)
 
     async def score(
-        self, event: common_pb2.LoginEvent, deadline: Deadline, window: TimeWindow
+        self, event: common_pb2.LoginEvent, deadline: Deadline, window: TimeWindow,
+        *, bulk: bool = False,
     ) -> Scored:
         """Raises InvalidArgument for a bad event, Unavailable when it cannot be audited,
         AlreadyExists when its event id was decided for another login. An event id decided
-        before gets that decision back (a repeat), whether GetContext or Record finds it."""
+        before gets that decision back (a repeat), whether GetContext or Record finds it.
+
+        `bulk` (ScoreStream): GetContext and every agent may take up to replay_hop_deadline_ms
+        instead of their live limits, so that a replay waits for a busy mesh rather than
+        deciding without it; the same agents and context decide, only the waiting differs."""
         started = time.perf_counter()
         validate_event(event, window)
         reserve_s = self.settings.audit_reserve_ms / 1000
+        hop_cap_s = self.settings.replay_hop_deadline_ms / 1000 if bulk else None
         timing = router_pb2.ScoreTiming()
 
-        context = await self._context(event, deadline, reserve_s, timing)
+        context_cap_s = self.settings.context_timeout_ms / 1000 if hop_cap_s is None else hop_cap_s
+        context = await self._context(event, deadline, context_cap_s, reserve_s, timing)
         timing.context_ms = (time.perf_counter() - started) * 1000
         if context is not None and context.HasField("decided"):
             return Scored(context.decided, timing, repeat=True)
@@ -157,6 +171,7 @@ class Scorer:
             agent_pb2.AssessRequest(event=event, context=context_msg),
             deadline,
             reserve_s,
+            hop_cap_s,
         )
         decision = self.decide(event, context_msg, context_available, signals)
         decided = time.perf_counter()
@@ -167,7 +182,7 @@ class Scorer:
         request.record.event.CopyFrom(event)
         request.record.context.CopyFrom(context_msg)
         request.record.environment = self.settings.environment
-        recorded = await self._record(request, deadline, timing)
+        recorded = await self._record(_RECORD_ITEMS.item(request), deadline, timing)
         timing.audit_ms = (time.perf_counter() - decided) * 1000
         if recorded.HasField("decided"):
             # Another Score of this event was recorded first (a race): its decision stands.
@@ -221,21 +236,21 @@ class Scorer:
         return reply.items
 
     async def _record_batch(
-        self, items: Sequence[audit_pb2.RecordRequest], timeout_s: float
+        self, items: Sequence[bytes], timeout_s: float
     ) -> Sequence[audit_pb2.RecordResult]:
         with batch_call_span(RECORD_BATCH, len(items)) as metadata:
             reply = await self.audit.RecordBatch(
-                audit_pb2.RecordBatchRequest(items=items), timeout=timeout_s, metadata=metadata
+                _RECORD_ITEMS.batch(items), timeout=timeout_s, metadata=metadata
             )
         return reply.results
 
     async def _context(
-        self, event: common_pb2.LoginEvent, deadline: Deadline, reserve_s: float,
+        self, event: common_pb2.LoginEvent, deadline: Deadline, cap_s: float, reserve_s: float,
         timing: router_pb2.ScoreTiming,
     ) -> audit_pb2.GetContextResponse | None:
         """The user's context (and the event's recorded decision, if it has one), or None
-        when it cannot be had in time."""
-        budget = deadline.budget(self.settings.context_timeout_ms / 1000, reserve_s)
+        when it cannot be had within `cap_s` of the deadline."""
+        budget = deadline.budget(cap_s, reserve_s)
         if budget <= 0:
             return None
         request = audit_pb2.GetContextRequest(
@@ -259,25 +274,23 @@ class Scorer:
         return batched.result
 
     async def _record(
-        self, request: audit_pb2.RecordRequest, deadline: Deadline,
+        self, request: bytes, deadline: Deadline,
         timing: router_pb2.ScoreTiming,
     ) -> audit_pb2.RecordResponse:
         """The audit's answer once the record is durable. Retries reuse the decision id, so
         the audit service never stores it twice (invariant 1)."""
         try:
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception(_unavailable),
-                stop=stop_after_attempt(self.settings.audit_attempts),
-                wait=wait_random_exponential(multiplier=0.005, max=0.05),
-                reraise=True,
-            ):
-                with attempt:
-                    budget = deadline.remaining()
-                    if budget <= 0:
-                        raise Unavailable("decision not audited: deadline exhausted")
-                    batched = await self.records.submit(request, budget)
-                    if batched.result.HasField("error"):
-                        raise RecordRefused(batched.result.error)
+            # A plain loop, not tenacity: its retry object cost measurable CPU on every Score.
+            for attempt in range(1, self.settings.audit_attempts + 1):
+                try:
+                    batched = await self._record_once(request, deadline)
+                    break
+                except Exception as exc:
+                    if attempt == self.settings.audit_attempts or not _unavailable(exc):
+                        raise
+                    # Random exponential back-off (5, 10, 20, ... ms, at most 50 ms), so that
+                    # Scores failed together do not retry together.
+                    await asyncio.sleep(random.uniform(0, min(0.05, 0.005 * 2 ** (attempt - 1))))
         except RecordRefused as exc:
             if exc.code != grpc.StatusCode.ALREADY_EXISTS:
                 raise self._not_audited(exc) from exc
@@ -289,6 +302,17 @@ class Scorer:
             raise self._not_audited(exc) from exc
         timing.audit_batch_size = batched.batch_size
         return batched.result.recorded
+
+    async def _record_once(
+        self, request: bytes, deadline: Deadline
+    ) -> Batched[audit_pb2.RecordResult]:
+        budget = deadline.remaining()
+        if budget <= 0:
+            raise Unavailable("decision not audited: deadline exhausted")
+        batched = await self.records.submit(request, budget)
+        if batched.result.HasField("error"):
+            raise RecordRefused(batched.result.error)
+        return batched
 
     @staticmethod
     def _not_audited(exc: Exception) -> Unavailable:

@@ -47,7 +47,8 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
             reply = router_pb2.ScoreStreamResponse(client_ref=item.client_ref)
             try:
                 scored = await self.scorer.score(
-                    item.event, Deadline.after(settings.replay_event_deadline_ms / 1000), window
+                    item.event, Deadline.after(settings.replay_event_deadline_ms / 1000), window,
+                    bulk=True,
                 )
                 reply.decision.CopyFrom(scored.decision)
                 reply.repeat = scored.repeat

@@ -66,7 +66,15 @@ class RouterSettings(ServiceSettings):
         "that a connection's max-age grace never cuts a stream mid-row.",
     )
     replay_event_deadline_ms: int = Field(
-        2_000, gt=0, description="Budget of each request of a ScoreStream."
+        20_000, gt=0, description="Budget of each request of a ScoreStream, from when the "
+        "router takes it up. Bulk work waits for a busy mesh (the stream's in-flight window "
+        "holds the client back) instead of deciding without it.",
+    )
+    replay_hop_deadline_ms: int = Field(
+        10_000, gt=0, description="The most GetContext or one agent may take for a request "
+        "of a ScoreStream, in place of the live limits (CONTEXT_TIMEOUT_MS, the registry's "
+        "deadlines): an agent that is down (UNAVAILABLE) or this late still degrades only "
+        "that decision.",
     )
 
     batch_max_size: int = Field(

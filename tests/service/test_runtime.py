@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -110,3 +113,18 @@ def test_reflection_lists_the_services() -> None:
     names = asyncio.run(scenario())
     assert AGENT_SERVICE in names
     assert "grpc.health.v1.Health" in names
+
+
+def _interceptors_with(exporter: str) -> int:
+    # A fresh process: the tests' own tracer provider (conftest) must not be seen.
+    code = ("from aegis_runtime import telemetry; telemetry.configure_tracing('t'); "
+            "print(len(telemetry.server_interceptors()), len(telemetry.client_interceptors()))")
+    env = {**os.environ, "OTEL_TRACES_EXPORTER": exporter}
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                         capture_output=True, text=True).stdout.split()
+    return int(out[0]) + int(out[1])
+
+
+def test_tracing_costs_no_interceptor_unless_an_exporter_is_set() -> None:
+    assert _interceptors_with("none") == 0
+    assert _interceptors_with("console") > 0

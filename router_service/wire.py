@@ -1,0 +1,53 @@
+"""Batch requests assembled from items serialized once.
+
+A Score's AssessRequest goes to every agent, and its context (up to 50 past logins and the
+neighbourhood) is most of it: building each agent's AssessBatchRequest from messages copied
+and serialized the context once per agent. Serialized once, an item is framed as one element
+of the batch's repeated `items` field; a batch is its items' concatenation, which is how
+protobuf encodes a repeated message field, so the bytes on the wire are those of the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import grpc
+from google.protobuf.message import Message
+
+_LENGTH_DELIMITED = 2
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+class BatchFraming:
+    """Frames items of the repeated message field `items` of a batch request type."""
+
+    def __init__(self, batch_type: type[Message]) -> None:
+        number = batch_type.DESCRIPTOR.fields_by_name["items"].number
+        self._tag = _varint(number << 3 | _LENGTH_DELIMITED)
+
+    def item(self, message: Message) -> bytes:
+        """One item, serialized and framed."""
+        payload = message.SerializeToString()
+        return self._tag + _varint(len(payload)) + payload
+
+    @staticmethod
+    def batch(items: Sequence[bytes]) -> bytes:
+        """The serialized batch request of these framed items."""
+        return b"".join(items)
+
+
+def raw_request_method(
+    channel: grpc.aio.Channel, path: str, response_type: type[Message]
+) -> grpc.aio.UnaryUnaryMultiCallable:
+    """A unary method whose request is passed already serialized (bytes)."""
+    return channel.unary_unary(
+        path, request_serializer=None, response_deserializer=response_type.FromString
+    )
