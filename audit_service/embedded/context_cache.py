@@ -22,6 +22,7 @@ import threading
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 from typing import NamedTuple
 
 from aegis_domain.context_rules import (
@@ -59,6 +60,9 @@ def row_of(decision_id: str, user_id: str, ts: float, successful: bool, action: 
     """A Row from index columns."""
     return Row(ts, decision_id, user_id, not successful, action != _ALLOW, risk, past)
 
+
+_TS = itemgetter(0)
+_USER_ID = itemgetter(2)
 
 # Columns of the index a key belongs to; the loader reads the newest rows of one.
 USER, DEVICE, IP, ASN = "user_id", "device_id", "ip", "asn"
@@ -214,28 +218,37 @@ class ContextCache:
 
 def _neighbors(kind: LinkKind, rows: Sequence[Row], user_id: str, limit: int) -> LinkNeighbors:
     """Per other user of the scanned rows (oldest first): logins, failures, flagged, highest
-    risk, last seen; listed most recently seen first (ties by user id)."""
-    seen: dict[str, list[float]] = {}
-    for ts, _, other, failed, flagged, risk, _ in rows:
+    risk, last seen; listed most recently seen first (ties by user id).
+
+    A hot IP or ASN has up to scan_limit rows and as many users, but only `limit` are listed:
+    the users and their last-seen times come from C-level passes, and only the listed ones
+    are summed row by row.
+    """
+    users = list(map(_USER_ID, rows))
+    last_seen = dict(zip(users, map(_TS, rows), strict=True))  # ascending: the latest wins
+    last_seen.pop(user_id, None)
+    chosen: list[str] = []
+    for other in dict.fromkeys(reversed(users)):
         if other == user_id:
             continue
-        sums = seen.get(other)
-        if sums is None:
-            seen[other] = [1, failed, flagged, risk, ts]
-        else:
-            sums[0] += 1
-            sums[1] += failed
-            sums[2] += flagged
-            if risk > sums[3]:
-                sums[3] = risk
-            sums[4] = ts
-    # Users in order of their latest row: the newest `limit` of them, ties by user id.
-    latest = sorted(seen.items(), key=lambda item: (-item[1][4], item[0]))[:limit]
+        # Past the bound only while tied with the last one taken: ties go by user id.
+        if len(chosen) >= limit and last_seen[other] < last_seen[chosen[-1]]:
+            break
+        chosen.append(other)
+    chosen.sort(key=lambda other: (-last_seen[other], other))
+    listed = {other: [0, 0, 0, float("-inf")] for other in chosen[:limit]}
+    for _, _, other, failed, flagged, risk, _ in [r for r in rows if r[2] in listed]:
+        sums = listed[other]
+        sums[0] += 1
+        sums[1] += failed
+        sums[2] += flagged
+        if risk > sums[3]:
+            sums[3] = risk
     return LinkNeighbors(
         neighbors=[
             Neighbor(link=kind, user_id=other, logins=int(s[0]), failures=int(s[1]),
-                     flagged=int(s[2]), max_risk=s[3], last_seen=s[4])
-            for other, s in latest
+                     flagged=int(s[2]), max_risk=s[3], last_seen=last_seen[other])
+            for other, s in listed.items()
         ],
-        total_users=len(seen),
+        total_users=len(last_seen),
     )
