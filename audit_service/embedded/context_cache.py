@@ -125,8 +125,9 @@ class ContextCache:
 
     def _insert(self, held: _Key, row: Row, retain: int) -> None:
         rows = held.rows
-        at = bisect_left(rows, row)
-        if at < len(rows) and rows[at][:2] == row[:2]:
+        ts_id = row[:2]  # a loaded row and its committed copy differ in `past`: never compared
+        at = bisect_left(rows, ts_id)
+        if at < len(rows) and rows[at][:2] == ts_id:
             return  # loaded from a snapshot that already held it
         rows.insert(at, row)
         self._rows += 1
