@@ -33,6 +33,6 @@ def test_a_commit_already_loaded_from_the_index_is_held_once() -> None:
     cache.add([(row, "dev", "192.0.2.1", 64500)])
     with cache.lock:
         after = cache.context(query, load)
-    assert before == after and before is not None
+    assert after is not None and before == after
     assert [p.event.event_id for p in after.history] == ["ev-d-1"]
     assert after.velocity.user_attempts == after.velocity.ip_attempts == 1
