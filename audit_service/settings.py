@@ -104,10 +104,10 @@ class AuditSettings(ServiceSettings):
         "rows); counts saturate there.",
     )
     context_cache_rows: int = Field(
-        2_000_000,
+        1_000_000,
         ge=0,
         description="Embedded backend: index rows GetContext keeps in memory (a user's "
-        "history row about 1.5 KiB, a link row about 150 bytes; least recently used keys go "
+        "history row about 1.5 KiB, a link row about 300 bytes; least recently used keys go "
         "first); 0 reads every context from the index.",
     )
     list_page_size: int = Field(100, ge=1, description="ListDecisions: default page size.")
