@@ -103,6 +103,13 @@ class AuditSettings(ServiceSettings):
         "and per velocity count, so a hot IP or ASN costs a bounded time (about 1 ms per 1,000 "
         "rows); counts saturate there.",
     )
+    context_cache_rows: int = Field(
+        1_000_000,
+        ge=0,
+        description="Embedded backend: index rows GetContext keeps in memory (a user's "
+        "history row about 1.5 KiB, a link row about 300 bytes; least recently used keys go "
+        "first); 0 reads every context from the index.",
+    )
     list_page_size: int = Field(100, ge=1, description="ListDecisions: default page size.")
     list_max_page_size: int = Field(1_000, ge=1, description="ListDecisions: largest page size.")
 

@@ -1,7 +1,7 @@
 """Before/after: the same load against a cluster of another checkout and of this one, in turn.
 
     git worktree add ../before <commit>
-    python -m bench.compare --before ../before --rates 20,100,200,300
+    python -m bench.compare --before ../before --rates 20,100,200,300 [--population FOLDER]
 
 Both clusters serve the same models (--model-dir) on the same ports, one after the other; the
 load generator and its population are this checkout's. Reports, per tree and rate, achieved
@@ -14,12 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from aegis_mesh.cluster import router_address
+from aegis_mesh.cluster import ClusterPaths, router_address
 
 
 def aegis(tree: Path, *args: str, env: dict[str, str]) -> None:
@@ -29,17 +30,25 @@ def aegis(tree: Path, *args: str, env: dict[str, str]) -> None:
 
 
 def measure_tree(
-    tree: Path, state: Path, models: Path, rates: list[float], duration: float
+    tree: Path, state: Path, models: Path, rates: list[float], duration: float,
+    population: Path | None,
 ) -> list[dict[str, Any]]:
     env = {**os.environ, "PYTHONPATH": str(tree), "AEGIS_AGENT_MODEL_DIR": str(models),
            "AEGIS_ROUTER_COMBINER_PATH": str(models / "router" / "combiner.json")}
+    load = []
+    if population is not None:
+        # Each tree starts from its own copy of the seeded history.
+        shutil.rmtree(state, ignore_errors=True)
+        shutil.copytree(population / "audit-data", ClusterPaths(state).audit_data)
+        load = ["--templates", str(population / "templates.jsonl")]
     aegis(tree, "cluster", "up", "--state-dir", str(state), env=env)
     try:
         pids = ",".join(f"{p.stem}={p.read_text().strip()}" for p in (state / "run").glob("*.pid"))
         out = state / "rates.json"
         subprocess.run([sys.executable, "-m", "bench.loadgen", "--rates",
                         ",".join(f"{rate:g}" for rate in rates), "--duration", str(duration),
-                        "--out", str(out), "--target", router_address(), "--cpu-pids", pids],
+                        "--out", str(out), "--target", router_address(), "--cpu-pids", pids,
+                        *load],
                        check=True)
     finally:
         aegis(tree, "cluster", "down", "--state-dir", str(state), env=env)
@@ -55,11 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=Path(".aegis/bench-compare"))
     parser.add_argument("--rates", default="20,100,200,300")
     parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--population", type=Path,
+                        help="a realistic population (python -m bench.history FOLDER): its seeded "
+                        "audit data and its logins; default: short-history logins, empty audit")
     args = parser.parse_args(argv)
     rates = [float(r) for r in args.rates.split(",")]
     results = {
         name: measure_tree(tree.resolve(), (args.state_dir / name).resolve(),
-                           args.model_dir.resolve(), rates, args.duration)
+                           args.model_dir.resolve(), rates, args.duration,
+                           args.population.resolve() if args.population else None)
         for name, tree in (("before", args.before), ("after", args.after))
     }
     (args.state_dir / "compare.json").write_text(json.dumps(results, indent=2))

@@ -10,7 +10,11 @@ before now are the history; its logins of the following day are the load's templ
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
+import shutil
+import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -159,3 +163,20 @@ def build(folder: Path, users: int, seed: int, bounds: ContextBounds) -> dict[st
         "seed_s": round(seeded - generated, 1),
         "seed_records_per_s": round(len(past) / (seeded - generated), 1),
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.history FOLDER`: a realistic population for bench.compare
+    --population (seeded audit data and the load's logins); prints what it came to."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--users", type=int, default=1200, help="users of the world")
+    parser.add_argument("--seed", type=int, default=12)
+    args = parser.parse_args(argv)
+    shutil.rmtree(args.folder, ignore_errors=True)
+    print(json.dumps(build(args.folder, args.users, args.seed, AuditSettings().context_bounds())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

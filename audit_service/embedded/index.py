@@ -19,6 +19,7 @@ from aegis_domain.context_rules import (
     links,
 )
 from aegis_domain.types import Action, LinkKind, LoginContext, Neighbor, PastLogin, Velocity
+from audit_service.embedded.context_cache import USER, Row, row_of
 from audit_service.index_rows import (
     IndexedEntry,
     IndexedReview,
@@ -142,6 +143,11 @@ _NEIGHBORS = (
 )
 _VELOCITY = (
     "SELECT COUNT(*), TOTAL(login_successful = 0), COUNT(DISTINCT user_id) FROM (" + _SCAN + ")"
+)
+# A key's newest rows, as the context cache loads them (USER rows carry their event).
+_NEWEST = (
+    "SELECT decision_id, user_id, ts, login_successful, action, risk{event} FROM decisions "
+    "WHERE {column} = ? ORDER BY ts DESC, decision_id DESC LIMIT ?"
 )
 _HISTORY = (
     "SELECT ts, action, risk, event_json FROM decisions WHERE user_id = ? AND ts < ? "
@@ -372,6 +378,23 @@ class IndexSnapshot:
         }
         velocity = self._velocity(user_id, device_id, ip, windows, bounds)
         return assemble_context(history, truncated, by_link, velocity)
+
+    def newest_rows(self, column: str, key: str | int, limit: int) -> list[Row]:
+        """The key's newest `limit` rows, newest first (the context cache's loader)."""
+        if column != USER:
+            return [
+                row_of(decision_id, user_id, ts, successful, action, risk, None)
+                for decision_id, user_id, ts, successful, action, risk in self._conn.execute(
+                    _NEWEST.format(event="", column=column), (key, limit)
+                )
+            ]
+        return [
+            row_of(decision_id, user_id, ts, successful, action, risk,
+                   PastLogin(event_from_json(event_json), Action(action), risk))
+            for decision_id, user_id, ts, successful, action, risk, event_json
+            in self._conn.execute(_NEWEST.format(event=", event_json", column=column),
+                                  (key, limit))
+        ]
 
     def _neighbors(
         self, kind: LinkKind, key: str | int, user_id: str, windows: ContextWindows,

@@ -10,20 +10,27 @@ import os
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from aegis.v1 import common_pb2
-from aegis_domain.types import LoginContext
+from aegis_domain.types import Action, LoginContext, PastLogin
 from aegis_runtime.errors import ServiceError, Unavailable
 from audit_service.embedded.checkpoints import (
     CheckpointFile,
     newest_first,
     read_checkpoint_files,
 )
+from audit_service.embedded.context_cache import ContextCache, Row, row_of
 from audit_service.embedded.index import IndexSnapshot, SqliteIndex
 from audit_service.embedded.segments import SegmentLog
 from audit_service.group_commit import GroupCommitter, PendingRecord
-from audit_service.index_rows import IndexedEntry, RecordLocation, indexed_entry_from_json
+from audit_service.index_rows import (
+    IndexedDecision,
+    IndexedEntry,
+    RecordLocation,
+    event_from_json,
+    indexed_entry_from_json,
+)
 from audit_service.log.chain import MalformedLine, decode_line
 from audit_service.log.checkpoints import (
     BadCheckpoint,
@@ -77,6 +84,7 @@ class EmbeddedAuditStore(AuditStore):
         self._signer = settings.signer()
         self._log = SegmentLog(settings.data_dir)
         self._index = SqliteIndex(settings.data_dir / INDEX_FILE)
+        self._contexts = ContextCache(self._bounds, settings.context_cache_rows)
         self._writer = ChainWriter(
             self._log,
             settings.environment,
@@ -100,6 +108,11 @@ class EmbeddedAuditStore(AuditStore):
     def commit_count(self) -> int:
         """Batches made durable so far (each one write + fsync): records share them."""
         return self._committer.commit_count
+
+    @property
+    def context_cache_misses(self) -> int:
+        """Contexts memory could not answer exactly, read from the index instead."""
+        return self._contexts.misses
 
     # Lifecycle.
 
@@ -279,6 +292,7 @@ class EmbeddedAuditStore(AuditStore):
                 )
                 self._sign(anchors)
                 self._index.insert(zip([e.indexed for e in batch.fresh], locations, strict=True))
+                self._contexts.add(_cache_rows(e.indexed for e in batch.fresh))
                 refs = {
                     e.decision_id: audit_ref(loc.segment, loc.seq)
                     for e, loc in zip(batch.fresh, locations, strict=True)
@@ -300,15 +314,9 @@ class EmbeddedAuditStore(AuditStore):
     async def get_context(
         self, user_id: str, device_id: str, ip: str, asn: int, as_of: float
     ) -> LoginContext:
-        return await asyncio.to_thread(
-            self._read_context, user_id, device_id, ip, asn, as_of
-        )
-
-    def _read_context(
-        self, user_id: str, device_id: str, ip: str, asn: int, as_of: float
-    ) -> LoginContext:
-        with self._index.snapshot() as index:
-            return index.context(user_id, device_id, ip, asn, as_of, self._bounds)
+        query = ContextQuery(user_id, device_id, ip, asn, as_of)
+        contexts, _ = await asyncio.to_thread(self._read_contexts, [query], ())
+        return contexts[0]
 
     async def get_contexts(self, queries: Sequence[ContextQuery]) -> list[LoginContext]:
         contexts, _ = await asyncio.to_thread(self._read_contexts, queries, ())
@@ -322,9 +330,15 @@ class EmbeddedAuditStore(AuditStore):
     def _read_contexts(
         self, queries: Sequence[ContextQuery], event_ids: Sequence[str]
     ) -> tuple[list[LoginContext], dict[str, EventClaim]]:
-        with self._index.snapshot() as index:
+        """From the context cache where it holds every row a query reads, else from the
+        index. The snapshot is pinned under the cache's lock: a commit updates the cache
+        after the index, under that lock, so the keys loaded from the snapshot miss no
+        commit the cache will not get."""
+        with self._contexts.lock, self._index.snapshot() as index:
+            index.pin()
             contexts = [
-                index.context(q.user_id, q.device_id, q.ip, q.asn, q.as_of, self._bounds)
+                self._contexts.context(q, index.newest_rows)
+                or index.context(q.user_id, q.device_id, q.ip, q.asn, q.as_of, self._bounds)
                 for q in queries
             ]
             return contexts, index.event_claims(event_ids) if event_ids else {}
@@ -479,6 +493,19 @@ class EmbeddedAuditStore(AuditStore):
     def _after_snapshot(self, name: SegmentName, head: ChainHead) -> bool:
         """A segment this writer opened after verify took its snapshot."""
         return name.writer_id == self._writer.writer_id and name.first_seq > head.seq
+
+
+def _cache_rows(entries: Iterable[IndexedEntry]) -> list[tuple[Row, str, str, int]]:
+    """The context cache's rows of the committed decisions (reviews change no context)."""
+    return [
+        (
+            row_of(e.decision_id, e.user_id, e.ts, e.login_successful, e.action, e.risk,
+                   PastLogin(event_from_json(e.event_json), Action(e.action), e.risk)),
+            e.device_id, e.ip, e.asn,
+        )
+        for e in entries
+        if isinstance(e, IndexedDecision)
+    ]
 
 
 def _lines(data: bytes) -> Iterator[bytes]:

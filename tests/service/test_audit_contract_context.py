@@ -21,13 +21,19 @@ from tests.unit.audit_builders import T0, make_record
 
 moto_endpoint = audit_backends.moto_endpoint
 OFFLINE = "offline"
+# The embedded backend with its in-memory contexts off: every context from the SQLite index.
+EMBEDDED_INDEX = "embedded-index"
 
 
-@pytest.fixture(params=(*audit_backends.BACKENDS, OFFLINE))
+@pytest.fixture(params=(*audit_backends.BACKENDS, EMBEDDED_INDEX, OFFLINE))
 def backend(request: pytest.FixtureRequest, tmp_path: Path, moto_endpoint: str) -> Backend:
-    """Every implementation of GetContext; the offline one keeps only the settings."""
+    """Every implementation of GetContext: the embedded backend's memory and its index, the
+    DynamoDB index, and the offline builder (which keeps only the settings)."""
     if request.param == OFFLINE:
         return Backend(OFFLINE, AuditSettings(data_dir=tmp_path, environment="test"))
+    if request.param == EMBEDDED_INDEX:
+        embedded = make_backend("embedded", tmp_path, moto_endpoint, context_cache_rows=0)
+        return Backend(EMBEDDED_INDEX, embedded.settings)
     return make_backend(request.param, tmp_path, moto_endpoint)
 
 HOUR = 3600.0
@@ -56,7 +62,10 @@ def context_after(
         async with backend.with_settings(**settings).running() as store:
             for record in records:
                 await store.record(record)
-            return await store.get_context(user_id, device_id, ip, asn, as_of)
+            context = await store.get_context(user_id, device_id, ip, asn, as_of)
+            if backend.name == "embedded":
+                assert store.context_cache_misses == 0, "memory did not answer"
+            return context
 
     return asyncio.run(scenario())
 
