@@ -30,7 +30,8 @@ def test_bench_harness_runs_every_phase_and_reports_every_target(tmp_path: Path)
     # A value may be None where its ceiling read 0 on a loaded machine: figures are the bench's.
     assert all(set(t) == {"target", "value", "met"} and isinstance(t["met"], bool) for t in targets)
     assert set(summary["capacity_per_s"]) == set(MESHES)
-    assert summary["ratios_to_ceiling"]["capacity"]["ceiling"] == 1.0
+    if summary["capacity_per_s"]["ceiling"]:
+        assert summary["ratios_to_ceiling"]["capacity"]["ceiling"] == 1.0
     # CPU per Score is charged to every service of the mesh, and totalled.
     assert set(summary["at_reference_rate"]["cpu_ms_per_score"]) == SERVICES | {"total", "loadgen"}
     assert summary["at_reference_rate"]["cpu_ms_per_score"]["total"] > 0
