@@ -29,6 +29,7 @@ from aegis_mesh.cluster import (
 from aegis_runtime.artifacts import METADATA_FILE, ArtifactError, find_artifact
 from agent_services.base import build_agent
 from agent_services.trained import TrainedModelAgent
+from audit_service.settings import AuditSettings
 from router_service.combiner import LogisticCombiner, combiner_path, load_combiner
 
 DEFAULT_EVENTS = 40_000
@@ -146,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
         with tqdm(total=world.events, unit="ev", file=sys.stderr, dynamic_ncols=True,
                   disable=None if args.progress else True) as bar:
             collected = collect(world, args.router or router_address(), registry.names,
-                                max_in_flight=args.max_in_flight, on_outcome=bar.update)
+                                max_in_flight=args.max_in_flight,
+                                bounds=AuditSettings().context_bounds(), on_outcome=bar.update)
     finally:
         if cluster is not None:
             cluster.down()

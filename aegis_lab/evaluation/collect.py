@@ -14,7 +14,10 @@ from numpy.typing import NDArray
 
 from aegis.v1 import common_pb2 as pb
 from aegis.v1 import router_pb2_grpc
-from aegis_domain.convert import timestamp_to_seconds
+from aegis_domain.context_rules import ContextBounds
+from aegis_domain.convert import event_from_proto, timestamp_to_seconds
+from aegis_lab.contexts import OfflineContexts
+from aegis_lab.evaluation.novelty import novelty
 from aegis_lab.training.dataset import ATTACKS, CASES
 from aegis_lab.world import WorldConfig, generate
 from aegis_lab.world.rows import labels
@@ -42,6 +45,7 @@ class Collected:
     attack: NDArray[np.int8]
     hard_case: NDArray[np.int8]
     timestamps: NDArray[np.float64]
+    novelty: NDArray[np.float64]  # the naive per-user novelty baseline's score
     errors: Counter[str] = field(default_factory=Counter)
     model_versions: dict[str, Counter[str]] = field(default_factory=dict)
     elapsed_s: float = 0.0
@@ -57,7 +61,7 @@ class Collected:
             agent_risk=np.full(shape, np.nan), agent_confidence=np.full(shape, np.nan),
             latency_ms=np.full(n, np.nan),
             attack=np.zeros(n, dtype=np.int8), hard_case=np.zeros(n, dtype=np.int8),
-            timestamps=np.zeros(n),
+            timestamps=np.zeros(n), novelty=np.zeros(n),
         )
 
     @property
@@ -85,10 +89,18 @@ def collect(
     agents: Sequence[str],
     *,
     max_in_flight: int,
+    bounds: ContextBounds,
     on_outcome: Callable[[], object] = lambda: None,
 ) -> Collected:
-    """Score every login of the world through the router's ScoreStream."""
+    """Score every login of the world through the router's ScoreStream, and each with the
+    novelty baseline.
+
+    The baseline's contexts come from the offline builder over the same logins in the same
+    order, under the audit's `bounds`: the history GetContext gives the mesh (the baseline reads
+    only past events, never decisions), whatever replies are still in flight when it runs.
+    """
     collected = Collected.empty(config.events, agents)
+    contexts = OfflineContexts(bounds)
 
     def rows() -> Iterator[ParsedRow]:
         for number, login in enumerate(generate(config), 1):
@@ -96,6 +108,9 @@ def collect(
             collected.attack[index] = ATTACKS.index(login.truth.attack)
             collected.hard_case[index] = CASES.index(login.truth.hard_case)
             collected.timestamps[index] = timestamp_to_seconds(login.event.timestamp)
+            event = event_from_proto(login.event)
+            collected.novelty[index] = novelty(event, contexts.context(event))
+            contexts.record(event)
             yield ParsedRow(number, number, login.event, labels(login))
 
     def take(outcome: Outcome) -> None:

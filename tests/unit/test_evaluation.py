@@ -14,7 +14,7 @@ from aegis_cli.cmd_evaluate import held_out_world, untrained_agents
 from aegis_cli.errors import CliError
 from aegis_cli.main import build_parser
 from aegis_domain.registry import default_registry
-from aegis_lab.evaluation.analysis import MESH, analyse
+from aegis_lab.evaluation.analysis import MESH, NOVELTY, analyse
 from aegis_lab.evaluation.collect import Collected
 from aegis_lab.evaluation.report import METRICS_FILE, write_report
 from aegis_lab.training.dataset import ATTACKS, CASES
@@ -25,7 +25,8 @@ WEIGHTS = dict.fromkeys(AGENTS, 1.0)
 
 
 def decisions(n: int = 4_000) -> Collected:
-    """Attacks every 20th login; detection sees them all, geo half, behavior none."""
+    """Attacks every 20th login; detection sees them all, geo half, behavior none, the novelty
+    baseline the low-and-slow ones (two in three)."""
     rng = np.random.default_rng(1)
     c = Collected.empty(n, AGENTS)
     c.timestamps[:] = np.arange(n, dtype=float)
@@ -43,6 +44,9 @@ def decisions(n: int = 4_000) -> Collected:
     c.action[:] = np.where(attack, pb.ACTION_CHALLENGE, pb.ACTION_ALLOW)
     c.action[15::100] = pb.ACTION_ESCALATE
     c.latency_ms[:] = 12.0
+    c.novelty[:] = 0.3 * rng.random(n)
+    c.novelty[c.attack == ATTACKS.index("low_and_slow")] = 0.6
+    c.novelty[c.attack == ATTACKS.index("session_hijack")] = 0.0
     return c
 
 
@@ -65,7 +69,17 @@ def test_each_score_is_measured_after_the_warm_up() -> None:
         "every attack type's recall at 1% >= 0.85": True,
         "mesh beats its best single agent (recall at 1%)": False,
         "ECE <= 0.05": True,
+        "mesh beats the novelty baseline by >= 0.02 (recall at 1%)": True,
+        "behavior alone is at least as good as the novelty baseline (recall at 1%)": False,
     }
+
+
+def test_the_novelty_baseline_is_scored_beside_the_agents() -> None:
+    analysis = analyse(decisions(), warm_after=1_000, weights=WEIGHTS, combiner=None)
+
+    baseline = analysis.scores[NOVELTY]
+    assert baseline.recall_by_attack == {"low_and_slow": 1.0, "session_hijack": 0.0}
+    assert baseline.summary.recall_at_1pct == pytest.approx(150 / 225)
 
 
 def test_logins_without_a_decision_are_counted_not_scored() -> None:
@@ -95,6 +109,10 @@ def test_the_report_holds_every_figure_and_plot(tmp_path: Path) -> None:
         assert f"({plot})" in text
     metrics = json.loads((tmp_path / "report" / METRICS_FILE).read_text())
     assert metrics["scores"]["mesh"]["recall_at_1pct"] == 1.0
+    assert metrics["scores"][NOVELTY]["recall_at_1pct_by_attack"]["low_and_slow"] == 1.0
+    assert (f"| attack type | logins | mesh | detection | behavior | geo | {NOVELTY} "
+            "| log-odds pool |") in text
+    assert f"mesh beats the {NOVELTY} by >= 0.02" in text
 
 
 def test_the_held_out_world_is_later_and_has_other_users() -> None:
