@@ -78,3 +78,45 @@ def test_a_memory_bound_evicts_keys_and_keeps_answers_exact(tmp_path: Path) -> N
     from_index, _ = answers(tmp_path / "index", records, seed=5, context_cache_rows=0)
     from_memory, _ = answers(tmp_path / "memory", records, seed=5, context_cache_rows=40)
     assert from_memory == from_index
+
+
+def test_a_restart_warms_busy_keys_and_answers_them_from_memory(tmp_path: Path) -> None:
+    """After a restart a carrier-NAT IP and mobile ASN with more rows than a query scans are
+    held before the first query: only the (new) user is loaded, and the answer is the index's."""
+    now = T0 + 1_000
+    records = [
+        make_record(f"d-{i}", user_id=f"user-{i % 25}", ts=now - 900 + i * 10,
+                    ip="100.64.0.1", device_id=f"dev-{i}", asn=64500,
+                    success=i % 4 != 0, risk=round(i / 100, 2))
+        for i in range(60)
+    ]
+
+    def restarted(**settings: Any) -> tuple[LoginContext, int]:
+        store = EmbeddedAuditStore(AuditSettings(data_dir=tmp_path, environment="test",
+                                                 **BOUNDS, **settings), clock=lambda: now)
+
+        async def first_query() -> LoginContext:
+            await store.start()
+            try:
+                return await store.get_context("newcomer", "", "100.64.0.1", 64500, now + 5)
+            finally:
+                await store.close()
+
+        return asyncio.run(first_query()), store.context_cache_loads
+
+    async def commit() -> None:
+        store = EmbeddedAuditStore(AuditSettings(data_dir=tmp_path, environment="test",
+                                                 **BOUNDS))
+        await store.start()
+        try:
+            for record in records:
+                await store.record(record)
+        finally:
+            await store.close()
+
+    asyncio.run(commit())
+    from_index, _ = restarted(context_cache_rows=0)
+    from_memory, loads = restarted()
+    assert from_memory == from_index
+    assert from_index.ip_users == 12 and from_index.velocity.ip_attempts == 12
+    assert loads == 1  # the user's history; the IP and the ASN were warmed at start
