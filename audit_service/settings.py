@@ -110,6 +110,12 @@ class AuditSettings(ServiceSettings):
         "history row about 1.5 KiB, a link row about 300 bytes; least recently used keys go "
         "first); 0 reads every context from the index.",
     )
+    context_cache_warm: bool = Field(
+        True,
+        description="Embedded backend: before SERVING, hold the device, IP and ASN rows of the "
+        "newest index rows within the neighbour window (at most a third of context_cache_rows), "
+        "so a busy shared key answers its first GetContext from memory.",
+    )
     list_page_size: int = Field(100, ge=1, description="ListDecisions: default page size.")
     list_max_page_size: int = Field(1_000, ge=1, description="ListDecisions: largest page size.")
 

@@ -4,12 +4,15 @@ The audit service is the only writer of the index, so it can keep what GetContex
 beside it and answer without SQL or per-row JSON parsing. Each key (a user, device, IP or
 ASN) holds its newest rows in time order, loaded from the index on first use (under the
 cache lock, from a snapshot pinned under it, so no commit falls between) and then kept up
-to date by every commit. A key holds at most `retain` rows; dropping the oldest sets
-`complete_after`: every row of the key newer than that is held. A query is answered from
-memory only when the rows it reads are provably all held (live traffic: always; a replay
-asking about last year, or a user with more logins in the velocity window than history
-rows: not), otherwise `context()` returns None and the caller reads the index. Answers
-are the contract's (aegis_domain.context_rules), checked by the shared context suite.
+to date by every commit. At start the link keys (device, IP, ASN) are warmed from one
+bounded scan of the index's newest rows (`warm`), so the first query on a busy carrier-NAT
+IP or mobile ASN does not pay a load of about 1,000 rows. A key holds at most `retain`
+rows; dropping the oldest sets `complete_after`: every row of the key newer than that is
+held. A query is answered from memory only when the rows it reads are provably all held
+(live traffic: always; a replay asking about last year, or a user with more logins in the
+velocity window than history rows: not), otherwise `context()` returns None and the caller
+reads the index. Answers are the contract's (aegis_domain.context_rules), checked by the
+shared context suite.
 
 Memory: at most `max_rows` rows in all; the least recently used keys go first. A history
 row carries the user's LoginEvent (about 1.5 KiB); a link row shares it or, when loaded
@@ -110,6 +113,7 @@ class ContextCache:
         self._rows = 0
         self.lock = threading.Lock()
         self.misses = 0  # queries memory could not answer (read from the index instead)
+        self.loads = 0  # keys read from the index on first use (not warmed at start)
 
     def add(self, rows: Iterable[tuple[Row, str, str, int]]) -> None:
         """Committed decisions (row, device, IP, ASN), after the index holds them. Keys not
@@ -123,6 +127,29 @@ class ContextCache:
                     held = self._keys.get((column, key))
                     if held is not None and row.ts > held.complete_after:
                         self._insert(held, row, self._retain[column])
+            self._evict()
+
+    def warm(self, newest_first: Iterable[tuple[Row, str, str, int]], floor: float) -> None:
+        """Hold the link keys of a scan of the index (rows, device, IP, ASN), newest first,
+        that includes every row newer than `floor`: each key is complete after `floor`, or
+        after its oldest held row where it fills up. Users are left to load on first use:
+        their history must know whether older rows exist (a user is one short lookup)."""
+        if not self._max_rows:
+            return
+        scanned: dict[tuple[str, str | int], list[Row]] = {}
+        for row, device_id, ip, asn in newest_first:
+            for column, key in ((DEVICE, device_id), (IP, ip), (ASN, asn)):
+                rows = scanned.setdefault((column, key), [])
+                if len(rows) < self._retain[column]:
+                    rows.append(row)
+        with self.lock:
+            for (column, key), rows in scanned.items():
+                if (column, key) in self._keys:
+                    continue
+                rows.reverse()
+                full = len(rows) == self._retain[column]
+                self._keys[(column, key)] = _Key(rows, rows[0].ts if full else floor)
+                self._rows += len(rows)
             self._evict()
 
     def _insert(self, held: _Key, row: Row, retain: int) -> None:
@@ -148,6 +175,7 @@ class ContextCache:
             self._keys.move_to_end((column, key))
             return held
         retain = self._retain[column]
+        self.loads += 1
         rows = load(column, key, retain)
         rows.reverse()
         held = _Key(rows, rows[0].ts if len(rows) == retain else _NEVER)

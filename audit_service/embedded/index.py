@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import queue
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -148,6 +149,11 @@ _VELOCITY = (
 _NEWEST = (
     "SELECT decision_id, user_id, ts, login_successful, action, risk{event} FROM decisions "
     "WHERE {column} = ? ORDER BY ts DESC, decision_id DESC LIMIT ?"
+)
+# The index's newest rows with their link keys, as the context cache warms at start.
+_RECENT = (
+    "SELECT decision_id, user_id, ts, login_successful, action, risk, device_id, ip, asn "
+    "FROM decisions WHERE ts >= ? ORDER BY ts DESC, decision_id DESC LIMIT ?"
 )
 _HISTORY = (
     "SELECT ts, action, risk, event_json FROM decisions WHERE user_id = ? AND ts < ? "
@@ -395,6 +401,19 @@ class IndexSnapshot:
             in self._conn.execute(_NEWEST.format(event=", event_json", column=column),
                                   (key, limit))
         ]
+
+    def recent_rows(self, since: float, limit: int
+                    ) -> tuple[list[tuple[Row, str, str, int]], float]:
+        """The newest rows at or after `since`, at most `limit`, newest first (with device,
+        IP and ASN), and the time after which they are every row of the index."""
+        rows = [
+            (row_of(decision_id, user_id, ts, successful, action, risk, None), device, ip, asn)
+            for decision_id, user_id, ts, successful, action, risk, device, ip, asn
+            in self._conn.execute(_RECENT, (since, limit))
+        ]
+        # A cut by the limit may leave out rows at the oldest scanned instant, never newer.
+        floor = rows[-1][0].ts if len(rows) == limit else math.nextafter(since, -math.inf)
+        return rows, floor
 
     def _neighbors(
         self, kind: LinkKind, key: str | int, user_id: str, windows: ContextWindows,

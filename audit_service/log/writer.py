@@ -135,6 +135,9 @@ class ChainWriter:
                     self._flush(segment, lines)
                     lines = []
                     os.close(segment.fd)
+                    # Forgotten at once: should the next open fail, close() must not close
+                    # this number again (by then another file may hold it).
+                    self._segment = None
                     if segment.records:
                         anchors.append(segment.anchor())
                 segment = self._open(day, seq)

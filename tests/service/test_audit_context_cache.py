@@ -9,6 +9,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.types import LoginContext
 from audit_service.embedded.store import EmbeddedAuditStore
@@ -77,4 +79,68 @@ def test_a_memory_bound_evicts_keys_and_keeps_answers_exact(tmp_path: Path) -> N
     records = random_world(seed=11, logins=300)
     from_index, _ = answers(tmp_path / "index", records, seed=5, context_cache_rows=0)
     from_memory, _ = answers(tmp_path / "memory", records, seed=5, context_cache_rows=40)
+    assert from_memory == from_index
+
+
+
+def committed(data_dir: Path, records: list[pb.DecisionRecord]) -> None:
+    store = EmbeddedAuditStore(AuditSettings(data_dir=data_dir, environment="test", **BOUNDS))
+
+    async def commit() -> None:
+        await store.start()
+        try:
+            for record in records:
+                await store.record(record)
+        finally:
+            await store.close()
+
+    asyncio.run(commit())
+
+
+def restarted(data_dir: Path, now: float, queries: list[tuple[str, str, str, int, float]],
+              **settings: Any) -> tuple[list[LoginContext], int]:
+    """The contexts of `queries` asked first thing after a start at `now`, and how many keys
+    were loaded from the index for them."""
+    store = EmbeddedAuditStore(AuditSettings(data_dir=data_dir, environment="test",
+                                             **BOUNDS, **settings), clock=lambda: now)
+
+    async def first_queries() -> list[LoginContext]:
+        await store.start()
+        try:
+            return [await store.get_context(*q) for q in queries]
+        finally:
+            await store.close()
+
+    return asyncio.run(first_queries()), store.context_cache_loads
+
+
+def test_a_restart_warms_busy_keys_and_answers_them_from_memory(tmp_path: Path) -> None:
+    """After a restart a carrier-NAT IP and mobile ASN with more rows than a query scans are
+    held before the first query: only the (new) user is loaded, and the answer is the index's."""
+    now = T0 + 1_000
+    committed(tmp_path, [
+        make_record(f"d-{i}", user_id=f"user-{i % 25}", ts=now - 900 + i * 10,
+                    ip="100.64.0.1", device_id=f"dev-{i}", asn=64500,
+                    success=i % 4 != 0, risk=round(i / 100, 2))
+        for i in range(60)
+    ])
+    query = [("newcomer", "", "100.64.0.1", 64500, now + 5)]
+    [from_index], _ = restarted(tmp_path, now, query, context_cache_rows=0)
+    [from_memory], loads = restarted(tmp_path, now, query)
+    assert from_memory == from_index
+    assert from_index.ip_users == 12 and from_index.velocity.ip_attempts == 12
+    assert loads == 1  # the user's history; the IP and the ASN were warmed at start
+
+
+@pytest.mark.parametrize("rows", [1_000_000, 60])  # the window cuts the scan; the row bound
+def test_warmed_answers_are_the_index_s(tmp_path: Path, rows: int) -> None:
+    records = random_world(seed=13, logins=400)
+    committed(tmp_path, records)
+    now = T0 + 400 * 20
+    rng = random.Random(2)
+    queries = [(f"user-{rng.randrange(30)}", f"dev-{rng.randrange(40)}",
+                f"198.51.100.{rng.randrange(7)}", rng.choice((0, 64500, 64502)),
+                now - rng.choice((0, 0, 10, 20, 3_000))) for _ in range(60)]
+    from_index, _ = restarted(tmp_path, now, queries, context_cache_rows=0)
+    from_memory, _ = restarted(tmp_path, now, queries, context_cache_rows=rows)
     assert from_memory == from_index
