@@ -18,10 +18,12 @@ ROWS = 2000
 def test_replay_through_closing_connections_decides_every_row_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Connections last 5 s and streams get 1 s of grace (below the stream's own time limit):
-    # each stream is cut mid-row, with rows recorded whose replies are lost.
-    monkeypatch.setenv("AEGIS_ROUTER_MAX_CONNECTION_AGE_S", "5")
-    monkeypatch.setenv("AEGIS_ROUTER_GRACE_PERIOD_S", "1")
+    # Connections last 1 s and streams get 0.5 s of grace (below the stream's own time limit):
+    # each stream is cut mid-row, with rows recorded whose replies are lost. 2,000 rows in
+    # 1.5 s would be 1,300 decisions/s through the whole mesh, several times what a CI runner
+    # does (a CI run at 5 s of age finished inside one connection), so the cut always happens.
+    monkeypatch.setenv("AEGIS_ROUTER_MAX_CONNECTION_AGE_S", "1")
+    monkeypatch.setenv("AEGIS_ROUTER_GRACE_PERIOD_S", "0.5")
     logins = tmp_path / "logins.jsonl"
     generated = aegis("generate", "--events", str(ROWS), "--seed", "11", "--out", str(logins))
     assert generated.returncode == 0, generated.stderr
