@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ from tqdm import tqdm
 from aegis_cli import cmd_generate
 from aegis_cli.argtypes import positive_float, positive_int
 from aegis_cli.cmd_train import DEFAULT_MODEL_DIR
-from aegis_cli.errors import FAILURE, CliError
+from aegis_cli.errors import FAILURE, USAGE, CliError
+from aegis_cli.readers import FORMATS
+from aegis_domain.convert import timestamp_to_seconds
 from aegis_domain.registry import Registry, default_registry
 from aegis_lab.world import DEFAULT_START, WorldConfig
 from aegis_mesh.cluster import (
@@ -68,6 +71,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="requests awaiting their decision at most (default %(default)s)")
     parser.add_argument("--timeout", type=positive_float, default=120.0, metavar="SECONDS",
                         help="for the cluster to come up (default %(default)s)")
+    parser.add_argument("--world", type=Path, metavar="FILE",
+                        help="evaluate the logins of this file (RBA CSV or JSONL, in time "
+                        "order) instead of a generated world; needs --truth")
+    parser.add_argument("--truth", type=Path, metavar="FILE",
+                        help="the world file's truth: one JSON line per record, in the same "
+                        "order, with `attack` (\"\" for the owner's own login) and optionally "
+                        "`hard_case`, as `aegis generate --truth` writes")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="format of --world (default: from its extension)")
     parser.add_argument("--allow-untrained", action="store_true",
                         help="evaluate even when an agent has no model in --model-dir or the "
                         "combiner was fitted without it (the mesh measured is then not the "
@@ -125,12 +137,30 @@ def untrained_agents(model_dir: Path, registry: Registry,
 def run(args: argparse.Namespace) -> int:
     """Exit 0 once the report is written (whether or not the targets were met)."""
     # Heavy imports (numpy, matplotlib) only for this command.
+    from aegis_cli.labelled_file import read_labelled
     from aegis_lab.evaluation.analysis import analyse
-    from aegis_lab.evaluation.collect import collect
+    from aegis_lab.evaluation.collect import Labelled, collect, world_logins
     from aegis_lab.evaluation.report import write_report
 
     trained_on = _training_world(args.model_dir)
-    world = held_out_world(args, trained_on)
+    if (args.world is None) != (args.truth is None):
+        raise CliError("--world and --truth come together", USAGE)
+    logins: Iterable[Labelled]
+    if args.world is not None:
+        labelled = read_labelled(args.world, args.truth, args.format)
+        logins, count = labelled, len(labelled)
+        about_world: dict[str, Any] = {"file": str(args.world), "truth": str(args.truth),
+                                       "logins": count}
+        start_s = timestamp_to_seconds(labelled[0].row.event.timestamp) if labelled else 0.0
+        print(f"evaluating on {count} logins of {args.world}", file=sys.stderr)
+    else:
+        world = held_out_world(args, trained_on)
+        logins, count, start_s = world_logins(world), world.events, world.start_ms / 1000
+        about_world = {"seed": world.seed, "users": world.users, "events": world.events,
+                       "start": world.start.isoformat(), "days": world.days,
+                       "attack_share": world.attack_share, "attack_mix": dict(world.attack_mix)}
+        print(f"evaluating on {world.events} logins of {world.users} unseen users (seed "
+              f"{world.seed}, from {world.start:%Y-%m-%d})", file=sys.stderr)
     registry = default_registry()
     try:
         combiner = load_combiner(combiner_path(args.model_dir))
@@ -140,19 +170,17 @@ def run(args: argparse.Namespace) -> int:
     if untrained and not args.allow_untrained:
         raise CliError("not the full mesh: " + "; ".join(
             f"{name}: {why}" for name, why in untrained.items()) + " (or --allow-untrained)")
-    print(f"evaluating on {world.events} logins of {world.users} unseen users (seed "
-          f"{world.seed}, from {world.start:%Y-%m-%d})", file=sys.stderr)
     cluster = None if args.router else _own_cluster(args)
     try:
-        with tqdm(total=world.events, unit="ev", file=sys.stderr, dynamic_ncols=True,
+        with tqdm(total=count, unit="ev", file=sys.stderr, dynamic_ncols=True,
                   disable=None if args.progress else True) as bar:
-            collected = collect(world, args.router or router_address(), registry.names,
+            collected = collect(logins, count, args.router or router_address(), registry.names,
                                 max_in_flight=args.max_in_flight,
                                 bounds=AuditSettings().context_bounds(), on_outcome=bar.update)
     finally:
         if cluster is not None:
             cluster.down()
-    warm_after = world.start_ms / 1000 + args.warmup_days * 86_400
+    warm_after = start_s + args.warmup_days * 86_400
     try:
         analysis = analyse(collected, warm_after,
                            {e.name: e.weight for e in registry.agents}, combiner)
@@ -163,9 +191,7 @@ def run(args: argparse.Namespace) -> int:
     about = {
         "command": "aegis " + " ".join(sys.argv[1:]) if sys.argv[1:] else "aegis evaluate",
         "evaluated_at": now.isoformat(timespec="seconds"),
-        "world": {"seed": world.seed, "users": world.users, "events": world.events,
-                  "start": world.start.isoformat(), "days": world.days,
-                  "attack_share": world.attack_share, "attack_mix": dict(world.attack_mix)},
+        "world": about_world,
         "training_world": trained_on,
         "untrained_agents": untrained,
         "router": args.router or f"{router_address()} (started by this command)",

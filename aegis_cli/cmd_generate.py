@@ -16,6 +16,9 @@ from typing import TextIO
 from aegis_cli import rba
 from aegis_cli.argtypes import non_negative_int, positive_float, positive_int, utc_datetime
 from aegis_cli.errors import USAGE, CliError
+from aegis_lab.shifted.config import DEFAULT_START as SHIFTED_START
+from aegis_lab.shifted.config import ShiftedConfig
+from aegis_lab.shifted.world import generate as generate_shifted
 from aegis_lab.world import (
     ATTACK_TYPES,
     DEFAULT_ATTACK_MIX,
@@ -27,6 +30,9 @@ from aegis_lab.world import (
 )
 from aegis_lab.world.rows import labels
 from router_service.client.eventjson import event_json_line
+
+SHIFTED_USERS = 600
+SHIFTED_EVAL_DAYS = 5
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -48,6 +54,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--truth", type=Path, metavar="FILE",
                         help="also write one JSON line per event: event_id, attack, campaign, "
                         "hard_case")
+    parser.add_argument("--family", choices=("training", "shifted"), default="training",
+                        help="training: the generator training samples from (default); "
+                        "shifted: the evaluation family training never sees (other places, "
+                        "sharing rates and attack tactics; no device id, session id or "
+                        "coordinates): --users people (default 600), --days of which the last "
+                        f"{SHIFTED_EVAL_DAYS} hold the hard cases and the attacks; --events and "
+                        "--attack-mix do not apply")
     parser.set_defaults(handler=run)
 
 
@@ -116,9 +129,24 @@ def with_truth(logins: Iterable[GeneratedLogin], out: TextIO) -> Iterator[Genera
         yield login
 
 
+def shifted_config(args: argparse.Namespace) -> ShiftedConfig:
+    """A world of the shifted family from the generator's options."""
+    try:
+        return ShiftedConfig(
+            users=args.users or SHIFTED_USERS, seed=args.seed, start=args.start or SHIFTED_START,
+            history_days=max(1, round(args.days) - SHIFTED_EVAL_DAYS),
+            eval_days=SHIFTED_EVAL_DAYS, attack_share=args.attack_share,
+        )
+    except ValueError as exc:
+        raise CliError(str(exc), USAGE) from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Stream the logins to --out or stdout, and the truth to --truth."""
-    logins: Iterable[GeneratedLogin] = generate(config_from_args(args))
+    logins: Iterable[GeneratedLogin] = (
+        generate_shifted(shifted_config(args)) if args.family == "shifted"
+        else generate(config_from_args(args))
+    )
     write = write_rba if args.format == "rba" else write_jsonl
     try:
         with contextlib.ExitStack() as files:

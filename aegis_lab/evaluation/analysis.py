@@ -18,7 +18,6 @@ from numpy.typing import NDArray
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.types import AgentSignal, SignalStatus
 from aegis_lab.evaluation.collect import Collected
-from aegis_lab.training.dataset import ATTACKS, CASES
 from aegis_lab.training.metrics import (
     Curve,
     Reliability,
@@ -73,6 +72,8 @@ class Analysis:
     actions: dict[str, dict[str, float]]  # truth group -> action -> share
     escalation_rate: dict[str, float]
     policy_recall_by_attack: dict[str, float]
+    # Legitimate logins the policy did not allow: "all", then per hard case.
+    policy_not_allowed: dict[str, float]
     agent_statuses: dict[str, dict[str, int]]
     latency_ms: dict[str, float]
     errors: dict[str, int]
@@ -90,6 +91,7 @@ class Analysis:
                             "counts": rel.counts.tolist(), "ece": rel.ece},
             "actions": self.actions, "escalation_rate": self.escalation_rate,
             "policy_recall_by_attack": self.policy_recall_by_attack,
+            "policy_not_allowed": self.policy_not_allowed,
             "agent_statuses": self.agent_statuses, "latency_ms": self.latency_ms,
             "errors": self.errors, "model_versions": self.model_versions,
             "counts_by_attack": self.counts_by_attack,
@@ -118,19 +120,42 @@ def _signals(c: Collected, rows: NDArray[np.intp]) -> list[list[AgentSignal]]:
     return result
 
 
-def _score(name: str, description: str, y: NDArray[np.bool_], scores: NDArray[np.float64],
-           coverage: float, attack: NDArray[np.int8], hard_case: NDArray[np.int8]) -> Scored:
+@dataclass(frozen=True, slots=True)
+class _Truth:
+    """The measured logins' truth: attack and hard-case codes, and their names."""
+
+    y: NDArray[np.bool_]
+    attack: NDArray[np.int8]
+    hard_case: NDArray[np.int8]
+    attack_names: Sequence[str]
+    case_names: Sequence[str]
+
+    def attacks(self) -> dict[str, NDArray[np.bool_]]:
+        """Each attack type present, and its logins."""
+        return {self.attack_names[code]: self.attack == code
+                for code in range(1, len(self.attack_names)) if (self.attack == code).any()}
+
+    def hard_cases(self) -> dict[str, NDArray[np.bool_]]:
+        """Each hard case present among the legitimate logins, and those logins."""
+        return {self.case_names[code]: (self.hard_case == code) & ~self.y
+                for code in range(1, len(self.case_names))
+                if ((self.hard_case == code) & ~self.y).any()}
+
+
+def _score(name: str, description: str, truth: _Truth, scores: NDArray[np.float64],
+           coverage: float) -> Scored:
+    y = truth.y
     summary = summarize(y, scores)
     threshold = threshold_at_fpr(y, scores, 0.01)
     return Scored(
         name=name, description=description, summary=summary, coverage=coverage,
         recall_by_attack={
-            ATTACKS[code]: flagged_share(attack == code, scores, threshold)
-            for code in range(1, len(ATTACKS)) if (attack == code).any()
+            attack: flagged_share(mask, scores, threshold)
+            for attack, mask in truth.attacks().items()
         },
         flagged_by_hard_case={
-            CASES[code]: flagged_share((hard_case == code) & ~y, scores, threshold)
-            for code in range(1, len(CASES)) if ((hard_case == code) & ~y).any()
+            case: flagged_share(mask, scores, threshold)
+            for case, mask in truth.hard_cases().items()
         },
         roc=roc_curve(y, scores),
         pr=pr_curve(y, scores),
@@ -145,10 +170,11 @@ def analyse(c: Collected, warm_after: float, weights: dict[str, float],
     attack, hard_case = c.attack[rows], c.hard_case[rows]
     if not y.any() or y.all():
         raise ValueError("the measured logins need both attacks and legitimate logins")
+    truth = _Truth(y, attack, hard_case, c.attack_names, c.case_names)
 
     def score(name: str, description: str, values: NDArray[np.float64],
               coverage: float = 1.0) -> Scored:
-        return _score(name, description, y, values, coverage, attack, hard_case)
+        return _score(name, description, truth, values, coverage)
 
     scores = {MESH: score(MESH, "the decision's risk (the running router)", c.risk[rows])}
     ok = c.agent_status[rows] == pb.SIGNAL_STATUS_OK
@@ -184,8 +210,12 @@ def analyse(c: Collected, warm_after: float, weights: dict[str, float],
             for group, mask in {"all": np.ones_like(y), **groups}.items()
         },
         policy_recall_by_attack={
-            ATTACKS[code]: float((actions[attack == code] != pb.ACTION_ALLOW).mean())
-            for code in range(1, len(ATTACKS)) if (attack == code).any()
+            name: float((actions[mask] != pb.ACTION_ALLOW).mean())
+            for name, mask in truth.attacks().items()
+        },
+        policy_not_allowed={
+            name: float((actions[mask] != pb.ACTION_ALLOW).mean())
+            for name, mask in {"all": ~y, **truth.hard_cases()}.items()
         },
         agent_statuses={
             agent: {pb.SignalStatus.Name(int(s)).removeprefix("SIGNAL_STATUS_"): int(n)
@@ -196,10 +226,10 @@ def analyse(c: Collected, warm_after: float, weights: dict[str, float],
         latency_ms={f"p{q}": float(np.percentile(c.latency_ms[rows], q)) for q in (50, 99)},
         errors=dict(c.errors),
         model_versions={name: sorted(v) for name, v in c.model_versions.items()},
-        counts_by_attack={ATTACKS[code]: int((attack == code).sum())
-                          for code in range(1, len(ATTACKS))},
-        counts_by_hard_case={CASES[code]: int(((hard_case == code) & ~y).sum())
-                             for code in range(1, len(CASES))},
+        counts_by_attack={c.attack_names[code]: int((attack == code).sum())
+                          for code in range(1, len(c.attack_names))},
+        counts_by_hard_case={c.case_names[code]: int(((hard_case == code) & ~y).sum())
+                             for code in range(1, len(c.case_names))},
     )
     analysis.targets = targets(analysis)
     return analysis

@@ -1,12 +1,12 @@
-"""Replays a held-out world through the running router and keeps every decision beside the
-truth: the raw material of the evaluation report."""
+"""Replays labelled logins (a held-out world, or a file with its truth) through the running
+router and keeps every decision beside the truth: the raw material of the evaluation report."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +25,23 @@ from aegis_runtime.channels import insecure_channel
 from router_service.client.rows import ParsedRow
 from router_service.client.stream import Outcome, replay
 from router_service.client.summary import ReplaySummary
+
+
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    """One login to replay and what it really was ("" for legitimate / no hard case)."""
+
+    row: ParsedRow
+    attack: str
+    hard_case: str
+
+
+def world_logins(config: WorldConfig) -> Iterator[Labelled]:
+    """A generated world's logins, numbered from 1, with their truth."""
+    for number, login in enumerate(generate(config), 1):
+        row = ParsedRow(number, number, login.event, labels(login))
+        yield Labelled(row, login.truth.attack, login.truth.hard_case)
+
 
 # Rows per ScoreStream: minutes at most, well within the servers' connection age.
 CHUNK_ROWS = 5_000
@@ -46,6 +63,9 @@ class Collected:
     hard_case: NDArray[np.int8]
     timestamps: NDArray[np.float64]
     novelty: NDArray[np.float64]  # the naive per-user novelty baseline's score
+    # Names of the attack and hard-case codes (0: none); a file's truth may add its own.
+    attack_names: list[str] = field(default_factory=lambda: list(ATTACKS))
+    case_names: list[str] = field(default_factory=lambda: list(CASES))
     errors: Counter[str] = field(default_factory=Counter)
     model_versions: dict[str, Counter[str]] = field(default_factory=dict)
     elapsed_s: float = 0.0
@@ -63,6 +83,14 @@ class Collected:
             attack=np.zeros(n, dtype=np.int8), hard_case=np.zeros(n, dtype=np.int8),
             timestamps=np.zeros(n), novelty=np.zeros(n),
         )
+
+    def label(self, index: int, attack: str, hard_case: str) -> None:
+        """Record one login's truth, naming new attack types and hard cases as they come."""
+        for names, name, codes in ((self.attack_names, attack, self.attack),
+                                   (self.case_names, hard_case, self.hard_case)):
+            if name not in names:
+                names.append(name)
+            codes[index] = names.index(name)
 
     @property
     def decided(self) -> NDArray[np.bool_]:
@@ -84,7 +112,8 @@ class Collected:
 
 
 def collect(
-    config: WorldConfig,
+    logins: Iterable[Labelled],
+    count: int,
     router: str,
     agents: Sequence[str],
     *,
@@ -92,27 +121,24 @@ def collect(
     bounds: ContextBounds,
     on_outcome: Callable[[], object] = lambda: None,
 ) -> Collected:
-    """Score every login of the world through the router's ScoreStream, and each with the
+    """Score each of the `count` logins through the router's ScoreStream, and each with the
     novelty baseline.
 
     The baseline's contexts come from the offline builder over the same logins in the same
     order, under the audit's `bounds`: the history GetContext gives the mesh (the baseline reads
     only past events, never decisions), whatever replies are still in flight when it runs.
     """
-    collected = Collected.empty(config.events, agents)
+    collected = Collected.empty(count, agents)
     contexts = OfflineContexts(bounds)
 
     def rows() -> Iterator[ParsedRow]:
-        for number, login in enumerate(generate(config), 1):
-            index = number - 1
-            collected.attack[index] = ATTACKS.index(login.truth.attack)
-            collected.hard_case[index] = CASES.index(login.truth.hard_case)
-            collected.timestamps[index] = timestamp_to_seconds(login.event.timestamp)
-            event = event_from_proto(login.event)
+        for index, login in enumerate(itertools.islice(logins, count)):
+            collected.label(index, login.attack, login.hard_case)
+            collected.timestamps[index] = timestamp_to_seconds(login.row.event.timestamp)
+            event = event_from_proto(login.row.event)
             collected.novelty[index] = novelty(event, contexts.context(event))
             contexts.record(event)
-            yield ParsedRow(number, number, login.event, labels(login))
-
+            yield ParsedRow(index + 1, index + 1, login.row.event, login.row.labels)
     def take(outcome: Outcome) -> None:
         if outcome.decision is not None:
             collected.take(outcome.row - 1, outcome.decision)

@@ -133,10 +133,7 @@ def _markdown(a: Analysis, about: dict[str, Any]) -> str:
         "",
         f"Measured by `{about['command']}` on {about['evaluated_at']}.",
         "",
-        f"- World: seed {about['world']['seed']}, {a.logins} logins of "
-        f"{about['world']['users']} users (none seen in training), from "
-        f"{about['world']['start']} over {about['world']['days']} days; attack share "
-        f"{about['world']['attack_share']}, mix {about['world']['attack_mix']}.",
+        _world_line(about["world"], a.logins),
         f"- Training world: {about.get('training_world', 'unknown')}.",
         f"- Replayed through the running cluster at {about['router']} "
         f"({about['max_in_flight']} requests in flight, {a.latency_ms['p50']:.1f} ms p50, "
@@ -187,12 +184,23 @@ def _markdown(a: Analysis, about: dict[str, Any]) -> str:
         f"{k} {_pct(v)}" for k, v in a.escalation_rate.items()))
     lines.append("- attacks not allowed, per type: " + ", ".join(
         f"{k} {_pct(v)}" for k, v in a.policy_recall_by_attack.items()))
+    lines.append("- legitimate logins not allowed: " + ", ".join(
+        f"{k} {_pct(v)}" for k, v in a.policy_not_allowed.items()))
     lines += ["", "## Agents", ""]
     for agent, statuses in a.agent_statuses.items():
         lines.append(f"- {agent}: " + ", ".join(f"{k} {v}" for k, v in statuses.items()))
     lines.append("- models: " + "; ".join(
         f"{k} {', '.join(v)}" for k, v in a.model_versions.items()))
     return "\n".join(lines) + "\n"
+
+
+def _world_line(world: dict[str, Any], logins: int) -> str:
+    if "file" in world:
+        return (f"- World: {logins} logins of {world['file']}, the truth from "
+                f"{world['truth']}.")
+    return (f"- World: seed {world['seed']}, {logins} logins of {world['users']} users (none "
+            f"seen in training), from {world['start']} over {world['days']} days; attack share "
+            f"{world['attack_share']}, mix {world['attack_mix']}.")
 
 
 def _columns(a: Analysis) -> list[str]:
