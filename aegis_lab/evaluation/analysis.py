@@ -185,8 +185,9 @@ def analyse(c: Collected, warm_after: float, weights: dict[str, float],
             description += "; the Freeman et al. 2016 style baseline"
         scores[agent] = score(agent, description, alone, float(ok[:, k].mean()))
     scores[NOVELTY] = score(
-        NOVELTY, "share of the login's IP /24 or /48, ASN, country, city, user agent and device "
-        "that the user's history never had (no training; 0.5 without history)", c.novelty[rows],
+        NOVELTY, "the login's IP /24 or /48, ASN, country, city, user agent and device that the "
+        "user's history never had, each weighted by how rarely anyone's changes and how rare "
+        "its value is (no labels; 0.5 without history)", c.novelty[rows],
     )
     signals = _signals(c, rows)
     scores["log-odds pool"] = score(
@@ -226,10 +227,9 @@ def analyse(c: Collected, warm_after: float, weights: dict[str, float],
         latency_ms={f"p{q}": float(np.percentile(c.latency_ms[rows], q)) for q in (50, 99)},
         errors=dict(c.errors),
         model_versions={name: sorted(v) for name, v in c.model_versions.items()},
-        counts_by_attack={c.attack_names[code]: int((attack == code).sum())
-                          for code in range(1, len(c.attack_names))},
-        counts_by_hard_case={c.case_names[code]: int(((hard_case == code) & ~y).sum())
-                             for code in range(1, len(c.case_names))},
+        counts_by_attack={name: int(mask.sum()) for name, mask in truth.attacks().items()},
+        counts_by_hard_case={name: int(mask.sum())
+                             for name, mask in truth.hard_cases().items()},
     )
     analysis.targets = targets(analysis)
     return analysis

@@ -17,7 +17,7 @@ from aegis.v1 import router_pb2_grpc
 from aegis_domain.context_rules import ContextBounds
 from aegis_domain.convert import event_from_proto, timestamp_to_seconds
 from aegis_lab.contexts import OfflineContexts
-from aegis_lab.evaluation.novelty import novelty
+from aegis_lab.evaluation.novelty import NoveltyBaseline
 from aegis_lab.training.dataset import ATTACKS, CASES
 from aegis_lab.world import WorldConfig, generate
 from aegis_lab.world.rows import labels
@@ -130,13 +130,14 @@ def collect(
     """
     collected = Collected.empty(count, agents)
     contexts = OfflineContexts(bounds)
+    baseline = NoveltyBaseline()
 
     def rows() -> Iterator[ParsedRow]:
         for index, login in enumerate(itertools.islice(logins, count)):
             collected.label(index, login.attack, login.hard_case)
             collected.timestamps[index] = timestamp_to_seconds(login.row.event.timestamp)
             event = event_from_proto(login.row.event)
-            collected.novelty[index] = novelty(event, contexts.context(event))
+            collected.novelty[index] = baseline.observe(event, contexts.context(event))
             contexts.record(event)
             yield ParsedRow(index + 1, index + 1, login.row.event, login.row.labels)
     def take(outcome: Outcome) -> None:

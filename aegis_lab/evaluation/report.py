@@ -166,8 +166,9 @@ def _markdown(a: Analysis, about: dict[str, Any]) -> str:
     lines += ["", "Each agent alone and the recombinations are scored from the per-agent "
               "signals recorded in the same decisions. `behavior` is the Freeman et al. "
               "(NDSS 2016) style baseline: the user's own history, nothing else. The "
-              "`novelty baseline` needs no model: the share of the login's attributes its user "
-              "was never seen with, on the same contexts; every agent should clear it.", "",
+              "`novelty baseline` needs no model: the login's attributes its user was never "
+              "seen with, weighted by how rarely anyone's change and how rare the value is, on "
+              "the same contexts; every agent should clear it.", "",
               "![ROC](roc.png) ![PR](pr.png)", ""]
     lines += _table("Recall per attack type at 1%", "attack type", a.counts_by_attack,
                     {n: a.scores[n].recall_by_attack for n in a.scores if n in _columns(a)})
