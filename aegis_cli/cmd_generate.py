@@ -85,6 +85,11 @@ def add_generator_options(
                         + ",".join(f"{k}={v:g}" for k, v in DEFAULT_ATTACK_MIX.items()) + ")")
     parser.add_argument("--start", type=utc_datetime, default=None, metavar="ISO8601",
                         help=f"first possible login time, UTC (default {DEFAULT_START:%Y-%m-%d})")
+    parser.add_argument("--randomise", action=argparse.BooleanOptionalAction, default=None,
+                        help="draw people's habits and sharing (households, company sizes, "
+                        "carrier NAT pools, travel, VPNs, new phones) from the seed instead of "
+                        "the defaults: domain randomisation (default: on for training, off "
+                        "otherwise)")
 
 
 def _attack_mix(text: str) -> dict[str, float]:
@@ -94,14 +99,17 @@ def _attack_mix(text: str) -> dict[str, float]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def config_from_args(args: argparse.Namespace, start: datetime | None = None) -> WorldConfig:
-    """The world's configuration; `start` is the default when --start is absent."""
+def config_from_args(args: argparse.Namespace, start: datetime | None = None,
+                     randomise: bool = False) -> WorldConfig:
+    """The world's configuration; `start` and `randomise` are the defaults when --start and
+    --randomise are absent."""
     users = args.users if args.users is not None else max(10, args.events // 20)
     try:
         return WorldConfig(
             users=users, events=args.events, seed=args.seed,
             start=args.start or start or DEFAULT_START, days=args.days,
             attack_share=args.attack_share, attack_mix=args.attack_mix,
+            randomised=randomise if args.randomise is None else args.randomise,
         )
     except ValueError as exc:
         raise CliError(str(exc), USAGE) from None

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     sizes = SMALL if args.small else FULL
     if args.events is None:
         args.events = sizes["events"]
-    world = cmd_generate.config_from_args(args)
+    world = cmd_generate.config_from_args(args, randomise=True)
     split_legit = args.combiner_legit or sizes["combiner_legit"]
     plan = TrainPlan(
         world=world,

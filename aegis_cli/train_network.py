@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.epochs is None:
         args.epochs = SMALL_EPOCHS if args.small else TrainConfig().epochs
     try:
-        world = config_from_args(args)
+        world = config_from_args(args, randomise=True)
     except CliError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return exc.exit_code

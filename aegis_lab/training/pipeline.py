@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -86,7 +86,7 @@ def world_json(w: WorldConfig) -> dict[str, Any]:
     return {
         "seed": w.seed, "users": w.users, "events": w.events, "days": w.days,
         "start": w.start.isoformat(), "attack_share": w.attack_share,
-        "attack_mix": dict(w.attack_mix),
+        "attack_mix": dict(w.attack_mix), "randomised": w.randomised, "knobs": asdict(w.knobs),
     }
 
 

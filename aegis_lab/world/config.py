@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 
+from aegis_lab.world.knobs import Knobs
 from aegis_lab.world.truth import (
     ATTACK_TYPES,
     CREDENTIAL_STUFFING,
@@ -51,7 +52,8 @@ class WorldConfig:
     """A world: `users` people, `events` logins in all over about `days` from `start`.
 
     attack_share: fraction of the events that are attacks; attack_mix: how that share splits
-    between attack types (normalised; types left out get none).
+    between attack types (normalised; types left out get none). randomised: people's habits
+    and sharing drawn per seed rather than the defaults (see `knobs`).
     """
 
     users: int
@@ -61,6 +63,7 @@ class WorldConfig:
     days: float = 30.0
     attack_share: float = 0.03
     attack_mix: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ATTACK_MIX))
+    randomised: bool = False
 
     def __post_init__(self) -> None:
         if self.users < 1:
@@ -83,6 +86,12 @@ class WorldConfig:
             raise ValueError("attack mix: shares must be >= 0")
         if self.attack_share > 0 and not sum(self.attack_mix.values()) > 0:
             raise ValueError("attack mix: at least one attack type needs a share > 0")
+
+    @property
+    def knobs(self) -> Knobs:
+        """The defaults; when `randomised`, the world's own draw from its seed (domain
+        randomisation: each training world's habits and sharing differ)."""
+        return Knobs.drawn(self.seed) if self.randomised else Knobs()
 
     @property
     def start_ms(self) -> int:

@@ -38,24 +38,13 @@ from aegis_lab.world.truth import (
     Truth,
 )
 
-# Who people are: shares of the population.
-HOUSEHOLD_RATE = 0.15  # of neighbouring user pairs that share a home and a family device
-EMPLOYED_RATE = 0.30  # log in from their employer's network on weekdays
-USERS_PER_COMPANY = 60
-LATE_JOIN_RATE = 0.10  # open their account after the world starts
-VPN_USER_RATE = 0.06
-FREQUENT_TRAVELLER_RATE = 0.25
+# The rest of who people are and what happens to them is the world's knobs (WorldConfig.knobs).
 PASSKEY_RATE = 0.10
-# What happens to them: chances per login or per active day.
-TYPO_RATE = 0.05
 FORGOTTEN_PASSWORD_RATE = 0.004
 GIVE_UP_RATE = 0.15  # of forgotten passwords never recovered that day
-NEW_PHONE_RATE = 1 / 150
-ON_CARRIER_RATE = 0.4  # a phone's logins over the mobile network rather than home wifi
 NEW_DEVICE_LOGINS = 5  # first logins on a new phone that count as a hard case
 NEW_ACCOUNT_LOGINS = 3
-# How spread out activity is between users (log-normal sigma), and its ceiling.
-_ACTIVITY_SIGMA = 0.8
+# The ceiling of activity.
 _MOST_LOGINS_PER_DAY = 12.0
 _USUAL_HOURS = (7.5, 12.5, 18.0, 21.0)
 # Door to door: airports, then cruising speed.
@@ -113,7 +102,7 @@ def home_of(config: WorldConfig, index: int) -> Home:
     """The user's home; users 2k and 2k+1 share one when they form a household."""
     pair = index // 2
     shared = random.Random(f"{config.seed}/household/{pair}")
-    if shared.random() < HOUSEHOLD_RATE and 2 * pair + 1 < config.users:
+    if shared.random() < config.knobs.household_rate and 2 * pair + 1 < config.users:
         rng, key = shared, f"{config.seed}/household/{pair}"
         family: Device | None = Device(hex_id(rng), rng.choice(TABLET_CLIENTS + DESKTOP_CLIENTS))
     else:
@@ -144,19 +133,21 @@ def profile(config: WorldConfig, index: int) -> Profile:
     if len(devices) > 1 and rng.random() < 0.4:
         devices.reverse()
     work_ip = None
-    if rng.random() < EMPLOYED_RATE:
-        companies = max(1, round(config.users * home.country.weight / USERS_PER_COMPANY))
+    if rng.random() < config.knobs.employed_rate:
+        companies = max(1, round(config.users * home.country.weight
+                                / config.knobs.users_per_company))
         company = rng.randrange(companies)
         work_ip = home.country.business.address(4 * company + rng.randrange(2))
     benign_events = config.events * (1 - config.attack_share)
     mean_rate = benign_events / config.users / config.days
     # Normalised so that the population's mean rate is mean_rate.
-    activity = rng.lognormvariate(0, _ACTIVITY_SIGMA) / math.exp(_ACTIVITY_SIGMA**2 / 2)
+    sigma = config.knobs.activity_sigma
+    activity = rng.lognormvariate(0, sigma) / math.exp(sigma**2 / 2)
     peaks = tuple(
         rng.choice(_USUAL_HOURS) + rng.uniform(-1, 1) for _ in range(rng.choice((1, 1, 2)))
     )
-    vpn = rng.random() < VPN_USER_RATE
-    late = rng.random() < LATE_JOIN_RATE
+    vpn = rng.random() < config.knobs.vpn_user_rate
+    late = rng.random() < config.knobs.late_join_rate
     return Profile(
         index=index,
         user_id=user_id(config.seed, index),
@@ -168,7 +159,7 @@ def profile(config: WorldConfig, index: int) -> Profile:
         logins_per_day=min(mean_rate * activity, _MOST_LOGINS_PER_DAY),
         auth_method=pb.AUTH_METHOD_PASSKEY if rng.random() < PASSKEY_RATE
         else pb.AUTH_METHOD_PASSWORD,
-        travel_rate=0.03 if rng.random() < FREQUENT_TRAVELLER_RATE else 0.004,
+        travel_rate=0.03 if rng.random() < config.knobs.frequent_traveller_rate else 0.004,
         vpn_share=rng.uniform(0.2, 0.8) if vpn else 0.0,
         vpn_exits=tuple(rng.sample(VPN_EXITS, rng.randint(1, 3))) if vpn else (),
         join_day=int(rng.uniform(0, config.days)) if late else 0,
@@ -229,7 +220,7 @@ class _Life:
             trip = _Trip(city, hotel, hotel.address(rng.getrandbits(24)), day + rng.randint(2, 9))
             self._move(city)
             self.trip = trip
-        if rng.random() < NEW_PHONE_RATE:
+        if rng.random() < self.config.knobs.new_phone_rate:
             phone = Device(hex_id(rng), rng.choice(NEW_PHONE_CLIENTS))
             old = next((i for i, d in enumerate(self.devices) if d.is_phone), None)
             if old is None:
@@ -287,7 +278,7 @@ class _Life:
             return [login]
         if rng.random() < FORGOTTEN_PASSWORD_RATE:
             return self._forgotten(login)
-        if rng.random() < TYPO_RATE:
+        if rng.random() < self.config.knobs.typo_rate:
             typo = replace(login, at_ms=at - rng.randint(5_000, 60_000), successful=False,
                            session_id=hex_id(rng), round_trip_ms=None)
             return [typo, replace(login, failed_before=1)]
@@ -342,9 +333,10 @@ class _Life:
             return exit_.city, exit_, exit_.address(rng.getrandbits(8)), VPN
         if person.work_ip and office_hours and not device.is_phone and rng.random() < 0.8:
             return home.city, home.country.business, person.work_ip, ""
-        if device.is_phone and rng.random() < ON_CARRIER_RATE:
+        if device.is_phone and rng.random() < self.config.knobs.on_carrier_rate:
             carrier = home.country.mobile
-            return home.city, carrier, carrier.address(rng.getrandbits(8)), ""
+            pool = rng.getrandbits(self.config.knobs.carrier_pool_bits)
+            return home.city, carrier, carrier.address(pool), ""
         return home.city, home.isp, home.ip(day), ""
 
 

@@ -8,6 +8,7 @@ import itertools
 import json
 import tracemalloc
 from collections import Counter, defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from aegis_cli.main import main
 from aegis_cli.readers import read_events
 from aegis_domain.geo_data import haversine_km
 from aegis_lab.world import ATTACK_TYPES, HARD_CASES, WorldConfig, generate, parse_attack_mix
+from aegis_lab.world.knobs import Knobs
+from aegis_lab.world.places import COUNTRIES
 from aegis_lab.world.rows import labels
 from aegis_lab.world.truth import (
     CREDENTIAL_STUFFING,
@@ -256,3 +259,27 @@ def test_an_event_id_names_one_login_across_worlds_of_one_seed() -> None:
     large = {g.event.event_id: g.event for g in generate(WorldConfig(users=40, events=400,
                                                                       seed=3))}
     assert all(large[i] == small[i] for i in small.keys() & large.keys())
+
+
+def test_a_randomised_world_draws_its_own_habits_and_shares_more() -> None:
+    """Domain randomisation: each training world's rates are its own, so a model cannot learn
+    one set of them; the default world keeps the defaults."""
+    assert WorldConfig(users=10, events=0, seed=1).knobs == Knobs()
+    drawn = [WorldConfig(users=10, events=0, seed=s, randomised=True).knobs for s in range(20)]
+    assert len(set(drawn)) == 20
+    assert max(k.users_per_company for k in drawn) > 5 * Knobs().users_per_company
+    assert min(k.carrier_pool_bits for k in drawn) < Knobs().carrier_pool_bits
+
+
+def test_a_randomised_world_shares_carrier_addresses_among_more_users() -> None:
+    def users_per_carrier_address(config: WorldConfig) -> float:
+        users: defaultdict[str, set[str]] = defaultdict(set)
+        for login in generate(config):
+            if login.event.asn in {c.mobile.asn for c in COUNTRIES}:
+                users[login.event.ip].add(login.event.user_id)
+        return sum(len(u) for u in users.values()) / len(users)
+
+    seed = next(s for s in range(100) if Knobs.drawn(s).carrier_pool_bits == 4)
+    base = WorldConfig(users=200, events=4_000, seed=seed)
+    assert users_per_carrier_address(replace(base, randomised=True)) > 3 * (
+        users_per_carrier_address(base))

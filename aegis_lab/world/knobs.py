@@ -1,0 +1,45 @@
+"""The generator's constants about people and their sharing, as one value a world carries:
+the defaults, or a draw per world (domain randomisation), so that a model trained on many
+worlds learns what is new or shared for a user, not the rates of one generator."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Knobs:
+    """Shares of the population, and chances per login or per active day."""
+
+    household_rate: float = 0.15  # of neighbouring user pairs sharing a home and a device
+    employed_rate: float = 0.30  # log in from their employer's network on weekdays
+    users_per_company: int = 60  # behind one corporate egress address pair
+    late_join_rate: float = 0.10  # open their account after the world starts
+    vpn_user_rate: float = 0.06
+    frequent_traveller_rate: float = 0.25
+    typo_rate: float = 0.05
+    new_phone_rate: float = 1 / 150
+    on_carrier_rate: float = 0.4  # a phone's logins over the carrier rather than home wifi
+    # The carrier's NAT pool per country: 2**bits addresses shared by every subscriber.
+    carrier_pool_bits: int = 8
+    activity_sigma: float = 0.8  # log-normal spread of activity between users
+
+    @classmethod
+    def drawn(cls, seed: int) -> Knobs:
+        """A world's own constants, drawn from its seed over ranges that hold the defaults
+        and lean towards more benign sharing (big companies, small carrier pools)."""
+        rng = random.Random(f"{seed}/knobs")
+        return cls(
+            household_rate=rng.uniform(0.05, 0.35),
+            employed_rate=rng.uniform(0.15, 0.55),
+            users_per_company=rng.randint(20, 400),
+            late_join_rate=rng.uniform(0.03, 0.2),
+            vpn_user_rate=rng.uniform(0.02, 0.15),
+            frequent_traveller_rate=rng.uniform(0.1, 0.4),
+            typo_rate=rng.uniform(0.02, 0.1),
+            new_phone_rate=rng.uniform(1 / 400, 1 / 60),
+            on_carrier_rate=rng.uniform(0.2, 0.7),
+            carrier_pool_bits=rng.randint(4, 8),
+            activity_sigma=rng.uniform(0.5, 1.1),
+        )
