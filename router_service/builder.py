@@ -25,8 +25,10 @@ def load_rules(
     settings: RouterSettings, policy_path: Path | None = None
 ) -> tuple[Policy, Combiner | None]:
     """The decision policy (`policy_path`, default the settings') and the learned combiner
-    (None when none was trained); LOAD_ERRORS when either is unusable."""
-    return load_policy(policy_path or settings.policy_path), load_combiner(settings.combiner_path)
+    (None when none was trained); LOAD_ERRORS when either is unusable. The policy's budget
+    becomes risks by the combiner's calibration table."""
+    combiner = load_combiner(settings.combiner_path)
+    return load_policy(policy_path or settings.policy_path).within(combiner), combiner
 
 
 def build_scorer(

@@ -9,6 +9,7 @@ signals stay in the decision). Without a combiner file the router pools log-odds
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +45,11 @@ class CombinerFile(BaseModel):
     model_version: str = Field(min_length=1)
     intercept: float
     agents: dict[str, AgentTerm] = Field(min_length=1)
+    risk_at_challenge_share: dict[float, float] = Field(
+        default_factory=dict,
+        description="Share of legitimate logins challenged -> the risk at and above which that "
+        "share lay on the calibration world: how a policy's budgets become risks.",
+    )
 
 
 class LogisticCombiner:
@@ -63,6 +69,20 @@ class LogisticCombiner:
         if z >= 0:
             return 1 / (1 + math.exp(-z))
         return math.exp(z) / (1 + math.exp(z))
+
+
+    def risk_at_share(self, share: float) -> float | None:
+        """The risk that challenges `share` of legitimate logins on the calibration world,
+        interpolated in log-share between the stated points (the nearest end beyond them);
+        None when the file states none."""
+        table = sorted(self.spec.risk_at_challenge_share.items())
+        if not table:
+            return None
+        for (low, low_risk), (high, high_risk) in itertools.pairwise(table):
+            if low <= share <= high:
+                t = math.log(share / low) / math.log(high / low)
+                return low_risk + t * (high_risk - low_risk)
+        return table[0][1] if share < table[0][0] else table[-1][1]
 
 
 def load_combiner(path: Path) -> LogisticCombiner | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -45,10 +45,34 @@ class Thresholds(_Strict):
         return self
 
 
+class Budget(_Strict):
+    """Thresholds as shares of legitimate logins rather than risks: a shift between the
+    calibration world and serving moves every risk, while a share keeps its meaning. The
+    combiner file states the risk at each share on its calibration world (see `within`)."""
+
+    challenge: float = Field(gt=0, lt=1, description="legitimate logins challenged at most")
+    block_temporary: float = Field(gt=0, lt=1, description="... blocked at most")
+    escalate_above: float = Field(gt=0, lt=1, description="only this top share may escalate")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Budget:
+        if self.block_temporary > self.challenge:
+            raise ValueError("block_temporary must be <= challenge (a share of logins)")
+        return self
+
+
+class RiskTable(Protocol):
+    """What turns a budget into risks: the learned combiner's calibration table."""
+
+    def risk_at_share(self, share: float) -> float | None: ...
+
+
 class AgentAlarm(_Strict):
     risk: float = Field(ge=0, le=1)
     confidence: float = Field(ge=0, le=1)
     action: ActionName
+    # Agents whose alarm alone may act; absent: every agent.
+    agents: list[str] | None = None
 
 
 class Escalate(_Strict):
@@ -75,6 +99,7 @@ class PolicySpec(_Strict):
     version: str = Field(min_length=1, max_length=64)
     description: str = ""
     thresholds: Thresholds
+    budget: Budget | None = None
     critical_risk: float = Field(ge=0, le=1)
     agent_alarm: AgentAlarm
     escalate: Escalate
@@ -128,6 +153,24 @@ class Policy:
         self._rank: dict[str, int] = {name: i for i, name in enumerate(spec.severity)}
         self._forbidden = HUMAN_ONLY | set(spec.forbidden_actions)
 
+    def within(self, table: RiskTable | None) -> Policy:
+        """This policy with its budget turned into risk thresholds by `table` (the risks of
+        `thresholds` stay where there is no budget or no table)."""
+        budget = self.spec.budget
+        if budget is None or table is None:
+            return self
+        challenge, block, escalate = (table.risk_at_share(share) for share in (
+            budget.challenge, budget.block_temporary, budget.escalate_above))
+        if challenge is None or block is None or escalate is None:
+            return self
+        block = max(block, challenge)
+        spec = self.spec.model_copy(update={
+            "thresholds": Thresholds(challenge=challenge, block_temporary=block),
+            "critical_risk": max(self.spec.critical_risk, block),
+            "escalate": self.spec.escalate.model_copy(update={"only_above_risk": escalate}),
+        })
+        return Policy(spec)
+
     def decide(self, inputs: PolicyInputs) -> Outcome:
         """Every rule that fires adds a reason; the most severe action among them wins."""
         spec = self.spec
@@ -157,6 +200,8 @@ class Policy:
 
         alarm = spec.agent_alarm
         for s in inputs.signals:
+            if alarm.agents is not None and s.agent not in alarm.agents:
+                continue
             if s.present and s.risk >= alarm.risk and s.confidence >= alarm.confidence:
                 fire(alarm.action, f"AGENT_ALARM:{s.agent}",
                      f"{s.agent} risk {s.risk:.3f} at confidence {s.confidence:.2f}", s.risk)

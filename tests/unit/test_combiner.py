@@ -66,3 +66,46 @@ def test_the_fit_recovers_which_agent_knows(tmp_path: Path) -> None:
     loaded = load_combiner(tmp_path / "router" / "combiner.json")
     assert loaded is not None
     assert loaded.risk([ok("detection", 0.9)]) > 0.5 > loaded.risk([ok("detection", 0.05)])
+
+
+def test_a_weight_cannot_invert_and_every_weight_leans_toward_the_pool() -> None:
+    """geo is anti-correlated with attacks in this world (a quirk a shift turns around): its
+    weight is held at 0 before shrinkage, never negative, so the mesh stays monotone in it."""
+    rng = np.random.default_rng(3)
+    labels = rng.random(4_000) < 0.1
+    signals = [
+        {"detection": ok("detection", 0.9 if y else 0.05),
+         "geo": ok("geo", 0.05 if y else 0.5 + 0.4 * rng.random())}
+        for y in labels
+    ]
+    rows = combiner_fit.CombinerRows(signals, labels, np.ones(len(labels)))
+    beta, _ = combiner_fit.fit(rows, ["detection", "geo"])
+    spec = combiner_fit.combiner_file(beta, ["detection", "geo"], {
+        "risk_at_challenge_share": {}}, "hash")
+    detection, geo = spec.agents["detection"].weight, spec.agents["geo"].weight
+    assert geo >= 0
+    # Shrinkage: geo's 0 and detection's w became S w / 2 and (1 - S / 2) w.
+    half = combiner_fit.SHRINKAGE / 2
+    assert geo == pytest.approx(half * detection / (1 - half), rel=1e-6)
+
+
+def test_the_file_states_the_risk_at_each_challenge_share(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    labels = rng.random(6_000) < 0.05
+    signals = [{"detection": ok("detection", 0.98 * rng.random() ** (0.2 if y else 1))}
+               for y in labels]
+    rows = combiner_fit.CombinerRows(signals, labels, np.ones(len(labels)))
+    beta, metrics = combiner_fit.fit(rows, ["detection"])
+    spec = combiner_fit.combiner_file(beta, ["detection"], metrics, "hash")
+    combiner_fit.save(tmp_path / "combiner.json", spec)
+    combiner = load_combiner(tmp_path / "combiner.json")
+    assert combiner is not None
+    risks = np.array([combiner.risk([s["detection"]]) for s in signals])
+    legit = risks[~labels]
+    for share in (0.001, 0.01, 0.05):
+        threshold = combiner.risk_at_share(share)
+        assert threshold is not None
+        assert (legit >= threshold).mean() <= share
+        assert (legit >= threshold).mean() > share / 2
+    between = combiner.risk_at_share(0.003)
+    assert combiner.risk_at_share(0.005) <= between <= combiner.risk_at_share(0.002)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aegis_domain.types import Action, AgentSignal, SignalStatus, Velocity
+from aegis_domain.types import Action, AgentSignal, Reason, SignalStatus, Velocity
 from router_service.combine import Combined
 from router_service.policy import Policy, PolicyError, PolicyInputs, load_policy
 from router_service.settings import DEFAULT_POLICY
@@ -157,3 +157,40 @@ def test_unreadable_policy(tmp_path: Path) -> None:
     broken.write_text("version: [unclosed")
     with pytest.raises(PolicyError, match="not valid YAML"):
         load_policy(broken)
+
+
+class _Table:
+    """A calibration table: risk 0.9 at 0.1% of legitimate logins, 0.6 at 1%."""
+
+    def risk_at_share(self, share: float) -> float | None:
+        return {0.001: 0.9, 0.006: 0.7, 0.01: 0.6}.get(share, 0.5)
+
+
+def test_a_budget_becomes_risks_by_the_combiners_table(policy: Policy) -> None:
+    budgeted = policy.within(_Table())
+    assert budgeted.spec.thresholds.challenge == 0.7
+    assert budgeted.spec.thresholds.block_temporary == 0.9
+    assert budgeted.spec.escalate.only_above_risk == 0.7
+    # 0.5 challenged under the raw thresholds; under the budget it is below the 0.6% line.
+    assert policy.decide(inputs(risk=0.5)).action is Action.CHALLENGE
+    assert budgeted.decide(inputs(risk=0.5)).action is Action.ALLOW
+    assert budgeted.decide(inputs(risk=0.75)).action is Action.CHALLENGE
+    assert budgeted.decide(inputs(risk=0.5, disagreement=0.8)).action is Action.ALLOW
+    # No table (no trained combiner): the risks of `thresholds` stand.
+    assert policy.within(None) is policy
+
+
+def test_a_budget_is_ordered(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="block_temporary must be <= challenge"):
+        load_policy(write_policy(tmp_path, budget={
+            "challenge": 0.001, "block_temporary": 0.01, "escalate_above": 0.01}))
+
+
+def test_the_network_agent_alone_never_challenges_a_user(policy: Policy) -> None:
+    """Shared infrastructure is normal: a very sure network signal (SHARED_IP) with the others
+    quiet does not raise the agent alarm; the same from detection does."""
+    shared_ip = AgentSignal(agent="network", status=SignalStatus.OK, risk=0.99, confidence=0.9,
+                            reasons=[Reason("SHARED_IP", "120 users on this address")])
+    assert policy.decide(inputs(risk=0.1, signals=[shared_ip])).action is Action.ALLOW
+    sure = AgentSignal(agent="detection", status=SignalStatus.OK, risk=0.99, confidence=0.9)
+    assert policy.decide(inputs(risk=0.1, signals=[sure])).action is Action.CHALLENGE
