@@ -145,3 +145,19 @@ def test_an_agent_without_its_model_or_left_out_of_the_combiner_is_named(tmp_pat
     untrained = untrained_agents(tmp_path, registry, fitted_before_network)
     assert list(untrained) == ["network"]
     assert "combiner was fitted without it" in untrained["network"]
+
+
+def test_a_files_own_attack_types_and_hard_cases_are_reported_by_name() -> None:
+    c = decisions()
+    for index in range(len(c.risk)):
+        attack = "cookie_replay" if index % 20 == 0 else ""
+        c.label(index, attack, "carrier_nat" if index % 20 == 7 else "")
+    c.risk[10::40], c.action[10::40] = 0.02, pb.ACTION_ALLOW  # no longer attacks
+    c.action[7::40] = pb.ACTION_CHALLENGE  # half the carrier NAT logins not allowed
+    analysis = analyse(c, warm_after=1_000, weights=WEIGHTS, combiner=None)
+
+    assert analysis.counts_by_attack == {"cookie_replay": 150}
+    assert analysis.counts_by_hard_case == {"carrier_nat": 150}
+    assert analysis.scores[MESH].recall_by_attack == {"cookie_replay": 1.0}
+    assert analysis.policy_not_allowed["carrier_nat"] == pytest.approx(0.5)
+    assert analysis.policy_not_allowed["all"] == pytest.approx((75 + 30) / 2_850)
