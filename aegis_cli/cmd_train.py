@@ -141,7 +141,11 @@ def _print(report: TrainReport, as_json: bool) -> None:
               f"{metrics['recall_at_0_1pct']:.3f}  ECE {metrics['ece']:.4f}")
         per = "  ".join(f"{k} {v:.2f}" for k, v in metrics["recall_at_1pct_by_attack"].items())
         print(f"  recall at 1% by attack: {per}")
+    combiner = report.combiner_metrics
+    budgets = ", ".join(f"{share:g} {risk:.3f}"
+                        for share, risk in combiner["risk_at_challenge_share"].items())
     print(f"combiner over {', '.join(report.combiner_agents)}: recall at 1% "
-          f"{report.combiner_metrics['recall_at_1pct']:.3f} (in-sample, combiner world)")
+          f"{combiner['recall_at_1pct']:.3f}, ECE {combiner['ece']:.4f} (in-sample, combiner "
+          f"world); risk at shares of legitimate logins challenged: {budgets}")
     for name, why in report.skipped_agents.items():
         print(f"left out of the combiner: {name}: {why}")
