@@ -61,7 +61,7 @@ class AgentClient:
         self.stub = stub
         # Items are framed AssessRequests (wire.BatchFraming): one serialization per Score.
         self.batcher: Batcher[bytes, common_pb2.AgentSignal] = Batcher(
-            self._assess_batch, limits or BatchLimits()
+            self._assess_batch, limits or BatchLimits(), size=len
         )
 
     async def _assess_batch(

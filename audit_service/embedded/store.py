@@ -127,6 +127,10 @@ class EmbeddedAuditStore(AuditStore):
 
     async def close(self) -> None:
         await self._committer.close()
+
+    async def failed(self) -> str:
+        await self._committer.stopped.wait()
+        return f"the audit log cannot be written: {self._committer.failure}"
         await asyncio.to_thread(self._close_files)
 
     def _open(self) -> None:
