@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
@@ -34,6 +35,13 @@ _DEVICE_TYPES = {member.value: member for member in DeviceType}
 _AUTH_METHODS = {member.value: member for member in AuthMethod}
 _ACTIONS = {member.value: member for member in Action}
 _LINK_KINDS = {member.value: member for member in LinkKind}
+# The values the converters accept, by protobuf enum: what the domain has a member for.
+_DOMAIN_ENUMS: dict[str, Mapping[int, object]] = {
+    pb.DeviceType.DESCRIPTOR.full_name: _DEVICE_TYPES,
+    pb.AuthMethod.DESCRIPTOR.full_name: _AUTH_METHODS,
+    pb.Action.DESCRIPTOR.full_name: _ACTIONS,
+    pb.LinkKind.DESCRIPTOR.full_name: _LINK_KINDS,
+}
 
 
 def enum_name(enum_type: EnumTypeWrapper | EnumDescriptor, value: int) -> str:
@@ -150,17 +158,20 @@ def _unknown_enum(msg: Message, prefix: str) -> InvalidArgument:
     if found is None:
         return InvalidArgument(prefix, "cannot be converted")
     path, value = found
-    return InvalidArgument(path, f"unknown value {value}")
+    return InvalidArgument(path, f"unsupported value {value}")
 
 
 def _find_unknown_enum(msg: Message, prefix: str) -> tuple[str, int] | None:
-    for field, value in msg.ListFields():
+    # Every field, set or not: an unset enum is 0, which some domain enums do not have.
+    for field in msg.DESCRIPTOR.fields:
+        value = getattr(msg, field.name)
         path = f"{prefix}.{field.name}"
-        repeated = field.label == field.LABEL_REPEATED
-        values = list(enumerate(value)) if repeated else [(None, value)]
+        values = list(enumerate(value)) if field.is_repeated else [(None, value)]
         for index, item in values:
             item_path = path if index is None else f"{path}[{index}]"
-            if field.enum_type is not None and item not in field.enum_type.values_by_number:
+            if field.enum_type is not None and item not in _DOMAIN_ENUMS.get(
+                field.enum_type.full_name, field.enum_type.values_by_number
+            ):
                 return item_path, item
             if field.message_type is not None and not field.message_type.GetOptions().map_entry:
                 found = _find_unknown_enum(item, item_path)
