@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import time
 import uuid
@@ -103,8 +104,13 @@ def _wrap_stream(method: str, behavior: Callable[..., Any], streamed: bool) -> C
                 request = _checked_stream(request, context)
             elif isinstance(request, _Undecodable):
                 await abort(context, request.error)
-            async for item in behavior(request, context):
-                yield item
+            replies = behavior(request, context)
+            if inspect.isasyncgen(replies):
+                async for item in replies:
+                    yield item
+            else:
+                # A servicer that writes with context.write (grpc.health.v1 Watch).
+                await replies
 
     return wrapped
 
