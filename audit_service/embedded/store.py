@@ -127,11 +127,11 @@ class EmbeddedAuditStore(AuditStore):
 
     async def close(self) -> None:
         await self._committer.close()
+        await asyncio.to_thread(self._close_files)
 
     async def failed(self) -> str:
         await self._committer.stopped.wait()
         return f"the audit log cannot be written: {self._committer.failure}"
-        await asyncio.to_thread(self._close_files)
 
     def _open(self) -> None:
         self._lock_data_dir()
