@@ -17,6 +17,11 @@ _SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 # mesh of a handful of peers can afford a retry every half second at most.
 RECONNECT_BACKOFF_MS = 100
 MAX_RECONNECT_BACKOFF_MS = 500
+# Replies come from the mesh's own services and are bounded by what they serve, but a batch
+# of them can pass gRPC's 4 MiB default: 64 contexts of a user whose 50 past logins fill
+# every field to its bound are 8 MiB, and over the limit the whole batch would fail with
+# every neighbour in it. Requests stay under 4 MiB (the router splits its batches).
+MAX_REPLY_BYTES = 64 * 1024 * 1024
 
 
 def channel_target(address: str) -> str:
@@ -43,6 +48,7 @@ def insecure_channel(address: str, *, intercepted: bool = True) -> grpc.aio.Chan
             ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_MS),
             ("grpc.min_reconnect_backoff_ms", RECONNECT_BACKOFF_MS),
             ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
+            ("grpc.max_receive_message_length", MAX_REPLY_BYTES),
         ],
         interceptors=interceptors,
     )

@@ -12,9 +12,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from aegis.v1 import agent_pb2, agent_pb2_grpc, audit_pb2, router_pb2, router_pb2_grpc
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.convert import seconds_to_timestamp
+from aegis_domain.validation import MAX_ID_LENGTH, MAX_TEXT_LENGTH, MAX_USER_AGENT_LENGTH
 from aegis_runtime.server import RunningServer
 from agent_services.host import AgentComponent
 from audit_service.validation import MAX_RECORD_BYTES
+from router_service.batching import MAX_MESSAGE_BYTES
 from router_service.scoring import Scorer
 from tests.service.mesh import entry, local, start_mesh
 from tests.service.rpc_status import bad_request_fields
@@ -187,3 +189,31 @@ def test_undecodable_bytes_are_invalid_argument_and_a_failing_stream_item_fails_
     assert sorted(replies) == ["1", "2", "3"]
     assert _CODE[replies["2"].error.code] == grpc.StatusCode.INTERNAL
     assert replies["1"].HasField("decision") and replies["3"].HasField("decision")
+
+
+def _inflated(n: int) -> pb.DecisionRecord:
+    """A login of user `big` with every text field at its bound."""
+    record = make_record(f"big-{n}", user_id="big", ts=T0 - 1000 + n)
+    event = record.event
+    event.user_agent = "u" * MAX_USER_AGENT_LENGTH
+    for name in ("region", "city", "browser", "os"):
+        setattr(event, name, "t" * MAX_TEXT_LENGTH)
+    event.session_id = event.device_id = "i" * MAX_ID_LENGTH
+    return record
+
+
+def test_a_user_with_the_largest_history_cannot_fail_a_context_batch(tmp_path: Path) -> None:
+    async def scenario(stub: Stub) -> audit_pb2.GetContextBatchResponse:
+        await stub.RecordBatch(audit_pb2.RecordBatchRequest(items=[
+            audit_pb2.RecordRequest(record=_inflated(n)) for n in range(50)
+        ]), timeout=30)
+        # The router's batch: another user's Score beside 63 of this user's.
+        return await stub.GetContextBatch(audit_pb2.GetContextBatchRequest(items=[
+            audit_pb2.GetContextRequest(user_id="big" if n else "other",
+                                        as_of=seconds_to_timestamp(T0))
+            for n in range(64)
+        ]), timeout=30)
+
+    reply = run(tmp_path, scenario)
+    assert reply.ByteSize() > MAX_MESSAGE_BYTES
+    assert [len(item.context.history) for item in reply.items] == [0] + [50] * 63
