@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from aegis.v1 import common_pb2 as pb
@@ -23,6 +25,7 @@ from aegis_domain.types import (
     SignalStatus,
     Velocity,
 )
+from aegis_runtime.errors import InvalidArgument
 
 _OPTIONAL_FLOATS = ("round_trip_time_ms", "latitude", "longitude", "accuracy_radius_km")
 # Enum members by value, for the hot conversions: every agent converts each login's whole
@@ -32,6 +35,13 @@ _DEVICE_TYPES = {member.value: member for member in DeviceType}
 _AUTH_METHODS = {member.value: member for member in AuthMethod}
 _ACTIONS = {member.value: member for member in Action}
 _LINK_KINDS = {member.value: member for member in LinkKind}
+# The values the converters accept, by protobuf enum: what the domain has a member for.
+_DOMAIN_ENUMS: dict[str, Mapping[int, object]] = {
+    pb.DeviceType.DESCRIPTOR.full_name: _DEVICE_TYPES,
+    pb.AuthMethod.DESCRIPTOR.full_name: _AUTH_METHODS,
+    pb.Action.DESCRIPTOR.full_name: _ACTIONS,
+    pb.LinkKind.DESCRIPTOR.full_name: _LINK_KINDS,
+}
 
 
 def enum_name(enum_type: EnumTypeWrapper | EnumDescriptor, value: int) -> str:
@@ -56,8 +66,16 @@ def timestamp_to_seconds(ts: Timestamp) -> float:
     return ts.seconds + ts.nanos / 1e9
 
 
-def event_from_proto(msg: pb.LoginEvent) -> LoginEvent:
-    """Assumes a validated message (enums known)."""
+def event_from_proto(msg: pb.LoginEvent, prefix: str = "event") -> LoginEvent:
+    """Raises InvalidArgument naming an enum field whose value this build does not know
+    (`prefix` is the event's path in its request)."""
+    try:
+        return _event_from_proto(msg)
+    except KeyError:
+        raise _unknown_enum(msg, prefix) from None
+
+
+def _event_from_proto(msg: pb.LoginEvent) -> LoginEvent:
     has = msg.HasField
     timestamp = msg.timestamp
     # Positional, in LoginEvent's field order: the hot path of every agent's history.
@@ -125,10 +143,47 @@ def velocity_from_proto(v: pb.Velocity) -> Velocity:
     )
 
 
-def context_from_proto(msg: pb.LoginContext) -> LoginContext:
+def context_from_proto(msg: pb.LoginContext, prefix: str = "context") -> LoginContext:
+    """Raises InvalidArgument naming an enum field whose value this build does not know."""
+    try:
+        return _context_from_proto(msg)
+    except KeyError:
+        raise _unknown_enum(msg, prefix) from None
+
+
+def _unknown_enum(msg: Message, prefix: str) -> InvalidArgument:
+    """The first enum field of `msg` (searched depth first) whose value is not known. Only on
+    the error path: the hot conversions look enums up in dicts and fail with a bare KeyError."""
+    found = _find_unknown_enum(msg, prefix)
+    if found is None:
+        return InvalidArgument(prefix, "cannot be converted")
+    path, value = found
+    return InvalidArgument(path, f"unsupported value {value}")
+
+
+def _find_unknown_enum(msg: Message, prefix: str) -> tuple[str, int] | None:
+    # Every field, set or not: an unset enum is 0, which some domain enums do not have.
+    for field in msg.DESCRIPTOR.fields:
+        value = getattr(msg, field.name)
+        path = f"{prefix}.{field.name}"
+        values = list(enumerate(value)) if field.is_repeated else [(None, value)]
+        for index, item in values:
+            item_path = path if index is None else f"{path}[{index}]"
+            if field.enum_type is not None and item not in _DOMAIN_ENUMS.get(
+                field.enum_type.full_name, field.enum_type.values_by_number
+            ):
+                return item_path, item
+            if field.message_type is not None and not field.message_type.GetOptions().map_entry:
+                found = _find_unknown_enum(item, item_path)
+                if found is not None:
+                    return found
+    return None
+
+
+def _context_from_proto(msg: pb.LoginContext) -> LoginContext:
     return LoginContext(
         history=[
-            PastLogin(event=event_from_proto(p.event), action=_ACTIONS[p.action], risk=p.risk)
+            PastLogin(event=_event_from_proto(p.event), action=_ACTIONS[p.action], risk=p.risk)
             for p in msg.history
         ],
         neighbors=[

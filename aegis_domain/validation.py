@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.countries import country_codes
 from aegis_runtime.errors import InvalidArgument
@@ -17,8 +19,22 @@ MAX_ID_LENGTH = 128
 MAX_TEXT_LENGTH = 256
 MAX_USER_AGENT_LENGTH = 1024
 MAX_FAILED_ATTEMPTS = 1_000_000
+# The longest textual IPv6 address (an IPv4-mapped one written in full) is 45 characters.
+MAX_IP_LENGTH = 45
+# google.protobuf.Timestamp's own range, 0001-01-01 to 9999-12-31: outside it the message
+# cannot even be printed (ToJsonString raises), let alone stored.
+MIN_TIMESTAMP_SECONDS = -62_135_596_800
+MAX_TIMESTAMP_SECONDS = 253_402_300_799
 _ID_FIELDS = ("event_id", "user_id", "session_id", "device_id")
-_TEXT_FIELDS = ("region", "city", "browser", "os")
+# Free text as the browser reported it; limits by field, control characters refused in all:
+# a line feed or NUL in the audit log or the index is an injection, not a city name.
+_TEXT_FIELDS = {
+    "region": MAX_TEXT_LENGTH,
+    "city": MAX_TEXT_LENGTH,
+    "browser": MAX_TEXT_LENGTH,
+    "os": MAX_TEXT_LENGTH,
+    "user_agent": MAX_USER_AGENT_LENGTH,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +50,10 @@ def _enum_known(enum_type, value: int) -> bool:
 
 
 def validate_event(event: pb.LoginEvent, window: TimeWindow, prefix: str = "event") -> None:
-    """Raise InvalidArgument naming the first bad field of `event`."""
+    """Raise InvalidArgument naming the first bad field of `event`. Drops the fields this
+    build does not know: the event goes on to the audit log, which must store only what was
+    checked here (an unknown field of 3 MB would be carried into every later context)."""
+    event.DiscardUnknownFields()
 
     def bad(name: str, message: str) -> InvalidArgument:
         return InvalidArgument(f"{prefix}.{name}", message)
@@ -42,34 +61,26 @@ def validate_event(event: pb.LoginEvent, window: TimeWindow, prefix: str = "even
     for name in ("event_id", "user_id"):
         if not getattr(event, name).strip():
             raise bad(name, "is required")
-    for name in _ID_FIELDS:
-        value = getattr(event, name)
-        if len(value) > MAX_ID_LENGTH:
-            raise bad(name, f"is {len(value)} characters long; at most {MAX_ID_LENGTH}")
-        if any(not ch.isprintable() for ch in value):
-            raise bad(name, "contains control characters")
-    for name in _TEXT_FIELDS:
-        value = getattr(event, name)
-        if len(value) > MAX_TEXT_LENGTH:
-            raise bad(name, f"is {len(value)} characters long; at most {MAX_TEXT_LENGTH}")
-    if len(event.user_agent) > MAX_USER_AGENT_LENGTH:
-        raise bad(
-            "user_agent",
-            f"is {len(event.user_agent)} characters long; at most {MAX_USER_AGENT_LENGTH}",
-        )
+    limits = {name: MAX_ID_LENGTH for name in _ID_FIELDS} | _TEXT_FIELDS
+    for name, limit in limits.items():
+        problem = text_problem(getattr(event, name), limit)
+        if problem:
+            raise bad(name, problem)
 
     if not event.ip:
         raise bad("ip", "is required")
-    try:
-        ipaddress.ip_address(event.ip)
-    except ValueError:
-        raise bad("ip", f"{event.ip[:64]!r} is not an IPv4 or IPv6 address") from None
+    problem = ip_problem(event.ip)
+    if problem:
+        raise bad("ip", problem)
 
     if event.country and event.country not in country_codes():
         raise bad("country", _country_problem(event.country))
 
     if not event.HasField("timestamp"):
         raise bad("timestamp", "is required")
+    problem = timestamp_problem(event.timestamp)
+    if problem:
+        raise bad("timestamp", problem)
     seconds = event.timestamp.seconds + event.timestamp.nanos / 1e9
     if not window.earliest <= seconds <= window.latest:
         raise bad(
@@ -101,6 +112,38 @@ def validate_event(event: pb.LoginEvent, window: TimeWindow, prefix: str = "even
         math.isfinite(event.accuracy_radius_km) and 0 <= event.accuracy_radius_km <= 20_000
     ):
         raise bad("accuracy_radius_km", "must be within [0, 20000]")
+
+
+def text_problem(value: str, limit: int) -> str:
+    """What is wrong with a text field, or "" when nothing is."""
+    if len(value) > limit:
+        return f"is {len(value)} characters long; at most {limit}"
+    if not value.isprintable():
+        return "contains control characters"
+    return ""
+
+
+def ip_problem(ip: str) -> str:
+    """What is wrong with an IP address, or "" when nothing is. Plain addresses only: a zone
+    id (fe80::1%eth0) names an interface of the sender's host, and carried anything."""
+    shown = repr(ip[:64])
+    if len(ip) > MAX_IP_LENGTH or "%" in ip:
+        return f"{shown} is not a plain IPv4 or IPv6 address (no zone id, at most " \
+               f"{MAX_IP_LENGTH} characters)"
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        return f"{shown} is not an IPv4 or IPv6 address"
+    return ""
+
+
+def timestamp_problem(ts: Timestamp) -> str:
+    """What is wrong with a Timestamp's own fields, or "" when nothing is."""
+    if not 0 <= ts.nanos < 1_000_000_000:
+        return f"nanos {ts.nanos} is outside [0, 999999999]"
+    if not MIN_TIMESTAMP_SECONDS <= ts.seconds <= MAX_TIMESTAMP_SECONDS:
+        return f"seconds {ts.seconds} is outside the years 1 to 9999"
+    return ""
 
 
 def _country_problem(country: str) -> str:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status as grpc_status
 
 T = TypeVar("T")
 
@@ -65,6 +68,25 @@ class FailedPrecondition(ServiceError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+def rpc_status(exc: ServiceError) -> grpc.Status:
+    """The call's status for `exc`; a field error carries a google.rpc.BadRequest naming the
+    field (in grpc-status-details-bin), so that clients need not parse the message."""
+    status = status_pb2.Status(code=exc.code.value[0], message=exc.message)
+    if isinstance(exc, InvalidArgument):
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=exc.field, description=exc.reason)
+        ]))
+        status.details.append(detail)
+    return grpc_status.to_status(status)
+
+
+async def abort(context: grpc.aio.ServicerContext, exc: ServiceError) -> NoReturn:
+    """End the call with `exc`'s status (and its details)."""
+    await context.abort_with_status(rpc_status(exc))
+    raise AssertionError("abort_with_status returned")  # it raises AbortError
+
+
 def grpc_errors(
     method: Callable[..., Awaitable[T]],
 ) -> Callable[..., Awaitable[T]]:
@@ -75,7 +97,6 @@ def grpc_errors(
         try:
             return await method(self, request, context)
         except ServiceError as exc:
-            await context.abort(exc.code, exc.message)
-            raise  # unreachable: abort raises
+            await abort(context, exc)
 
     return wrapper

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import grpc
 from grpc.aio import ClientCallDetails
 
+from aegis_runtime.errors import InvalidArgument, abort
 from aegis_runtime.logging import request_id_var
 from aegis_runtime.telemetry import REQUEST_ID_HEADER
 
@@ -52,45 +54,90 @@ def _call_scope(method: str, context: grpc.aio.ServicerContext) -> Iterator[None
         request_id_var.reset(token)
 
 
-def _wrap_unary(method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+class _Undecodable:
+    """A request message that could not be decoded, in place of the message: gRPC would
+    answer a deserializer's exception with UNKNOWN, and bad bytes are the caller's error."""
+
+    def __init__(self, error: InvalidArgument) -> None:
+        self.error = error
+
+
+def _tolerant(method: str, deserializer: Callable[[bytes], Any] | None) -> Any:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as exc:
+            problem = f"cannot be decoded for {method}: {exc}"
+            return _Undecodable(InvalidArgument("request", problem))
+
+    return deserialize
+
+
+async def _checked_stream(
+    requests: AsyncIterator[Any], context: grpc.aio.ServicerContext
+) -> AsyncIterator[Any]:
+    async for request in requests:
+        if isinstance(request, _Undecodable):
+            await abort(context, request.error)
+        yield request
+
+
+def _wrap_unary(method: str, behavior: Callable[..., Any], streamed: bool) -> Callable[..., Any]:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
         with _call_scope(method, context):
+            if streamed:
+                request = _checked_stream(request, context)
+            elif isinstance(request, _Undecodable):
+                await abort(context, request.error)
             return await behavior(request, context)
 
     return wrapped
 
 
-def _wrap_stream(method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+def _wrap_stream(method: str, behavior: Callable[..., Any], streamed: bool) -> Callable[..., Any]:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
         with _call_scope(method, context):
-            async for item in behavior(request, context):
-                yield item
+            if streamed:
+                request = _checked_stream(request, context)
+            elif isinstance(request, _Undecodable):
+                await abort(context, request.error)
+            replies = behavior(request, context)
+            if inspect.isasyncgen(replies):
+                async for item in replies:
+                    yield item
+            else:
+                # A servicer that writes with context.write (grpc.health.v1 Watch).
+                await replies
 
     return wrapped
 
 
 def _wrap(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    deserializer = _tolerant(method, handler.request_deserializer)
     if handler.unary_unary:
         return grpc.unary_unary_rpc_method_handler(
-            _wrap_unary(method, handler.unary_unary),
-            handler.request_deserializer,
+            _wrap_unary(method, handler.unary_unary, streamed=False),
+            deserializer,
             handler.response_serializer,
         )
     if handler.stream_unary:
         return grpc.stream_unary_rpc_method_handler(
-            _wrap_unary(method, handler.stream_unary),
-            handler.request_deserializer,
+            _wrap_unary(method, handler.stream_unary, streamed=True),
+            deserializer,
             handler.response_serializer,
         )
     if handler.unary_stream:
         return grpc.unary_stream_rpc_method_handler(
-            _wrap_stream(method, handler.unary_stream),
-            handler.request_deserializer,
+            _wrap_stream(method, handler.unary_stream, streamed=False),
+            deserializer,
             handler.response_serializer,
         )
     return grpc.stream_stream_rpc_method_handler(
-        _wrap_stream(method, handler.stream_stream),
-        handler.request_deserializer,
+        _wrap_stream(method, handler.stream_stream, streamed=True),
+        deserializer,
         handler.response_serializer,
     )
 

@@ -8,7 +8,7 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -45,6 +45,16 @@ class Component(Protocol):
         """Release what start() acquired, after the server has drained."""
 
 
+@runtime_checkable
+class FailStop(Protocol):
+    """A component that can fail for good while it runs (a store whose write failed): from
+    then on health says NOT_SERVING, so that orchestrators replace it and clients go
+    elsewhere, instead of SERVING over a component that refuses every call."""
+
+    async def failed(self) -> str:
+        """Returns, saying why, once the component can no longer serve."""
+
+
 class RunningServer:
     """A started gRPC server hosting one component, with its health state."""
 
@@ -73,6 +83,7 @@ class RunningServer:
         self.port = 0
         # Set once stop() has begun: health says NOT_SERVING and in-flight calls are draining.
         self.draining = asyncio.Event()
+        self._fail_watch: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Listen (health NOT_SERVING), start the component, then SERVING."""
@@ -91,11 +102,20 @@ class RunningServer:
         """Start the component (load models, warm clients), then report SERVING."""
         await self.component.start()
         await self._set_all(health_pb2.HealthCheckResponse.SERVING)
+        if isinstance(self.component, FailStop):
+            self._fail_watch = asyncio.create_task(self._not_serving_once_failed(self.component))
         log.info("serving", extra={"port": self.port, "services": self.names})
+
+    async def _not_serving_once_failed(self, component: FailStop) -> None:
+        why = await component.failed()
+        log.error("not serving", extra={"reason": why})
+        await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
 
     async def stop(self, grace_s: float | None = None) -> None:
         """NOT_SERVING first (load balancers stop sending), then drain in-flight calls."""
         grace = self.settings.grace_period_s if grace_s is None else grace_s
+        if self._fail_watch is not None:
+            self._fail_watch.cancel()
         await self.health.enter_graceful_shutdown()
         self.draining.set()
         await self.server.stop(grace)

@@ -14,6 +14,7 @@ from pydantic_settings import SettingsConfigDict
 from aegis.v1 import agent_pb2, agent_pb2_grpc
 from aegis_domain.convert import context_from_proto, event_from_proto, signal_to_proto
 from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, SignalStatus
+from aegis_runtime.errors import InvalidArgument, grpc_errors
 from aegis_runtime.server import ServiceBinding
 from aegis_runtime.settings import ServiceSettings
 from agent_services.base import Agent
@@ -38,9 +39,14 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
 
+    @grpc_errors
     async def Assess(
         self, request: agent_pb2.AssessRequest, context: grpc.aio.ServicerContext
     ) -> agent_pb2.AssessResponse:
+        # A single login that cannot be read is the caller's error (INVALID_ARGUMENT); in a
+        # batch it is that item's ERROR signal (assess_batch).
+        event_from_proto(request.event)
+        context_from_proto(request.context)
         return agent_pb2.AssessResponse(signal=signal_to_proto(self.assess(request)))
 
     async def AssessBatch(
@@ -57,15 +63,26 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         """One signal per item. When the batch fails, each login is assessed alone, so that a
         login the agent chokes on costs its own signal, not its neighbours'."""
         started = time.perf_counter()
-        requests = [
-            (event_from_proto(item.event), context_from_proto(item.context)) for item in items
-        ]
+        requests: list[tuple[LoginEvent, LoginContext]] = []
+        # Index of each readable item among `items`; the others get their own ERROR signal.
+        readable: list[int] = []
+        by_index: dict[int, AgentSignal] = {}
+        for index, item in enumerate(items):
+            try:
+                requests.append((event_from_proto(item.event), context_from_proto(item.context)))
+            except InvalidArgument as exc:
+                by_index[index] = AgentSignal(agent=self.agent.name, status=SignalStatus.ERROR,
+                                              detail=f"INVALID_ARGUMENT: {exc.message}")
+            else:
+                readable.append(index)
         try:
-            signals = self.agent.assess_batch(requests)
+            assessed = self.agent.assess_batch(requests) if requests else []
         except Exception:
             log.exception("batch assess failed; assessing one by one",
                           extra={"agent": self.agent.name, "batch_size": len(requests)})
-            signals = [self._assess_alone(event, context) for event, context in requests]
+            assessed = [self._assess_alone(event, context) for event, context in requests]
+        by_index.update(zip(readable, assessed, strict=True))
+        signals = [by_index[index] for index in range(len(items))]
         elapsed_ms = (time.perf_counter() - started) * 1000
         for signal in signals:
             signal.latency_ms = elapsed_ms

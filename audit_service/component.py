@@ -49,3 +49,6 @@ class AuditComponent:
 
     async def close(self) -> None:
         await self.store.close()
+
+    async def failed(self) -> str:
+        return await self.store.failed()

@@ -56,6 +56,8 @@ class GroupCommitter:
         self._in_flight: dict[str, asyncio.Future[RecordResult]] = {}
         self._task: asyncio.Task[None] | None = None
         self.failure: BaseException | None = None
+        # Set with `failure` (fail_stop): the store refuses everything until a restart.
+        self.stopped = asyncio.Event()
         self.commit_count = 0
         """Batches made durable so far: records share them."""
 
@@ -125,6 +127,7 @@ class GroupCommitter:
                           extra={"records": len(pending), "fail_stop": self._fail_stop})
             if self._fail_stop and self.failure is None:
                 self.failure = exc
+                self.stopped.set()
             for _, future in batch:
                 future.set_exception(Unavailable(f"the audit log cannot be written: {exc}"))
                 # Callers may have given up (deadline); their futures' errors are logged above.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -39,6 +40,8 @@ from audit_service.validation import (
     validate_record_id,
     validate_record_request,
 )
+
+log = logging.getLogger(__name__)
 
 
 def summary_to_proto(d: DecisionSummary) -> audit_pb2.DecisionSummary:
@@ -134,6 +137,12 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                 result = await self.store.record(item.record, deadline)
             except ServiceError as exc:
                 return audit_pb2.RecordResult(error=common_pb2.ItemError(**error_fields(exc)))
+            except Exception as exc:
+                # A bug that one record trips must cost that record only, never the batch.
+                log.exception("record failed")
+                return audit_pb2.RecordResult(error=common_pb2.ItemError(
+                    code=grpc.StatusCode.INTERNAL.value[0], message=f"{type(exc).__name__}"
+                ))
             return audit_pb2.RecordResult(recorded=record_response(result))
 
         results = await asyncio.gather(*(record_one(item) for item in request.items))
@@ -150,12 +159,22 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     async def GetContextBatch(
         self, request: audit_pb2.GetContextBatchRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.GetContextBatchResponse:
-        queries = []
+        """A bad item gets its own error (naming items[i].field); the others are served."""
+        replies: dict[int, audit_pb2.GetContextResponse] = {}
+        queries, served = [], []
         for index, item in enumerate(request.items):
-            with batch_item(index):
-                queries.append(context_query(item))
+            try:
+                with batch_item(index):
+                    queries.append(context_query(item))
+            except InvalidArgument as exc:
+                replies[index] = audit_pb2.GetContextResponse(
+                    error=common_pb2.ItemError(**error_fields(exc))
+                )
+            else:
+                served.append(item)
+        found = iter(await self._contexts(queries, served) if queries else [])
         return audit_pb2.GetContextBatchResponse(
-            items=await self._contexts(queries, request.items)
+            items=[replies[i] if i in replies else next(found) for i in range(len(request.items))]
         )
 
     async def _contexts(

@@ -192,6 +192,13 @@ class AuditStore(abc.ABC):
     async def close(self) -> None:
         """Finish the records already accepted, then release storage."""
 
+    async def failed(self) -> str:
+        """Returns, saying why, once the store refuses every record until it is restarted
+        (a fail-stop store after a failed write); health then says NOT_SERVING. A store that
+        recovers by itself (each batch retried on its own) never returns."""
+        never: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        return await never
+
     @abc.abstractmethod
     async def record(
         self, record: common_pb2.DecisionRecord, deadline: float | None = None

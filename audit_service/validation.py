@@ -4,17 +4,35 @@ from __future__ import annotations
 
 from aegis.v1 import audit_pb2, common_pb2
 from aegis_domain.types import HUMAN_ONLY, Action
-from aegis_domain.validation import MAX_ID_LENGTH, TimeWindow, validate_event
+from aegis_domain.validation import (
+    MAX_ID_LENGTH,
+    MAX_TIMESTAMP_SECONDS,
+    TimeWindow,
+    ip_problem,
+    text_problem,
+    timestamp_problem,
+    validate_event,
+)
 from aegis_runtime.errors import InvalidArgument
 
 # The router bounds event times; the log accepts any it accepted, replays of old data too.
-_ANY_TIME = TimeWindow(earliest=0.0, latest=253_402_300_799.0)  # up to 9999-12-31
+_ANY_TIME = TimeWindow(earliest=0.0, latest=float(MAX_TIMESTAMP_SECONDS))
+# One record, context and all. A full context (history_limit past logins of bounded fields,
+# the neighbourhood) is some tens of KiB; the bound keeps any record far below gRPC's 4 MiB
+# message limit, so that a batch of them can always be split to fit.
+MAX_RECORD_BYTES = 512 * 1024
 
 
 def validate_record_request(request: audit_pb2.RecordRequest) -> None:
     """A record must name its decision, carry a known action and a valid event."""
     if not request.HasField("record"):
         raise InvalidArgument("record", "is required")
+    # Fields this build does not know would be stored (and hashed) unread: a way to inflate
+    # the log and every later context of the user with bytes nobody checked.
+    request.record.DiscardUnknownFields()
+    size = request.record.ByteSize()
+    if size > MAX_RECORD_BYTES:
+        raise InvalidArgument("record", f"is {size} bytes; at most {MAX_RECORD_BYTES}")
     decision = request.record.decision
     decision_id = decision.decision_id
     if not decision_id.strip():
@@ -35,6 +53,9 @@ def validate_record_request(request: audit_pb2.RecordRequest) -> None:
             "record.decision.action",
             f"{Action(decision.action).name} is a human-only action: only DecideReview takes it",
         )
+    problem = timestamp_problem(decision.decided_at)
+    if problem:
+        raise InvalidArgument("record.decision.decided_at", problem)
     if request.record.HasField("review"):
         raise InvalidArgument("record.review", "reviews are recorded through DecideReview")
     if not request.record.HasField("event"):
@@ -45,8 +66,18 @@ def validate_record_request(request: audit_pb2.RecordRequest) -> None:
 def validate_context_request(request: audit_pb2.GetContextRequest) -> None:
     if not request.user_id.strip():
         raise InvalidArgument("user_id", "is required")
+    for name in ("user_id", "device_id", "event_id", "event_digest"):
+        problem = text_problem(getattr(request, name), MAX_ID_LENGTH)
+        if problem:
+            raise InvalidArgument(name, problem)
+    problem = ip_problem(request.ip) if request.ip else ""
+    if problem:
+        raise InvalidArgument("ip", problem)
     if not request.HasField("as_of"):
         raise InvalidArgument("as_of", "is required")
+    problem = timestamp_problem(request.as_of)
+    if problem:
+        raise InvalidArgument("as_of", problem)
 
 
 def validate_decision_request(request: audit_pb2.GetDecisionRequest) -> None:
@@ -61,6 +92,10 @@ def validate_record_id(field: str, value: str) -> None:
 def validate_list_request(request: audit_pb2.ListDecisionsRequest) -> None:
     if request.action not in common_pb2.Action.values():
         raise InvalidArgument("action", f"unknown value {request.action}")
+    for name in ("since", "until"):
+        problem = timestamp_problem(getattr(request, name))
+        if problem:
+            raise InvalidArgument(name, problem)
     if (
         request.HasField("since")
         and request.HasField("until")

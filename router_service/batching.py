@@ -29,16 +29,24 @@ class BatchSizeMismatch(RuntimeError):
     """A batch call answered with another number of results than it was sent items."""
 
 
+# gRPC's default max_receive_message_length, which every service of the mesh keeps: a batch
+# over it would fail whole (RESOURCE_EXHAUSTED), every item with the one that made it big.
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class BatchLimits:
-    """At most `max_in_flight` calls at once toward one service, `max_batch` items a call."""
+    """At most `max_in_flight` calls at once toward one service, `max_batch` items a call,
+    and, for a Batcher that knows its items' sizes, `max_bytes` of items a call (an item
+    larger than that on its own goes alone, and fails alone)."""
 
     max_batch: int = 64
     max_in_flight: int = 2
+    max_bytes: int = MAX_MESSAGE_BYTES
 
     def __post_init__(self) -> None:
-        if self.max_batch < 1 or self.max_in_flight < 1:
-            raise ValueError("max_batch and max_in_flight must be at least 1")
+        if self.max_batch < 1 or self.max_in_flight < 1 or self.max_bytes < 1:
+            raise ValueError("max_batch, max_in_flight and max_bytes must be at least 1")
 
 
 @dataclass(slots=True)
@@ -70,11 +78,17 @@ SendBatch = Callable[[Sequence[Item], float], Awaitable[Sequence[Result]]]
 
 
 class Batcher(Generic[Item, Result]):
-    """Sends items through `send(items, timeout_s)` within `limits`."""
+    """Sends items through `send(items, timeout_s)` within `limits`. `size`: an item's
+    encoded bytes in the batch call (for items sent as bytes, `len`); without it the batch
+    is bounded by count only."""
 
-    def __init__(self, send: SendBatch[Item, Result], limits: BatchLimits) -> None:
+    def __init__(
+        self, send: SendBatch[Item, Result], limits: BatchLimits,
+        size: Callable[[Item], int] | None = None,
+    ) -> None:
         self._send = send
         self.limits = limits
+        self._size = size
         self._queue: collections.deque[_Waiting[Item, Result]] = collections.deque()
         self._in_flight = 0
         # Calls running; kept referenced so that the event loop does not drop them.
@@ -117,10 +131,18 @@ class Batcher(Generic[Item, Result]):
 
     def _take_batch(self) -> list[_Waiting[Item, Result]]:
         batch: list[_Waiting[Item, Result]] = []
+        total = 0
         while self._queue and len(batch) < self.limits.max_batch:
-            waiting = self._queue.popleft()
-            if not waiting.future.done():
-                batch.append(waiting)
+            waiting = self._queue[0]
+            if waiting.future.done():
+                self._queue.popleft()
+                continue
+            size = self._size(waiting.item) if self._size is not None else 0
+            if batch and total + size > self.limits.max_bytes:
+                break  # the next call takes it
+            self._queue.popleft()
+            batch.append(waiting)
+            total += size
         return batch
 
     async def _call(self, batch: list[_Waiting[Item, Result]]) -> None:

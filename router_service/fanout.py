@@ -31,6 +31,8 @@ _STATUS_OF_CODE = {
 
 
 _ASSESS_ITEMS = BatchFraming(agent_pb2.AssessBatchRequest)
+# An answer with another status (a newer agent, a broken one) is that agent's ERROR signal.
+_KNOWN_STATUSES = frozenset(status.value for status in SignalStatus)
 
 
 class AgentStub(Protocol):
@@ -61,7 +63,7 @@ class AgentClient:
         self.stub = stub
         # Items are framed AssessRequests (wire.BatchFraming): one serialization per Score.
         self.batcher: Batcher[bytes, common_pb2.AgentSignal] = Batcher(
-            self._assess_batch, limits or BatchLimits()
+            self._assess_batch, limits or BatchLimits(), size=len
         )
 
     async def _assess_batch(
@@ -104,6 +106,9 @@ def _signal(
         return _failed(name, status, started, f"{exc.code().name}: {exc.details()}")
     except BatchSizeMismatch as exc:
         return _failed(name, SignalStatus.ERROR, started, f"bad batch answer: {exc}")
+    if batched.result.status not in _KNOWN_STATUSES:
+        return _failed(name, SignalStatus.ERROR, started,
+                       f"bad answer: unknown status {batched.result.status}")
     signal = signal_from_proto(batched.result)
     # The registry, not the agent's self-description, names the signal.
     signal.agent = name

@@ -131,7 +131,7 @@ class Scorer:
         )
         # Items are framed RecordRequests (wire.BatchFraming).
         self.records: Batcher[bytes, audit_pb2.RecordResult] = Batcher(
-            self._record_batch, limits
+            self._record_batch, limits, size=len
         )
 
     def live_window(self) -> TimeWindow:
@@ -270,6 +270,10 @@ class Scorer:
         except (TimeoutError, BatchSizeMismatch) as exc:
             log.warning("context unavailable", extra={"error": repr(exc)})
             return None
+        if batched.result.HasField("error"):
+            # This login's item alone was refused; the decision goes on without a context.
+            log.warning("context refused", extra={"error": batched.result.error.message})
+            return None
         timing.context_batch_size = batched.batch_size
         return batched.result
 
@@ -289,8 +293,11 @@ class Scorer:
                     if attempt == self.settings.audit_attempts or not _unavailable(exc):
                         raise
                     # Random exponential back-off (5, 10, 20, ... ms, at most 50 ms), so that
-                    # Scores failed together do not retry together.
-                    await asyncio.sleep(random.uniform(0, min(0.05, 0.005 * 2 ** (attempt - 1))))
+                    # Scores failed together do not retry together; never into the margin.
+                    pause = random.uniform(0, min(0.05, 0.005 * 2 ** (attempt - 1)))
+                    if pause >= self._record_budget(deadline):
+                        raise
+                    await asyncio.sleep(pause)
         except RecordRefused as exc:
             if exc.code != grpc.StatusCode.ALREADY_EXISTS:
                 raise self._not_audited(exc) from exc
@@ -306,13 +313,17 @@ class Scorer:
     async def _record_once(
         self, request: bytes, deadline: Deadline
     ) -> Batched[audit_pb2.RecordResult]:
-        budget = deadline.remaining()
+        budget = self._record_budget(deadline)
         if budget <= 0:
             raise Unavailable("decision not audited: deadline exhausted")
         batched = await self.records.submit(request, budget)
         if batched.result.HasField("error"):
             raise RecordRefused(batched.result.error)
         return batched
+
+    def _record_budget(self, deadline: Deadline) -> float:
+        """What a Record attempt may take: the rest of the deadline but the reply margin."""
+        return deadline.remaining() - self.settings.reply_margin_ms / 1000
 
     @staticmethod
     def _not_audited(exc: Exception) -> Unavailable:

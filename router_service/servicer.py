@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import grpc
@@ -11,6 +12,8 @@ from aegis_runtime.errors import ServiceError, error_fields, grpc_errors
 from router_service.deadline import Deadline
 from router_service.scoring import Scorer
 from router_service.stream_order import in_user_order
+
+log = logging.getLogger(__name__)
 
 
 class RouterServicer(router_pb2_grpc.RouterServiceServicer):
@@ -54,6 +57,13 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
                 reply.repeat = scored.repeat
             except ServiceError as exc:
                 reply.error.CopyFrom(router_pb2.ScoreError(**error_fields(exc)))
+            except Exception as exc:
+                # in_user_order's handler must not raise (the stream would stall on it): a
+                # bug one item trips is that item's error, and the stream goes on.
+                log.exception("score failed", extra={"client_ref": item.client_ref})
+                reply.error.CopyFrom(router_pb2.ScoreError(
+                    code=grpc.StatusCode.INTERNAL.value[0], message=type(exc).__name__
+                ))
             return reply
 
         # When its time is up the stream asks the client to half-close: a stream that ends

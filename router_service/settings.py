@@ -48,6 +48,11 @@ class RouterSettings(ServiceSettings):
     audit_attempts: int = Field(
         3, ge=1, description="Record attempts on UNAVAILABLE, all within the deadline."
     )
+    reply_margin_ms: int = Field(
+        20, ge=0, description="Kept back from the audit Record and its retries at the end of "
+        "the caller's deadline, so that a Score that cannot be audited answers UNAVAILABLE "
+        "before the caller gives up (DEADLINE_EXCEEDED would not say why).",
+    )
     startup_timeout_s: float = Field(
         30.0, gt=0, description="How long start-up waits for the audit service."
     )

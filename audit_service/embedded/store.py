@@ -129,6 +129,10 @@ class EmbeddedAuditStore(AuditStore):
         await self._committer.close()
         await asyncio.to_thread(self._close_files)
 
+    async def failed(self) -> str:
+        await self._committer.stopped.wait()
+        return f"the audit log cannot be written: {self._committer.failure}"
+
     def _open(self) -> None:
         self._lock_data_dir()
         try:

@@ -23,6 +23,7 @@ from audit_service.log.signing import parse_public_key
 from audit_service.settings import AuditSettings
 from tests.service import audit_backends
 from tests.service.audit_backends import Backend
+from tests.service.rpc_status import bad_request_fields
 from tests.unit.audit_builders import T0, make_record
 
 Stub: TypeAlias = audit_pb2_grpc.AuditServiceStub
@@ -328,13 +329,6 @@ def _with_bad_ip() -> audit_pb2.RecordRequest:
             "user_id",
         ),
         (lambda s: s.GetContext(audit_pb2.GetContextRequest(user_id="u"), timeout=5), "as_of"),
-        (
-            lambda s: s.GetContextBatch(audit_pb2.GetContextBatchRequest(items=[
-                audit_pb2.GetContextRequest(user_id="u", as_of=seconds_to_timestamp(T0)),
-                audit_pb2.GetContextRequest(user_id="v"),
-            ]), timeout=5),
-            "items[1].as_of",
-        ),
         (lambda s: s.GetDecision(audit_pb2.GetDecisionRequest(), timeout=5), "decision_id"),
         (
             lambda s: s.ListDecisions(audit_pb2.ListDecisionsRequest(page_token="x"), timeout=5),
@@ -350,3 +344,4 @@ def test_bad_requests_name_the_field(
     error = rpc_error(tmp_path, call)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert (error.details() or "").startswith(f"{field}: ")
+    assert bad_request_fields(error) == [field]

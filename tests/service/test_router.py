@@ -277,12 +277,18 @@ def test_bad_policy_refuses_to_start_naming_the_problem(tmp_path: Path) -> None:
     assert str(policy) in result.stderr
 
 
-def test_agent_answering_out_of_range_is_an_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("status", "risk", "problem"),
+    [(common_pb2.SIGNAL_STATUS_OK, 7.0, "outside [0, 1]"), (99, 0.5, "unknown status 99"),
+     (common_pb2.SIGNAL_STATUS_UNSPECIFIED, 0.5, "unknown status 0")],
+)
+def test_agent_answering_out_of_range_is_an_error(
+    tmp_path: Path, status: int, risk: float, problem: str
+) -> None:
     class Broken(agent_pb2_grpc.AgentServiceServicer):
         async def AssessBatch(self, request, context):
             return agent_pb2.AssessBatchResponse(signals=[
-                common_pb2.AgentSignal(agent="x", status=common_pb2.SIGNAL_STATUS_OK,
-                                       risk=7.0, confidence=0.5)
+                common_pb2.AgentSignal(agent="x", status=status, risk=risk, confidence=0.5)
                 for _ in request.items
             ])
 
@@ -296,7 +302,7 @@ def test_agent_answering_out_of_range_is_an_error(tmp_path: Path) -> None:
                                                    timeout=5)
             broken = next(s for s in reply.decision.signals if s.agent == "broken")
             assert broken.status == common_pb2.SIGNAL_STATUS_ERROR
-            assert "outside [0, 1]" in broken.detail
+            assert problem in broken.detail
         finally:
             await mesh.close()
 

@@ -88,6 +88,25 @@ def test_a_batch_holds_at_most_max_batch_items() -> None:
     asyncio.run(scenario())
 
 
+def test_a_batch_stops_before_its_items_pass_max_bytes_and_a_big_item_goes_alone() -> None:
+    async def scenario() -> None:
+        service = GatedService()
+        service.gate.clear()
+        # An item's size in bytes is its value: 10 bytes a call at most.
+        batcher = Batcher(
+            service.send, BatchLimits(max_batch=8, max_in_flight=1, max_bytes=10), size=int
+        )
+        head = asyncio.create_task(batcher.submit(1, 1.0))
+        await service.called.wait()
+        queued = [asyncio.create_task(batcher.submit(n, 1.0)) for n in (6, 4, 5, 9, 20, 1)]
+        await until(lambda: batcher.queued == 6)
+        service.gate.set()
+        await asyncio.gather(head, *queued)
+        assert [items for items, _ in service.calls] == [[1], [6, 4], [5], [9], [20], [1]]
+
+    asyncio.run(scenario())
+
+
 def test_each_free_slot_takes_a_call_of_its_own() -> None:
     async def scenario() -> None:
         service = GatedService()
@@ -163,7 +182,7 @@ def test_an_answer_with_the_wrong_number_of_results_fails_the_batch() -> None:
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("limits", [{"max_batch": 0}, {"max_in_flight": 0}])
+@pytest.mark.parametrize("limits", [{"max_batch": 0}, {"max_in_flight": 0}, {"max_bytes": 0}])
 def test_limits_below_one_are_refused(limits: dict[str, int]) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         BatchLimits(**limits)

@@ -153,8 +153,12 @@ def test_line_numbers_count_the_lines_of_a_quoted_multiline_field(tmp_path: Path
     rows = read_all(path)
 
     assert [(type(r).__name__, r.line, r.row) for r in rows] == [
-        ("ParsedRow", 2, 1), ("BadRow", 5, 2), ("BadRow", 7, 3),
+        ("BadRow", 2, 1), ("BadRow", 5, 2), ("BadRow", 7, 3),
     ]
+    # Line feeds are control characters, refused in every text field of an event.
+    first = rows[0]
+    assert isinstance(first, BadRow)
+    assert [p.column for p in first.problems] == [rba.USER_AGENT]
 
 
 def test_a_row_with_the_wrong_number_of_fields_is_flagged(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.convert import event_from_proto, event_to_proto, seconds_to_timestamp
@@ -69,6 +70,20 @@ def test_good_event_passes() -> None:
         ({"latitude": 10.0}, "event.longitude"),
         ({"accuracy_radius_km": -5.0}, "event.accuracy_radius_km"),
         ({"failed_attempts_before": 2_000_000}, "event.failed_attempts_before"),
+        ({"timestamp": Timestamp(seconds=int(NOW), nanos=-1)}, "event.timestamp"),
+        ({"timestamp": Timestamp(seconds=int(NOW), nanos=10**9)}, "event.timestamp"),
+        ({"timestamp": Timestamp(seconds=-62_135_596_801)}, "event.timestamp"),
+        ({"timestamp": Timestamp(seconds=253_402_300_800)}, "event.timestamp"),
+        ({"ip": "fe80::1%eth0"}, "event.ip"),
+        ({"ip": "fe80::1%" + "x" * 1_000_000}, "event.ip"),
+        ({"ip": "1.2.3.4\n"}, "event.ip"),
+        ({"ip": "0:0:0:0:0:ffff:" + "0" * 40 + "1.2.3.4"}, "event.ip"),
+        ({"country": "N\x00"}, "event.country"),
+        ({"city": "Oslo\nadmin"}, "event.city"),
+        ({"region": "\x00"}, "event.region"),
+        ({"browser": "Firefox\r"}, "event.browser"),
+        ({"os": "iOS\x1b[2J"}, "event.os"),
+        ({"user_agent": "Mozilla/5.0\x00"}, "event.user_agent"),
     ],
 )
 def test_bad_field_is_named(changes: dict, field: str) -> None:
@@ -95,6 +110,22 @@ def test_the_country_table_holds_every_officially_assigned_iso_3166_1_code() -> 
     # 249 officially assigned codes (ISO 3166-1:2020) and XK, which the table documents.
     assert len(country_codes()) == 250
     assert "XK" in country_codes()
+
+
+@pytest.mark.parametrize("nanos", [-1, 10**9])
+def test_a_bad_timestamp_is_refused_with_a_message_that_can_be_made(nanos: int) -> None:
+    # Outside its range a Timestamp cannot be printed: the error path must not print it.
+    with pytest.raises(InvalidArgument, match=f"nanos {nanos} is outside"):
+        validate_event(good_event(timestamp=Timestamp(seconds=int(NOW), nanos=nanos)), WINDOW)
+
+
+def test_unknown_fields_are_dropped_at_validation() -> None:
+    event = good_event()
+    # Field 1000, length-delimited, 3 bytes: a field this build does not know.
+    event.MergeFromString(event.SerializeToString() + b"\xc2\x3e\x03abc")
+    assert len(event.SerializeToString()) > len(good_event().SerializeToString())
+    validate_event(event, WINDOW)
+    assert event.SerializeToString() == good_event().SerializeToString()
 
 
 def test_missing_timestamp_is_named() -> None:

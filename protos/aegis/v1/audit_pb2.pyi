@@ -75,12 +75,14 @@ class GetContextRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., device_id: _Optional[str] = ..., ip: _Optional[str] = ..., asn: _Optional[int] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_id: _Optional[str] = ..., event_digest: _Optional[str] = ...) -> None: ...
 
 class GetContextResponse(_message.Message):
-    __slots__ = ("context", "decided")
+    __slots__ = ("context", "decided", "error")
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     DECIDED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
     context: _common_pb2.LoginContext
     decided: _common_pb2.Decision
-    def __init__(self, context: _Optional[_Union[_common_pb2.LoginContext, _Mapping]] = ..., decided: _Optional[_Union[_common_pb2.Decision, _Mapping]] = ...) -> None: ...
+    error: _common_pb2.ItemError
+    def __init__(self, context: _Optional[_Union[_common_pb2.LoginContext, _Mapping]] = ..., decided: _Optional[_Union[_common_pb2.Decision, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.ItemError, _Mapping]] = ...) -> None: ...
 
 class GetContextBatchRequest(_message.Message):
     __slots__ = ("items",)
