@@ -26,7 +26,7 @@ from aegis_cli.render import summary_text
 from aegis_cli.resume import decided_lines
 from aegis_cli.rpc import add_router_option, open_channel
 from router_service.client.rows import BadRow, Row
-from router_service.client.stream import Outcome, StreamBroken, replay
+from router_service.client.stream import DEFAULT_MAX_IN_FLIGHT, Outcome, StreamBroken, replay
 from router_service.client.summary import MALFORMED, ReplaySummary
 
 
@@ -35,7 +35,7 @@ class ReplayOptions:
     """How to stream and what to report; shared with `aegis cluster run`."""
 
     router: str
-    max_in_flight: int = 8
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     idle_timeout_s: float = 30.0
     progress: bool = True
     out: Path | None = None
@@ -88,7 +88,8 @@ def add_stream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, metavar="FILE",
                         help="write one JSON line per input row: line, row, event id and the "
                         "decision (id, action, risk, confidence) or the error")
-    parser.add_argument("--max-in-flight", type=positive_int, default=8, metavar="N",
+    parser.add_argument("--max-in-flight", type=positive_int, default=DEFAULT_MAX_IN_FLIGHT,
+                        metavar="N",
                         help="requests awaiting their reply at most (default %(default)s)")
     parser.add_argument("--idle-timeout", type=positive_float, default=30.0, metavar="SECONDS",
                         help="give up when the router answers nothing for this long while "

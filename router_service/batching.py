@@ -2,9 +2,14 @@
 
 A quiet system waits for nothing: a request that finds a free call slot goes out at once, in a
 batch of one. Under load every slot is busy, and the requests that arrive meanwhile wait for
-the next free slot, then go out together in one batch call. The batch size follows the load
-with no timer to tune (the scheme of "continuous" batching in model servers): at a few
-requests per second batches hold one, near saturation they hold what arrived during one call.
+the next free slot, then go out together in one batch call (the scheme of "continuous"
+batching in model servers): at a few requests per second batches hold one, near saturation they
+hold what arrived during one call.
+
+Between the two, a free slot would send each request alone while another call is out, and
+every call pays the whole gRPC stack at both ends. So while a call is in flight, a request
+that finds a free slot waits up to `gather_s` for companions (or until a batch is full, or
+the call in flight answers); with no call out it never waits.
 
 Per-request deadlines hold inside a batch: a waiter gives up when its own budget runs out, a
 request whose waiter gave up is never sent, and a batch call's timeout is that of its
@@ -38,15 +43,19 @@ MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 class BatchLimits:
     """At most `max_in_flight` calls at once toward one service, `max_batch` items a call,
     and, for a Batcher that knows its items' sizes, `max_bytes` of items a call (an item
-    larger than that on its own goes alone, and fails alone)."""
+    larger than that on its own goes alone, and fails alone); while a call is in flight, a
+    request waits at most `gather_s` for others to share its."""
 
     max_batch: int = 64
     max_in_flight: int = 2
     max_bytes: int = MAX_MESSAGE_BYTES
+    gather_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.max_batch < 1 or self.max_in_flight < 1 or self.max_bytes < 1:
             raise ValueError("max_batch, max_in_flight and max_bytes must be at least 1")
+        if self.gather_s < 0:
+            raise ValueError("gather_s must not be negative")
 
 
 @dataclass(slots=True)
@@ -63,6 +72,8 @@ class Batched(Generic[Result]):
 @dataclass(slots=True)
 class _Waiting(Generic[Item, Result]):
     item: Item
+    # Event-loop times: when it was queued (gathering counts from it) and when it gives up.
+    queued_at: float
     expires_at: float
     future: asyncio.Future[Batched[Result]] = field(repr=False)
     # The submitter's context (its trace): a batch call runs in its first item's.
@@ -91,6 +102,8 @@ class Batcher(Generic[Item, Result]):
         self._size = size
         self._queue: collections.deque[_Waiting[Item, Result]] = collections.deque()
         self._in_flight = 0
+        # Armed while queued requests gather for a call (only while another is in flight).
+        self._gathering: asyncio.TimerHandle | None = None
         # Calls running; kept referenced so that the event loop does not drop them.
         self._calls: set[asyncio.Task[None]] = set()
 
@@ -113,21 +126,43 @@ class Batcher(Generic[Item, Result]):
         # An expired (or cancelled) future is done: the dispatcher then skips the item.
         expiry = loop.call_later(budget_s, _expire, future)
         future.add_done_callback(lambda _: expiry.cancel())
-        self._queue.append(
-            _Waiting(item, loop.time() + budget_s, future, contextvars.copy_context())
-        )
+        now = loop.time()
+        self._queue.append(_Waiting(item, now, now + budget_s, future, contextvars.copy_context()))
         self._dispatch()
         return future
 
     def _dispatch(self) -> None:
         while self._queue and self._in_flight < self.limits.max_in_flight:
+            gather_left = self._gather_left()
+            if gather_left > 0:
+                if self._gathering is None:
+                    self._gathering = asyncio.get_running_loop().call_later(
+                        gather_left, self._gathered
+                    )
+                return
             batch = self._take_batch()
             if not batch:
-                return
+                break
             self._in_flight += 1
             call = asyncio.create_task(self._call(batch), context=batch[0].context)
             self._calls.add(call)
             call.add_done_callback(self._calls.discard)
+        if self._gathering is not None:
+            self._gathering.cancel()
+            self._gathering = None
+
+    def _gathered(self) -> None:
+        self._gathering = None
+        self._dispatch()
+
+    def _gather_left(self) -> float:
+        """How much longer the queue should gather before a call: none with no call out
+        (a quiet system waits for nothing), with a full batch, or once the oldest request
+        has waited gather_s."""
+        limits = self.limits
+        if not limits.gather_s or not self._in_flight or len(self._queue) >= limits.max_batch:
+            return 0.0
+        return self._queue[0].queued_at + limits.gather_s - asyncio.get_running_loop().time()
 
     def _take_batch(self) -> list[_Waiting[Item, Result]]:
         batch: list[_Waiting[Item, Result]] = []

@@ -25,7 +25,7 @@ from aegis_domain.digest import event_digest
 from aegis_domain.types import AgentSignal, Reason, Velocity
 from aegis_domain.validation import TimeWindow, validate_event
 from aegis_runtime.errors import AlreadyExists, Unavailable
-from aegis_runtime.logging import current_trace_id
+from aegis_runtime.logging import Throttled, current_trace_id
 from aegis_runtime.telemetry import batch_call_span, method_path
 from router_service.batching import Batched, Batcher, BatchSizeMismatch
 from router_service.combine import Combiner, combine
@@ -36,6 +36,8 @@ from router_service.settings import RouterSettings
 from router_service.wire import BatchFraming, raw_request_method
 
 log = logging.getLogger(__name__)
+# Once per Score that lost its context or its record: at most a line a second each.
+_failures = Throttled(log)
 
 # The learned combiner's key among the decision's model versions.
 COMBINER = "combiner"
@@ -265,10 +267,10 @@ class Scorer:
         try:
             batched = await self.contexts.submit(request, budget)
         except grpc.aio.AioRpcError as exc:
-            log.warning("context unavailable", extra={"code": exc.code().name})
+            _failures.log(logging.WARNING, "context unavailable", {"code": exc.code().name})
             return None
         except (TimeoutError, BatchSizeMismatch) as exc:
-            log.warning("context unavailable", extra={"error": repr(exc)})
+            _failures.log(logging.WARNING, "context unavailable", {"error": repr(exc)})
             return None
         if batched.result.HasField("error"):
             # This login's item alone was refused; the decision goes on without a context.
@@ -328,7 +330,7 @@ class Scorer:
     @staticmethod
     def _not_audited(exc: Exception) -> Unavailable:
         cause = _record_failure(exc)
-        log.error("audit record failed", extra={"error": cause})
+        _failures.log(logging.ERROR, "audit record failed", {"error": cause})
         return Unavailable(f"decision not audited ({cause}): no decision without an audit record")
 
     def _model_versions(self, signals: list[AgentSignal]) -> dict[str, str]:

@@ -63,7 +63,8 @@ class RouterSettings(ServiceSettings):
         300, ge=0, description="Score and replay refuse events this far in the future."
     )
     replay_concurrency: int = Field(
-        32, gt=0, description="Requests of one ScoreStream scored at once."
+        128, gt=0, description="Requests of one ScoreStream scored at once (the logins of one "
+        "user among them wait for each other): bulk work is decided fastest in full batches."
     )
     replay_stream_max_s: float = Field(
         15.0, gt=0, description="A ScoreStream asks its client to close it after this long (the "
@@ -88,11 +89,20 @@ class RouterSettings(ServiceSettings):
     )
     batch_max_in_flight: int = Field(
         2, gt=0, description="Batch calls in flight at once toward each service; Scores that "
-        "arrive while all are out go together in the next one (no wait when one is free).",
+        "arrive while all are out go together in the next one.",
+    )
+    batch_gather_ms: float = Field(
+        2.0, ge=0, description="While a batch call to a service is out, a Score that finds a "
+        "free slot waits this long at most for others to share its call (none when no call is "
+        "out: a quiet system waits for nothing); 0: send at once.",
     )
 
     def batch_limits(self) -> BatchLimits:
-        return BatchLimits(self.batch_max_size, self.batch_max_in_flight)
+        return BatchLimits(
+            max_batch=self.batch_max_size,
+            max_in_flight=self.batch_max_in_flight,
+            gather_s=self.batch_gather_ms / 1000,
+        )
 
     def agent_address(self, name: str, port: int) -> str:
         return self.agent_addrs.get(name) or self.agent_addr_template.format(name=name, port=port)

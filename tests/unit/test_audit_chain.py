@@ -12,6 +12,7 @@ from audit_service.log.chain import (
     CONTEXT_BYTES_KEY,
     GENESIS_HASH,
     MalformedLine,
+    canonical_json,
     canonical_record,
     chain_hash,
     decode_line,
@@ -132,3 +133,15 @@ def test_context_bytes_that_are_not_a_context_are_refused() -> None:
     body[CONTEXT_BYTES_KEY] = "bm90IGEgY29udGV4dA=="  # "not a context"
     with pytest.raises(json_format.ParseError, match=CONTEXT_BYTES_KEY):
         record_from_json(body)
+
+
+def test_the_canonical_bytes_are_the_canonical_json_of_the_record() -> None:
+    # canonical_record splices the context's base64 into json.dumps' output: the bytes
+    # must stay those of the JSON mapping, with and without a context, with a review.
+    reviewed = make_record("d-2")
+    reviewed.ClearField("context")
+    reviewed.review.reviewer = "alice"
+    reviewed.environment = "prod"
+    for record in (record_with_history(), make_record("d-1"), reviewed):
+        assert canonical_record(record) == canonical_json(record_to_json(record))
+        assert json.loads(canonical_record(record)) == record_to_json(record)

@@ -28,12 +28,14 @@ class GatedService:
 
 
 async def occupied(
-    max_batch: int = 8, head_budget_s: float = 1.0
+    max_batch: int = 8, head_budget_s: float = 1.0, max_in_flight: int = 1, gather_s: float = 0.0
 ) -> tuple[GatedService, Batcher[int, int], asyncio.Task]:
-    """A batcher with one call slot, taken by a call (of item 0) that the gate holds."""
+    """A batcher whose first call slot is taken by a call (of item 0) that the gate holds."""
     service = GatedService()
     service.gate.clear()
-    batcher = Batcher(service.send, BatchLimits(max_batch=max_batch, max_in_flight=1))
+    batcher = Batcher(
+        service.send, BatchLimits(max_batch, max_in_flight=max_in_flight, gather_s=gather_s)
+    )
     head = asyncio.create_task(batcher.submit(0, head_budget_s))
     await service.called.wait()
     return service, batcher, head
@@ -182,7 +184,62 @@ def test_an_answer_with_the_wrong_number_of_results_fails_the_batch() -> None:
     asyncio.run(scenario())
 
 
+def test_an_idle_batcher_that_gathers_still_sends_at_once() -> None:
+    async def scenario() -> None:
+        service = GatedService()
+        batcher = Batcher(service.send, BatchLimits(max_batch=8, max_in_flight=2, gather_s=60))
+        assert (await batcher.submit(3, 1.0)).batch_size == 1
+        assert [items for items, _ in service.calls] == [[3]]
+
+    asyncio.run(scenario())
+
+
+def test_while_a_call_is_out_a_free_slot_gathers_until_that_call_answers() -> None:
+    async def scenario() -> None:
+        service, batcher, head = await occupied(max_in_flight=2, gather_s=60)
+        queued = [asyncio.create_task(batcher.submit(n, 5.0)) for n in range(1, 4)]
+        await until(lambda: batcher.queued == 3)
+        assert len(service.calls) == 1  # a slot is free, but the requests gather
+        service.gate.set()
+        results = await asyncio.gather(head, *queued)
+        assert [r.batch_size for r in results] == [1, 3, 3, 3]
+        assert [items for items, _ in service.calls] == [[0], [1, 2, 3]]
+
+    asyncio.run(scenario())
+
+
+def test_a_full_batch_goes_without_gathering() -> None:
+    async def scenario() -> None:
+        service, batcher, head = await occupied(max_batch=3, max_in_flight=2, gather_s=60)
+        queued = [asyncio.create_task(batcher.submit(n, 5.0)) for n in range(1, 4)]
+        await until(lambda: len(service.calls) == 2)
+        assert service.calls[1][0] == [1, 2, 3]
+        service.gate.set()
+        await asyncio.gather(head, *queued)
+
+    asyncio.run(scenario())
+
+
+def test_gathering_ends_after_gather_s_though_the_call_out_has_not_answered() -> None:
+    async def scenario() -> None:
+        service, batcher, head = await occupied(max_in_flight=2, gather_s=0.001)
+        service.called.clear()
+        queued = [asyncio.create_task(batcher.submit(n, 5.0)) for n in range(1, 3)]
+        async with asyncio.timeout(5):  # a bound on a hung test, not a wait for time to pass
+            await service.called.wait()
+        assert [items for items, _ in service.calls] == [[0], [1, 2]]
+        service.gate.set()
+        await asyncio.gather(head, *queued)
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize("limits", [{"max_batch": 0}, {"max_in_flight": 0}, {"max_bytes": 0}])
 def test_limits_below_one_are_refused(limits: dict[str, int]) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         BatchLimits(**limits)
+
+
+def test_a_negative_gathering_time_is_refused() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        BatchLimits(gather_s=-0.001)

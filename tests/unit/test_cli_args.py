@@ -14,6 +14,7 @@ from aegis_cli.cmd_generate import write_jsonl
 from aegis_cli.errors import BROKEN_PIPE
 from aegis_cli.main import build_parser, main
 from aegis_lab.world import WorldConfig, generate
+from router_service.settings import RouterSettings
 
 # Nothing listens on port 1: a command that reached for the network would fail with exit 1.
 NOWHERE = "127.0.0.1:1"
@@ -220,3 +221,10 @@ def test_a_too_large_event_is_refused_before_sending_naming_the_field(
     assert status == 2
     assert "event.user_agent: is 10000000 characters long; at most 1024" in captured.err
     assert json.loads(captured.out)["field"] == "event.user_agent"
+
+
+def test_replay_keeps_as_many_requests_out_as_the_router_scores_of_a_stream() -> None:
+    # A smaller window leaves the mesh idle on bulk work (the logins of one user wait for
+    # each other); a larger one only queues in the router.
+    args = build_parser().parse_args(["replay", "logins.jsonl"])
+    assert args.max_in_flight == RouterSettings.model_fields["replay_concurrency"].default
