@@ -20,10 +20,13 @@ from tests.service.mesh import Mesh, entry, local, start_mesh
 from tests.service.test_router import FixedAgent, event
 
 # Scores are sent one per PACE_S: the count of failures after a restart then measures how
-# long the router kept failing. gRPC's own reconnect backoff starts at 1 s (1 / PACE_S = 20
-# failures) and grows; the router's is bounded at a fraction of a second.
+# long the router kept failing. The service stays down for DOWN_SCORES paced Scores (2 s or
+# more): gRPC's own reconnect backoff (1 s, then x1.6 per try) has grown to 2.5 s or more by
+# then, about 50 failures; the router's is bounded at 0.5 s, about 10. The bound sits
+# between, with room both ways for a busy machine.
 PACE_S = 0.05
-MAX_FAILURES_AFTER_RESTART = 5
+DOWN_SCORES = 40
+MAX_FAILURES_AFTER_RESTART = 20
 
 
 def on_port(port: int) -> ServiceSettings:
@@ -56,8 +59,9 @@ def test_scores_succeed_soon_after_the_audit_service_returns(tmp_path: Path) -> 
             port = mesh.audit.port
             await mesh.audit.stop(0.5)
             # Failed Scores while it is down: the router's channel backs off between tries.
-            for n in range(1000, 1003):
+            for n in range(1000, 1000 + DOWN_SCORES):
                 await failures_until_refused(mesh, n)
+                await asyncio.sleep(PACE_S)
             audit = RunningServer(
                 AuditComponent(AuditSettings(port=port, data_dir=tmp_path / "audit",
                                              log_format="text")),
@@ -94,11 +98,12 @@ def test_an_agents_signal_returns_soon_after_the_agent_does(tmp_path: Path) -> N
             assert await failures_until(mesh, _geo_ok, 0) == 0
             port = mesh.agents["geo"].port
             await mesh.agents["geo"].stop(0.5)
-            for n in range(1000, 1003):
+            for n in range(1000, 1000 + DOWN_SCORES):
                 reply = await mesh.router_stub().Score(
                     router_pb2.ScoreRequest(event=event(n, user=f"down-{n}")), timeout=2
                 )
                 assert not _geo_ok(reply)
+                await asyncio.sleep(PACE_S)
             mesh.agents["geo"] = RunningServer(AgentComponent(geo), on_port(port))
             await mesh.agents["geo"].start()
             return await failures_until(mesh, _geo_ok, 2000)
