@@ -17,6 +17,7 @@ from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, SignalStat
 from aegis_runtime.server import ServiceBinding
 from aegis_runtime.settings import ServiceSettings
 from agent_services.base import Agent
+from agent_services.instruments import AgentInstruments
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
+        self.metrics = AgentInstruments(agent.name, lambda: agent.describe().model_version)
 
     async def Assess(
         self, request: agent_pb2.AssessRequest, context: grpc.aio.ServicerContext
@@ -66,7 +68,9 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             log.exception("batch assess failed; assessing one by one",
                           extra={"agent": self.agent.name, "batch_size": len(requests)})
             signals = [self._assess_alone(event, context) for event, context in requests]
-        elapsed_ms = (time.perf_counter() - started) * 1000
+        elapsed_s = time.perf_counter() - started
+        self.metrics.assessed(len(requests), elapsed_s)
+        elapsed_ms = elapsed_s * 1000
         for signal in signals:
             signal.latency_ms = elapsed_ms
         return signals

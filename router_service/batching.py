@@ -19,7 +19,7 @@ import contextvars
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -52,9 +52,16 @@ class Batched(Generic[Result]):
     answered_at: float
 
 
+class BatchObserver(Protocol):
+    """Told of every batch call: its size and how long each of its items waited (seconds)."""
+
+    def sent(self, size: int, waits: Sequence[float]) -> None: ...
+
+
 @dataclass(slots=True)
 class _Waiting(Generic[Item, Result]):
     item: Item
+    queued_at: float
     expires_at: float
     future: asyncio.Future[Batched[Result]] = field(repr=False)
     # The submitter's context (its trace): a batch call runs in its first item's.
@@ -72,9 +79,13 @@ SendBatch = Callable[[Sequence[Item], float], Awaitable[Sequence[Result]]]
 class Batcher(Generic[Item, Result]):
     """Sends items through `send(items, timeout_s)` within `limits`."""
 
-    def __init__(self, send: SendBatch[Item, Result], limits: BatchLimits) -> None:
+    def __init__(
+        self, send: SendBatch[Item, Result], limits: BatchLimits,
+        observer: BatchObserver | None = None,
+    ) -> None:
         self._send = send
         self.limits = limits
+        self._observer = observer
         self._queue: collections.deque[_Waiting[Item, Result]] = collections.deque()
         self._in_flight = 0
         # Calls running; kept referenced so that the event loop does not drop them.
@@ -99,8 +110,9 @@ class Batcher(Generic[Item, Result]):
         # An expired (or cancelled) future is done: the dispatcher then skips the item.
         expiry = loop.call_later(budget_s, _expire, future)
         future.add_done_callback(lambda _: expiry.cancel())
+        now = loop.time()
         self._queue.append(
-            _Waiting(item, loop.time() + budget_s, future, contextvars.copy_context())
+            _Waiting(item, now, now + budget_s, future, contextvars.copy_context())
         )
         self._dispatch()
         return future
@@ -125,7 +137,10 @@ class Batcher(Generic[Item, Result]):
 
     async def _call(self, batch: list[_Waiting[Item, Result]]) -> None:
         loop = asyncio.get_running_loop()
-        timeout_s = max(w.expires_at for w in batch) - loop.time()
+        now = loop.time()
+        timeout_s = max(w.expires_at for w in batch) - now
+        if self._observer is not None:
+            self._observer.sent(len(batch), [now - w.queued_at for w in batch])
         try:
             results = await self._send([w.item for w in batch], timeout_s)
             if len(results) != len(batch):

@@ -1,0 +1,88 @@
+"""OpenTelemetry metrics: the meter provider every service installs, its exports (a Prometheus
+`/metrics` endpoint, OTLP to a collector) and the histogram buckets they share."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+from opentelemetry import metrics
+from opentelemetry.metrics import Meter
+from opentelemetry.sdk.metrics import Histogram, MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+
+# Every service's instruments live under this meter (and this name prefix).
+METER = "aegis"
+SECONDS = "s"
+ITEMS = "{item}"
+# Latency buckets that resolve 1-100 ms (where every hop's deadline lies), then coarser up to
+# the replay's 10 s hop budget.
+LATENCY_BUCKETS_S = (
+    0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.06, 0.075, 0.1,
+    0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)
+# Batch sizes (and rows read) in powers of two, up to a full batch and beyond.
+SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+def meter() -> Meter:
+    """The meter of this process's instruments. Before configure_metrics (and in a process
+    that never calls it) its instruments record nothing, at the cost of one check."""
+    return metrics.get_meter(METER)
+
+
+def views() -> list[View]:
+    """Bucket boundaries by unit: the SDK's defaults (0, 5, 10, 25, ... in any unit) cannot
+    tell 2 ms from 4 ms."""
+    return [
+        View(instrument_type=Histogram, instrument_unit=SECONDS,
+             aggregation=ExplicitBucketHistogramAggregation(LATENCY_BUCKETS_S)),
+        View(instrument_type=Histogram, instrument_unit=ITEMS,
+             aggregation=ExplicitBucketHistogramAggregation(SIZE_BUCKETS)),
+    ]
+
+
+def _otlp_reader() -> MetricReader | None:
+    """OTEL_METRICS_EXPORTER: none (the default here) or otlp (the collector sidecar on ECS;
+    endpoint and interval from the standard OTEL_* variables)."""
+    choice = os.environ.get("OTEL_METRICS_EXPORTER", "none").strip().lower()
+    if choice in ("", "none", "prometheus"):
+        return None
+    if choice == "otlp":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+
+        return PeriodicExportingMetricReader(OTLPMetricExporter())
+    raise ValueError(f"OTEL_METRICS_EXPORTER={choice!r}: expected none, otlp or prometheus")
+
+
+def configure_metrics(service: str, host: str, port: int | None) -> MeterProvider | None:
+    """Install this process's meter provider: a Prometheus `/metrics` endpoint on
+    host:`port` when a port is given, OTLP export when OTEL_METRICS_EXPORTER=otlp. With
+    neither nothing is installed, and recording costs next to nothing."""
+    readers: list[MetricReader] = []
+    if port is not None:
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        from prometheus_client import start_http_server
+
+        # The reader is a collector of prometheus_client's registry, which the server serves.
+        readers.append(PrometheusMetricReader())
+        start_http_server(port, addr=host)
+    if (otlp := _otlp_reader()) is not None:
+        readers.append(otlp)
+    if not readers:
+        return None
+    name = os.environ.get("OTEL_SERVICE_NAME", service)
+    provider = MeterProvider(
+        metric_readers=readers, resource=Resource.create({SERVICE_NAME: name}), views=views()
+    )
+    metrics.set_meter_provider(provider)
+    return provider
+
+
+def bind(
+    names: Sequence[str], key: str, extra: Mapping[str, str] | None = None
+) -> dict[str, dict[str, str]]:
+    """Attribute sets made once, one per value of `key`: recording then builds no dict."""
+    return {name: {**(extra or {}), key: name} for name in names}

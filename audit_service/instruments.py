@@ -1,0 +1,85 @@
+"""The audit service's metrics: group commits and their storage writes, GetContext, reviews
+(overrides of the AI by outcome) and verify failures.
+
+Module-level instruments: the storage writes that time themselves (an fsync, a PUT) are deep
+in the backends, which need no handle passed down for one histogram."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from aegis.v1 import common_pb2
+from aegis_runtime.metrics import ITEMS, SECONDS, bind, meter
+
+_meter = meter()
+_commit_duration = _meter.create_histogram(
+    "aegis.audit.commit.duration", unit=SECONDS,
+    description="One group commit: the records of a batch made durable and indexed.",
+)
+_commit_records = _meter.create_histogram(
+    "aegis.audit.commit.records", unit=ITEMS, description="Records per group commit."
+)
+_write_duration = _meter.create_histogram(
+    "aegis.audit.storage.write.duration", unit=SECONDS,
+    description="Durable writes of the log, by operation: fsync (embedded) or put (S3).",
+)
+_context_duration = _meter.create_histogram(
+    "aegis.audit.context.duration", unit=SECONDS,
+    description="GetContext / GetContextBatch in the audit service, per call.",
+)
+_context_rows = _meter.create_histogram(
+    "aegis.audit.context.rows", unit=ITEMS,
+    description="Past logins and graph neighbours read for one login's context.",
+)
+_reviews = _meter.create_counter(
+    "aegis.audit.reviews", unit="{review}",
+    description="Reviews decided, by outcome and whether the reviewer overrode the AI's "
+    "action (override=true: the resulting action differs from the decision's).",
+)
+_verify_failures = _meter.create_counter(
+    "aegis.audit.verify.failures", unit="{problem}",
+    description="Problems found by Verify, by kind (modified, missing, reordered, ...).",
+)
+
+_WRITE = bind(["fsync", "put"], "operation")
+_REVIEW = {
+    (outcome, override): {"outcome": common_pb2.ReviewOutcome.Name(outcome).removeprefix(
+        "REVIEW_OUTCOME_"), "override": str(override).lower()}
+    for outcome in common_pb2.ReviewOutcome.values()
+    for override in (False, True)
+}
+
+
+def committed(records: int, elapsed_s: float) -> None:
+    _commit_duration.record(elapsed_s)
+    _commit_records.record(records)
+
+
+@contextmanager
+def storage_write(operation: str) -> Iterator[None]:
+    """Times one durable write (operation: fsync or put)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        _write_duration.record(time.perf_counter() - started, _WRITE[operation])
+
+
+def contexts_served(rows: list[int], elapsed_s: float) -> None:
+    """One context call: its duration, and the rows read for each of its logins."""
+    _context_duration.record(elapsed_s)
+    for count in rows:
+        _context_rows.record(count)
+
+
+def reviewed(review: common_pb2.Review, duplicate: bool) -> None:
+    """A review decided (a duplicate, the same review sent again, is not counted twice)."""
+    if not duplicate:
+        _reviews.add(1, _REVIEW[review.outcome, review.action != review.original_action])
+
+
+def verified(problem_kinds: list[str]) -> None:
+    for kind in problem_kinds:
+        _verify_failures.add(1, {"kind": kind})
