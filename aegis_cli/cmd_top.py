@@ -74,15 +74,15 @@ def render(s: Scrape, per: str) -> str:
         latency = " ".join(
             f"{_ms(s.quantile('aegis_router_agent_duration_seconds', q, agent=agent)):>8}"
             for q in (0.5, 0.95, 0.99))
-        batches = s.total("aegis_agent_batch_size_count", agent=agent)
-        size = s.total("aegis_agent_batch_size_sum", agent=agent) / batches if batches else 0.0
+        batches = s.total("aegis_agent_batches_total", agent=agent)
+        size = s.total("aegis_agent_logins_total", agent=agent) / batches if batches else 0.0
         model = _ms(s.quantile("aegis_agent_login_duration_seconds", 0.5, agent=agent))
         versions = [labels.get("model_version", "?")
                     for labels, _ in s.matching("aegis_agent_model_info", agent=agent)]
         lines.append(f"{agent:<10} {counts} {latency} {size:>6.1f} {model:>9}  "
                      f"{','.join(versions) or '-'}")
-    commits = s.total("aegis_audit_commit_records_count")
-    records = s.total("aegis_audit_commit_records_sum")
+    commits = s.total("aegis_audit_commit_duration_seconds_count")
+    records = s.total("aegis_audit_commit_records_total")
     lines += [
         "",
         f"audit   commits {per}: {commits:g}  records/commit "

@@ -38,7 +38,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
-        self.metrics = AgentInstruments(agent.name, lambda: agent.describe().model_version)
+        self.metrics = AgentInstruments(agent)
 
     async def Assess(
         self, request: agent_pb2.AssessRequest, context: grpc.aio.ServicerContext

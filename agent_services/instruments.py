@@ -1,23 +1,23 @@
-"""An agent's metrics: model latency per batch and per login, batch sizes, and its model
-version as the label of an info metric."""
+"""An agent's metrics: model latency per batch and per login, batch sizes, its model version
+as the label of an info metric, and the drift of its inputs and output (PSI)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from aegis_runtime.metrics import ITEMS, SECONDS, meter
+from aegis_runtime.metrics import SECONDS, CounterCells, meter
+from agent_services.base import Agent
 
 
 class AgentInstruments:
     """Recorded once per assessed batch (AssessBatch or Assess, which is a batch of one)."""
 
-    def __init__(self, agent: str, model_version: Callable[[], str]) -> None:
+    def __init__(self, agent: Agent) -> None:
         m = meter()
-        self._attrs = {"agent": agent}
         self._agent = agent
-        self._model_version = model_version
+        self._attrs = {"agent": agent.name}
         self._batch_duration = m.create_histogram(
             "aegis.agent.batch.duration", unit=SECONDS,
             description="Model time of one batch of logins (conversion included).",
@@ -26,20 +26,33 @@ class AgentInstruments:
             "aegis.agent.login.duration", unit=SECONDS,
             description="Model time per login: a batch's time over its size.",
         )
-        self._batch_size = m.create_histogram(
-            "aegis.agent.batch.size", unit=ITEMS, description="Logins per assessed batch."
-        )
+        # Mean batch size: the rate of logins over that of batches.
+        self._batches: CounterCells[None] = CounterCells(
+            "aegis.agent.batches", "{batch}", "Batches assessed.", {None: self._attrs})
+        self._logins: CounterCells[None] = CounterCells(
+            "aegis.agent.logins", "{login}", "Logins assessed.", {None: self._attrs})
         m.create_observable_gauge(
             "aegis.agent.model.info", callbacks=[self._info], unit="1",
             description="1, labelled with the agent's loaded model version (none: no model).",
         )
+        m.create_observable_gauge(
+            "aegis.agent.drift.psi", callbacks=[self._drift], unit="1",
+            description="Population stability index of the agent's risk and main features over "
+            "its latest logins against its training window (> 0.25: a population the model "
+            "was not trained on).",
+        )
 
     def assessed(self, size: int, elapsed_s: float) -> None:
         self._batch_duration.record(elapsed_s, self._attrs)
-        self._batch_size.record(size, self._attrs)
+        self._batches.cells[None] += 1
+        self._logins.cells[None] += size
         if size:
             self._login_duration.record(elapsed_s / size, self._attrs)
 
     def _info(self, options: CallbackOptions) -> Iterable[Observation]:
-        version = self._model_version() or "none"
-        return [Observation(1, {"agent": self._agent, "model_version": version})]
+        version = self._agent.describe().model_version or "none"
+        return [Observation(1, {**self._attrs, "model_version": version})]
+
+    def _drift(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(value, {**self._attrs, "quantity": quantity})
+                for quantity, value in self._agent.drift().items()]

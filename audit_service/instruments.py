@@ -11,16 +11,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from aegis.v1 import common_pb2
-from aegis_runtime.metrics import ITEMS, SECONDS, bind, meter
+from aegis_runtime.metrics import SECONDS, CounterCells, bind, meter
 
 _meter = meter()
 _commit_duration = _meter.create_histogram(
     "aegis.audit.commit.duration", unit=SECONDS,
     description="One group commit: the records of a batch made durable and indexed.",
 )
-_commit_records = _meter.create_histogram(
-    "aegis.audit.commit.records", unit=ITEMS, description="Records per group commit."
-)
+# Records per commit: the rate of records over that of commits (count of commit.duration).
+_commit_records: CounterCells[None] = CounterCells(
+    "aegis.audit.commit.records", "{record}", "Records made durable by group commits.",
+    {None: {}})
 _write_duration = _meter.create_histogram(
     "aegis.audit.storage.write.duration", unit=SECONDS,
     description="Durable writes of the log, by operation: fsync (embedded) or put (S3).",
@@ -29,10 +30,11 @@ _context_duration = _meter.create_histogram(
     "aegis.audit.context.duration", unit=SECONDS,
     description="GetContext / GetContextBatch in the audit service, per call.",
 )
-_context_rows = _meter.create_histogram(
-    "aegis.audit.context.rows", unit=ITEMS,
-    description="Past logins and graph neighbours read for one login's context.",
-)
+_context_logins: CounterCells[None] = CounterCells(
+    "aegis.audit.context.logins", "{login}", "Logins whose context was served.", {None: {}})
+_context_rows: CounterCells[None] = CounterCells(
+    "aegis.audit.context.rows", "{row}",
+    "Past logins and graph neighbours read for the contexts served.", {None: {}})
 _reviews = _meter.create_counter(
     "aegis.audit.reviews", unit="{review}",
     description="Reviews decided, by outcome and whether the reviewer overrode the AI's "
@@ -54,7 +56,7 @@ _REVIEW = {
 
 def committed(records: int, elapsed_s: float) -> None:
     _commit_duration.record(elapsed_s)
-    _commit_records.record(records)
+    _commit_records.cells[None] += records
 
 
 @contextmanager
@@ -67,11 +69,11 @@ def storage_write(operation: str) -> Iterator[None]:
         _write_duration.record(time.perf_counter() - started, _WRITE[operation])
 
 
-def contexts_served(rows: list[int], elapsed_s: float) -> None:
-    """One context call: its duration, and the rows read for each of its logins."""
+def contexts_served(logins: int, rows: int, elapsed_s: float) -> None:
+    """One context call: its duration, its logins and the rows read for them."""
     _context_duration.record(elapsed_s)
-    for count in rows:
-        _context_rows.record(count)
+    _context_logins.cells[None] += logins
+    _context_rows.cells[None] += rows
 
 
 def reviewed(review: common_pb2.Review, duplicate: bool) -> None:

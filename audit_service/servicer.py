@@ -176,7 +176,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             for c, d in zip(contexts, decided, strict=True)
         ]
         instruments.contexts_served(
-            [len(c.history) + len(c.neighbors) for c in contexts], time.perf_counter() - started
+            len(contexts), sum(len(c.history) + len(c.neighbors) for c in contexts),
+            time.perf_counter() - started,
         )
         return replies
 

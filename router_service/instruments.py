@@ -13,7 +13,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from aegis.v1 import common_pb2
 from aegis_domain.types import Action, SignalStatus
 from aegis_runtime.errors import ServiceError
-from aegis_runtime.metrics import ITEMS, SECONDS, bind, meter
+from aegis_runtime.metrics import SECONDS, CounterCells, bind, meter
 from router_service.policy import CONTEXT_UNAVAILABLE
 
 # The decisions the rate gauges look back over: enough for a stable rate, few enough that a
@@ -24,28 +24,50 @@ WATCHED_ACTIONS = (Action.CHALLENGE, Action.BLOCK_TEMPORARY, Action.ESCALATE)
 # Outcomes of a Score that did not fail: a new decision, or the one recorded before (repeat).
 DECIDED = "decided"
 REPEAT = "repeat"
+# The statuses a failed Score ends with (aegis_runtime.errors).
+FAILURES = (
+    grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.ALREADY_EXISTS,
+    grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL,
+)
+CONTEXT = "context"
+
+
+class _BatchCounters:
+    """The process's batch counters, a cell per downstream."""
+
+    def __init__(self) -> None:
+        self.calls: CounterCells[str] = CounterCells(
+            "aegis.router.batch.calls", "{call}", "Batch calls, by downstream.", {})
+        self.items: CounterCells[str] = CounterCells(
+            "aegis.router.batch.items", "{item}",
+            "Requests sent in batch calls, by downstream.", {})
+        self.waits: CounterCells[str] = CounterCells(
+            "aegis.router.batch.queue_wait", SECONDS,
+            "Time requests waited for a free call slot, summed, by downstream.", {})
 
 
 class BatchInstruments:
-    """Batch sizes and queue waits of the calls toward one downstream (an agent, GetContext,
-    the audit Record)."""
+    """The batch calls toward one downstream (an agent, GetContext, the audit Record): calls,
+    requests they carried and the requests' total wait for a free slot. Mean batch size and
+    mean queue wait follow (the rate of items over that of calls, of waits over items)."""
+
+    _counters: _BatchCounters | None = None
 
     def __init__(self, downstream: str) -> None:
-        m = meter()
-        self._attrs = {"downstream": downstream}
-        self._size = m.create_histogram(
-            "aegis.router.batch.size", unit=ITEMS,
-            description="Requests per batch call, by downstream.",
-        )
-        self._wait = m.create_histogram(
-            "aegis.router.batch.queue_wait", unit=SECONDS,
-            description="Time a request waited for a free call slot, by downstream.",
-        )
+        if BatchInstruments._counters is None:
+            # Made once: every batcher of the process counts into the same instruments.
+            BatchInstruments._counters = _BatchCounters()
+        counters = BatchInstruments._counters
+        self._key = downstream
+        self._calls, self._items, self._waits = (
+            counters.calls.cells, counters.items.cells, counters.waits.cells)
+        for cells in (counters.calls, counters.items, counters.waits):
+            cells.bind(downstream, {"downstream": downstream})
 
     def sent(self, size: int, waits: Iterable[float]) -> None:
-        self._size.record(size, self._attrs)
-        for wait in waits:
-            self._wait.record(wait, self._attrs)
+        self._calls[self._key] += 1
+        self._items[self._key] += size
+        self._waits[self._key] += sum(waits)
 
 
 class RouterInstruments:
@@ -54,77 +76,82 @@ class RouterInstruments:
 
     def __init__(self, agents: Sequence[str]) -> None:
         m = meter()
-        self.in_flight = m.create_up_down_counter(
-            "aegis.router.scores.in_flight", unit="{score}", description="Scores being served."
+        self.in_flight = 0
+        m.create_observable_gauge(
+            "aegis.router.scores.in_flight", callbacks=[self._in_flight], unit="{score}",
+            description="Scores being served.",
         )
-        self._scores = m.create_counter(
-            "aegis.router.scores", unit="{score}",
-            description="Scores answered, by outcome (decided, repeat, or the failure's gRPC "
-            "status) and action.",
+        self._scores: CounterCells[tuple[str, int] | grpc.StatusCode] = CounterCells(
+            "aegis.router.scores", "{score}",
+            "Scores answered, by outcome (decided, repeat, or the failure's gRPC status) and "
+            "action.",
+            {**{(o, int(a)): {"outcome": o, "action": a.name}
+                for o in (DECIDED, REPEAT) for a in Action},
+             **{code: {"outcome": code.name} for code in FAILURES}},
         )
         self._duration = m.create_histogram(
             "aegis.router.score.duration", unit=SECONDS,
             description="Score latency in the router, by outcome.",
         )
+        self._outcome = bind([DECIDED, REPEAT], "outcome") | {
+            code: {"outcome": code.name} for code in FAILURES}
         self._signal_duration = m.create_histogram(
             "aegis.router.agent.duration", unit=SECONDS,
             description="From fan-out to each agent's signal, by agent and status.",
         )
-        self._signals = m.create_counter(
-            "aegis.router.agent.signals", unit="{signal}",
-            description="Agent signals by agent and status (OK, TIMEOUT, ERROR, UNAVAILABLE, "
-            "NO_MODEL).",
+        self._signal_attrs = {
+            (agent, int(s)): {"agent": agent, "status": s.name}
+            for agent in agents for s in SignalStatus
+        }
+        self._signals: CounterCells[tuple[str, int]] = CounterCells(
+            "aegis.router.agent.signals", "{signal}",
+            "Agent signals by agent and status (OK, TIMEOUT, ERROR, UNAVAILABLE, NO_MODEL).",
+            self._signal_attrs,
         )
-        self._without_context = m.create_counter(
-            "aegis.router.decisions.without_context", unit="{decision}",
-            description="Decisions made without the user's context (GetContext failed or late).",
+        self._without_context: CounterCells[None] = CounterCells(
+            "aegis.router.decisions.without_context", "{decision}",
+            "Decisions made without the user's context (GetContext failed or late).", {None: {}},
         )
-        self._degraded = m.create_counter(
-            "aegis.router.decisions.degraded", unit="{decision}",
-            description="Degraded decisions by reason: context, or the agent whose signal is "
-            "missing (a decision missing two counts under both).",
+        self._degraded: CounterCells[str] = CounterCells(
+            "aegis.router.decisions.degraded", "{decision}",
+            "Degraded decisions by reason: context, or the agent whose signal is missing (a "
+            "decision missing two counts under both).", bind([*agents, CONTEXT], "reason"),
         )
         m.create_observable_gauge(
             "aegis.router.decision.rate", callbacks=[self._rates], unit="1",
             description=f"Share of the last {RATE_WINDOW} decisions taking each action.",
         )
-        self._decided = {
-            int(a): {"outcome": DECIDED, "action": a.name} for a in Action
-        }
-        self._repeat = {int(a): {"outcome": REPEAT, "action": a.name} for a in Action}
-        self._outcome = bind([DECIDED, REPEAT], "outcome")
-        self._signal = {
-            (agent, int(s)): {"agent": agent, "status": s.name}
-            for agent in agents for s in SignalStatus
-        }
-        self._failed = {code: {"outcome": code.name} for code in grpc.StatusCode}
-        self._missing = bind([*agents, "context"], "reason")
         self._recent: collections.deque[int] = collections.deque(maxlen=RATE_WINDOW)
         self._watched = {int(a): {"action": a.name} for a in WATCHED_ACTIONS}
 
     def scored(self, decision: common_pb2.Decision, repeat: bool, started: float) -> None:
         elapsed = time.perf_counter() - started
         if repeat:
-            self._scores.add(1, self._repeat[decision.action])
+            self._scores.cells[REPEAT, decision.action] += 1
             self._duration.record(elapsed, self._outcome[REPEAT])
             return
-        self._scores.add(1, self._decided[decision.action])
+        self._scores.cells[DECIDED, decision.action] += 1
         self._duration.record(elapsed, self._outcome[DECIDED])
         self._recent.append(decision.action)
+        signals = self._signals.cells
         for signal in decision.signals:
-            attrs = self._signal[signal.agent, signal.status]
-            self._signals.add(1, attrs)
-            self._signal_duration.record(signal.latency_ms / 1000, attrs)
+            key = (signal.agent, signal.status)
+            signals[key] += 1
+            self._signal_duration.record(signal.latency_ms / 1000, self._signal_attrs[key])
+        degraded = self._degraded.cells
         for agent in decision.degraded_agents:
-            self._degraded.add(1, self._missing[agent])
+            degraded[agent] += 1
         if any(r.code == CONTEXT_UNAVAILABLE for r in decision.reasons):
-            self._without_context.add(1)
-            self._degraded.add(1, self._missing["context"])
+            self._without_context.cells[None] += 1
+            degraded[CONTEXT] += 1
 
     def failed(self, exc: ServiceError, started: float) -> None:
-        attrs = self._failed[exc.code]
-        self._scores.add(1, attrs)
-        self._duration.record(time.perf_counter() - started, attrs)
+        code = exc.code if exc.code in self._outcome else grpc.StatusCode.INTERNAL
+        self._scores.cells[code] += 1
+        self._duration.record(time.perf_counter() - started, self._outcome[code])
+
+    def _in_flight(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(self.in_flight)]
 
     def _rates(self, options: CallbackOptions) -> Iterable[Observation]:
         recent = list(self._recent)

@@ -150,14 +150,14 @@ class Scorer:
     ) -> Scored:
         """_score, measured: once per Score, however many record attempts it took."""
         started = time.perf_counter()
-        self.metrics.in_flight.add(1)
+        self.metrics.in_flight += 1
         try:
             scored = await self._score(event, deadline, window, bulk)
         except ServiceError as exc:
             self.metrics.failed(exc, started)
             raise
         finally:
-            self.metrics.in_flight.add(-1)
+            self.metrics.in_flight -= 1
         self.metrics.scored(scored.decision, scored.repeat, started)
         return scored
 

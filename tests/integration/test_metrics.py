@@ -55,19 +55,20 @@ def test_counters_and_histograms_count_each_login_once(rba_dir: Path, tmp_path: 
         assert decided_actions == ROWS
         # Every login went once through GetContext, and each new decision once to every agent
         # and once to the audit log, however the router batched them.
-        assert m.total("aegis_router_batch_size_sum", downstream="context") == 2 * ROWS
-        assert m.total("aegis_router_batch_queue_wait_seconds_count",
-                       downstream="context") == 2 * ROWS
-        assert m.total("aegis_router_batch_size_sum", downstream="record") == ROWS
-        assert m.total("aegis_audit_commit_records_sum") == ROWS
-        assert m.total("aegis_audit_context_rows_count") == 2 * ROWS
+        assert m.total("aegis_router_batch_items_total", downstream="context") == 2 * ROWS
+        assert m.total("aegis_router_batch_items_total", downstream="record") == ROWS
+        assert 1 <= m.total("aegis_router_batch_calls_total", downstream="record") <= ROWS
+        assert m.total("aegis_audit_commit_records_total") == ROWS
+        assert 1 <= m.total("aegis_audit_commit_duration_seconds_count") <= ROWS
+        assert m.total("aegis_audit_context_logins_total") == 2 * ROWS
         for entry in default_registry().agents:
             name = entry.name
             assert m.total("aegis_router_agent_signals_total", agent=name) == ROWS, name
             assert m.total("aegis_router_agent_duration_seconds_count", agent=name) == ROWS
-            assert m.total("aegis_router_batch_size_sum", downstream=name) == ROWS
-            assert m.total("aegis_agent_batch_size_sum", agent=name) == ROWS
-            batches = m.total("aegis_agent_batch_size_count", agent=name)
+            assert m.total("aegis_router_batch_items_total", downstream=name) == ROWS
+            assert m.total("aegis_agent_logins_total", agent=name) == ROWS
+            batches = m.total("aegis_agent_batches_total", agent=name)
+            assert batches == m.total("aegis_router_batch_calls_total", downstream=name)
             assert m.total("aegis_agent_login_duration_seconds_count", agent=name) == batches
             assert m.matching("aegis_agent_model_info", agent=name), name
 
