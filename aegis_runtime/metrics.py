@@ -10,11 +10,12 @@ when it collects; only latencies go through SDK histograms."""
 from __future__ import annotations
 
 import os
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Generic, TypeVar
 
 from opentelemetry import metrics
-from opentelemetry.metrics import CallbackOptions, Meter, Observation
+from opentelemetry.metrics import CallbackOptions, Counter, Meter, Observation
+from opentelemetry.metrics import Histogram as HistogramInstrument
 from opentelemetry.sdk.metrics import (
     AlwaysOffExemplarFilter,
     Histogram,
@@ -38,6 +39,41 @@ LATENCY_BUCKETS_S = (
     0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.06, 0.075, 0.1,
     0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )
+
+
+# The Prometheus name of every instrument made here, as the exporter spells it (a counter's
+# with _total, a histogram's without _bucket/_count/_sum): what a dashboard or alarm may name.
+PROMETHEUS_NAMES: set[str] = set()
+# The same instruments' OpenTelemetry names (what OTLP, and CloudWatch behind it, carry).
+INSTRUMENT_NAMES: set[str] = set()
+
+
+def _registered(name: str, unit: str, counter: bool = False) -> str:
+    INSTRUMENT_NAMES.add(name)
+    base = name.replace(".", "_") + ("_seconds" if unit == SECONDS else "")
+    PROMETHEUS_NAMES.add(base + ("_total" if counter else ""))
+    return name
+
+
+def histogram(name: str, description: str) -> HistogramInstrument:
+    """A latency histogram, in seconds (buckets: LATENCY_BUCKETS_S)."""
+    return meter().create_histogram(_registered(name, SECONDS), unit=SECONDS,
+                                    description=description)
+
+
+def counter(name: str, unit: str, description: str) -> Counter:
+    """A counter for rare events, recorded through the SDK (CounterCells for hot paths)."""
+    return meter().create_counter(_registered(name, unit, counter=True), unit=unit,
+                                  description=description)
+
+
+Callback = Callable[[CallbackOptions], Iterable[Observation]]
+
+
+def gauge(name: str, callback: Callback, unit: str, description: str) -> None:
+    """A level read by `callback` when the SDK collects."""
+    meter().create_observable_gauge(_registered(name, unit), callbacks=[callback], unit=unit,
+                                    description=description)
 
 
 def meter() -> Meter:
@@ -108,7 +144,8 @@ class CounterCells(Generic[K]):
         self._attributes = dict(attributes)
         self.cells: dict[K, float] = dict.fromkeys(self._attributes, 0.0)
         meter().create_observable_counter(
-            name, callbacks=[self._observe], unit=unit, description=description
+            _registered(name, unit, counter=True), callbacks=[self._observe], unit=unit,
+            description=description,
         )
 
     def bind(self, key: K, attributes: Mapping[str, str]) -> None:

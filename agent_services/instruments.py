@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from aegis_runtime.metrics import SECONDS, CounterCells, meter
+from aegis_runtime.metrics import CounterCells, gauge, histogram
 from agent_services.base import Agent
 
 
@@ -15,29 +15,25 @@ class AgentInstruments:
     """Recorded once per assessed batch (AssessBatch or Assess, which is a batch of one)."""
 
     def __init__(self, agent: Agent) -> None:
-        m = meter()
         self._agent = agent
         self._attrs = {"agent": agent.name}
-        self._batch_duration = m.create_histogram(
-            "aegis.agent.batch.duration", unit=SECONDS,
-            description="Model time of one batch of logins (conversion included).",
+        self._batch_duration = histogram(
+            "aegis.agent.batch.duration",
+            "Model time of one batch of logins (conversion included).",
         )
-        self._login_duration = m.create_histogram(
-            "aegis.agent.login.duration", unit=SECONDS,
-            description="Model time per login: a batch's time over its size.",
+        self._login_duration = histogram(
+            "aegis.agent.login.duration", "Model time per login: a batch's time over its size."
         )
         # Mean batch size: the rate of logins over that of batches.
         self._batches: CounterCells[None] = CounterCells(
             "aegis.agent.batches", "{batch}", "Batches assessed.", {None: self._attrs})
         self._logins: CounterCells[None] = CounterCells(
             "aegis.agent.logins", "{login}", "Logins assessed.", {None: self._attrs})
-        m.create_observable_gauge(
-            "aegis.agent.model.info", callbacks=[self._info], unit="1",
-            description="1, labelled with the agent's loaded model version (none: no model).",
-        )
-        m.create_observable_gauge(
-            "aegis.agent.drift.psi", callbacks=[self._drift], unit="1",
-            description="Population stability index of the agent's risk and main features over "
+        gauge("aegis.agent.model.info", self._info, "1",
+              "1, labelled with the agent's loaded model version (none: no model).")
+        gauge(
+            "aegis.agent.drift.psi", self._drift, "1",
+            "Population stability index of the agent's risk and main features over "
             "its latest logins against its training window (> 0.25: a population the model "
             "was not trained on).",
         )

@@ -11,38 +11,37 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from aegis.v1 import common_pb2
-from aegis_runtime.metrics import SECONDS, CounterCells, bind, meter
+from aegis_runtime.metrics import CounterCells, bind, counter, histogram
 
-_meter = meter()
-_commit_duration = _meter.create_histogram(
-    "aegis.audit.commit.duration", unit=SECONDS,
-    description="One group commit: the records of a batch made durable and indexed.",
+_commit_duration = histogram(
+    "aegis.audit.commit.duration",
+    "One group commit: the records of a batch made durable and indexed.",
 )
 # Records per commit: the rate of records over that of commits (count of commit.duration).
 _commit_records: CounterCells[None] = CounterCells(
     "aegis.audit.commit.records", "{record}", "Records made durable by group commits.",
     {None: {}})
-_write_duration = _meter.create_histogram(
-    "aegis.audit.storage.write.duration", unit=SECONDS,
-    description="Durable writes of the log, by operation: fsync (embedded) or put (S3).",
+_write_duration = histogram(
+    "aegis.audit.storage.write.duration",
+    "Durable writes of the log, by operation: fsync (embedded) or put (S3).",
 )
-_context_duration = _meter.create_histogram(
-    "aegis.audit.context.duration", unit=SECONDS,
-    description="GetContext / GetContextBatch in the audit service, per call.",
+_context_duration = histogram(
+    "aegis.audit.context.duration",
+    "GetContext / GetContextBatch in the audit service, per call.",
 )
 _context_logins: CounterCells[None] = CounterCells(
     "aegis.audit.context.logins", "{login}", "Logins whose context was served.", {None: {}})
 _context_rows: CounterCells[None] = CounterCells(
     "aegis.audit.context.rows", "{row}",
     "Past logins and graph neighbours read for the contexts served.", {None: {}})
-_reviews = _meter.create_counter(
-    "aegis.audit.reviews", unit="{review}",
-    description="Reviews decided, by outcome and whether the reviewer overrode the AI's "
-    "action (override=true: the resulting action differs from the decision's).",
+_reviews = counter(
+    "aegis.audit.reviews", "{review}",
+    "Reviews decided, by outcome and whether the reviewer overrode the AI's action "
+    "(override=true: the resulting action differs from the decision's).",
 )
-_verify_failures = _meter.create_counter(
-    "aegis.audit.verify.failures", unit="{problem}",
-    description="Problems found by Verify, by kind (modified, missing, reordered, ...).",
+_verify_failures = counter(
+    "aegis.audit.verify.failures", "{problem}",
+    "Problems found by Verify, by kind (modified, missing, reordered, ...).",
 )
 
 _WRITE = bind(["fsync", "put"], "operation")

@@ -13,7 +13,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from aegis.v1 import common_pb2
 from aegis_domain.types import Action, SignalStatus
 from aegis_runtime.errors import ServiceError
-from aegis_runtime.metrics import SECONDS, CounterCells, bind, meter
+from aegis_runtime.metrics import SECONDS, CounterCells, bind, gauge, histogram
 from router_service.policy import CONTEXT_UNAVAILABLE
 
 # The decisions the rate gauges look back over: enough for a stable rate, few enough that a
@@ -75,12 +75,8 @@ class RouterInstruments:
     decision) counts as one Score and no signal, and a record retried counts once."""
 
     def __init__(self, agents: Sequence[str]) -> None:
-        m = meter()
         self.in_flight = 0
-        m.create_observable_gauge(
-            "aegis.router.scores.in_flight", callbacks=[self._in_flight], unit="{score}",
-            description="Scores being served.",
-        )
+        gauge("aegis.router.scores.in_flight", self._in_flight, "{score}", "Scores being served.")
         self._scores: CounterCells[tuple[str, int] | grpc.StatusCode] = CounterCells(
             "aegis.router.scores", "{score}",
             "Scores answered, by outcome (decided, repeat, or the failure's gRPC status) and "
@@ -89,15 +85,14 @@ class RouterInstruments:
                 for o in (DECIDED, REPEAT) for a in Action},
              **{code: {"outcome": code.name} for code in FAILURES}},
         )
-        self._duration = m.create_histogram(
-            "aegis.router.score.duration", unit=SECONDS,
-            description="Score latency in the router, by outcome.",
+        self._duration = histogram(
+            "aegis.router.score.duration", "Score latency in the router, by outcome."
         )
         self._outcome = bind([DECIDED, REPEAT], "outcome") | {
             code: {"outcome": code.name} for code in FAILURES}
-        self._signal_duration = m.create_histogram(
-            "aegis.router.agent.duration", unit=SECONDS,
-            description="From fan-out to each agent's signal, by agent and status.",
+        self._signal_duration = histogram(
+            "aegis.router.agent.duration",
+            "From fan-out to each agent's signal, by agent and status.",
         )
         self._signal_attrs = {
             (agent, int(s)): {"agent": agent, "status": s.name}
@@ -117,10 +112,8 @@ class RouterInstruments:
             "Degraded decisions by reason: context, or the agent whose signal is missing (a "
             "decision missing two counts under both).", bind([*agents, CONTEXT], "reason"),
         )
-        m.create_observable_gauge(
-            "aegis.router.decision.rate", callbacks=[self._rates], unit="1",
-            description=f"Share of the last {RATE_WINDOW} decisions taking each action.",
-        )
+        gauge("aegis.router.decision.rate", self._rates, "1",
+              f"Share of the last {RATE_WINDOW} decisions taking each action.")
         self._recent: collections.deque[int] = collections.deque(maxlen=RATE_WINDOW)
         self._watched = {int(a): {"action": a.name} for a in WATCHED_ACTIONS}
 
