@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Counter, Meter, Observation
@@ -55,25 +55,55 @@ def _registered(name: str, unit: str, counter: bool = False) -> str:
     return name
 
 
+# Each instrument is made once per process, however many components ask for it (tests and
+# benchmarks host several scorers or agents in one): the SDK would keep the first of two
+# observable instruments of one name and drop the second's callbacks.
+_made: dict[str, Any] = {}
+
+
 def histogram(name: str, description: str) -> HistogramInstrument:
     """A latency histogram, in seconds (buckets: LATENCY_BUCKETS_S)."""
-    return meter().create_histogram(_registered(name, SECONDS), unit=SECONDS,
-                                    description=description)
+    if name not in _made:
+        _made[name] = meter().create_histogram(
+            _registered(name, SECONDS), unit=SECONDS, description=description)
+    made: HistogramInstrument = _made[name]
+    return made
 
 
 def counter(name: str, unit: str, description: str) -> Counter:
-    """A counter for rare events, recorded through the SDK (CounterCells for hot paths)."""
-    return meter().create_counter(_registered(name, unit, counter=True), unit=unit,
-                                  description=description)
+    """A counter for rare events, recorded through the SDK (counter_cells for hot paths)."""
+    if name not in _made:
+        _made[name] = meter().create_counter(
+            _registered(name, unit, counter=True), unit=unit, description=description)
+    made: Counter = _made[name]
+    return made
 
 
 Callback = Callable[[CallbackOptions], Iterable[Observation]]
 
 
 def gauge(name: str, callback: Callback, unit: str, description: str) -> None:
-    """A level read by `callback` when the SDK collects."""
-    meter().create_observable_gauge(_registered(name, unit), callbacks=[callback], unit=unit,
-                                    description=description)
+    """A level, read by `callback` (and by those of every other component that observes
+    `name` in this process) when the SDK collects."""
+    if name not in _made:
+        callbacks: list[Callback] = []
+        meter().create_observable_gauge(
+            _registered(name, unit), unit=unit, description=description,
+            callbacks=[lambda options: [o for each in callbacks for o in each(options)]])
+        _made[name] = callbacks
+    _made[name].append(callback)
+
+
+def counter_cells(
+    name: str, unit: str, description: str, attributes: Mapping[K, Mapping[str, str]]
+) -> CounterCells[K]:
+    """The process's counter `name`, with a cell bound for each of `attributes`."""
+    if name not in _made:
+        _made[name] = CounterCells(name, unit, description)
+    cells: CounterCells[K] = _made[name]
+    for key, attrs in attributes.items():
+        cells.bind(key, attrs)
+    return cells
 
 
 def meter() -> Meter:
@@ -138,11 +168,9 @@ class CounterCells(Generic[K]):
     when it collects (every cell, zeros too, so that a series exists before its first count).
     Written on the serving thread, read on the exporter's: a read sees each cell whole."""
 
-    def __init__(
-        self, name: str, unit: str, description: str, attributes: Mapping[K, Mapping[str, str]]
-    ) -> None:
-        self._attributes = dict(attributes)
-        self.cells: dict[K, float] = dict.fromkeys(self._attributes, 0.0)
+    def __init__(self, name: str, unit: str, description: str) -> None:
+        self._attributes: dict[K, Mapping[str, str]] = {}
+        self.cells: dict[K, float] = {}
         meter().create_observable_counter(
             _registered(name, unit, counter=True), callbacks=[self._observe], unit=unit,
             description=description,

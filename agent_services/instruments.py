@@ -1,5 +1,6 @@
-"""An agent's metrics: model latency per batch and per login, batch sizes, its model version
-as the label of an info metric, and the drift of its inputs and output (PSI)."""
+"""An agent's metrics: model latency per batch (a histogram) and per login (total model time
+over logins), batch sizes, its model version as the label of an info metric, and the drift
+of its inputs and output (PSI)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterable
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from aegis_runtime.metrics import CounterCells, gauge, histogram
+from aegis_runtime.metrics import SECONDS, CounterCells, counter_cells, gauge, histogram
 from agent_services.base import Agent
 
 
@@ -21,14 +22,16 @@ class AgentInstruments:
             "aegis.agent.batch.duration",
             "Model time of one batch of logins (conversion included).",
         )
-        self._login_duration = histogram(
-            "aegis.agent.login.duration", "Model time per login: a batch's time over its size."
-        )
-        # Mean batch size: the rate of logins over that of batches.
-        self._batches: CounterCells[None] = CounterCells(
-            "aegis.agent.batches", "{batch}", "Batches assessed.", {None: self._attrs})
-        self._logins: CounterCells[None] = CounterCells(
-            "aegis.agent.logins", "{login}", "Logins assessed.", {None: self._attrs})
+        # Mean batch size: the rate of logins over that of batches; mean model time per login:
+        # the rate of model time over that of logins.
+        self._key = agent.name
+        self._batches: CounterCells[str] = counter_cells(
+            "aegis.agent.batches", "{batch}", "Batches assessed.", {agent.name: self._attrs})
+        self._logins: CounterCells[str] = counter_cells(
+            "aegis.agent.logins", "{login}", "Logins assessed.", {agent.name: self._attrs})
+        self._model_time: CounterCells[str] = counter_cells(
+            "aegis.agent.model_time", SECONDS, "Model time of every batch, summed.",
+            {agent.name: self._attrs})
         gauge("aegis.agent.model.info", self._info, "1",
               "1, labelled with the agent's loaded model version (none: no model).")
         gauge(
@@ -40,10 +43,9 @@ class AgentInstruments:
 
     def assessed(self, size: int, elapsed_s: float) -> None:
         self._batch_duration.record(elapsed_s, self._attrs)
-        self._batches.cells[None] += 1
-        self._logins.cells[None] += size
-        if size:
-            self._login_duration.record(elapsed_s / size, self._attrs)
+        self._batches.cells[self._key] += 1
+        self._logins.cells[self._key] += size
+        self._model_time.cells[self._key] += elapsed_s
 
     def _info(self, options: CallbackOptions) -> Iterable[Observation]:
         version = self._agent.describe().model_version or "none"

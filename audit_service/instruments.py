@@ -11,27 +11,32 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from aegis.v1 import common_pb2
-from aegis_runtime.metrics import CounterCells, bind, counter, histogram
+from aegis_runtime.metrics import SECONDS, CounterCells, bind, counter, counter_cells, histogram
 
 _commit_duration = histogram(
     "aegis.audit.commit.duration",
     "One group commit: the records of a batch made durable and indexed.",
 )
 # Records per commit: the rate of records over that of commits (count of commit.duration).
-_commit_records: CounterCells[None] = CounterCells(
+_commit_records: CounterCells[None] = counter_cells(
     "aegis.audit.commit.records", "{record}", "Records made durable by group commits.",
     {None: {}})
-_write_duration = histogram(
-    "aegis.audit.storage.write.duration",
+# Mean write latency: the rate of write time over that of writes.
+_writes: CounterCells[str] = counter_cells(
+    "aegis.audit.storage.writes", "{write}",
     "Durable writes of the log, by operation: fsync (embedded) or put (S3).",
-)
+    bind(["fsync", "put"], "operation"))
+_write_time: CounterCells[str] = counter_cells(
+    "aegis.audit.storage.write_time", SECONDS,
+    "Time in durable writes of the log, summed, by operation.",
+    bind(["fsync", "put"], "operation"))
 _context_duration = histogram(
     "aegis.audit.context.duration",
     "GetContext / GetContextBatch in the audit service, per call.",
 )
-_context_logins: CounterCells[None] = CounterCells(
+_context_logins: CounterCells[None] = counter_cells(
     "aegis.audit.context.logins", "{login}", "Logins whose context was served.", {None: {}})
-_context_rows: CounterCells[None] = CounterCells(
+_context_rows: CounterCells[None] = counter_cells(
     "aegis.audit.context.rows", "{row}",
     "Past logins and graph neighbours read for the contexts served.", {None: {}})
 _reviews = counter(
@@ -44,7 +49,6 @@ _verify_failures = counter(
     "Problems found by Verify, by kind (modified, missing, reordered, ...).",
 )
 
-_WRITE = bind(["fsync", "put"], "operation")
 _REVIEW = {
     (outcome, override): {"outcome": common_pb2.ReviewOutcome.Name(outcome).removeprefix(
         "REVIEW_OUTCOME_"), "override": str(override).lower()}
@@ -65,7 +69,8 @@ def storage_write(operation: str) -> Iterator[None]:
     try:
         yield
     finally:
-        _write_duration.record(time.perf_counter() - started, _WRITE[operation])
+        _writes.cells[operation] += 1
+        _write_time.cells[operation] += time.perf_counter() - started
 
 
 def contexts_served(logins: int, rows: int, elapsed_s: float) -> None:

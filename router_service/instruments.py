@@ -13,7 +13,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from aegis.v1 import common_pb2
 from aegis_domain.types import Action, SignalStatus
 from aegis_runtime.errors import ServiceError
-from aegis_runtime.metrics import SECONDS, CounterCells, bind, gauge, histogram
+from aegis_runtime.metrics import SECONDS, CounterCells, bind, counter_cells, gauge, histogram
 from router_service.policy import CONTEXT_UNAVAILABLE
 
 # The decisions the rate gauges look back over: enough for a stable rate, few enough that a
@@ -32,37 +32,22 @@ FAILURES = (
 CONTEXT = "context"
 
 
-class _BatchCounters:
-    """The process's batch counters, a cell per downstream."""
-
-    def __init__(self) -> None:
-        self.calls: CounterCells[str] = CounterCells(
-            "aegis.router.batch.calls", "{call}", "Batch calls, by downstream.", {})
-        self.items: CounterCells[str] = CounterCells(
-            "aegis.router.batch.items", "{item}",
-            "Requests sent in batch calls, by downstream.", {})
-        self.waits: CounterCells[str] = CounterCells(
-            "aegis.router.batch.queue_wait", SECONDS,
-            "Time requests waited for a free call slot, summed, by downstream.", {})
-
-
 class BatchInstruments:
     """The batch calls toward one downstream (an agent, GetContext, the audit Record): calls,
     requests they carried and the requests' total wait for a free slot. Mean batch size and
     mean queue wait follow (the rate of items over that of calls, of waits over items)."""
 
-    _counters: _BatchCounters | None = None
-
     def __init__(self, downstream: str) -> None:
-        if BatchInstruments._counters is None:
-            # Made once: every batcher of the process counts into the same instruments.
-            BatchInstruments._counters = _BatchCounters()
-        counters = BatchInstruments._counters
         self._key = downstream
-        self._calls, self._items, self._waits = (
-            counters.calls.cells, counters.items.cells, counters.waits.cells)
-        for cells in (counters.calls, counters.items, counters.waits):
-            cells.bind(downstream, {"downstream": downstream})
+        attrs = {downstream: {"downstream": downstream}}
+        self._calls = counter_cells(
+            "aegis.router.batch.calls", "{call}", "Batch calls, by downstream.", attrs).cells
+        self._items = counter_cells(
+            "aegis.router.batch.items", "{item}", "Requests sent in batch calls, by "
+            "downstream.", attrs).cells
+        self._waits = counter_cells(
+            "aegis.router.batch.queue_wait", SECONDS,
+            "Time requests waited for a free call slot, summed, by downstream.", attrs).cells
 
     def sent(self, size: int, waits: Iterable[float]) -> None:
         self._calls[self._key] += 1
@@ -77,7 +62,7 @@ class RouterInstruments:
     def __init__(self, agents: Sequence[str]) -> None:
         self.in_flight = 0
         gauge("aegis.router.scores.in_flight", self._in_flight, "{score}", "Scores being served.")
-        self._scores: CounterCells[tuple[str, int] | grpc.StatusCode] = CounterCells(
+        self._scores: CounterCells[tuple[str, int] | grpc.StatusCode] = counter_cells(
             "aegis.router.scores", "{score}",
             "Scores answered, by outcome (decided, repeat, or the failure's gRPC status) and "
             "action.",
@@ -98,16 +83,16 @@ class RouterInstruments:
             (agent, int(s)): {"agent": agent, "status": s.name}
             for agent in agents for s in SignalStatus
         }
-        self._signals: CounterCells[tuple[str, int]] = CounterCells(
+        self._signals: CounterCells[tuple[str, int]] = counter_cells(
             "aegis.router.agent.signals", "{signal}",
             "Agent signals by agent and status (OK, TIMEOUT, ERROR, UNAVAILABLE, NO_MODEL).",
             self._signal_attrs,
         )
-        self._without_context: CounterCells[None] = CounterCells(
+        self._without_context: CounterCells[None] = counter_cells(
             "aegis.router.decisions.without_context", "{decision}",
             "Decisions made without the user's context (GetContext failed or late).", {None: {}},
         )
-        self._degraded: CounterCells[str] = CounterCells(
+        self._degraded: CounterCells[str] = counter_cells(
             "aegis.router.decisions.degraded", "{decision}",
             "Degraded decisions by reason: context, or the agent whose signal is missing (a "
             "decision missing two counts under both).", bind([*agents, CONTEXT], "reason"),

@@ -69,7 +69,7 @@ def test_counters_and_histograms_count_each_login_once(rba_dir: Path, tmp_path: 
             assert m.total("aegis_agent_logins_total", agent=name) == ROWS
             batches = m.total("aegis_agent_batches_total", agent=name)
             assert batches == m.total("aegis_router_batch_calls_total", downstream=name)
-            assert m.total("aegis_agent_login_duration_seconds_count", agent=name) == batches
+            assert m.total("aegis_agent_batch_duration_seconds_count", agent=name) == batches
             assert m.matching("aegis_agent_model_info", agent=name), name
 
         top = aegis("top", "--once", "--state-dir", str(state))
