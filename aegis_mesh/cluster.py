@@ -44,9 +44,10 @@ AUDIT_BACKENDS = ("embedded", "aws", "moto")
 # `make cluster-up` without AUDIT= follows the audit service's own setting.
 DEFAULT_AUDIT_BACKEND = os.environ.get("AEGIS_AUDIT_BACKEND", "embedded")
 MOTO_PORT = 50050
-# Each service's Prometheus /metrics endpoint: its gRPC port plus this (router 51051, audit
-# 51052, agents 5106x), moved by the port offset with it.
-METRICS_PORT_SHIFT = 1000
+# Each service's Prometheus /metrics endpoint: its gRPC port plus this (router 50151, audit
+# 50152, agents 5016x), moved by the port offset with it. Not 1000: a second cluster's offset
+# is a multiple of 500 or 1000, and its gRPC ports would take these.
+METRICS_PORT_SHIFT = 100
 MOTO_STORAGE = "aegis-audit-local"  # the bucket and the table on the moto server
 MOTO_REGION = "us-east-1"
 # moto accepts any credentials; these keep real ones from ever being sent to it.
@@ -287,8 +288,8 @@ class LocalCluster:
         deadline = time.monotonic() + timeout_s
         running = {spec.name: self.pid_of(spec) for spec in self.services}
         # Checked before starting anything, so that a taken port costs no start and stop.
-        blocked = [spec for spec in self.services
-                   if running[spec.name] is None and _port_taken(spec.port)]
+        blocked = [spec for spec in self.services if running[spec.name] is None and any(
+            _port_taken(port) for port in (spec.port, spec.metrics_port) if port is not None)]
         if blocked:
             ports = ", ".join(f"{spec.name} ({spec.port})" for spec in blocked)
             raise ClusterError(
