@@ -120,13 +120,15 @@ def run_status(args: argparse.Namespace) -> int:
     statuses = _cluster(args).status()
     if args.json:
         print(json.dumps([
-            {"service": s.name, "pid": s.pid, "port": s.port, "health": s.health}
+            {"service": s.name, "pid": s.pid, "port": s.port, "health": s.health,
+             "metrics": s.metrics_url}
             for s in statuses
         ]))
     else:
-        print(f"{'SERVICE':<10} {'PID':>8} {'PORT':>6}  HEALTH")
+        print(f"{'SERVICE':<10} {'PID':>8} {'PORT':>6}  {'HEALTH':<10} METRICS")
         for s in statuses:
-            print(f"{s.name:<10} {s.pid or '-':>8} {s.port:>6}  {s.health}")
+            print(f"{s.name:<10} {s.pid or '-':>8} {s.port:>6}  {s.health:<10} "
+                  f"{s.metrics_url or '-'}")
     return 0 if all(s.health == SERVING for s in statuses) else FAILURE
 
 

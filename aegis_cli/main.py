@@ -16,6 +16,7 @@ from aegis_cli import (
     cmd_replay,
     cmd_review,
     cmd_score,
+    cmd_top,
     cmd_train,
 )
 from aegis_cli.errors import BROKEN_PIPE, INTERRUPTED, USAGE, CliError
@@ -25,7 +26,7 @@ from aegis_mesh.cluster import PORT_OFFSET_ENV, ClusterError
 
 COMMANDS = (
     cmd_score, cmd_replay, cmd_agent, cmd_audit, cmd_review, cmd_generate, cmd_cluster,
-    cmd_train, cmd_evaluate,
+    cmd_top, cmd_train, cmd_evaluate,
 )
 
 

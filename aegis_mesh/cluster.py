@@ -44,6 +44,10 @@ AUDIT_BACKENDS = ("embedded", "aws", "moto")
 # `make cluster-up` without AUDIT= follows the audit service's own setting.
 DEFAULT_AUDIT_BACKEND = os.environ.get("AEGIS_AUDIT_BACKEND", "embedded")
 MOTO_PORT = 50050
+# Each service's Prometheus /metrics endpoint: its gRPC port plus this (router 50151, audit
+# 50152, agents 5016x), moved by the port offset with it. Not 1000: a second cluster's offset
+# is a multiple of 500 or 1000, and its gRPC ports would take these.
+METRICS_PORT_SHIFT = 100
 MOTO_STORAGE = "aegis-audit-local"  # the bucket and the table on the moto server
 MOTO_REGION = "us-east-1"
 # moto accepts any credentials; these keep real ones from ever being sent to it.
@@ -110,6 +114,8 @@ class ServiceSpec:
     args: tuple[str, ...]
     port: int
     env: Mapping[str, str] = field(default_factory=dict)
+    # Where its /metrics answers (HTTP); None for a process that serves none (moto).
+    metrics_port: int | None = None
     probe: Callable[[str], str] = grpc_health
     when_ready: Callable[[], None] | None = None
 
@@ -162,8 +168,12 @@ def cluster_stages(
     offset = port_offset() if offset is None else offset
 
     def service_env(prefix: str, port: int, **extra: str) -> dict[str, str]:
-        settings = {"HOST": HOST, "PORT": str(port), "ENVIRONMENT": ENVIRONMENT} | extra
+        settings = {"HOST": HOST, "PORT": str(port), "ENVIRONMENT": ENVIRONMENT,
+                    "METRICS_PORT": str(port + METRICS_PORT_SHIFT)} | extra
         return {prefix + key: value for key, value in settings.items()}
+
+    def service(name: str, args: tuple[str, ...], port: int, env: dict[str, str]) -> ServiceSpec:
+        return ServiceSpec(name, args, port, env, metrics_port=port + METRICS_PORT_SHIFT)
 
     audit_env = service_env(
         "AEGIS_AUDIT_", AUDIT_PORT + offset,
@@ -175,15 +185,15 @@ def cluster_stages(
         moto = moto_spec(MOTO_PORT + offset)
         first.append([moto])
         audit_env |= moto_audit_env(moto.address)
-    audit = ServiceSpec("audit", ("-m", "audit_service"), AUDIT_PORT + offset, audit_env)
+    audit = service("audit", ("-m", "audit_service"), AUDIT_PORT + offset, audit_env)
     agents = [
-        ServiceSpec(entry.name, ("-m", "agent_services", entry.name), entry.port + offset,
+        service(entry.name, ("-m", "agent_services", entry.name), entry.port + offset,
                     service_env("AEGIS_AGENT_", entry.port + offset))
         for entry in registry.agents
     ]
     # Shifted agents are not where the registry says: the router is told where they are.
     moved = {"AGENT_ADDRS": json.dumps({a.name: a.address for a in agents})} if offset else {}
-    router = ServiceSpec(
+    router = service(
         "router", ("-m", "router_service"), ROUTER_PORT + offset,
         service_env("AEGIS_ROUTER_", ROUTER_PORT + offset, AUDIT_ADDR=audit.address, **moved),
     )
@@ -240,6 +250,8 @@ class ServiceStatus:
     port: int
     pid: int | None
     health: str
+    # The URL of its Prometheus endpoint; None for a process that serves none.
+    metrics_url: str | None = None
 
 
 class LocalCluster:
@@ -276,8 +288,8 @@ class LocalCluster:
         deadline = time.monotonic() + timeout_s
         running = {spec.name: self.pid_of(spec) for spec in self.services}
         # Checked before starting anything, so that a taken port costs no start and stop.
-        blocked = [spec for spec in self.services
-                   if running[spec.name] is None and _port_taken(spec.port)]
+        blocked = [spec for spec in self.services if running[spec.name] is None and any(
+            _port_taken(port) for port in (spec.port, spec.metrics_port) if port is not None)]
         if blocked:
             ports = ", ".join(f"{spec.name} ({spec.port})" for spec in blocked)
             raise ClusterError(
@@ -437,7 +449,7 @@ class LocalCluster:
             health = spec.probe(spec.address) if pid is not None else "STOPPED"
             if pid is None and _port_taken(spec.port):
                 health = "PORT IN USE (not ours)"
-            result.append(ServiceStatus(spec.name, spec.port, pid, health))
+            result.append(ServiceStatus(spec.name, spec.port, pid, health, metrics_url(spec)))
         return result
 
     def first_dead(self) -> str | None:
@@ -446,6 +458,13 @@ class LocalCluster:
             if self.pid_of(spec) is None:
                 return spec.name
         return None
+
+
+def metrics_url(spec: ServiceSpec) -> str | None:
+    """Where a service's Prometheus metrics are scraped."""
+    if spec.metrics_port is None:
+        return None
+    return f"http://{HOST}:{spec.metrics_port}/metrics"
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -14,7 +14,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from aegis_runtime import telemetry
+from aegis_runtime import metrics, telemetry
 from aegis_runtime.interceptors import RequestContextInterceptor
 from aegis_runtime.logging import configure_logging
 from aegis_runtime.settings import ServiceSettings
@@ -146,8 +146,9 @@ async def run_until_signal(
 
 
 def serve(service: str, settings: ServiceSettings, make_component: Callable[[], Component]) -> None:
-    """The whole life of a service process: logging, tracing, serve, drain."""
+    """The whole life of a service process: logging, tracing, metrics, serve, drain."""
     configure_logging(service, settings.log_level, settings.log_format)
     telemetry.configure_tracing(service)
+    metrics.configure_metrics(service, settings.host, settings.metrics_port)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_until_signal(make_component, settings))

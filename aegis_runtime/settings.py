@@ -20,6 +20,10 @@ class ServiceSettings(BaseSettings):
     log_format: str = Field(
         "json", pattern="^(json|text)$", description="json for machines, text for people."
     )
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="HTTP port of the Prometheus `/metrics` endpoint on "
+        "HOST; unset: none (OTLP export is OTEL_METRICS_EXPORTER's).",
+    )
     grace_period_s: float = Field(
         20.0,
         gt=0,

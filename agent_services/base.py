@@ -48,6 +48,12 @@ class Agent(abc.ABC):
     @abc.abstractmethod
     def describe(self) -> AgentDescription: ...
 
+    def drift(self) -> dict[str, float]:
+        """Population stability index of each watched quantity (its risk, its main features)
+        over the latest logins against the model's training window; empty where the agent
+        watches none (no trained reference, or too few logins yet)."""
+        return {}
+
     def no_model(self, detail: str) -> AgentSignal:
         """The signal of an agent whose model is absent: missing, not failed."""
         return AgentSignal(agent=self.name, status=SignalStatus.NO_MODEL, detail=detail)

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -14,6 +14,9 @@ from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, Reason, Si
 from aegis_runtime.artifacts import Artifact, ArtifactError, import_for_artifact
 from agent_services.detection_features import FEATURE_NAMES, FEATURES, DetectionFeatures
 from agent_services.trained import TrainedModelAgent
+
+if TYPE_CHECKING:
+    from agent_services.drift import DriftWindow
 
 MODEL_FILE = "model.json"
 # Reasons: the features that pushed the margin up most, each by at least this many log-odds.
@@ -41,6 +44,9 @@ class DetectionMetadata(BaseModel):
 
     features: list[str]
     calibration: Calibration
+    # Histograms of the training window (agent_services.drift); models trained before it was
+    # stored have none, and report no drift.
+    drift_reference: dict[str, Any] | None = None
 
 
 class DetectionScorer:
@@ -58,6 +64,8 @@ class DetectionScorer:
         self.support = numpy.asarray(calibration.support)
         self.model_version = model_version
         self.features = DetectionFeatures()
+        # The latest logins' risk and main features, for drift (set by read_model).
+        self.drift: DriftWindow | None = None
 
     def assess_batch(
         self, requests: Sequence[tuple[LoginEvent, LoginContext]], agent: str
@@ -81,6 +89,8 @@ class DetectionScorer:
         margins = contributions.sum(axis=1)
         risks = np.interp(margins, self.knots, self.probabilities)
         supports = np.interp(margins, self.knots, self.support)
+        if self.drift is not None:
+            self.drift.observe(risks, rows)
         return [
             AgentSignal(
                 agent=agent,
@@ -157,6 +167,15 @@ class DetectionAgent(TrainedModelAgent):
         self.scorer = DetectionScorer(
             booster, metadata.calibration, artifact.metadata.model_version, numpy, xgboost
         )
+        if metadata.drift_reference is not None:
+            # Imported here: it needs numpy, which only the detection extra brings.
+            from agent_services.drift import DriftReference, DriftWindow
+
+            try:
+                reference = DriftReference.model_validate(metadata.drift_reference)
+                self.scorer.drift = DriftWindow(reference, FEATURE_NAMES)
+            except ValueError as exc:  # a ValidationError, or a feature this code lacks
+                raise ArtifactError(f"{self.model_dir / 'metadata.json'}: {exc}") from exc
         return booster
 
     def score_batch(
@@ -164,6 +183,11 @@ class DetectionAgent(TrainedModelAgent):
     ) -> list[AgentSignal]:
         assert self.scorer is not None  # read_model sets it with the artifact
         return self.scorer.assess_batch(requests, self.name)
+
+    def drift(self) -> dict[str, float]:
+        if self.scorer is None or self.scorer.drift is None:
+            return {}
+        return self.scorer.drift.psi_by_quantity()
 
 
 def make_agent(model_dir: Path) -> DetectionAgent:

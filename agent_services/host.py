@@ -18,6 +18,7 @@ from aegis_runtime.errors import InvalidArgument, grpc_errors
 from aegis_runtime.server import ServiceBinding
 from aegis_runtime.settings import ServiceSettings
 from agent_services.base import Agent
+from agent_services.instruments import AgentInstruments
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
+        self.metrics = AgentInstruments(agent)
 
     @grpc_errors
     async def Assess(
@@ -83,7 +85,9 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             assessed = [self._assess_alone(event, context) for event, context in requests]
         by_index.update(zip(readable, assessed, strict=True))
         signals = [by_index[index] for index in range(len(items))]
-        elapsed_ms = (time.perf_counter() - started) * 1000
+        elapsed_s = time.perf_counter() - started
+        self.metrics.assessed(len(requests), elapsed_s)
+        elapsed_ms = elapsed_s * 1000
         for signal in signals:
             signal.latency_ms = elapsed_ms
         return signals

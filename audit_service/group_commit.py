@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from aegis.v1 import common_pb2
 from aegis_runtime.errors import ServiceError, Unavailable
+from audit_service import instruments
 from audit_service.index_rows import IndexedEntry, indexed_entry
 from audit_service.log.chain import canonical_record
 from audit_service.storage import RecordResult
@@ -116,6 +118,7 @@ class GroupCommitter:
 
     async def _commit_batch(self, batch: list[_Queued]) -> None:
         pending = [entry for entry, _ in batch]
+        started = time.perf_counter()
         try:
             if self.failure is not None:
                 raise self.failure
@@ -133,6 +136,7 @@ class GroupCommitter:
                 # Callers may have given up (deadline); their futures' errors are logged above.
                 future.exception()
         else:
+            instruments.committed(len(pending), time.perf_counter() - started)
             self.commit_count += 1
             for (_, future), result in zip(batch, results, strict=True):
                 if isinstance(result, ServiceError):

@@ -20,6 +20,7 @@ from aegis_runtime.errors import (
     error_fields,
     grpc_errors,
 )
+from audit_service import instruments
 from audit_service.log.proofs import proof_to_message
 from audit_service.repeats import recorded_decisions
 from audit_service.reviews import ReviewDesk, Verdict
@@ -182,16 +183,22 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     ) -> list[audit_pb2.GetContextResponse]:
         """Each login's context and, where its event was decided before, that decision: the
         router then answers with it and asks no agent."""
+        started = time.perf_counter()
         contexts, claims = await self.store.contexts_and_claims(
             queries, [r.event_id for r in requests if r.event_id]
         )
         decided = await recorded_decisions(
             self.store, claims, [(r.event_id, r.event_digest) for r in requests]
         )
-        return [
+        replies = [
             audit_pb2.GetContextResponse(context=context_to_proto(c), decided=d)
             for c, d in zip(contexts, decided, strict=True)
         ]
+        instruments.contexts_served(
+            len(contexts), sum(len(c.history) + len(c.neighbors) for c in contexts),
+            time.perf_counter() - started,
+        )
+        return replies
 
     @grpc_errors
     async def GetDecision(
@@ -227,6 +234,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self, request: audit_pb2.VerifyRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.VerifyResponse:
         report = await self.store.verify()
+        instruments.verified([p.kind for p in report.problems])
         return audit_pb2.VerifyResponse(
             ok=report.ok,
             records_checked=report.records_checked,
@@ -295,6 +303,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                 review_id=request.review_id,
             )
         )
+        instruments.reviewed(decided.review, decided.duplicate)
         return audit_pb2.DecideReviewResponse(
             review=decided.review, audit_ref=decided.audit_ref, duplicate=decided.duplicate
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +80,12 @@ def _agent(entry: AgentEntry) -> AgentServicer:
     return AgentServicer(agent)
 
 
-async def measure(state: Path, events: int) -> dict[str, Any]:
+async def measure(
+    state: Path, events: int, on_score: Callable[[int], None] = lambda index: None
+) -> dict[str, Any]:
     """The same validation, agents, combination, policy and durable audit as the mesh, with
-    every hop a Python call: what the mesh would cost without its network hops."""
+    every hop a Python call: what the mesh would cost without its network hops. `on_score`
+    is told the index of each Score before it starts (bench.metrics_cost marks its warm-up)."""
     store = EmbeddedAuditStore(AuditSettings(data_dir=state, writer_id="bench-inprocess"))
     await store.start()
     settings = RouterSettings()
@@ -97,7 +100,8 @@ async def measure(state: Path, events: int) -> dict[str, Any]:
     latencies = []
     degraded = 0
     try:
-        for _ in range(events):
+        for index in range(events):
+            on_score(index)
             started = time.perf_counter()
             scored = await scorer.score(
                 population.next_login(), Deadline.after(1.0), scorer.live_window()

@@ -43,7 +43,7 @@ from aegis_mesh.cluster import (
     router_address,
 )
 from audit_service.settings import AuditSettings
-from bench import history, inprocess
+from bench import history, inprocess, metrics_cost
 from bench.capacity import DEFINITION, capacity, shortfalls
 from bench.ceiling import ceiling_cluster
 from bench.cpu import CpuMeter
@@ -353,6 +353,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     results["audit_commit"] = asyncio.run(
         inprocess.audit_commit_rate(state / "audit-commit", records=500 if args.smoke else 5000)
+    )
+    # The smoke times only the recording (no models to load in its children).
+    results["metrics_cost"] = metrics_cost.measure(
+        state / "metrics-cost", rounds=1 if args.smoke else 3,
+        events=200 if args.smoke else 1500, instruments=args.smoke,
     )
     results["network_batch32"] = inprocess.network_batch_latency(
         args.model_dir, rounds=5 if args.smoke else 300, events=500 if args.smoke else 20_000

@@ -46,9 +46,11 @@ def service_settings(
 
 
 def otel_environment(config: DeployConfig) -> dict[str, Any]:
-    """OpenTelemetry's standard variables: OTLP to the sidecar, sampled at the root."""
+    """OpenTelemetry's standard variables: traces and metrics over OTLP to the sidecar,
+    traces sampled at the root."""
     return {
         "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_METRICS_EXPORTER": "otlp",
         "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP_ENDPOINT,
         "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
         "OTEL_TRACES_SAMPLER_ARG": f"{config.trace_sample_ratio:g}",

@@ -1,8 +1,9 @@
 """Least-privilege roles: per service, an execution role (pull its own image, write its own
-logs) and a task role (export traces; storage for the audit service only)."""
+logs) and a task role (export traces and metrics; storage for the audit service only)."""
 
 from __future__ import annotations
 
+from ecs.alarms import METRICS_LOG_GROUP
 from ecs.cfn import Json, get_att, policy_document, ref, sub
 from ecs.services import DeployedService
 
@@ -15,6 +16,14 @@ ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 # What the X-Ray exporter of the collector sidecar calls; X-Ray has no resource-level scoping.
 TRACE_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
+# What the collector's CloudWatch (embedded metric format) exporter calls, on its log group.
+METRIC_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups",
+                  "logs:DescribeLogStreams", "logs:PutLogEvents")
+
+
+def metrics_log_group_arn() -> Json:
+    return sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:"
+               f"log-group:{METRICS_LOG_GROUP}:*")
 
 
 def repository_arn(service: DeployedService) -> Json:
@@ -65,9 +74,13 @@ def execution_role(
 
 
 def task_role(service: DeployedService, storage_statements: list[Json]) -> Json:
-    """The role the service's code runs as: traces, plus `storage_statements` (audit only)."""
+    """The role the service's code runs as: traces and metrics, plus `storage_statements`
+    (audit only)."""
     policies = [{"PolicyName": "export-traces",
-                 "PolicyDocument": policy_document([_allow(TRACE_ACTIONS, "*")])}]
+                 "PolicyDocument": policy_document([_allow(TRACE_ACTIONS, "*")])},
+                {"PolicyName": "export-metrics",
+                 "PolicyDocument": policy_document(
+                     [_allow(METRIC_ACTIONS, metrics_log_group_arn())])}]
     if storage_statements:
         policies.append({"PolicyName": "audit-storage",
                          "PolicyDocument": policy_document(storage_statements)})

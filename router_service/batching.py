@@ -24,7 +24,7 @@ import contextvars
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -69,6 +69,12 @@ class Batched(Generic[Result]):
     answered_at: float
 
 
+class BatchObserver(Protocol):
+    """Told of every batch call: its size and how long each of its items waited (seconds)."""
+
+    def sent(self, size: int, waits: Sequence[float]) -> None: ...
+
+
 @dataclass(slots=True)
 class _Waiting(Generic[Item, Result]):
     item: Item
@@ -96,10 +102,12 @@ class Batcher(Generic[Item, Result]):
     def __init__(
         self, send: SendBatch[Item, Result], limits: BatchLimits,
         size: Callable[[Item], int] | None = None,
+        observer: BatchObserver | None = None,
     ) -> None:
         self._send = send
         self.limits = limits
         self._size = size
+        self._observer = observer
         self._queue: collections.deque[_Waiting[Item, Result]] = collections.deque()
         self._in_flight = 0
         # Armed while queued requests gather for a call (only while another is in flight).
@@ -127,7 +135,9 @@ class Batcher(Generic[Item, Result]):
         expiry = loop.call_later(budget_s, _expire, future)
         future.add_done_callback(lambda _: expiry.cancel())
         now = loop.time()
-        self._queue.append(_Waiting(item, now, now + budget_s, future, contextvars.copy_context()))
+        self._queue.append(
+            _Waiting(item, now, now + budget_s, future, contextvars.copy_context())
+        )
         self._dispatch()
         return future
 
@@ -182,7 +192,10 @@ class Batcher(Generic[Item, Result]):
 
     async def _call(self, batch: list[_Waiting[Item, Result]]) -> None:
         loop = asyncio.get_running_loop()
-        timeout_s = max(w.expires_at for w in batch) - loop.time()
+        now = loop.time()
+        timeout_s = max(w.expires_at for w in batch) - now
+        if self._observer is not None:
+            self._observer.sent(len(batch), [now - w.queued_at for w in batch])
         try:
             results = await self._send([w.item for w in batch], timeout_s)
             if len(results) != len(batch):

@@ -19,6 +19,7 @@ from aegis_domain.types import AgentSignal, SignalStatus
 from aegis_runtime.telemetry import batch_call_span, method_path
 from router_service.batching import Batched, Batcher, BatchLimits, BatchSizeMismatch
 from router_service.deadline import Deadline
+from router_service.instruments import BatchInstruments
 from router_service.wire import BatchFraming, raw_request_method
 
 ASSESS_BATCH = method_path(
@@ -63,7 +64,8 @@ class AgentClient:
         self.stub = stub
         # Items are framed AssessRequests (wire.BatchFraming): one serialization per Score.
         self.batcher: Batcher[bytes, common_pb2.AgentSignal] = Batcher(
-            self._assess_batch, limits or BatchLimits(), size=len
+            self._assess_batch, limits or BatchLimits(), size=len,
+            observer=BatchInstruments(entry.name),
         )
 
     async def _assess_batch(

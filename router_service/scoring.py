@@ -24,13 +24,14 @@ from aegis_domain.convert import (
 from aegis_domain.digest import event_digest
 from aegis_domain.types import AgentSignal, Reason, Velocity
 from aegis_domain.validation import TimeWindow, validate_event
-from aegis_runtime.errors import AlreadyExists, Unavailable
+from aegis_runtime.errors import AlreadyExists, ServiceError, Unavailable
 from aegis_runtime.logging import Throttled, current_trace_id
 from aegis_runtime.telemetry import batch_call_span, method_path
 from router_service.batching import Batched, Batcher, BatchSizeMismatch
 from router_service.combine import Combiner, combine
 from router_service.deadline import Deadline
 from router_service.fanout import AgentClient, assess_all
+from router_service.instruments import BatchInstruments, RouterInstruments
 from router_service.policy import Policy, PolicyInputs
 from router_service.settings import RouterSettings
 from router_service.wire import BatchFraming, raw_request_method
@@ -127,13 +128,14 @@ class Scorer:
         self.agents = agents
         self.weights = {c.entry.name: c.entry.weight for c in agents}
         self.required = frozenset(c.entry.name for c in agents if c.entry.required)
+        self.metrics = RouterInstruments([c.entry.name for c in agents])
         limits = settings.batch_limits()
         self.contexts: Batcher[audit_pb2.GetContextRequest, audit_pb2.GetContextResponse] = Batcher(
-            self._get_contexts, limits
+            self._get_contexts, limits, observer=BatchInstruments("context")
         )
         # Items are framed RecordRequests (wire.BatchFraming).
         self.records: Batcher[bytes, audit_pb2.RecordResult] = Batcher(
-            self._record_batch, limits, size=len
+            self._record_batch, limits, size=len, observer=BatchInstruments("record")
         )
 
     def live_window(self) -> TimeWindow:
@@ -147,6 +149,22 @@ class Scorer:
     async def score(
         self, event: common_pb2.LoginEvent, deadline: Deadline, window: TimeWindow,
         *, bulk: bool = False,
+    ) -> Scored:
+        """_score, measured: once per Score, however many record attempts it took."""
+        started = time.perf_counter()
+        self.metrics.in_flight += 1
+        try:
+            scored = await self._score(event, deadline, window, bulk)
+        except ServiceError as exc:
+            self.metrics.failed(exc, started)
+            raise
+        finally:
+            self.metrics.in_flight -= 1
+        self.metrics.scored(scored.decision, scored.repeat, started)
+        return scored
+
+    async def _score(
+        self, event: common_pb2.LoginEvent, deadline: Deadline, window: TimeWindow, bulk: bool
     ) -> Scored:
         """Raises InvalidArgument for a bad event, Unavailable when it cannot be audited,
         AlreadyExists when its event id was decided for another login. An event id decided

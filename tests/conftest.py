@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from opentelemetry import trace
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from aegis_runtime.metrics import views
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RBA_DIR = REPO_ROOT.parent / "shared" / "data" / "rba"
@@ -19,6 +23,10 @@ SPANS = InMemorySpanExporter()
 _provider = TracerProvider()
 _provider.add_span_processor(SimpleSpanProcessor(SPANS))
 trace.set_tracer_provider(_provider)
+# Likewise one meter provider: every test that serves records metrics (so a fault in the
+# instruments fails the test that reaches it), and a test can read them.
+METRICS = InMemoryMetricReader()
+metrics.set_meter_provider(MeterProvider([METRICS], views=views()))
 
 
 # The caller's cluster settings (a developer's second cluster, say) must not reach the tests:
@@ -37,6 +45,19 @@ def no_caller_cluster_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def spans() -> InMemorySpanExporter:
     SPANS.clear()
     return SPANS
+
+
+def metric_points(name: str) -> list[tuple[dict[str, object], float]]:
+    """(attributes, value) of each point of the OpenTelemetry metric `name` so far: a
+    counter's total, a histogram's count."""
+    data = METRICS.get_metrics_data()
+    return [
+        (dict(point.attributes or {}), getattr(point, "value", getattr(point, "count", 0)))
+        for resource in (data.resource_metrics if data else [])
+        for scope in resource.scope_metrics
+        for metric in scope.metrics if metric.name == name
+        for point in metric.data.data_points
+    ]
 
 
 @pytest.fixture

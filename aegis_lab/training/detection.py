@@ -18,6 +18,10 @@ from aegis_lab.training.publish import json_bytes, publish
 from aegis_runtime.artifacts import METADATA_FILE
 from agent_services.detection import MODEL_FILE
 from agent_services.detection_features import FEATURE_NAMES
+from agent_services.drift import RISK, DriftReference, build_reference
+
+# Features whose drift the agent watches beside its risk: the model's most used (by gain).
+DRIFT_FEATURES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,7 @@ class TrainedDetection:
     booster: xgboost.Booster
     calibration: Isotonic
     metrics: dict[str, Any]
+    drift_reference: DriftReference
 
 
 class _EachRound(xgboost.callback.TrainingCallback):
@@ -103,7 +108,21 @@ def train(data: WorldData, params: DetectionParams, seed: int,
                  "fit_attacks": int(data.label[fit].sum()),
                  "holdout_attacks": int(labels.sum())},
     }
-    return TrainedDetection(booster, calibration, metrics)
+    return TrainedDetection(
+        booster, calibration, metrics, drift_reference(booster, data.features[holdout], risks)
+    )
+
+
+def drift_reference(
+    booster: xgboost.Booster, features: np.ndarray, risks: np.ndarray
+) -> DriftReference:
+    """Histograms of the risk and of the DRIFT_FEATURES most used features over the holdout
+    logins of the training window: what the agent compares its latest logins with."""
+    gain = booster.get_score(importance_type="total_gain")
+    main = sorted(gain, key=lambda name: gain[name], reverse=True)[:DRIFT_FEATURES]
+    return build_reference(
+        {RISK: risks, **{name: features[:, FEATURE_NAMES.index(name)] for name in main}}
+    )
 
 
 def save(model_dir: Path, trained: TrainedDetection, data: WorldData, params: DetectionParams,
@@ -126,6 +145,7 @@ def save(model_dir: Path, trained: TrainedDetection, data: WorldData, params: De
         "params": asdict(params),
         "calibration": trained.calibration.to_json(),
         "metrics": trained.metrics,
+        "drift_reference": trained.drift_reference.model_dump(),
     }
     model = trained.booster.save_raw(raw_format="json")
     publish(model_dir, {MODEL_FILE: bytes(model), METADATA_FILE: json_bytes(metadata)})

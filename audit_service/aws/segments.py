@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from audit_service import instruments
 from audit_service.aws.clients import Retrier, error_code
 from audit_service.log.layout import CHECKPOINT_ROOT, ROOT, SegmentName, parse_segment_key
 
@@ -38,10 +39,11 @@ class S3Log:
         """Create `key` holding `body`. A key that exists with these bytes is this very write
         (an attempt that landed though its answer was lost); with others, ObjectExists."""
         try:
-            self._retrier.call(
-                self._s3.put_object, Bucket=self.bucket, Key=key, Body=body,
-                IfNoneMatch="*", deadline=deadline,
-            )
+            with instruments.storage_write("put"):
+                self._retrier.call(
+                    self._s3.put_object, Bucket=self.bucket, Key=key, Body=body,
+                    IfNoneMatch="*", deadline=deadline,
+                )
         except Exception as exc:
             if error_code(exc) not in ("PreconditionFailed", "ConditionalRequestConflict"):
                 raise

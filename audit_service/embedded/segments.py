@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from audit_service import instruments
 from audit_service.log.layout import ROOT, SegmentName, parse_segment_key
 
 
@@ -111,4 +112,5 @@ def append_durably(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
-    os.fsync(fd)
+    with instruments.storage_write("fsync"):
+        os.fsync(fd)

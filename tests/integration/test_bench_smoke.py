@@ -48,3 +48,4 @@ def test_bench_harness_runs_every_phase_and_reports_every_target(tmp_path: Path)
     # store itself: whether a loaded machine's GetContext met its deadline is the bench's figure).
     assert population["served_context"]["history"]["p50"] >= 25
     assert results["in_process"]["latency_ms"]["n"] > 0
+    assert results["metrics_cost"]["median_on_us"] > 0

@@ -23,7 +23,9 @@ from ecs.iam import (
     ECR_PULL_ACTIONS,
     ECR_TOKEN_ACTIONS,
     LOG_ACTIONS,
+    METRIC_ACTIONS,
     TRACE_ACTIONS,
+    metrics_log_group_arn,
     repository_arn,
 )
 from ecs.render import TEMPLATE, stale_files
@@ -312,6 +314,7 @@ def test_traces_are_exported_over_otlp_to_the_collector_sidecar(
     for service in services:
         env = environment(app_container(resources, service))
         assert env["OTEL_TRACES_EXPORTER"] == "otlp"
+        assert env["OTEL_METRICS_EXPORTER"] == "otlp"
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://127.0.0.1:4317"
         assert env["OTEL_RESOURCE_ATTRIBUTES"] == "deployment.environment=prod"
         containers = resources[ids(service).task_definition]["Properties"][
@@ -360,7 +363,7 @@ def test_execution_roles_pull_only_their_image_and_write_only_their_logs(
         ), service.name
 
 
-def test_task_roles_grant_only_traces_and_storage_only_to_audit(
+def test_task_roles_grant_only_traces_metrics_and_storage_only_to_audit(
     resources: dict[str, Any], services: list[DeployedService]
 ) -> None:
     storage = set()
@@ -369,7 +372,8 @@ def test_task_roles_grant_only_traces_and_storage_only_to_audit(
             storage |= pairs(statement["Action"], resource)
     assert any(action == "s3:PutObject" for action, _ in storage)
     for service in services:
-        expected = pairs(TRACE_ACTIONS, "*") | (storage if service.name == AUDIT else set())
+        expected = (pairs(TRACE_ACTIONS, "*") | pairs(METRIC_ACTIONS, metrics_log_group_arn())
+                    | (storage if service.name == AUDIT else set()))
         assert grants(resources[ids(service).task_role]) == expected, service.name
 
 

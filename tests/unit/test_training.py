@@ -47,6 +47,13 @@ def test_train_publishes_versioned_artifacts_the_services_load(
     detection = DetectionAgent(models / "detection")
     detection.load()
     assert detection.describe().ready
+    # The risk and the main features of the training window, kept for drift.
+    reference = metadata["drift_reference"]
+    assert reference["edges"].keys() == reference["shares"].keys()
+    assert "risk" in reference["shares"] and len(reference["shares"]) == 6
+    assert all(abs(sum(shares) - 1) < 1e-9 for shares in reference["shares"].values())
+    assert detection.scorer is not None and detection.scorer.drift is not None
+    assert detection.drift() == {}  # no login seen yet
     behavior = BehaviorAgent(models / "behavior")
     behavior.load()
     assert behavior.population.version.startswith(report["versions"]["behavior"])
