@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from aegis.v1 import common_pb2 as pb
+from aegis_domain.login_history import COLUMNS, LoginHistory
 from aegis_domain.types import (
     Action,
     AgentSignal,
@@ -125,12 +127,26 @@ def velocity_from_proto(v: pb.Velocity) -> Velocity:
     )
 
 
-def context_from_proto(msg: pb.LoginContext) -> LoginContext:
-    return LoginContext(
-        history=[
+def history_from_proto(msg: pb.LoginContext) -> Sequence[PastLogin]:
+    """The context's past logins: columns, one C-level copy each; or, in the context of a
+    record written before LoginHistory existed, its PastLogin messages."""
+    if msg.history:
+        return [
             PastLogin(event=event_from_proto(p.event), action=_ACTIONS[p.action], risk=p.risk)
             for p in msg.history
-        ],
+        ]
+    columns = msg.past_logins
+    return LoginHistory(*(tuple(getattr(columns, name)) for name in COLUMNS))
+
+
+def history_to_proto(history: Sequence[PastLogin]) -> pb.LoginHistory:
+    columns = LoginHistory.of(history)
+    return pb.LoginHistory(**{name: getattr(columns, name) for name in COLUMNS})
+
+
+def context_from_proto(msg: pb.LoginContext) -> LoginContext:
+    return LoginContext(
+        history=history_from_proto(msg),
         neighbors=[
             Neighbor(
                 link=_LINK_KINDS[n.link],
@@ -154,10 +170,7 @@ def context_from_proto(msg: pb.LoginContext) -> LoginContext:
 def context_to_proto(ctx: LoginContext) -> pb.LoginContext:
     v = ctx.velocity
     return pb.LoginContext(
-        history=[
-            pb.PastLogin(event=event_to_proto(p.event), action=int(p.action), risk=p.risk)
-            for p in ctx.history
-        ],
+        past_logins=history_to_proto(ctx.history),
         neighbors=[
             pb.Neighbor(
                 link=int(n.link),
