@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import overload
 
 from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
@@ -135,8 +136,7 @@ def history_from_proto(msg: pb.LoginContext) -> Sequence[PastLogin]:
             PastLogin(event=event_from_proto(p.event), action=_ACTIONS[p.action], risk=p.risk)
             for p in msg.history
         ]
-    columns = msg.past_logins
-    return LoginHistory(*(tuple(getattr(columns, name)) for name in COLUMNS))
+    return LoginHistory(msg.past_logins)
 
 
 def history_to_proto(history: Sequence[PastLogin]) -> pb.LoginHistory:
@@ -144,21 +144,54 @@ def history_to_proto(history: Sequence[PastLogin]) -> pb.LoginHistory:
     return pb.LoginHistory(**{name: getattr(columns, name) for name in COLUMNS})
 
 
+class _Neighbors(Sequence[Neighbor]):
+    """A context's neighbours, converted on first use: agents that ignore the graph (geo,
+    behavior) never pay for it."""
+
+    def __init__(self, messages: Sequence[pb.Neighbor]) -> None:
+        self._messages = messages
+        self._converted: list[Neighbor] | None = None
+
+    def _list(self) -> list[Neighbor]:
+        if self._converted is None:
+            self._converted = [
+                Neighbor(
+                    link=_LINK_KINDS[n.link],
+                    user_id=n.user_id,
+                    logins=n.logins,
+                    failures=n.failures,
+                    flagged=n.flagged,
+                    max_risk=n.max_risk,
+                    last_seen=timestamp_to_seconds(n.last_seen),
+                )
+                for n in self._messages
+            ]
+        return self._converted
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    @overload
+    def __getitem__(self, index: int) -> Neighbor: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Neighbor]: ...
+
+    def __getitem__(self, index: int | slice) -> Neighbor | Sequence[Neighbor]:
+        return self._list()[index]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return self._list() == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # equal to lists, which are not hashable
+
+
 def context_from_proto(msg: pb.LoginContext) -> LoginContext:
     return LoginContext(
         history=history_from_proto(msg),
-        neighbors=[
-            Neighbor(
-                link=_LINK_KINDS[n.link],
-                user_id=n.user_id,
-                logins=n.logins,
-                failures=n.failures,
-                flagged=n.flagged,
-                max_risk=n.max_risk,
-                last_seen=timestamp_to_seconds(n.last_seen),
-            )
-            for n in msg.neighbors
-        ],
+        neighbors=_Neighbors(msg.neighbors),
         velocity=velocity_from_proto(msg.velocity),
         device_users=msg.device_users,
         ip_users=msg.ip_users,

@@ -8,56 +8,72 @@ pays for the objects only when it asks for them.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields
 from itertools import compress
+from types import SimpleNamespace
 from typing import Any, overload
 
 from aegis_domain.types import Action, AuthMethod, DeviceType, LoginEvent, PastLogin
 
+# The columns, in LoginEvent's field order and then the decision's (aegis.v1.LoginHistory).
+COLUMNS = (
+    "event_id", "timestamp", "user_id", "ip", "session_id", "device_id", "country", "region",
+    "city", "asn", "user_agent", "browser", "os", "device_type", "login_successful",
+    "round_trip_time_ms", "auth_method", "failed_attempts_before", "latitude", "longitude",
+    "accuracy_radius_km", "action", "risk",
+)
+# Optional floats are NaN in a column and None in a LoginEvent.
+OPTIONAL_COLUMNS = ("round_trip_time_ms", "latitude", "longitude", "accuracy_radius_km")
 
-@dataclass(frozen=True, slots=True, eq=False)
+
 class LoginHistory(Sequence[PastLogin]):
     """Past logins, most recent first: entry i of every column belongs to login i.
 
-    Enums are held as their int values; LoginEvent's optional floats as NaN where absent.
+    Enums are held as their int values; LoginEvent's optional floats as NaN where absent. A
+    column is read from its source when first asked for and kept: an agent pays only for the
+    columns it reads, and a selection (`select`) only for the columns read of it.
     """
 
-    event_id: Sequence[str] = ()
-    timestamp: Sequence[float] = ()
-    user_id: Sequence[str] = ()
-    ip: Sequence[str] = ()
-    session_id: Sequence[str] = ()
-    device_id: Sequence[str] = ()
-    country: Sequence[str] = ()
-    region: Sequence[str] = ()
-    city: Sequence[str] = ()
-    asn: Sequence[int] = ()
-    user_agent: Sequence[str] = ()
-    browser: Sequence[str] = ()
-    os: Sequence[str] = ()
-    device_type: Sequence[int] = ()
-    login_successful: Sequence[bool] = ()
-    round_trip_time_ms: Sequence[float] = ()
-    auth_method: Sequence[int] = ()
-    failed_attempts_before: Sequence[int] = ()
-    latitude: Sequence[float] = ()
-    longitude: Sequence[float] = ()
-    accuracy_radius_km: Sequence[float] = ()
-    action: Sequence[int] = ()
-    risk: Sequence[float] = ()
+    # The columns, as attributes (filled by __getattr__ on first use).
+    event_id: Sequence[str]
+    timestamp: Sequence[float]
+    user_id: Sequence[str]
+    ip: Sequence[str]
+    session_id: Sequence[str]
+    device_id: Sequence[str]
+    country: Sequence[str]
+    region: Sequence[str]
+    city: Sequence[str]
+    asn: Sequence[int]
+    user_agent: Sequence[str]
+    browser: Sequence[str]
+    os: Sequence[str]
+    device_type: Sequence[int]
+    login_successful: Sequence[bool]
+    round_trip_time_ms: Sequence[float]
+    auth_method: Sequence[int]
+    failed_attempts_before: Sequence[int]
+    latitude: Sequence[float]
+    longitude: Sequence[float]
+    accuracy_radius_km: Sequence[float]
+    action: Sequence[int]
+    risk: Sequence[float]
+
+    def __init__(self, source: Any, rows: Sequence[int] | None = None) -> None:
+        """source: anything with the COLUMNS as attributes of equal length (an
+        aegis.v1.LoginHistory message is read in place), or, with rows, a LoginHistory;
+        rows: the logins of source kept, in order (all when None)."""
+        self._source = source
+        self._rows = rows
 
     @classmethod
     def from_logins(cls, logins: Iterable[PastLogin]) -> LoginHistory:
         """The columns of PastLogin objects (what producers and tests hold)."""
-        rows = [
-            (*_event_row(p.event), int(p.action), p.risk)
-            for p in logins
-        ]
-        if not rows:
-            return cls()
-        return cls(*(tuple(column) for column in zip(*rows, strict=True)))
+        rows = [(*_event_row(p.event), int(p.action), p.risk) for p in logins]
+        columns = zip(*rows, strict=True) if rows else itertools.repeat((), len(COLUMNS))
+        return cls(SimpleNamespace(**dict(zip(COLUMNS, columns, strict=True))))
 
     @classmethod
     def of(cls, history: Sequence[PastLogin]) -> LoginHistory:
@@ -65,16 +81,21 @@ class LoginHistory(Sequence[PastLogin]):
         return history if isinstance(history, LoginHistory) else cls.from_logins(history)
 
     def select(self, keep: Iterable[bool]) -> LoginHistory:
-        """The logins where `keep` is true, in order (one C-level compress per column)."""
-        mask = list(keep)
-        return LoginHistory(*(tuple(compress(column, mask)) for column in self.columns()))
+        """The logins where `keep` is true, in order."""
+        return LoginHistory(self, list(compress(itertools.count(), keep)))
 
-    def columns(self) -> list[Sequence[Any]]:
-        """Every column, in COLUMNS order (dataclasses.astuple would copy each element)."""
-        return [getattr(self, name) for name in COLUMNS]
+    def __getattr__(self, name: str) -> Sequence[Any]:
+        # Only for a column not read yet (and for nothing else: no recursion on _source).
+        if name not in _COLUMN_SET:
+            raise AttributeError(name)
+        column = getattr(self._source, name)
+        # One copy in C into Python values (a message's column would build a value per access).
+        column = tuple(column) if self._rows is None else tuple(map(column.__getitem__, self._rows))
+        self.__dict__[name] = column
+        return column  # type: ignore[no-any-return]
 
     def __len__(self) -> int:
-        return len(self.timestamp)
+        return len(self.timestamp) if self._rows is None else len(self._rows)
 
     @overload
     def __getitem__(self, index: int) -> PastLogin: ...
@@ -85,9 +106,12 @@ class LoginHistory(Sequence[PastLogin]):
     def __getitem__(self, index: int | slice) -> PastLogin | Sequence[PastLogin]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        row: list[Any] = [column[index] for column in self.columns()]
-        for name, decode in _DECODE.items():
-            row[_POSITION[name]] = decode(row[_POSITION[name]])
+        if self._rows is not None:
+            # One row of the source, without reading whole columns of the selection.
+            return self._source[self._rows[index]]  # type: ignore[no-any-return]
+        row = [getattr(self, name)[index] for name in COLUMNS]
+        for position, decode in _DECODE:
+            row[position] = decode(row[position])
         *event, action, risk = row
         return PastLogin(event=LoginEvent(*event), action=action, risk=risk)
 
@@ -101,22 +125,24 @@ class LoginHistory(Sequence[PastLogin]):
             return NotImplemented
         return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
 
-    __hash__ = None  # type: ignore[assignment]  # mutable-looking columns: not a dict key
+    __hash__ = None  # type: ignore[assignment]  # equal to lists, which are not hashable
+
+    def __repr__(self) -> str:
+        return f"LoginHistory({list(self)!r})"
 
 
-# The columns, in LoginEvent's field order and then the decision's.
-COLUMNS = tuple(f.name for f in fields(LoginHistory))
-_POSITION = {name: i for i, name in enumerate(COLUMNS)}
-# Optional floats are NaN in a column and None in a LoginEvent.
-OPTIONAL_COLUMNS = ("round_trip_time_ms", "latitude", "longitude", "accuracy_radius_km")
-# How a column's value becomes the LoginEvent's or PastLogin's (enums by dict: an Enum call per
-# value costs an order of magnitude more).
-_DECODE = {
-    "device_type": {member.value: member for member in DeviceType}.__getitem__,
-    "auth_method": {member.value: member for member in AuthMethod}.__getitem__,
-    "action": {member.value: member for member in Action}.__getitem__,
-    **dict.fromkeys(OPTIONAL_COLUMNS, lambda value: None if math.isnan(value) else value),
-}
+_COLUMN_SET = frozenset(COLUMNS)
+# How a column's value becomes the LoginEvent's or PastLogin's, by position in COLUMNS (enums by
+# dict: an Enum call per value costs an order of magnitude more).
+_DECODE = [
+    (COLUMNS.index(name), decode)
+    for name, decode in {
+        "device_type": {member.value: member for member in DeviceType}.__getitem__,
+        "auth_method": {member.value: member for member in AuthMethod}.__getitem__,
+        "action": {member.value: member for member in Action}.__getitem__,
+        **dict.fromkeys(OPTIONAL_COLUMNS, lambda value: None if math.isnan(value) else value),
+    }.items()
+]
 
 
 def _event_row(e: LoginEvent) -> tuple[Any, ...]:

@@ -125,7 +125,7 @@ class LoginContext:
     wire it is a columnar aegis_domain.login_history.LoginHistory."""
 
     history: Sequence[PastLogin] = field(default_factory=list)
-    neighbors: list[Neighbor] = field(default_factory=list)
+    neighbors: Sequence[Neighbor] = field(default_factory=list)
     velocity: Velocity = field(default_factory=Velocity)
     device_users: int = 0
     ip_users: int = 0

@@ -89,15 +89,25 @@ class Feature:
         """The event's value of this feature; "" when unknown."""
         return self.of(*(getattr(event, column) for column in self.columns))
 
+    def _of_key(self, key: tuple[Any, ...]) -> str:
+        return self.of(*key)
+
     def counts(self, history: LoginHistory) -> Counter[str]:
         """How many of the past logins show each known value: the raw columns are counted in C,
         and `of` runs once per distinct raw value, not per login."""
-        raw: list[Iterable[Any]] = [getattr(history, column) for column in self.columns]
-        if self.coarsen is not None:
-            raw = [self.coarsen(raw[0])]
+        raw_counts: Counter[Any]
+        if len(self.columns) == 1:
+            column: Iterable[Any] = getattr(history, self.columns[0])
+            if self.coarsen is not None:
+                column = self.coarsen(column)
+            raw_counts, of = Counter(column), self.of
+        else:
+            columns = [getattr(history, name) for name in self.columns]
+            raw_counts = Counter(zip(*columns, strict=True))
+            of = self._of_key
         counts: Counter[str] = Counter()
-        for key, logins in Counter(zip(*raw, strict=True)).items():
-            if value := self.of(*key):
+        for raw, logins in raw_counts.items():
+            if value := of(raw):
                 counts[value] += logins
         return counts
 

@@ -166,18 +166,13 @@ class DetectionFeatures:
         here = self.locator.locate(event)
         if here is None:
             return [MISSING, MISSING]
-        # Lazily, most recent first: only the few logins compared become objects.
-        located = list(itertools.islice(
-            ((past.event, there) for past in own
-             if (there := self.locator.locate(past.event)) is not None),
-            _COMPARE_LAST,
-        ))
+        located = list(itertools.islice(self.locator.located(own), _COMPARE_LAST))
         if not located:
             return [MISSING, MISSING]
         speeds = [
             here.clearance_km(there)
-            / (max(event.timestamp - past.timestamp, MIN_TRAVEL_GAP_S) / _HOUR_S)
-            for past, there in located
+            / (max(event.timestamp - timestamp, MIN_TRAVEL_GAP_S) / _HOUR_S)
+            for timestamp, there in located
         ]
         return [here.distance_km(located[0][1]), max(speeds)]
 

@@ -180,15 +180,10 @@ class GeoAgent(Agent):
     ) -> Travel | None:
         if position is None:
             return None
-        # Lazily, most recent first: only the few logins compared become objects.
-        located = (
-            (past.event, origin)
-            for past in own
-            if (origin := self.locator.locate(past.event)) is not None
-        )
         travels = []
-        for past, origin in itertools.islice(located, self.settings.compare_last):
-            gap_s = event.timestamp - past.timestamp
+        located = self.locator.located(own)
+        for timestamp, origin in itertools.islice(located, self.settings.compare_last):
+            gap_s = event.timestamp - timestamp
             clearance = position.clearance_km(origin)
             hours = max(gap_s, self.settings.min_gap_s) / 3600
             travels.append(
