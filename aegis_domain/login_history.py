@@ -61,12 +61,13 @@ class LoginHistory(Sequence[PastLogin]):
     action: Sequence[int]
     risk: Sequence[float]
 
-    def __init__(self, source: Any, rows: Sequence[int] | None = None) -> None:
+    def __init__(self, source: Any, keep: list[bool] | None = None) -> None:
         """source: anything with the COLUMNS as attributes of equal length (an
-        aegis.v1.LoginHistory message is read in place), or, with rows, a LoginHistory;
-        rows: the logins of source kept, in order (all when None)."""
+        aegis.v1.LoginHistory message is read in place), or, with keep, a LoginHistory;
+        keep: which logins of source are kept, one flag each (all when None)."""
         self._source = source
-        self._rows = rows
+        self._keep = keep
+        self._rows: list[int] | None = None
 
     @classmethod
     def from_logins(cls, logins: Iterable[PastLogin]) -> LoginHistory:
@@ -82,7 +83,7 @@ class LoginHistory(Sequence[PastLogin]):
 
     def select(self, keep: Iterable[bool]) -> LoginHistory:
         """The logins where `keep` is true, in order."""
-        return LoginHistory(self, list(compress(itertools.count(), keep)))
+        return LoginHistory(self, list(keep))
 
     def __getattr__(self, name: str) -> Sequence[Any]:
         # Only for a column not read yet (and for nothing else: no recursion on _source).
@@ -90,12 +91,12 @@ class LoginHistory(Sequence[PastLogin]):
             raise AttributeError(name)
         column = getattr(self._source, name)
         # One copy in C into Python values (a message's column would build a value per access).
-        column = tuple(column) if self._rows is None else tuple(map(column.__getitem__, self._rows))
+        column = tuple(column if self._keep is None else compress(column, self._keep))
         self.__dict__[name] = column
         return column  # type: ignore[no-any-return]
 
     def __len__(self) -> int:
-        return len(self.timestamp) if self._rows is None else len(self._rows)
+        return len(self.timestamp) if self._keep is None else self._keep.count(True)
 
     @overload
     def __getitem__(self, index: int) -> PastLogin: ...
@@ -106,8 +107,10 @@ class LoginHistory(Sequence[PastLogin]):
     def __getitem__(self, index: int | slice) -> PastLogin | Sequence[PastLogin]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        if self._rows is not None:
+        if self._keep is not None:
             # One row of the source, without reading whole columns of the selection.
+            if self._rows is None:
+                self._rows = list(compress(itertools.count(), self._keep))
             return self._source[self._rows[index]]  # type: ignore[no-any-return]
         row = [getattr(self, name)[index] for name in COLUMNS]
         for position, decode in _DECODE:
