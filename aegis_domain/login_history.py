@@ -72,7 +72,12 @@ class LoginHistory(Sequence[PastLogin]):
     @classmethod
     def from_logins(cls, logins: Iterable[PastLogin]) -> LoginHistory:
         """The columns of PastLogin objects (what producers and tests hold)."""
-        rows = [(*_event_row(p.event), int(p.action), p.risk) for p in logins]
+        return cls.from_rows([column_row(p) for p in logins])
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[tuple[Any, ...]]) -> LoginHistory:
+        """The columns of logins given as column_row tuples (what a server may keep, so as to
+        encode each past login once rather than once per context it appears in)."""
         columns = zip(*rows, strict=True) if rows else itertools.repeat((), len(COLUMNS))
         return cls(SimpleNamespace(**dict(zip(COLUMNS, columns, strict=True))))
 
@@ -148,13 +153,15 @@ _DECODE = [
 ]
 
 
-def _event_row(e: LoginEvent) -> tuple[Any, ...]:
+def column_row(past: PastLogin) -> tuple[Any, ...]:
+    """A past login's entry in each column, in COLUMNS order."""
+    e = past.event
     return (
         e.event_id, e.timestamp, e.user_id, e.ip, e.session_id, e.device_id, e.country,
         e.region, e.city, e.asn, e.user_agent, e.browser, e.os, int(e.device_type),
         e.login_successful, _nan(e.round_trip_time_ms), int(e.auth_method),
         e.failed_attempts_before, _nan(e.latitude), _nan(e.longitude),
-        _nan(e.accuracy_radius_km),
+        _nan(e.accuracy_radius_km), int(past.action), past.risk,
     )
 
 
