@@ -96,6 +96,9 @@ class Feature:
         """How many of the past logins show each known value: the raw columns are counted in C,
         and `of` runs once per distinct raw value, not per login."""
         raw_counts: Counter[Any]
+        if self.of is _same:
+            # The value is the column's own: counted entirely in C.
+            return Counter(filter(None, getattr(history, self.columns[0])))
         if len(self.columns) == 1:
             column: Iterable[Any] = getattr(history, self.columns[0])
             if self.coarsen is not None:
