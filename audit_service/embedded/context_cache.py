@@ -16,10 +16,11 @@ shared context suite.
 
 Memory: at most `max_rows` rows in all; the least recently used keys go first. A history
 row carries the user's login as its entries of the history columns, encoded once for every
-context it appears in (no more than the LoginEvent it is made from, about 1.5 KiB); a link row shares it or, when loaded
-from the index, is a tuple of about 300 bytes. Measured on the bench's realistic
-population (1,200 users, 30 days): 125,678 rows held for 2,627 keys took 79 MiB, about 120 KiB
-per active user; the default bound (1,000,000 rows) keeps it under about 1.5 GiB.
+context it appears in (no more than the LoginEvent it is made from, about 1.5 KiB); a link
+row shares it or, when loaded from the index, is a tuple of about 300 bytes. Measured on the
+bench's realistic population (1,200 users, 30 days): 125,678 rows held for 2,627 keys took
+79 MiB, about 120 KiB per active user; the default bound (1,000,000 rows) keeps it under about
+1.5 GiB.
 """
 
 from __future__ import annotations
