@@ -100,7 +100,7 @@ def history_cut(newest_first: Sequence[float], windows: ContextWindows,
 
 
 def assemble_context(
-    history: list[PastLogin],
+    history: Sequence[PastLogin],
     history_truncated: bool,
     by_link: dict[LinkKind, LinkNeighbors],
     velocity: Velocity,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import overload
 
 from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
@@ -11,6 +12,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from aegis.v1 import common_pb2 as pb
+from aegis_domain.login_history import COLUMNS, LoginHistory
 from aegis_domain.types import (
     Action,
     AgentSignal,
@@ -144,11 +146,35 @@ def velocity_from_proto(v: pb.Velocity) -> Velocity:
 
 
 def context_from_proto(msg: pb.LoginContext, prefix: str = "context") -> LoginContext:
-    """Raises InvalidArgument naming an enum field whose value this build does not know."""
+    """Raises InvalidArgument naming an enum field whose value this build does not know, or
+    history columns of different lengths."""
+    columns = msg.past_logins
+    if len({len(getattr(columns, name)) for name in COLUMNS}) > 1:
+        raise InvalidArgument(f"{prefix}.past_logins", "columns of different lengths")
     try:
+        _check_enums(msg)
         return _context_from_proto(msg)
     except KeyError:
         raise _unknown_enum(msg, prefix) from None
+
+
+# The history's enum columns, with the values this build knows.
+_ENUM_COLUMNS = (
+    ("device_type", _DEVICE_TYPES.keys()),
+    ("auth_method", _AUTH_METHODS.keys()),
+    ("action", _ACTIONS.keys()),
+)
+
+
+def _check_enums(msg: pb.LoginContext) -> None:
+    """Columns and neighbours are converted late, by the agents that read them: a value they
+    would choke on is found here, up front (KeyError, which context_from_proto names)."""
+    columns = msg.past_logins
+    for name, known in _ENUM_COLUMNS:
+        if not known >= set(getattr(columns, name)):
+            raise KeyError(name)
+    if not _LINK_KINDS.keys() >= {n.link for n in msg.neighbors}:
+        raise KeyError("link")
 
 
 def _unknown_enum(msg: Message, prefix: str) -> InvalidArgument:
@@ -180,24 +206,70 @@ def _find_unknown_enum(msg: Message, prefix: str) -> tuple[str, int] | None:
     return None
 
 
-def _context_from_proto(msg: pb.LoginContext) -> LoginContext:
-    return LoginContext(
-        history=[
+def history_from_proto(msg: pb.LoginContext) -> Sequence[PastLogin]:
+    """The context's past logins: columns, one C-level copy each; or, in the context of a
+    record written before LoginHistory existed, its PastLogin messages."""
+    if msg.history:
+        return [
             PastLogin(event=_event_from_proto(p.event), action=_ACTIONS[p.action], risk=p.risk)
             for p in msg.history
-        ],
-        neighbors=[
-            Neighbor(
-                link=_LINK_KINDS[n.link],
-                user_id=n.user_id,
-                logins=n.logins,
-                failures=n.failures,
-                flagged=n.flagged,
-                max_risk=n.max_risk,
-                last_seen=timestamp_to_seconds(n.last_seen),
-            )
-            for n in msg.neighbors
-        ],
+        ]
+    return LoginHistory(msg.past_logins)
+
+
+def history_to_proto(history: Sequence[PastLogin]) -> pb.LoginHistory:
+    columns = LoginHistory.of(history)
+    return pb.LoginHistory(**{name: getattr(columns, name) for name in COLUMNS})
+
+
+class _Neighbors(Sequence[Neighbor]):
+    """A context's neighbours, converted on first use: agents that ignore the graph (geo,
+    behavior) never pay for it."""
+
+    def __init__(self, messages: Sequence[pb.Neighbor]) -> None:
+        self._messages = messages
+        self._converted: list[Neighbor] | None = None
+
+    def _list(self) -> list[Neighbor]:
+        if self._converted is None:
+            self._converted = [
+                Neighbor(
+                    link=_LINK_KINDS[n.link],
+                    user_id=n.user_id,
+                    logins=n.logins,
+                    failures=n.failures,
+                    flagged=n.flagged,
+                    max_risk=n.max_risk,
+                    last_seen=timestamp_to_seconds(n.last_seen),
+                )
+                for n in self._messages
+            ]
+        return self._converted
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    @overload
+    def __getitem__(self, index: int) -> Neighbor: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Neighbor]: ...
+
+    def __getitem__(self, index: int | slice) -> Neighbor | Sequence[Neighbor]:
+        return self._list()[index]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return self._list() == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # equal to lists, which are not hashable
+
+
+def _context_from_proto(msg: pb.LoginContext) -> LoginContext:
+    return LoginContext(
+        history=history_from_proto(msg),
+        neighbors=_Neighbors(msg.neighbors),
         velocity=velocity_from_proto(msg.velocity),
         device_users=msg.device_users,
         ip_users=msg.ip_users,
@@ -209,10 +281,7 @@ def _context_from_proto(msg: pb.LoginContext) -> LoginContext:
 def context_to_proto(ctx: LoginContext) -> pb.LoginContext:
     v = ctx.velocity
     return pb.LoginContext(
-        history=[
-            pb.PastLogin(event=event_to_proto(p.event), action=int(p.action), risk=p.risk)
-            for p in ctx.history
-        ],
+        past_logins=history_to_proto(ctx.history),
         neighbors=[
             pb.Neighbor(
                 link=int(n.link),

@@ -4,10 +4,12 @@ happened (the countries themselves: aegis_domain.countries)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from aegis_domain.countries import csv_rows, load_countries
+from aegis_domain.login_history import LoginHistory
 from aegis_domain.types import LoginEvent
 
 HOSTING_ASNS_PATH = Path(__file__).with_name("data") / "hosting_asns.csv"
@@ -69,18 +71,40 @@ class Locator:
 
     def locate(self, event: LoginEvent) -> Position | None:
         """Precise when the event carries latitude/longitude, else its country's circle."""
-        if event.latitude is not None and event.longitude is not None:
-            radius = event.accuracy_radius_km
+        return self.place(event.latitude, event.longitude, event.accuracy_radius_km, event.country)
+
+    def place(
+        self, latitude: float | None, longitude: float | None, radius_km: float | None,
+        country: str,
+    ) -> Position | None:
+        """`locate` from the login's raw values."""
+        if latitude is not None and longitude is not None:
             return Position(
-                event.latitude,
-                event.longitude,
-                self.default_accuracy_km if radius is None else radius,
-                f"{event.latitude:.2f}, {event.longitude:.2f}"
-                + (f" ({event.country})" if event.country else ""),
+                latitude,
+                longitude,
+                self.default_accuracy_km if radius_km is None else radius_km,
+                f"{latitude:.2f}, {longitude:.2f}" + (f" ({country})" if country else ""),
             )
-        country = self.countries.get(event.country)
-        if country is None:
+        known = self.countries.get(country)
+        if known is None:
             return None
         return Position(
-            country.latitude, country.longitude, country.radius_km, f"{country.name} (country only)"
+            known.latitude, known.longitude, known.radius_km, f"{known.name} (country only)"
         )
+
+    def located(self, history: LoginHistory) -> Iterator[tuple[float, Position]]:
+        """(timestamp, position) of the history's logins that have one, most recent first:
+        lazily, so that a caller comparing the latest few reads only those."""
+        rows = zip(history.timestamp, history.latitude, history.longitude,
+                   history.accuracy_radius_km, history.country, strict=True)
+        for timestamp, latitude, longitude, radius_km, country in rows:
+            position = self.place(
+                _known(latitude), _known(longitude), _known(radius_km), country
+            )
+            if position is not None:
+                yield timestamp, position
+
+
+def _known(value: float) -> float | None:
+    """A history column's NaN is a LoginEvent's None."""
+    return None if math.isnan(value) else value

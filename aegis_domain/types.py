@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -120,10 +121,11 @@ class Velocity:
 
 @dataclass(slots=True)
 class LoginContext:
-    """History is most recent first and strictly before the event being scored."""
+    """History is most recent first and strictly before the event being scored; read from the
+    wire it is a columnar aegis_domain.login_history.LoginHistory."""
 
-    history: list[PastLogin] = field(default_factory=list)
-    neighbors: list[Neighbor] = field(default_factory=list)
+    history: Sequence[PastLogin] = field(default_factory=list)
+    neighbors: Sequence[Neighbor] = field(default_factory=list)
     velocity: Velocity = field(default_factory=Velocity)
     device_users: int = 0
     ip_users: int = 0

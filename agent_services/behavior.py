@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aegis_domain.login_history import LoginHistory
 from aegis_domain.types import (
     AgentSignal,
     LoginContext,
@@ -113,7 +114,7 @@ class BehaviorAgent(Agent):
             self.population = Population.load(self.population_path, CARDINALITIES)
 
     def assess(self, event: LoginEvent, context: LoginContext) -> AgentSignal:
-        own = own_logins(context)
+        own = own_logins(LoginHistory.of(context.history))
         evidence = self.evidence(event, own)
         prior = self.settings.prior_risk
         risk = _sigmoid(math.log(prior / (1 - prior)) + sum(e.log_lr for e in evidence))
@@ -126,7 +127,7 @@ class BehaviorAgent(Agent):
             model_version=self.version,
         )
 
-    def evidence(self, event: LoginEvent, own: list[LoginEvent]) -> list[Evidence]:
+    def evidence(self, event: LoginEvent, own: LoginHistory) -> list[Evidence]:
         """One Evidence per feature the event carries."""
         cap = self.settings.max_feature_log_lr
         result = []
@@ -134,15 +135,13 @@ class BehaviorAgent(Agent):
             value = feature.extract(event)
             if not value:
                 continue
-            history = [v for v in map(feature.extract, own) if v]
-            seen, distinct = history.count(value), len(set(history))
+            counts = feature.counts(own)
+            seen, distinct, logins = counts[value], len(counts), counts.total()
             p_global = self.population.global_p(feature.name, value)
-            p_user = (
-                (seen + distinct * p_global) / (len(history) + distinct) if history else p_global
-            )
+            p_user = (seen + distinct * p_global) / (logins + distinct) if logins else p_global
             log_lr = math.log(self.population.attack_p(feature.name, value) / p_user)
             capped = max(-cap, min(cap, log_lr))
-            result.append(Evidence(feature, value, seen, len(history), feature.weight * capped))
+            result.append(Evidence(feature, value, seen, logins, feature.weight * capped))
         return result
 
     def _reasons(self, evidence: list[Evidence], risk: float) -> list[Reason]:

@@ -11,12 +11,16 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import eq, le, mod, mul, ne, not_, sub, truediv
 
 from aegis_domain.geo_data import MIN_TRAVEL_GAP_S, Locator, load_hosting_asns
+from aegis_domain.login_history import LoginHistory
 from aegis_domain.types import LinkKind, LoginContext, LoginEvent, Neighbor
 from agent_services.attributes import FEATURES as VALUE_FEATURES
+from agent_services.attributes import Feature
 from agent_services.history import successful_logins
 
 MISSING = math.nan
@@ -111,28 +115,29 @@ class DetectionFeatures:
     def vector(self, event: LoginEvent, context: LoginContext) -> list[float]:
         """The features of `event` given its context; MISSING where a feature is undefined."""
         now = event.timestamp
-        history = context.history
-        own = successful_logins(context)
+        history = LoginHistory.of(context.history)
+        own = successful_logins(history)
         values: list[float] = [
             len(own),
             len(history),
             float(context.history_truncated),
-            _days(now - own[-1].timestamp) if own else MISSING,
-            (now - own[0].timestamp) / _HOUR_S if own else MISSING,
-            (now - history[0].event.timestamp) / _HOUR_S if history else MISSING,
+            _days(now - own.timestamp[-1]) if own else MISSING,
+            (now - own.timestamp[0]) / _HOUR_S if own else MISSING,
+            (now - history.timestamp[0]) / _HOUR_S if history else MISSING,
         ]
         values += _device_features(event, own)
-        values += [_share(f.extract(event), f.extract, own) for f in VALUE_FEATURES]
-        devices = Counter(e.device_id for e in own if e.device_id)
+        values += [_share(f.extract(event), f, own) for f in VALUE_FEATURES]
+        devices = Counter(own.device_id)
+        devices.pop("", None)
+        recent = map(le, map(sub, repeat(now), own.timestamp), repeat(_RECENT_DEVICES_S))
         values += [
             len(devices),
-            len({e.ip for e in own}),
-            len({e.country for e in own if e.country}),
-            devices.most_common(1)[0][1] / len(own) if devices else MISSING,
-            len({e.device_id for e in own if e.device_id and now - e.timestamp
-                 <= _RECENT_DEVICES_S}),
+            len(set(own.ip)),
+            len(set(own.country) - {""}),
+            max(devices.values()) / len(own) if devices else MISSING,
+            len(set(compress(own.device_id, recent)) - {""}),
         ]
-        values += _failure_features(event, context)
+        values += _failure_features(event, history)
         velocity = context.velocity
         values += [
             velocity.user_attempts, velocity.user_failures, velocity.ip_attempts,
@@ -155,22 +160,19 @@ class DetectionFeatures:
         ]
         return [float(value) for value in values]
 
-    def _travel(self, event: LoginEvent, own: list[LoginEvent]) -> list[float]:
+    def _travel(self, event: LoginEvent, own: LoginHistory) -> list[float]:
         """Distance from the last located login, and the fastest implied speed since the
         user's recent logins (net of location uncertainty, as the geo agent measures it)."""
         here = self.locator.locate(event)
         if here is None:
             return [MISSING, MISSING]
-        located = list(itertools.islice(
-            ((past, there) for past in own if (there := self.locator.locate(past)) is not None),
-            _COMPARE_LAST,
-        ))
+        located = list(itertools.islice(self.locator.located(own), _COMPARE_LAST))
         if not located:
             return [MISSING, MISSING]
         speeds = [
             here.clearance_km(there)
-            / (max(event.timestamp - past.timestamp, MIN_TRAVEL_GAP_S) / _HOUR_S)
-            for past, there in located
+            / (max(event.timestamp - timestamp, MIN_TRAVEL_GAP_S) / _HOUR_S)
+            for timestamp, there in located
         ]
         return [here.distance_km(located[0][1]), max(speeds)]
 
@@ -179,54 +181,63 @@ def _days(seconds: float) -> float:
     return seconds / _DAY_S
 
 
-def _share(value: str, extract: Callable[[LoginEvent], str], own: list[LoginEvent]) -> float:
+def _share(value: str, feature: Feature, own: LoginHistory) -> float:
     """Share of the user's logins with this value; MISSING without logins or value."""
     if not own or not value:
         return MISSING
-    return list(map(extract, own)).count(value) / len(own)
+    return feature.counts(own)[value] / len(own)
 
 
-def _device_features(event: LoginEvent, own: list[LoginEvent]) -> list[float]:
+def _device_features(event: LoginEvent, own: LoginHistory) -> list[float]:
     device = event.device_id
-    on_device = [e for e in own if device and e.device_id == device]
-    ip_seen = any(e.ip == event.ip for e in own)
+    # Per past login: from this device (never, when the login has no device id).
+    here = list(map(eq, own.device_id, repeat(device))) if device else [False] * len(own)
+    on_device = sum(here)
+    ip_seen = event.ip in own.ip
     if not device or not own:
         shared = MISSING
     elif on_device:
-        other_ips = {e.ip for e in own if e.device_id != device}
-        shared = sum(e.ip in other_ips for e in on_device) / len(on_device)
+        other_ips = set(compress(own.ip, map(not_, here)))
+        shared = sum(map(other_ips.__contains__, compress(own.ip, here))) / on_device
     else:
         shared = 0.0
     # A user agent copied onto another fingerprint: the same browser string keeps coming
     # from a device of the user's while this one is new to it.
-    same_agent = [e for e in own if e.user_agent == event.user_agent]
-    elsewhere = (sum(e.device_id != device for e in same_agent) / len(same_agent)
-                 if same_agent and device else MISSING)
-    other = next((e for e in own if e.device_id != device), None) if device else None
+    same_agent = list(map(eq, own.user_agent, repeat(event.user_agent)))
+    same_agent_logins = sum(same_agent)
+    elsewhere = (
+        sum(map(ne, compress(own.device_id, same_agent), repeat(device))) / same_agent_logins
+        if same_agent_logins and device else MISSING
+    )
+    other = _first(map(not_, here)) if device else None
     return [
-        len(on_device),
-        len(on_device) / len(own) if own and device else MISSING,
-        _days(event.timestamp - on_device[-1].timestamp) if on_device else MISSING,
-        float(any(e.ip == event.ip for e in on_device)),
+        on_device,
+        on_device / len(own) if own and device else MISSING,
+        # The oldest login from this device: the last one, most recent first.
+        _days(event.timestamp - own.timestamp[len(here) - 1 - here[::-1].index(True)])
+        if on_device else MISSING,
+        float(event.ip in compress(own.ip, here)),
         shared,
         float(bool(own) and not on_device and not ip_seen),
         elsewhere,
-        (event.timestamp - other.timestamp) / _HOUR_S if other else MISSING,
+        (event.timestamp - own.timestamp[other]) / _HOUR_S if other is not None else MISSING,
     ]
 
 
-def _failure_features(event: LoginEvent, context: LoginContext) -> list[float]:
-    recent = [p.event for p in context.history if event.timestamp - p.event.timestamp <= _DAY_S]
-    since_success = 0
-    for past in context.history:
-        if past.event.login_successful:
-            break
-        since_success += 1
+def _first(flags: Iterable[bool]) -> int | None:
+    """The index of the first true flag, if any."""
+    return next(compress(itertools.count(), flags), None)
+
+
+def _failure_features(event: LoginEvent, history: LoginHistory) -> list[float]:
+    within_day = map(le, map(sub, repeat(event.timestamp), history.timestamp), repeat(_DAY_S))
+    recent = list(compress(history.login_successful, within_day))
+    since_success = _first(history.login_successful)
     return [
         float(event.login_successful),
         event.failed_attempts_before,
-        sum(not e.login_successful for e in recent),
-        since_success,
+        len(recent) - sum(recent),
+        len(history) if since_success is None else since_success,
     ]
 
 
@@ -235,16 +246,18 @@ def _failure_rate(neighbors: list[Neighbor]) -> float:
     return sum(n.failures for n in neighbors) / logins if logins else MISSING
 
 
-def _hour_features(event: LoginEvent, own: list[LoginEvent]) -> list[float]:
+def _hour_features(event: LoginEvent, own: LoginHistory) -> list[float]:
     """Circular distance in hours from the mean hour of the user's logins, and the share of
     them within two hours of this one (UTC: a habit is a habit in any time zone)."""
     if len(own) < 3:
         return [MISSING, MISSING]
     hour = _hour(event.timestamp)
-    hours = [_hour(e.timestamp) for e in own]
-    angle = [h / 24 * 2 * math.pi for h in hours]
+    # _hour and _hour_gap over the column, by maps of C functions (the same float operations).
+    hours = list(map(truediv, map(mod, own.timestamp, repeat(_DAY_S)), repeat(_HOUR_S)))
+    angle = list(map(mul, map(mul, map(truediv, hours, repeat(24)), repeat(2)), repeat(math.pi)))
     mean = math.atan2(sum(map(math.sin, angle)), sum(map(math.cos, angle))) / (2 * math.pi) * 24
-    near = sum(_hour_gap(hour, h) <= 2 for h in hours) / len(hours)
+    gaps = list(map(mod, map(abs, map(sub, repeat(hour), hours)), repeat(24)))
+    near = sum(map(le, map(min, gaps, map(sub, repeat(24), gaps)), repeat(2))) / len(hours)
     return [_hour_gap(hour, mean % 24), near]
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 from dataclasses import dataclass
+from operator import ne
 from pathlib import Path
 
 from pydantic import Field
@@ -19,6 +21,7 @@ from aegis_domain.geo_data import (
     Position,
     load_hosting_asns,
 )
+from aegis_domain.login_history import LoginHistory
 from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, Reason, SignalStatus
 from aegis_runtime.artifacts import fingerprint
 from agent_services.base import Agent, AgentDescription
@@ -132,7 +135,7 @@ class GeoAgent(Agent):
         )
 
     def assess(self, event: LoginEvent, context: LoginContext) -> AgentSignal:
-        own = own_logins(context)
+        own = own_logins(LoginHistory.of(context.history))
         position = self.locator.locate(event)
         travel = self._fastest_travel(event, position, own)
         reasons = [
@@ -173,16 +176,14 @@ class GeoAgent(Agent):
         )
 
     def _fastest_travel(
-        self, event: LoginEvent, position: Position | None, own: list[LoginEvent]
+        self, event: LoginEvent, position: Position | None, own: LoginHistory
     ) -> Travel | None:
         if position is None:
             return None
-        located = (
-            (past, origin) for past in own if (origin := self.locator.locate(past)) is not None
-        )
         travels = []
-        for past, origin in itertools.islice(located, self.settings.compare_last):
-            gap_s = event.timestamp - past.timestamp
+        located = self.locator.located(own)
+        for timestamp, origin in itertools.islice(located, self.settings.compare_last):
+            gap_s = event.timestamp - timestamp
             clearance = position.clearance_km(origin)
             hours = max(gap_s, self.settings.min_gap_s) / 3600
             travels.append(
@@ -206,14 +207,16 @@ class GeoAgent(Agent):
         )
 
     def _new_country(
-        self, event: LoginEvent, position: Position | None, own: list[LoginEvent]
+        self, event: LoginEvent, position: Position | None, own: LoginHistory
     ) -> Reason | None:
-        seen = [past.country for past in own if past.country]
+        seen = Counter(own.country)
+        seen.pop("", None)
         if not event.country or not seen or event.country in seen:
             return None
-        known = sorted(set(seen))
+        known = sorted(seen)
+        logins = seen.total()
         # Witten-Bell: a user who has already used many countries is less surprised by one more.
-        novelty = len(seen) / (len(seen) + len(known))
+        novelty = logins / (logins + len(known))
         nearest = self._nearest_known_km(position, known)
         remoteness = (
             1.0
@@ -224,7 +227,7 @@ class GeoAgent(Agent):
         listed = ", ".join(known[:5]) + (", ..." if len(known) > 5 else "")
         message = (
             f"first login from {country.name if country else event.country} for this user; "
-            f"{len(seen)} earlier logins came from {listed}"
+            f"{logins} earlier logins came from {listed}"
         )
         if nearest:
             message += f"; at least {nearest:.0f} km from the nearest of them"
@@ -244,14 +247,14 @@ class GeoAgent(Agent):
         ]
         return min((position.clearance_km(circle) for circle in circles), default=None)
 
-    def _frequent_changes(self, event: LoginEvent, own: list[LoginEvent]) -> Reason | None:
-        chain = [past.country for past in reversed(own) if past.country]
+    def _frequent_changes(self, event: LoginEvent, own: LoginHistory) -> Reason | None:
+        chain = list(filter(None, reversed(own.country)))
         if event.country:
             chain.append(event.country)
         if len(chain) < self.settings.frequent_changes_min_logins:
             return None
         transitions = len(chain) - 1
-        changes = sum(a != b for a, b in itertools.pairwise(chain))
+        changes = sum(map(ne, chain, itertools.islice(chain, 1, None)))
         rate = changes / transitions
         if rate < self.settings.frequent_changes_rate:
             return None

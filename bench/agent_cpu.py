@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--agents", default="detection,behavior,network,geo")
     args = parser.parse_args()
     items = realistic_requests(args.users, args.seed, args.logins)
-    history = sum(len(i.context.history) for i in items) / len(items)
+    history = sum(len(i.context.past_logins.timestamp) for i in items) / len(items)
     neighbours = sum(len(i.context.neighbors) for i in items) / len(items)
     print(json.dumps({"logins": len(items), "mean_history": round(history, 1),
                       "mean_neighbours": round(neighbours, 1)}))

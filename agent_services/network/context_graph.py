@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
 
+from aegis_domain.login_history import LoginHistory
 from aegis_domain.types import LinkKind, LoginContext, LoginEvent
 from agent_services.network.assemble import Neighbourhoods
 from agent_services.network.graphs import LoginGraphs
@@ -37,23 +39,26 @@ def neighbourhoods_from_contexts(
 ) -> Neighbourhoods:
     """The raw facts of a batch of logins, gathered from their events and contexts."""
     events = [event for event, _ in requests]
-    past = [(n, p.event) for n, (_, context) in enumerate(requests) for p in context.history]
-    past_events = [e for _, e in past]
+    histories = [LoginHistory.of(context.history) for _, context in requests]
     neighbours = [(n, nb) for n, (_, context) in enumerate(requests) for nb in context.neighbors]
     # One table of codes per key type, shared by the current and the history keys.
     codes: list[dict[Key, int]] = [{} for _ in KEY_TYPES]
+    current_keys = _coded(codes, [[e.device_id for e in events], [e.ip for e in events],
+                                  [e.asn for e in events]])
     return Neighbourhoods(
         at=np.array([e.timestamp for e in events], dtype=np.float64),
         login_successful=np.array([e.login_successful for e in events], dtype=bool),
         failed_attempts_before=np.array([e.failed_attempts_before for e in events]),
         history_truncated=np.array([c.history_truncated for _, c in requests], dtype=bool),
-        current_keys=_coded(codes, events),
+        current_keys=current_keys,
         other_users=np.array([other_users(c) for _, c in requests], dtype=np.int64).reshape(
             -1, len(KEY_TYPES)).T,
-        history_login=np.array([n for n, _ in past], dtype=np.int64),
-        history_ts=np.array([e.timestamp for e in past_events], dtype=np.float64),
-        history_failed=np.array([not e.login_successful for e in past_events], dtype=bool),
-        history_keys=_coded(codes, past_events),
+        history_login=np.repeat(np.arange(len(requests), dtype=np.int64),
+                                [len(h) for h in histories]),
+        history_ts=np.array(_joined(histories, "timestamp"), dtype=np.float64),
+        history_failed=~np.array(_joined(histories, "login_successful"), dtype=bool),
+        history_keys=_coded(codes, [_joined(histories, column)
+                                    for column in ("device_id", "ip", "asn")]),
         neighbour_login=np.array([n for n, _ in neighbours], dtype=np.int64),
         neighbour_link=np.array([LINK_INDEX[nb.link] for _, nb in neighbours], dtype=np.int64),
         neighbour_logins=np.array([nb.logins for _, nb in neighbours], dtype=np.int64),
@@ -62,13 +67,18 @@ def neighbourhoods_from_contexts(
     )
 
 
-def _coded(codes: list[dict[Key, int]], events: list[LoginEvent]) -> np.ndarray:
-    """[3, len(events)] codes of the events' device, IP and ASN; -1 where there is none."""
-    columns: list[list[Key]] = [
-        [e.device_id for e in events], [e.ip for e in events], [e.asn for e in events]
-    ]
-    return np.array(
-        [[table.setdefault(k, len(table)) if k else -1 for k in column]
-         for table, column in zip(codes, columns, strict=True)],
-        dtype=np.int64,
-    ).reshape(len(KEY_TYPES), len(events))
+def _joined(histories: list[LoginHistory], column: str) -> list[Key]:
+    """One column of every history of the batch, end to end."""
+    return list(itertools.chain.from_iterable(getattr(h, column) for h in histories))
+
+
+def _coded(codes: list[dict[Key, int]], columns: list[list[Key]]) -> np.ndarray:
+    """[3, n] codes of n logins' device, IP and ASN columns; -1 where there is none. A key's
+    code is its rank of first appearance (in earlier calls too), given once per distinct key."""
+    rows = []
+    for table, column in zip(codes, columns, strict=True):
+        for key in dict.fromkeys(column):
+            if key and key not in table:
+                table[key] = len(table)
+        rows.append(list(map(table.get, column, itertools.repeat(-1))))
+    return np.array(rows, dtype=np.int64).reshape(len(KEY_TYPES), -1)

@@ -15,10 +15,12 @@ reads the index. Answers are the contract's (aegis_domain.context_rules), checke
 shared context suite.
 
 Memory: at most `max_rows` rows in all; the least recently used keys go first. A history
-row carries the user's LoginEvent (about 1.5 KiB); a link row shares it or, when loaded
-from the index, is a tuple of about 300 bytes. Measured on the bench's realistic
-population (1,200 users, 30 days): 125,678 rows held for 2,627 keys took 79 MiB, about 120 KiB
-per active user; the default bound (1,000,000 rows) keeps it under about 1.5 GiB.
+row carries the user's login as its entries of the history columns, encoded once for every
+context it appears in (no more than the LoginEvent it is made from, about 1.5 KiB); a link
+row shares it or, when loaded from the index, is a tuple of about 300 bytes. Measured on the
+bench's realistic population (1,200 users, 30 days): 125,678 rows held for 2,627 keys took
+79 MiB, about 120 KiB per active user; the default bound (1,000,000 rows) keeps it under about
+1.5 GiB.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from aegis_domain.context_rules import (
     ContextBounds,
@@ -38,6 +40,7 @@ from aegis_domain.context_rules import (
     history_cut,
     links,
 )
+from aegis_domain.login_history import LoginHistory, column_row
 from aegis_domain.types import Action, LinkKind, LoginContext, Neighbor, PastLogin, Velocity
 from audit_service.storage import ContextQuery
 
@@ -57,13 +60,16 @@ class Row(NamedTuple):
     failed: bool
     flagged: bool
     risk: float
-    past: PastLogin | None  # set on a user's rows (their history), None on loaded link rows
+    # The login as a history column row (login_history.column_row), encoded once: set on a
+    # user's rows (their history), None on loaded link rows.
+    past: tuple[Any, ...] | None
 
 
 def row_of(decision_id: str, user_id: str, ts: float, successful: bool, action: int,
            risk: float, past: PastLogin | None) -> Row:
     """A Row from index columns."""
-    return Row(ts, decision_id, user_id, not successful, action != _ALLOW, risk, past)
+    return Row(ts, decision_id, user_id, not successful, action != _ALLOW, risk,
+               None if past is None else column_row(past))
 
 
 _TS = itemgetter(0)
@@ -226,7 +232,7 @@ class ContextCache:
         self.misses += 1
         return None
 
-    def _history(self, user: _Key, windows: ContextWindows) -> tuple[list[PastLogin], bool] | None:
+    def _history(self, user: _Key, windows: ContextWindows) -> tuple[LoginHistory, bool] | None:
         """history_cut over the user's newest history_limit + 1 rows before as_of."""
         wanted = self._bounds.history_limit + 1
         rows = user.rows
@@ -244,7 +250,8 @@ class ContextCache:
         fetched = rows[start:hi]
         fetched.reverse()
         keep, truncated = history_cut([r.ts for r in fetched], windows, self._bounds)
-        return [r.past for r in fetched[:keep] if r.past is not None], truncated
+        logins = [r.past for r in fetched[:keep] if r.past is not None]
+        return LoginHistory.from_rows(logins), truncated
 
 
 def _neighbors(kind: LinkKind, rows: Sequence[Row], user_id: str, limit: int) -> LinkNeighbors:

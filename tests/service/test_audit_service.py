@@ -90,7 +90,7 @@ def test_get_context_sees_only_what_came_before(tmp_path: Path) -> None:
         return (await stub.GetContext(request, timeout=5)).context
 
     context = run(tmp_path, scenario)
-    assert [p.event.event_id for p in context.history] == ["ev-d-0"]
+    assert list(context.past_logins.event_id) == ["ev-d-0"]
     assert [(n.link, n.user_id) for n in context.neighbors] == [
         (pb.LINK_KIND_DEVICE, "bob"), (pb.LINK_KIND_IP, "bob"), (pb.LINK_KIND_ASN, "bob"),
     ]
@@ -145,7 +145,7 @@ def test_a_context_batch_answers_each_query_in_order(tmp_path: Path) -> None:
 
     batch, alone = run(tmp_path, scenario)
     assert [item.context for item in batch.items] == alone
-    assert [[p.event.event_id for p in c.history] for c in alone] == [
+    assert [list(c.past_logins.event_id) for c in alone] == [
         ["ev-d-2", "ev-d-0"], ["ev-d-1"], [],
     ]
 

@@ -216,4 +216,4 @@ def test_a_user_with_the_largest_history_cannot_fail_a_context_batch(tmp_path: P
 
     reply = run(tmp_path, scenario)
     assert reply.ByteSize() > MAX_MESSAGE_BYTES
-    assert [len(item.context.history) for item in reply.items] == [0] + [50] * 63
+    assert [len(item.context.past_logins.timestamp) for item in reply.items] == [0] + [50] * 63

@@ -223,7 +223,7 @@ def test_stream_keeps_each_users_order_and_reports_bad_rows(tmp_path: Path) -> N
                     audit_pb2.GetDecisionRequest(decision_id=decision.decision_id), timeout=5
                 )
                 # Each user's n-th login saw the n-1 before it.
-                assert len(stored.record.context.history) == i // 2
+                assert len(stored.record.context.past_logins.timestamp) == i // 2
         finally:
             await mesh.close()
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from aegis_domain.login_history import LoginHistory
 from aegis_domain.types import (
     Action,
     AgentSignal,
@@ -175,8 +176,8 @@ def test_a_user_whose_ip_always_changes_is_not_surprised_by_a_new_one(
     ]
     event = login(0, ip="10.0.99.1")
 
-    fixed_ip = agent.evidence(event, [p.event for p in stable_history()])[0]
-    roaming_ip = agent.evidence(event, [p.event for p in roaming])[0]
+    fixed_ip = agent.evidence(event, LoginHistory.from_logins(stable_history()))[0]
+    roaming_ip = agent.evidence(event, LoginHistory.from_logins(roaming))[0]
     assert fixed_ip.feature.name == roaming_ip.feature.name == "ip"
     assert roaming_ip.log_lr < fixed_ip.log_lr
 

@@ -3,7 +3,8 @@ through; the trained model reads every successful login, whatever was decided.""
 
 from __future__ import annotations
 
-from aegis_domain.types import Action, LoginContext, LoginEvent, PastLogin
+from aegis_domain.login_history import LoginHistory
+from aegis_domain.types import Action, LoginEvent, PastLogin
 from agent_services.history import own_logins, successful_logins
 
 
@@ -13,7 +14,7 @@ def past(event_id: str, action: Action, successful: bool = True) -> PastLogin:
     return PastLogin(event=event, action=action, risk=0.5)
 
 
-CONTEXT = LoginContext(history=[
+HISTORY = LoginHistory.from_logins([
     past("allowed", Action.ALLOW),
     past("blocked", Action.BLOCK_TEMPORARY),
     past("challenged", Action.CHALLENGE),
@@ -23,10 +24,10 @@ CONTEXT = LoginContext(history=[
 
 
 def test_the_baselines_trust_only_logins_let_through() -> None:
-    assert [e.event_id for e in own_logins(CONTEXT)] == ["allowed", "challenged"]
+    assert list(own_logins(HISTORY).event_id) == ["allowed", "challenged"]
 
 
 def test_the_trained_model_reads_no_decision() -> None:
-    assert [e.event_id for e in successful_logins(CONTEXT)] == [
+    assert list(successful_logins(HISTORY).event_id) == [
         "allowed", "blocked", "challenged", "escalated"
     ]

@@ -186,8 +186,58 @@ class Velocity(_message.Message):
     window_seconds: int
     def __init__(self, user_attempts: _Optional[int] = ..., user_failures: _Optional[int] = ..., ip_attempts: _Optional[int] = ..., ip_failures: _Optional[int] = ..., ip_distinct_users: _Optional[int] = ..., device_distinct_users: _Optional[int] = ..., window_seconds: _Optional[int] = ...) -> None: ...
 
+class LoginHistory(_message.Message):
+    __slots__ = ("event_id", "timestamp", "user_id", "session_id", "device_id", "ip", "country", "region", "city", "asn", "user_agent", "browser", "os", "device_type", "login_successful", "round_trip_time_ms", "auth_method", "failed_attempts_before", "latitude", "longitude", "accuracy_radius_km", "action", "risk")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    IP_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    CITY_FIELD_NUMBER: _ClassVar[int]
+    ASN_FIELD_NUMBER: _ClassVar[int]
+    USER_AGENT_FIELD_NUMBER: _ClassVar[int]
+    BROWSER_FIELD_NUMBER: _ClassVar[int]
+    OS_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    LOGIN_SUCCESSFUL_FIELD_NUMBER: _ClassVar[int]
+    ROUND_TRIP_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    AUTH_METHOD_FIELD_NUMBER: _ClassVar[int]
+    FAILED_ATTEMPTS_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    LATITUDE_FIELD_NUMBER: _ClassVar[int]
+    LONGITUDE_FIELD_NUMBER: _ClassVar[int]
+    ACCURACY_RADIUS_KM_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    RISK_FIELD_NUMBER: _ClassVar[int]
+    event_id: _containers.RepeatedScalarFieldContainer[str]
+    timestamp: _containers.RepeatedScalarFieldContainer[float]
+    user_id: _containers.RepeatedScalarFieldContainer[str]
+    session_id: _containers.RepeatedScalarFieldContainer[str]
+    device_id: _containers.RepeatedScalarFieldContainer[str]
+    ip: _containers.RepeatedScalarFieldContainer[str]
+    country: _containers.RepeatedScalarFieldContainer[str]
+    region: _containers.RepeatedScalarFieldContainer[str]
+    city: _containers.RepeatedScalarFieldContainer[str]
+    asn: _containers.RepeatedScalarFieldContainer[int]
+    user_agent: _containers.RepeatedScalarFieldContainer[str]
+    browser: _containers.RepeatedScalarFieldContainer[str]
+    os: _containers.RepeatedScalarFieldContainer[str]
+    device_type: _containers.RepeatedScalarFieldContainer[DeviceType]
+    login_successful: _containers.RepeatedScalarFieldContainer[bool]
+    round_trip_time_ms: _containers.RepeatedScalarFieldContainer[float]
+    auth_method: _containers.RepeatedScalarFieldContainer[AuthMethod]
+    failed_attempts_before: _containers.RepeatedScalarFieldContainer[int]
+    latitude: _containers.RepeatedScalarFieldContainer[float]
+    longitude: _containers.RepeatedScalarFieldContainer[float]
+    accuracy_radius_km: _containers.RepeatedScalarFieldContainer[float]
+    action: _containers.RepeatedScalarFieldContainer[Action]
+    risk: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, event_id: _Optional[_Iterable[str]] = ..., timestamp: _Optional[_Iterable[float]] = ..., user_id: _Optional[_Iterable[str]] = ..., session_id: _Optional[_Iterable[str]] = ..., device_id: _Optional[_Iterable[str]] = ..., ip: _Optional[_Iterable[str]] = ..., country: _Optional[_Iterable[str]] = ..., region: _Optional[_Iterable[str]] = ..., city: _Optional[_Iterable[str]] = ..., asn: _Optional[_Iterable[int]] = ..., user_agent: _Optional[_Iterable[str]] = ..., browser: _Optional[_Iterable[str]] = ..., os: _Optional[_Iterable[str]] = ..., device_type: _Optional[_Iterable[_Union[DeviceType, str]]] = ..., login_successful: _Optional[_Iterable[bool]] = ..., round_trip_time_ms: _Optional[_Iterable[float]] = ..., auth_method: _Optional[_Iterable[_Union[AuthMethod, str]]] = ..., failed_attempts_before: _Optional[_Iterable[int]] = ..., latitude: _Optional[_Iterable[float]] = ..., longitude: _Optional[_Iterable[float]] = ..., accuracy_radius_km: _Optional[_Iterable[float]] = ..., action: _Optional[_Iterable[_Union[Action, str]]] = ..., risk: _Optional[_Iterable[float]] = ...) -> None: ...
+
 class LoginContext(_message.Message):
-    __slots__ = ("history", "neighbors", "velocity", "device_users", "ip_users", "asn_users", "history_truncated")
+    __slots__ = ("history", "neighbors", "velocity", "device_users", "ip_users", "asn_users", "history_truncated", "past_logins")
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     NEIGHBORS_FIELD_NUMBER: _ClassVar[int]
     VELOCITY_FIELD_NUMBER: _ClassVar[int]
@@ -195,6 +245,7 @@ class LoginContext(_message.Message):
     IP_USERS_FIELD_NUMBER: _ClassVar[int]
     ASN_USERS_FIELD_NUMBER: _ClassVar[int]
     HISTORY_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    PAST_LOGINS_FIELD_NUMBER: _ClassVar[int]
     history: _containers.RepeatedCompositeFieldContainer[PastLogin]
     neighbors: _containers.RepeatedCompositeFieldContainer[Neighbor]
     velocity: Velocity
@@ -202,7 +253,8 @@ class LoginContext(_message.Message):
     ip_users: int
     asn_users: int
     history_truncated: bool
-    def __init__(self, history: _Optional[_Iterable[_Union[PastLogin, _Mapping]]] = ..., neighbors: _Optional[_Iterable[_Union[Neighbor, _Mapping]]] = ..., velocity: _Optional[_Union[Velocity, _Mapping]] = ..., device_users: _Optional[int] = ..., ip_users: _Optional[int] = ..., asn_users: _Optional[int] = ..., history_truncated: _Optional[bool] = ...) -> None: ...
+    past_logins: LoginHistory
+    def __init__(self, history: _Optional[_Iterable[_Union[PastLogin, _Mapping]]] = ..., neighbors: _Optional[_Iterable[_Union[Neighbor, _Mapping]]] = ..., velocity: _Optional[_Union[Velocity, _Mapping]] = ..., device_users: _Optional[int] = ..., ip_users: _Optional[int] = ..., asn_users: _Optional[int] = ..., history_truncated: _Optional[bool] = ..., past_logins: _Optional[_Union[LoginHistory, _Mapping]] = ...) -> None: ...
 
 class Reason(_message.Message):
     __slots__ = ("code", "message", "weight")
