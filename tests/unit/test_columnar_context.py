@@ -25,8 +25,8 @@ from aegis_domain.geo_data import MIN_TRAVEL_GAP_S, Locator
 from aegis_domain.login_history import LoginHistory
 from aegis_domain.types import Action, LinkKind, LoginContext, LoginEvent, PastLogin
 from aegis_lab.contexts import offline_contexts
-from aegis_runtime.errors import InvalidArgument
 from aegis_lab.world import WorldConfig, generate
+from aegis_runtime.errors import InvalidArgument
 from agent_services.attributes import FEATURES
 from agent_services.behavior import BehaviorAgent
 from agent_services.detection_features import FEATURE_NAMES, DetectionFeatures
