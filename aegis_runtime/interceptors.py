@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -69,39 +70,48 @@ def _wrap_stream(method: str, behavior: Callable[..., Any]) -> Callable[..., Any
     return wrapped
 
 
-def _wrap(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+def wrap_handler(
+    handler: grpc.RpcMethodHandler,
+    wrap_unary: Callable[[Callable[..., Any]], Callable[..., Any]],
+    wrap_stream: Callable[[Callable[..., Any]], Callable[..., Any]],
+) -> grpc.RpcMethodHandler:
+    """The handler with its behaviour wrapped: `wrap_unary` for a unary reply (awaited),
+    `wrap_stream` for a streamed one (iterated)."""
     if handler.unary_unary:
         return grpc.unary_unary_rpc_method_handler(
-            _wrap_unary(method, handler.unary_unary),
+            wrap_unary(handler.unary_unary),
             handler.request_deserializer,
             handler.response_serializer,
         )
     if handler.stream_unary:
         return grpc.stream_unary_rpc_method_handler(
-            _wrap_unary(method, handler.stream_unary),
+            wrap_unary(handler.stream_unary),
             handler.request_deserializer,
             handler.response_serializer,
         )
     if handler.unary_stream:
         return grpc.unary_stream_rpc_method_handler(
-            _wrap_stream(method, handler.unary_stream),
+            wrap_stream(handler.unary_stream),
             handler.request_deserializer,
             handler.response_serializer,
         )
     return grpc.stream_stream_rpc_method_handler(
-        _wrap_stream(method, handler.stream_stream),
+        wrap_stream(handler.stream_stream),
         handler.request_deserializer,
         handler.response_serializer,
     )
 
 
-class RequestContextInterceptor(grpc.aio.ServerInterceptor):
-    """Binds the caller's x-request-id (or a new one) to the call and logs its outcome."""
+class MethodWrappingInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps each method's handler once (`wrap`), then serves every call with the wrapped one:
+    a server's handlers are fixed once it has started, and wrapping anew on every call cost
+    CPU on every hop of every Score."""
 
     def __init__(self) -> None:
-        # The wrapped handler of each method, made once: a server's handlers are fixed once it
-        # has started, and wrapping anew on every call cost CPU on every hop of every Score.
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        raise NotImplementedError
 
     async def intercept_service(
         self,
@@ -114,8 +124,17 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
             handler = await continuation(handler_call_details)
             if handler is None:
                 return handler
-            wrapped = self._wrapped[method] = _wrap(method, handler)
+            wrapped = self._wrapped[method] = self.wrap(method, handler)
         return wrapped
+
+
+class RequestContextInterceptor(MethodWrappingInterceptor):
+    """Binds the caller's x-request-id (or a new one) to the call and logs its outcome."""
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        return wrap_handler(
+            handler, functools.partial(_wrap_unary, method), functools.partial(_wrap_stream, method)
+        )
 
 
 def _log_call(method: str, started: float, status: str) -> None:
