@@ -96,8 +96,8 @@ ecs-check: $(STAMP)  ## fail when ecs/ is stale; cfn-lint the template; hadolint
 ecs-images: $(STAMP)  ## build (PUSH=1: and push) every image: REPOSITORY=... TAG=...
 	$(PY) -m ecs.images --repository $(REPOSITORY) --tag $(TAG) $(if $(PUSH),--push)
 
-bench: $(STAMP) models  ## benchmarks (small models first if none): realistic histories, meshes vs the transport ceiling; JSON targets + plot in $(STATE)/bench
-	$(PY) -m bench.run --state-dir $(STATE)/bench
+bench: $(STAMP) models  ## benchmarks (small models first if none): realistic histories, meshes vs the transport ceiling; JSON targets + plot in $(STATE)/bench; TLS=1: all over mutual TLS
+	$(PY) -m bench.run --state-dir $(STATE)/bench $(TLS_FLAG)
 
 cluster-up: $(STAMP)  ## every service in the background, once all are SERVING; AUDIT=embedded|aws|moto; TLS=1: mutual TLS
 	$(BIN)/aegis cluster up --audit $(AUDIT) --state-dir $(STATE) $(TLS_FLAG)

@@ -97,7 +97,10 @@ def tls_health(tls_dir: Path, peer: str) -> Callable[[str], str]:
     probe: `cluster up --tls` makes them after the stages are planned)."""
 
     def probe(address: str) -> str:
-        identity = TlsIdentity.from_dir(tls_dir, "operator")
+        try:
+            identity = TlsIdentity.from_dir(tls_dir, "operator")
+        except ValueError:
+            return f"NO CERTIFICATES in {tls_dir}"
         return check(address, timeout_s=1.0, tls=identity, peer=peer)
 
     return probe
@@ -133,6 +136,14 @@ class ServiceSpec:
     @property
     def command(self) -> list[str]:
         return [sys.executable, *self.args]
+
+
+def with_tls(spec: ServiceSpec, paths: ClusterPaths, name: str = "") -> ServiceSpec:
+    """`spec` serving mutual TLS with the certificate `name` (default: its own name) of
+    paths.tls, and probed over TLS."""
+    name = name or spec.name
+    tls_env = {"AEGIS_TLS_DIR": str(paths.tls.resolve()), "AEGIS_TLS_NAME": name}
+    return replace(spec, env={**spec.env, **tls_env}, probe=tls_health(paths.tls, name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,10 +205,7 @@ def cluster_stages(
         first.append([moto])
         audit_env |= moto_audit_env(moto.address)
     def secured(spec: ServiceSpec) -> ServiceSpec:
-        if not tls:
-            return spec
-        tls_env = {"AEGIS_TLS_DIR": str(paths.tls.resolve()), "AEGIS_TLS_NAME": spec.name}
-        return replace(spec, env={**spec.env, **tls_env}, probe=tls_health(paths.tls, spec.name))
+        return with_tls(spec, paths) if tls else spec
 
     audit = secured(
         ServiceSpec("audit", ("-m", "audit_service"), AUDIT_PORT + offset, audit_env)

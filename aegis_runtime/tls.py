@@ -71,6 +71,15 @@ class TlsSettings(BaseSettings):
         return TlsIdentity.from_dir(self.dir, self.name or default_name)
 
 
+def service_identity(service: str, name: str) -> TlsIdentity | None:
+    """A service's own credentials from its AEGIS_TLS_* settings (None: plaintext); settings
+    that name missing files stop the start with one line saying which."""
+    try:
+        return TlsSettings().identity(name)
+    except ValueError as exc:
+        raise SystemExit(f"{service}: refusing to start: {exc}") from None
+
+
 @dataclass(frozen=True, slots=True)
 class TlsIdentity:
     """A certificate with its key, and the CA its peers must hold certificates of."""

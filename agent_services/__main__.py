@@ -6,7 +6,7 @@ import argparse
 
 from aegis_domain.registry import default_registry
 from aegis_runtime.server import serve
-from aegis_runtime.tls import TlsSettings
+from aegis_runtime.tls import service_identity
 from agent_services.base import build_agent
 from agent_services.host import AgentComponent, AgentHostSettings
 
@@ -24,7 +24,7 @@ def main() -> None:
     model_dir = settings.model_dir / entry.name
     serve(
         f"agent-{entry.name}", settings, lambda: AgentComponent(build_agent(entry, model_dir)),
-        TlsSettings().identity(entry.name),
+        service_identity(f"agent-{entry.name}", entry.name),
     )
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import sys
 
 from aegis_domain.registry import default_registry
 from aegis_runtime.server import serve
-from aegis_runtime.tls import TlsSettings
+from aegis_runtime.tls import service_identity
 from router_service.builder import LOAD_ERRORS, load_rules
 from router_service.component import RouterComponent
 from router_service.settings import RouterSettings
@@ -20,7 +20,7 @@ def main() -> None:
         # A bad policy or combiner refuses to start, naming the problem.
         sys.exit(f"router: refusing to start: {exc}")
     registry = default_registry()
-    tls = TlsSettings().identity("router")
+    tls = service_identity("router", "router")
     serve(
         "router", settings, lambda: RouterComponent(settings, registry, policy, combiner, tls), tls
     )
