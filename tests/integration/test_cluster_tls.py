@@ -1,5 +1,6 @@
 """The local cluster over mutual TLS: `make cluster-up TLS=1` makes the CA and certificates,
-a login is scored and the audit log verifies with them; without them the router refuses."""
+a login is scored, the audit log verifies and a review is recorded under the reviewer's
+certificate with them; without them the router refuses."""
 
 from __future__ import annotations
 
@@ -53,6 +54,15 @@ def test_a_tls_cluster_scores_and_verifies_only_with_certificates(tmp_path: Path
         assert verify.returncode == 0, verify.stdout + verify.stderr
         report = json.loads(verify.stdout)
         assert report["ok"] is True and report["records_checked"] == 1
+
+        # The reviewer recorded is the certificate's, and none need be named.
+        reviewed = run(
+            AEGIS, "review", "decide", decision["decision_id"], "--outcome", "approve",
+            "--reason", "called the customer: it was her new phone", "--json",
+            AEGIS_TLS_DIR=str(tls),
+        )
+        assert reviewed.returncode == 0, reviewed.stdout + reviewed.stderr
+        assert json.loads(reviewed.stdout)["review"]["reviewer"] == "spiffe://aegis/reviewer/local"
     finally:
         down = run("make", "--no-print-directory", "cluster-down", f"STATE={state}")
         assert down.returncode == 0, down.stdout + down.stderr
