@@ -1,6 +1,7 @@
 """Mutual TLS and per-RPC authorisation through real servers on ephemeral ports: every row of
 the authorisation table against every kind of caller, refusals at the handshake, the
-reviewer recorded from the certificate, and a Score through a mesh that speaks only TLS."""
+reviewer recorded from the certificate, a Score through a mesh that speaks only TLS, and the
+container health check with the PEMs ECS injects."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from aegis.v1 import audit_pb2, audit_pb2_grpc, common_pb2, router_pb2, router_p
 from aegis_domain.authorization import AUTHORISED, Role, role_of, spiffe_id
 from aegis_domain.registry import Registry
 from aegis_mesh.certificates import LOCAL_REVIEWER, cluster_identities, write_identities
+from aegis_runtime import healthcheck
 from aegis_runtime.channels import service_channel
 from aegis_runtime.server import RunningServer
-from aegis_runtime.tls import TlsIdentity
+from aegis_runtime.tls import TlsIdentity, TlsSettings
 from agent_services.host import AgentComponent
 from agent_services.noop import NoopAgent
 from audit_service.component import AuditComponent
@@ -244,3 +246,24 @@ def test_a_score_crosses_the_mesh_over_tls_and_is_audited(certs: Path, tmp_path:
     assert [s.status for s in reply.decision.signals] == [common_pb2.SIGNAL_STATUS_OK]
     assert not reply.decision.degraded_agents
     assert found.record.decision.decision_id == reply.decision.decision_id
+
+
+def test_the_container_health_check_speaks_tls_with_the_pems_ecs_injects(
+    certs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As on ECS: the task's own CA, certificate and key in AEGIS_TLS_*_PEM, no folder."""
+    for setting, name in (("CA", "ca.pem"), ("CERT", "audit.pem"), ("KEY", "audit.key")):
+        monkeypatch.setenv(f"AEGIS_TLS_{setting}_PEM", (certs / name).read_text())
+
+    async def scenario() -> tuple[int, int]:
+        async with tls_mesh(certs, tmp_path / "audit") as mesh:
+            address = f"127.0.0.1:{mesh.audit.port}"
+            itself = await asyncio.to_thread(healthcheck.main, [address, "--peer", "audit"])
+            # A server without the audit certificate is not taken for the audit service.
+            impostor = await asyncio.to_thread(healthcheck.main, [address, "--peer", "router"])
+            return itself, impostor
+
+    assert asyncio.run(scenario()) == (0, 1)
+    monkeypatch.delenv("AEGIS_TLS_KEY_PEM")
+    with pytest.raises(ValueError, match="go together"):
+        TlsSettings().identity("audit")
