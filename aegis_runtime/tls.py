@@ -118,14 +118,12 @@ def server_name_option(peer: str) -> tuple[str, str]:
     return ("grpc.ssl_target_name_override", peer)
 
 
-_URI_SAN = "x509_subject_alternative_name"
+# gRPC sets it from a verified certificate holding exactly one URI SAN, a valid SPIFFE ID.
 _SPIFFE_ID = "peer_spiffe_id"
 
 
 def peer_identity(context: grpc.aio.ServicerContext) -> str | None:
-    """The SPIFFE identity of the caller's verified certificate; None over plaintext."""
-    auth = context.auth_context() or {}
-    for value in auth.get(_SPIFFE_ID, ()):
-        return value.decode()
-    uris = [v.decode() for v in auth.get(_URI_SAN, ()) if v.startswith(b"spiffe://")]
-    return uris[0] if len(uris) == 1 else None
+    """The SPIFFE identity of the caller's verified certificate; None over plaintext or
+    for a certificate without exactly one."""
+    values = (context.auth_context() or {}).get(_SPIFFE_ID, ())
+    return values[0].decode() if values else None
