@@ -28,7 +28,7 @@ from aegis_mesh.cluster import (
     cluster_stages,
     router_address,
 )
-from aegis_runtime.tls import TlsSettings
+from aegis_runtime.tls import CA_FILE, TlsSettings
 
 # How often `run` looks at the services while it keeps them serving.
 _WATCH_S = 1.0
@@ -155,6 +155,12 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"{'SERVICE':<10} {'PID':>8} {'PORT':>6}  HEALTH")
         for s in statuses:
             print(f"{s.name:<10} {s.pid or '-':>8} {s.port:>6}  {s.health}")
+    tls = ClusterPaths(args.state_dir).tls
+    if not args.tls and (tls / CA_FILE).exists() and any(s.pid and s.health != SERVING
+                                                          for s in statuses):
+        # A plaintext probe of a TLS server fails at the handshake: say why it may be down.
+        print(f"{tls} holds certificates: was the cluster started with --tls? "
+              "(then: aegis cluster status --tls)", file=sys.stderr)
     return 0 if all(s.health == SERVING for s in statuses) else FAILURE
 
 
@@ -178,8 +184,9 @@ def run_run(args: argparse.Namespace) -> int:
             generated_rows(config), options, config.events
         )
         replay_status = cmd_replay.report(summary, options)
-        print(f"cluster serving; router at {router_address()}. Try: aegis score --user 42 "
-              "--ip 81.166.1.2 --country NO. Ctrl-C to stop.", file=sys.stderr)
+        tls_env = f"AEGIS_TLS_DIR={cluster.paths.tls} " if args.tls else ""
+        print(f"cluster serving; router at {router_address()}. Try: {tls_env}aegis score "
+              "--user 42 --ip 81.166.1.2 --country NO. Ctrl-C to stop.", file=sys.stderr)
         dead = _serve_until_interrupted(cluster)
         raise CliError(f"{dead} stopped unexpectedly; {cluster.log_tail(dead)}")
     except ClusterError as exc:

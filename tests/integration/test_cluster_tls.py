@@ -40,6 +40,8 @@ def test_a_tls_cluster_scores_and_verifies_only_with_certificates(tmp_path: Path
 
         status = run("make", "--no-print-directory", "cluster-status", f"STATE={state}", "TLS=1")
         assert status.stdout.count("SERVING") == 6, status.stdout + status.stderr
+        plain = run("make", "--no-print-directory", "cluster-status", f"STATE={state}")
+        assert plain.returncode != 0 and "started with --tls?" in plain.stderr, plain.stderr
 
         login = ("score", "--user", "42", "--ip", "81.166.1.2", "--country", "NO", "--json")
         refused = run(AEGIS, *login)
