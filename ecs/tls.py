@@ -21,6 +21,9 @@ SECRET_KEYS = {"AEGIS_TLS_CA_PEM": "ca", "AEGIS_TLS_CERT_PEM": "cert", "AEGIS_TL
 
 
 def _secret_arn(service: DeployedService) -> str:
+    """The secret's partial ARN (no random suffix): ECS accepts it in ValueFrom, as the CDK's
+    Secret.fromSecretNameV2 relies on (aws/aws-cdk#11042); a name must then not end in a
+    hyphen and six characters, which a registry name (snake_case) never does."""
     return ("arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
             f"${{{TLS_SECRET_PREFIX_PARAMETER}}}/{service.name}")
 
