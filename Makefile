@@ -18,12 +18,15 @@ EVENTS ?= 2000
 STATE ?= .aegis
 # Trained models, where the agents and the router read them (AEGIS_AGENT_MODEL_DIR's default).
 MODELS ?= .aegis/models
+# TLS=1: the local cluster speaks mutual TLS, certificates in $(STATE)/tls (docs/operations.md).
+TLS ?=
+TLS_FLAG := $(if $(TLS),--tls)
 
 .PHONY: help install lock proto proto-check proto-lint lint test test-unit test-service \
         test-integration models train evaluate bench ecs-render ecs-check ecs-images cluster-up cluster-down cluster-status run clean
 
 # The settings a target reads, resolved as this make would use them (override: make run EVENTS=500).
-HELP_VARIABLES := PYTHON AUDIT EVENTS STATE MODELS UPGRADE REPOSITORY TAG PUSH
+HELP_VARIABLES := PYTHON AUDIT EVENTS STATE MODELS TLS UPGRADE REPOSITORY TAG PUSH
 
 help:  ## list the targets, then the variables they read with their values now
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' -v state='$(STATE)' -v models='$(MODELS)' \
@@ -93,17 +96,17 @@ ecs-check: $(STAMP)  ## fail when ecs/ is stale; cfn-lint the template; hadolint
 ecs-images: $(STAMP)  ## build (PUSH=1: and push) every image: REPOSITORY=... TAG=...
 	$(PY) -m ecs.images --repository $(REPOSITORY) --tag $(TAG) $(if $(PUSH),--push)
 
-bench: $(STAMP) models  ## benchmarks (small models first if none): realistic histories, meshes vs the transport ceiling; JSON targets + plot in $(STATE)/bench
-	$(PY) -m bench.run --state-dir $(STATE)/bench
+bench: $(STAMP) models  ## benchmarks (small models first if none): realistic histories, meshes vs the transport ceiling; JSON targets + plot in $(STATE)/bench; TLS=1: all over mutual TLS
+	$(PY) -m bench.run --state-dir $(STATE)/bench $(TLS_FLAG)
 
-cluster-up: $(STAMP)  ## every service in the background, once all are SERVING; AUDIT=embedded|aws|moto
-	$(BIN)/aegis cluster up --audit $(AUDIT) --state-dir $(STATE)
+cluster-up: $(STAMP)  ## every service in the background, once all are SERVING; AUDIT=embedded|aws|moto; TLS=1: mutual TLS
+	$(BIN)/aegis cluster up --audit $(AUDIT) --state-dir $(STATE) $(TLS_FLAG)
 
 cluster-down: $(STAMP)  ## graceful stop of the local cluster
 	$(BIN)/aegis cluster down --state-dir $(STATE)
 
 cluster-status: $(STAMP)  ## pid, port and health of each local service
-	$(BIN)/aegis cluster status --state-dir $(STATE)
+	$(BIN)/aegis cluster status --state-dir $(STATE) $(TLS_FLAG)
 
 models: $(STAMP)  ## small default models, only where none exist (make run does this first)
 	test -f $(MODELS)/network/model.pt || $(PY) -m aegis_cli.train_network --small --quiet --out $(MODELS)/network
@@ -118,7 +121,7 @@ evaluate: $(STAMP)  ## held-out world through a fresh cluster; report in $(STATE
 		--out $(STATE)/evaluation
 
 run: $(STAMP) models  ## the main job: models if missing, cluster up, replay logins, serve until Ctrl-C
-	$(BIN)/aegis cluster run --events $(EVENTS) --audit $(AUDIT) --state-dir $(STATE)
+	$(BIN)/aegis cluster run --events $(EVENTS) --audit $(AUDIT) --state-dir $(STATE) $(TLS_FLAG)
 
 clean:  ## remove the venv, node_modules and local cluster state
 	rm -rf $(VENV) node_modules .aegis

@@ -14,7 +14,7 @@ from aegis_cli.event_input import (
 )
 from aegis_cli.output import show
 from aegis_cli.render import describe_text, signal_text
-from aegis_cli.rpc import add_timeout_option, call
+from aegis_cli.rpc import OPERATOR, ROUTER, add_timeout_option, call
 from aegis_domain.registry import default_registry
 from aegis_mesh.cluster import local_address
 
@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
             lambda channel: agent_pb2_grpc.AgentServiceStub(channel).Describe(
                 agent_pb2.DescribeRequest(), timeout=args.timeout
             ),
+            caller=OPERATOR, peer=args.name,
         )
         show(described, args.json, describe_text)
         return 0
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         lambda channel: agent_pb2_grpc.AgentServiceStub(channel).Assess(
             request, timeout=args.timeout
         ),
+        caller=ROUTER, peer=args.name,
     )
     show(assessed.signal, args.json, signal_text)
     return 0

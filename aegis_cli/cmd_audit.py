@@ -19,7 +19,15 @@ from aegis.v1 import common_pb2 as pb
 from aegis_cli.errors import FAILURE, USAGE, CliError
 from aegis_cli.output import message_json, print_json, show
 from aegis_cli.render import verify_text
-from aegis_cli.rpc import add_audit_option, add_timeout_option, call, open_channel, rpc_failure
+from aegis_cli.rpc import (
+    OPERATOR,
+    ROUTER,
+    add_audit_option,
+    add_timeout_option,
+    call,
+    open_channel,
+    rpc_failure,
+)
 from aegis_domain.convert import enum_name
 from aegis_domain.registry import Registry, default_registry
 from aegis_lab.labels import label_row
@@ -140,6 +148,7 @@ def run_verify(args: argparse.Namespace) -> int:
         lambda channel: audit_pb2_grpc.AuditServiceStub(channel).Verify(
             audit_pb2.VerifyRequest(), timeout=args.timeout
         ),
+        caller=OPERATOR,
     )
     show(reply, args.json, verify_text)
     return 0 if reply.ok else FAILURE
@@ -151,6 +160,7 @@ def run_prove(args: argparse.Namespace) -> int:
         lambda channel: audit_pb2_grpc.AuditServiceStub(channel).ProveInclusion(
             audit_pb2.ProveInclusionRequest(decision_id=args.decision_id), timeout=args.timeout
         ),
+        caller=OPERATOR,
     )
     print(to_json_text(reply.proof, indent=2))
     return 0
@@ -192,6 +202,7 @@ def run_public_key(args: argparse.Namespace) -> int:
         lambda channel: audit_pb2_grpc.AuditServiceStub(channel).GetSigningKey(
             audit_pb2.GetSigningKeyRequest(), timeout=args.timeout
         ),
+        caller=OPERATOR,
     )
     print(reply.public_key_pem, end="")
     print(f"key id {reply.key_id}", file=sys.stderr)
@@ -202,7 +213,7 @@ def run_export_labels(args: argparse.Namespace) -> int:
     """Exit 0 once every reviewed decision is written."""
 
     async def export(out: TextIO) -> int:
-        async with open_channel(args.audit_addr) as channel:
+        async with open_channel(args.audit_addr, peer="audit", caller=OPERATOR) as channel:
             stub = audit_pb2_grpc.AuditServiceStub(channel)
             written, token = 0, ""
             try:
@@ -247,11 +258,13 @@ def run_replay(args: argparse.Namespace) -> int:
     async def run() -> ReplayResult:
         # The scorer's batch calls trace themselves: no interceptors on these channels.
         channels = {
-            name: open_channel(address, intercepted=False)
+            name: open_channel(address, peer=name, caller=ROUTER, intercepted=False)
             for name, address in agent_addresses(settings, registry).items()
         }
         try:
-            async with open_channel(args.audit_addr) as audit_channel:
+            async with open_channel(
+                args.audit_addr, peer="audit", caller=OPERATOR
+            ) as audit_channel:
                 audit = audit_pb2_grpc.AuditServiceStub(audit_channel)
                 try:
                     found = await audit.GetDecision(

@@ -17,6 +17,7 @@ from aegis_cli.argtypes import positive_float
 from aegis_cli.errors import FAILURE, INTERRUPTED, CliError
 from aegis_lab.world import WorldConfig, generate
 from aegis_lab.world.rows import generated_rows
+from aegis_mesh.certificates import cluster_identities, ensure_identities
 from aegis_mesh.cluster import (
     AUDIT_BACKENDS,
     DEFAULT_AUDIT_BACKEND,
@@ -27,6 +28,7 @@ from aegis_mesh.cluster import (
     cluster_stages,
     router_address,
 )
+from aegis_runtime.tls import CA_FILE, TlsSettings
 
 # How often `run` looks at the services while it keeps them serving.
 _WATCH_S = 1.0
@@ -46,6 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     up = actions.add_parser("up", help="start what is not running; return once all are SERVING")
     _common(up, audit=True)
+    _tls_option(up)
     up.add_argument("--timeout", type=positive_float, default=60.0, metavar="SECONDS",
                     help="give up (and stop what this command started) after this long "
                     "(default %(default)s)")
@@ -62,6 +65,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "status", help="each service's pid, port and health (exit 1 unless all SERVING)"
     )
     _common(status, audit=False)
+    _tls_option(status)
     status.add_argument("--json", action="store_true", help="print as JSON")
     status.set_defaults(handler=run_status)
 
@@ -74,6 +78,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "cluster serving until Ctrl-C (or SIGTERM) and bring it down cleanly.",
     )
     _common(run, audit=True)
+    _tls_option(run)
     run.add_argument("--timeout", type=positive_float, default=60.0, metavar="SECONDS",
                      help="for the cluster to come up (default %(default)s)")
     cmd_generate.add_generator_options(run)
@@ -90,22 +95,45 @@ def _common(parser: argparse.ArgumentParser, audit: bool) -> None:
                             "STATE_DIR/audit-data (default %(default)s)")
 
 
+def _tls_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tls", action="store_true",
+        help="mutual TLS between every service and caller, with a local CA and certificates "
+        "in STATE_DIR/tls (made when missing): ca.pem, NAME.pem and NAME.key for each "
+        "service and for client, reviewer and operator. Other commands use them with "
+        "AEGIS_TLS_DIR=STATE_DIR/tls",
+    )
+
+
 def _cluster(args: argparse.Namespace) -> LocalCluster:
     paths = ClusterPaths(args.state_dir)
+    tls = getattr(args, "tls", False)
     try:
-        return LocalCluster(cluster_stages(paths, getattr(args, "audit", "embedded")), paths)
+        return LocalCluster(
+            cluster_stages(paths, getattr(args, "audit", "embedded"), tls=tls), paths
+        )
     except ClusterError as exc:
         raise CliError(str(exc)) from None
+
+
+def _ensure_certificates(args: argparse.Namespace) -> None:
+    if args.tls:
+        folder = ClusterPaths(args.state_dir).tls
+        if ensure_identities(folder, cluster_identities()):
+            print(f"made a local CA and certificates in {folder}", file=sys.stderr)
 
 
 def run_up(args: argparse.Namespace) -> int:
     """Exit 0 once every service is SERVING."""
     cluster = _cluster(args)
+    _ensure_certificates(args)
     try:
         cluster.up(args.timeout)
     except ClusterError as exc:
         raise CliError(f"cluster up failed: {exc}") from None
     print(f"cluster up: {len(cluster.services)} services SERVING; router at {router_address()}")
+    if args.tls:
+        print(f"mutual TLS: export AEGIS_TLS_DIR={cluster.paths.tls} for the other commands")
     return 0
 
 
@@ -129,6 +157,12 @@ def run_status(args: argparse.Namespace) -> int:
         for s in statuses:
             print(f"{s.name:<10} {s.pid or '-':>8} {s.port:>6}  {s.health:<10} "
                   f"{s.metrics_url or '-'}")
+    tls = ClusterPaths(args.state_dir).tls
+    if not args.tls and (tls / CA_FILE).exists() and any(s.pid and s.health != SERVING
+                                                          for s in statuses):
+        # A plaintext probe of a TLS server fails at the handshake: say why it may be down.
+        print(f"{tls} holds certificates: was the cluster started with --tls? "
+              "(then: aegis cluster status --tls)", file=sys.stderr)
     return 0 if all(s.health == SERVING for s in statuses) else FAILURE
 
 
@@ -141,16 +175,20 @@ def run_run(args: argparse.Namespace) -> int:
     # SIGTERM ends the run as Ctrl-C does: through KeyboardInterrupt, then a clean down.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
+        _ensure_certificates(args)
         cluster.up(args.timeout)
         print(f"replaying {config.events} generated logins of {config.users} users "
               f"(seed {config.seed}, from {config.start:%Y-%m-%d %H:%M} UTC)", file=sys.stderr)
         options = cmd_replay.options_from_args(args, router_address())
+        if args.tls:
+            options = replace(options, tls=TlsSettings(dir=cluster.paths.tls))
         summary = cmd_replay.score_rows(
             generated_rows(config), options, config.events
         )
         replay_status = cmd_replay.report(summary, options)
-        print(f"cluster serving; router at {router_address()}. Try: aegis score --user 42 "
-              "--ip 81.166.1.2 --country NO. Ctrl-C to stop.", file=sys.stderr)
+        tls_env = f"AEGIS_TLS_DIR={cluster.paths.tls} " if args.tls else ""
+        print(f"cluster serving; router at {router_address()}. Try: {tls_env}aegis score "
+              "--user 42 --ip 81.166.1.2 --country NO. Ctrl-C to stop.", file=sys.stderr)
         dead = _serve_until_interrupted(cluster)
         raise CliError(f"{dead} stopped unexpectedly; {cluster.log_tail(dead)}")
     except ClusterError as exc:

@@ -24,7 +24,8 @@ from aegis_cli.readers import FORMATS, InputError, accepted_window, detect_forma
 from aegis_cli.refusal import Refusal
 from aegis_cli.render import summary_text
 from aegis_cli.resume import decided_lines
-from aegis_cli.rpc import add_router_option, open_channel
+from aegis_cli.rpc import CLIENT, add_router_option, open_channel
+from aegis_runtime.tls import TlsSettings
 from router_service.client.rows import BadRow, Row
 from router_service.client.stream import DEFAULT_MAX_IN_FLIGHT, Outcome, StreamBroken, replay
 from router_service.client.summary import MALFORMED, ReplaySummary
@@ -45,6 +46,8 @@ class ReplayOptions:
     # Failed rows reported one by one on stderr before only counting them (malformed rows
     # are always reported: the user must be able to find each).
     errors_shown: int = 20
+    # Certificates other than AEGIS_TLS_*'s (`aegis cluster run --tls`: the cluster's own).
+    tls: TlsSettings | None = None
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -183,7 +186,9 @@ def report(summary: ReplaySummary, options: ReplayOptions) -> int:
 async def _stream(
     rows: Iterable[Row], options: ReplayOptions, summary: ReplaySummary, reporter: _Reporter
 ) -> None:
-    async with open_channel(options.router) as channel:
+    async with open_channel(
+        options.router, peer="router", caller=CLIENT, tls=options.tls
+    ) as channel:
         await replay(
             router_pb2_grpc.RouterServiceStub(channel), rows, summary, reporter,
             max_in_flight=options.max_in_flight, idle_timeout_s=options.idle_timeout_s,

@@ -13,8 +13,16 @@ from aegis.v1 import audit_pb2, audit_pb2_grpc
 from aegis.v1 import common_pb2 as pb
 from aegis_cli.output import message_json, print_json, show
 from aegis_cli.render import decision_text
-from aegis_cli.rpc import add_audit_option, add_timeout_option, call, open_channel, rpc_failure
+from aegis_cli.rpc import (
+    REVIEWER,
+    add_audit_option,
+    add_timeout_option,
+    call,
+    open_channel,
+    rpc_failure,
+)
 from aegis_domain.convert import enum_name
+from aegis_runtime.tls import TlsSettings
 from audit_service.reviews import MIN_REASON_CHARS
 
 REVIEWER_ENV = "AEGIS_REVIEWER"
@@ -70,8 +78,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="with --outcome modify: the action to take")
     decide.add_argument("--reason", required=True, help="why (kept in the audit log)")
     decide.add_argument(
-        "--reviewer", default=os.environ.get(REVIEWER_ENV), required=REVIEWER_ENV not in os.environ,
-        help=f"who decides (env {REVIEWER_ENV})",
+        "--reviewer", default=os.environ.get(REVIEWER_ENV, ""),
+        required=REVIEWER_ENV not in os.environ and not TlsSettings().configured,
+        help=f"who decides (env {REVIEWER_ENV}); with AEGIS_TLS_* the audit service records "
+        "the identity of the reviewer's certificate instead",
     )
     decide.add_argument("--review-id", default="", metavar="ID",
                         help="makes a retry record the verdict once (default: a new id)")
@@ -87,7 +97,7 @@ def run_list(args: argparse.Namespace) -> int:
     async def fetch() -> list[audit_pb2.ReviewItem]:
         items: list[audit_pb2.ReviewItem] = []
         token = ""
-        async with open_channel(args.audit_addr) as channel:
+        async with open_channel(args.audit_addr, peer="audit", caller=REVIEWER) as channel:
             stub = audit_pb2_grpc.AuditServiceStub(channel)
             try:
                 while len(items) < args.limit:
@@ -136,6 +146,7 @@ def run_show(args: argparse.Namespace) -> int:
         lambda channel: audit_pb2_grpc.AuditServiceStub(channel).GetReview(
             audit_pb2.GetReviewRequest(decision_id=args.decision_id), timeout=args.timeout
         ),
+        caller=REVIEWER,
     )
     if args.json:
         print_json(message_json(reply))
@@ -167,6 +178,7 @@ def run_decide(args: argparse.Namespace) -> int:
         lambda channel: audit_pb2_grpc.AuditServiceStub(channel).DecideReview(
             request, timeout=args.timeout
         ),
+        caller=REVIEWER,
     )
     show(reply, args.json, decided_text)
     return 0

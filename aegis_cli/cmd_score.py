@@ -8,7 +8,7 @@ from aegis.v1 import router_pb2, router_pb2_grpc
 from aegis_cli.event_input import add_event_options, event_from_args, refuse_invalid
 from aegis_cli.output import show
 from aegis_cli.render import decision_text
-from aegis_cli.rpc import add_router_option, add_timeout_option, call
+from aegis_cli.rpc import CLIENT, add_router_option, add_timeout_option, call
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
         lambda channel: router_pb2_grpc.RouterServiceStub(channel).Score(
             request, timeout=args.timeout
         ),
+        caller=CLIENT,
     )
     show(reply.decision, args.json, decision_text)
     return 0

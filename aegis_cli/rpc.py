@@ -13,12 +13,21 @@ import grpc
 from aegis_cli.argtypes import positive_float
 from aegis_cli.errors import FAILURE, USAGE, CliError
 from aegis_mesh.cluster import audit_address, router_address
-from aegis_runtime.channels import insecure_channel
+from aegis_runtime.channels import service_channel
+from aegis_runtime.tls import TlsSettings
 
 R = TypeVar("R")
 
 ROUTER_ADDR_ENV = "AEGIS_ROUTER_ADDR"
 AUDIT_ADDR_ENV = "AEGIS_AUDIT_ADDR"
+
+# The kinds of caller the CLI acts as, one certificate each under AEGIS_TLS_DIR.
+CLIENT = "client"
+REVIEWER = "reviewer"
+OPERATOR = "operator"
+# `aegis agent` Assess and `aegis audit replay` run the router's own scoring against the
+# agents, which answer Assess to the router only.
+ROUTER = "router"
 
 
 def add_router_option(parser: argparse.ArgumentParser) -> None:
@@ -48,10 +57,19 @@ def add_timeout_option(parser: argparse.ArgumentParser, default_s: float) -> Non
     )
 
 
-def open_channel(address: str, *, intercepted: bool = True) -> grpc.aio.Channel:
-    """The services' own channel: the CLI's calls carry trace context too (through the
-    interceptors, or, for the router's batch calls, through their own spans)."""
-    return insecure_channel(address, intercepted=intercepted)
+def open_channel(
+    address: str, *, peer: str, caller: str, intercepted: bool = True,
+    tls: TlsSettings | None = None,
+) -> grpc.aio.Channel:
+    """The services' own channel to the service `peer`: the CLI's calls carry trace context
+    too (through the interceptors, or, for the router's batch calls, through their own
+    spans). With AEGIS_TLS_* set (or `tls`), mutual TLS presenting the certificate of
+    `caller` (client, reviewer, operator; AEGIS_TLS_NAME chooses another)."""
+    try:
+        identity = (tls or TlsSettings()).identity(caller)
+    except ValueError as exc:
+        raise CliError(f"TLS: {exc}", USAGE) from None
+    return service_channel(address, tls=identity, peer=peer, intercepted=intercepted)
 
 
 def rpc_failure(exc: grpc.aio.AioRpcError, service: str, address: str) -> CliError:
@@ -70,11 +88,15 @@ def rpc_failure(exc: grpc.aio.AioRpcError, service: str, address: str) -> CliErr
     return CliError(f"{service} at {address} failed: {code.name}: {details}", FAILURE)
 
 
-def call(address: str, service: str, method: Callable[[grpc.aio.Channel], Awaitable[R]]) -> R:
-    """Run one call on a fresh channel to `address`; a failure becomes a CliError."""
+def call(
+    address: str, service: str, method: Callable[[grpc.aio.Channel], Awaitable[R]], *,
+    caller: str, peer: str = "",
+) -> R:
+    """Run one call on a fresh channel to `address` (the service `peer`, default `service`)
+    as `caller`; a failure becomes a CliError."""
 
     async def attempt() -> R:
-        async with open_channel(address) as channel:
+        async with open_channel(address, peer=peer or service, caller=caller) as channel:
             try:
                 return await method(channel)
             except grpc.aio.AioRpcError as exc:

@@ -3,7 +3,8 @@ gracefully (SIGTERM, SIGKILL only as a last resort).
 
 State lives under one folder (default `.aegis` in the current directory): logs in
 `logs/{service}.log`, pid files in `run/{service}.pid`, the embedded audit store (and the
-development checkpoint signing key) in `audit-data/`. Services run with the current directory
+development checkpoint signing key) in `audit-data/`, and with TLS the local CA and every
+certificate in `tls/` (aegis_mesh.certificates). Services run with the current directory
 as theirs, so their own relative defaults (e.g. `.aegis/models`) resolve to the same place.
 
 Audit backends: embedded (files), aws (S3 + DynamoDB named by AEGIS_AUDIT_S3_BUCKET and
@@ -24,12 +25,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from aegis_domain.registry import Registry, default_registry
 from aegis_runtime.healthcheck import check
+from aegis_runtime.tls import TLS_ENV_PREFIX, TlsIdentity
 from audit_service.settings import AuditSettings
 
 HOST = "127.0.0.1"
@@ -94,6 +96,20 @@ def grpc_health(address: str) -> str:
     return check(address, timeout_s=1.0)
 
 
+def tls_health(tls_dir: Path, peer: str) -> Callable[[str], str]:
+    """A probe of `peer` over mutual TLS, as the operator (the certificates are read at each
+    probe: `cluster up --tls` makes them after the stages are planned)."""
+
+    def probe(address: str) -> str:
+        try:
+            identity = TlsIdentity.from_dir(tls_dir, "operator")
+        except ValueError:
+            return f"NO CERTIFICATES in {tls_dir}"
+        return check(address, timeout_s=1.0, tls=identity, peer=peer)
+
+    return probe
+
+
 def http_answers(address: str) -> str:
     """SERVING once an HTTP server answers at `address` (any status: it is up)."""
     host, port = address.rsplit(":", 1)
@@ -128,6 +144,14 @@ class ServiceSpec:
         return [sys.executable, *self.args]
 
 
+def with_tls(spec: ServiceSpec, paths: ClusterPaths, name: str = "") -> ServiceSpec:
+    """`spec` serving mutual TLS with the certificate `name` (default: its own name) of
+    paths.tls, and probed over TLS."""
+    name = name or spec.name
+    tls_env = {"AEGIS_TLS_DIR": str(paths.tls.resolve()), "AEGIS_TLS_NAME": name}
+    return replace(spec, env={**spec.env, **tls_env}, probe=tls_health(paths.tls, name))
+
+
 @dataclass(frozen=True, slots=True)
 class ClusterPaths:
     """Where the cluster keeps its state, relative to the directory it is run from."""
@@ -146,6 +170,10 @@ class ClusterPaths:
     def audit_data(self) -> Path:
         return self.root / "audit-data"
 
+    @property
+    def tls(self) -> Path:
+        return self.root / "tls"
+
     def log(self, name: str) -> Path:
         return self.logs / f"{name}.log"
 
@@ -155,12 +183,13 @@ class ClusterPaths:
 
 def cluster_stages(
     paths: ClusterPaths, audit_backend: str = "embedded", registry: Registry | None = None,
-    offset: int | None = None,
+    offset: int | None = None, tls: bool = False,
 ) -> list[list[ServiceSpec]]:
     """Start order: the moto server (with --audit moto), the audit service, then every
     registered agent, then the router (which needs both). Services of one stage start
     together. A moto server this cluster started is part of it until stopped. Every port is
-    shifted by `offset` (default: AEGIS_CLUSTER_PORT_OFFSET)."""
+    shifted by `offset` (default: AEGIS_CLUSTER_PORT_OFFSET). With `tls`, the gRPC services
+    speak mutual TLS with the certificates of paths.tls, each presenting its own."""
     if audit_backend not in AUDIT_BACKENDS:
         raise ClusterError(f"unknown audit backend {audit_backend!r}; expected one of "
                            f"{', '.join(AUDIT_BACKENDS)}")
@@ -185,18 +214,21 @@ def cluster_stages(
         moto = moto_spec(MOTO_PORT + offset)
         first.append([moto])
         audit_env |= moto_audit_env(moto.address)
-    audit = service("audit", ("-m", "audit_service"), AUDIT_PORT + offset, audit_env)
+    def secured(spec: ServiceSpec) -> ServiceSpec:
+        return with_tls(spec, paths) if tls else spec
+
+    audit = secured(service("audit", ("-m", "audit_service"), AUDIT_PORT + offset, audit_env))
     agents = [
-        service(entry.name, ("-m", "agent_services", entry.name), entry.port + offset,
-                    service_env("AEGIS_AGENT_", entry.port + offset))
+        secured(service(entry.name, ("-m", "agent_services", entry.name), entry.port + offset,
+                        service_env("AEGIS_AGENT_", entry.port + offset)))
         for entry in registry.agents
     ]
     # Shifted agents are not where the registry says: the router is told where they are.
     moved = {"AGENT_ADDRS": json.dumps({a.name: a.address for a in agents})} if offset else {}
-    router = service(
+    router = secured(service(
         "router", ("-m", "router_service"), ROUTER_PORT + offset,
         service_env("AEGIS_ROUTER_", ROUTER_PORT + offset, AUDIT_ADDR=audit.address, **moved),
-    )
+    ))
     return [*first, [audit], agents, [router]]
 
 
@@ -316,7 +348,9 @@ class LocalCluster:
     def _start(self, spec: ServiceSpec) -> None:
         for folder in (self.paths.logs, self.paths.run):
             folder.mkdir(parents=True, exist_ok=True)
-        env = os.environ | {"AEGIS_ENVIRONMENT": ENVIRONMENT, "PYTHONUNBUFFERED": "1"}
+        # The cluster alone says whether a service speaks TLS, not the caller's AEGIS_TLS_*.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(TLS_ENV_PREFIX)}
+        env |= {"AEGIS_ENVIRONMENT": ENVIRONMENT, "PYTHONUNBUFFERED": "1"}
         env |= spec.env
         log_path = self.paths.log(spec.name)
         with log_path.open("ab") as log:

@@ -8,6 +8,7 @@ import grpc
 
 from aegis_runtime import telemetry
 from aegis_runtime.interceptors import RequestIdClientInterceptor
+from aegis_runtime.tls import TlsIdentity, server_name_option
 
 # round_robin spreads calls over every address DNS returns (one per ECS task in Cloud Map);
 # pick_first would pin a client to one task for the life of the connection.
@@ -31,24 +32,33 @@ def channel_target(address: str) -> str:
     return f"dns:///{address}"
 
 
-def insecure_channel(address: str, *, intercepted: bool = True) -> grpc.aio.Channel:
-    """An aio channel; inside the mesh, TLS is terminated by the service mesh. Intercepted:
-    every call traced and carrying the request id. Callers that trace their calls themselves
-    (the router's batch calls: telemetry.batch_call_span) go without the interceptors."""
+def service_channel(
+    address: str, *, tls: TlsIdentity | None = None, peer: str = "", intercepted: bool = True
+) -> grpc.aio.Channel:
+    """An aio channel to the service named `peer` at `address`: mutual TLS presenting `tls`
+    (and accepting only `peer`'s certificate), or plaintext without it. Intercepted: every
+    call traced and carrying the request id. Callers that trace their calls themselves (the
+    router's batch calls: telemetry.batch_call_span) go without the interceptors."""
     interceptors = (
         [*telemetry.client_interceptors(), RequestIdClientInterceptor()] if intercepted else []
     )
-    return grpc.aio.insecure_channel(
-        channel_target(address),
-        options=[
-            ("grpc.service_config", _SERVICE_CONFIG),
-            ("grpc.keepalive_time_ms", 30_000),
-            ("grpc.keepalive_permit_without_calls", 1),
-            ("grpc.enable_retries", 1),
-            ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_MS),
-            ("grpc.min_reconnect_backoff_ms", RECONNECT_BACKOFF_MS),
-            ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
-            ("grpc.max_receive_message_length", MAX_REPLY_BYTES),
-        ],
-        interceptors=interceptors,
+    options = [
+        ("grpc.service_config", _SERVICE_CONFIG),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.enable_retries", 1),
+        ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_MS),
+        ("grpc.min_reconnect_backoff_ms", RECONNECT_BACKOFF_MS),
+        ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
+        ("grpc.max_receive_message_length", MAX_REPLY_BYTES),
+    ]
+    if tls is None:
+        return grpc.aio.insecure_channel(
+            channel_target(address), options=options, interceptors=interceptors
+        )
+    if not peer:
+        raise ValueError("a TLS channel needs the name of the service it reaches")
+    return grpc.aio.secure_channel(
+        channel_target(address), tls.channel_credentials(),
+        options=[*options, server_name_option(peer)], interceptors=interceptors,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import logging
 import time
@@ -104,51 +105,63 @@ def _wrap_stream(method: str, behavior: Callable[..., Any], streamed: bool) -> C
                 request = _checked_stream(request, context)
             elif isinstance(request, _Undecodable):
                 await abort(context, request.error)
-            replies = behavior(request, context)
-            if inspect.isasyncgen(replies):
-                async for item in replies:
-                    yield item
-            else:
-                # A servicer that writes with context.write (grpc.health.v1 Watch).
-                await replies
+            async for item in replies_of(behavior(request, context)):
+                yield item
 
     return wrapped
 
 
-def _wrap(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-    deserializer = _tolerant(method, handler.request_deserializer)
+async def replies_of(replies: Any) -> AsyncIterator[Any]:
+    """A streaming behaviour's replies: what it yields, or nothing from one that writes them
+    with context.write (grpc.health.v1 Watch) and returns a coroutine."""
+    if inspect.isasyncgen(replies):
+        async for item in replies:
+            yield item
+    else:
+        await replies
+
+
+# How a wrapper is given a method's behaviour: the behaviour, and whether its requests arrive
+# as a stream.
+Wrapper = Callable[[Callable[..., Any], bool], Callable[..., Any]]
+
+
+def wrap_handler(
+    handler: grpc.RpcMethodHandler,
+    wrap_unary: Wrapper,
+    wrap_stream: Wrapper,
+    deserializer: Callable[[bytes], Any] | None = None,
+) -> grpc.RpcMethodHandler:
+    """The handler with its behaviour wrapped: `wrap_unary` for a unary reply (awaited),
+    `wrap_stream` for a streamed one (iterated); `deserializer` in place of the handler's."""
+    deserializer = deserializer or handler.request_deserializer
     if handler.unary_unary:
         return grpc.unary_unary_rpc_method_handler(
-            _wrap_unary(method, handler.unary_unary, streamed=False),
-            deserializer,
-            handler.response_serializer,
+            wrap_unary(handler.unary_unary, False), deserializer, handler.response_serializer
         )
     if handler.stream_unary:
         return grpc.stream_unary_rpc_method_handler(
-            _wrap_unary(method, handler.stream_unary, streamed=True),
-            deserializer,
-            handler.response_serializer,
+            wrap_unary(handler.stream_unary, True), deserializer, handler.response_serializer
         )
     if handler.unary_stream:
         return grpc.unary_stream_rpc_method_handler(
-            _wrap_stream(method, handler.unary_stream, streamed=False),
-            deserializer,
-            handler.response_serializer,
+            wrap_stream(handler.unary_stream, False), deserializer, handler.response_serializer
         )
     return grpc.stream_stream_rpc_method_handler(
-        _wrap_stream(method, handler.stream_stream, streamed=True),
-        deserializer,
-        handler.response_serializer,
+        wrap_stream(handler.stream_stream, True), deserializer, handler.response_serializer
     )
 
 
-class RequestContextInterceptor(grpc.aio.ServerInterceptor):
-    """Binds the caller's x-request-id (or a new one) to the call and logs its outcome."""
+class MethodWrappingInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps each method's handler once (`wrap`), then serves every call with the wrapped one:
+    a server's handlers are fixed once it has started, and wrapping anew on every call cost
+    CPU on every hop of every Score."""
 
     def __init__(self) -> None:
-        # The wrapped handler of each method, made once: a server's handlers are fixed once it
-        # has started, and wrapping anew on every call cost CPU on every hop of every Score.
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        raise NotImplementedError
 
     async def intercept_service(
         self,
@@ -161,8 +174,20 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
             handler = await continuation(handler_call_details)
             if handler is None:
                 return handler
-            wrapped = self._wrapped[method] = _wrap(method, handler)
+            wrapped = self._wrapped[method] = self.wrap(method, handler)
         return wrapped
+
+
+class RequestContextInterceptor(MethodWrappingInterceptor):
+    """Binds the caller's x-request-id (or a new one) to the call and logs its outcome."""
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        return wrap_handler(
+            handler,
+            functools.partial(_wrap_unary, method),
+            functools.partial(_wrap_stream, method),
+            _tolerant(method, handler.request_deserializer),
+        )
 
 
 def _log_call(method: str, started: float, status: str) -> None:

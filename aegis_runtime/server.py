@@ -15,9 +15,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from aegis_runtime import metrics, telemetry
+from aegis_runtime.authorization import AuthorizationInterceptor
 from aegis_runtime.interceptors import RequestContextInterceptor
 from aegis_runtime.logging import configure_logging
 from aegis_runtime.settings import ServiceSettings
+from aegis_runtime.tls import TlsIdentity
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +60,19 @@ class FailStop(Protocol):
 class RunningServer:
     """A started gRPC server hosting one component, with its health state."""
 
-    def __init__(self, component: Component, settings: ServiceSettings) -> None:
+    def __init__(
+        self, component: Component, settings: ServiceSettings, tls: TlsIdentity | None = None
+    ) -> None:
         self.component = component
         self.settings = settings
+        self.tls = tls
         self.health = health.aio.HealthServicer()
+        # Outermost first: a refused call is still traced and access-logged.
+        authorization = [AuthorizationInterceptor()] if tls is not None else []
         self.server = grpc.aio.server(
-            interceptors=[*telemetry.server_interceptors(), RequestContextInterceptor()],
+            interceptors=[
+                *telemetry.server_interceptors(), RequestContextInterceptor(), *authorization
+            ],
             options=[
                 ("grpc.max_connection_age_ms", int(settings.max_connection_age_s * 1000)),
                 # Lets in-flight calls finish on an aged connection before it is closed.
@@ -91,8 +100,14 @@ class RunningServer:
         await self.ready()
 
     async def listen(self) -> None:
-        """Bind and answer health checks with NOT_SERVING while the component starts."""
-        self.port = self.server.add_insecure_port(self.settings.address)
+        """Bind and answer health checks with NOT_SERVING while the component starts. With
+        TLS, only a TLS port is bound: plaintext callers are refused at the handshake."""
+        if self.tls is None:
+            self.port = self.server.add_insecure_port(self.settings.address)
+        else:
+            self.port = self.server.add_secure_port(
+                self.settings.address, self.tls.server_credentials()
+            )
         if self.port == 0:
             raise OSError(f"cannot bind {self.settings.address}")
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -128,13 +143,14 @@ class RunningServer:
 
 
 async def run_until_signal(
-    make_component: Callable[[], Component], settings: ServiceSettings
+    make_component: Callable[[], Component], settings: ServiceSettings,
+    tls: TlsIdentity | None = None,
 ) -> None:
     """Serve until SIGTERM or SIGINT, then drain within the grace period.
 
     The component is made inside the event loop: aio channels belong to the loop that made them.
     """
-    running = RunningServer(make_component(), settings)
+    running = RunningServer(make_component(), settings, tls)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -145,10 +161,14 @@ async def run_until_signal(
     await running.stop()
 
 
-def serve(service: str, settings: ServiceSettings, make_component: Callable[[], Component]) -> None:
-    """The whole life of a service process: logging, tracing, metrics, serve, drain."""
+def serve(
+    service: str, settings: ServiceSettings, make_component: Callable[[], Component],
+    tls: TlsIdentity | None = None,
+) -> None:
+    """The whole life of a service process: logging, tracing, metrics, serve (mutual TLS when
+    `tls` is given), drain."""
     configure_logging(service, settings.log_level, settings.log_format)
     telemetry.configure_tracing(service)
     metrics.configure_metrics(service, settings.host, settings.metrics_port)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_until_signal(make_component, settings))
+        asyncio.run(run_until_signal(make_component, settings, tls))

@@ -6,6 +6,7 @@ import argparse
 
 from aegis_domain.registry import default_registry
 from aegis_runtime.server import serve
+from aegis_runtime.tls import service_identity
 from agent_services.base import build_agent
 from agent_services.host import AgentComponent, AgentHostSettings
 
@@ -21,7 +22,10 @@ def main() -> None:
         # The registry's port is the default; AEGIS_AGENT_PORT overrides it.
         settings = settings.model_copy(update={"port": entry.port})
     model_dir = settings.model_dir / entry.name
-    serve(f"agent-{entry.name}", settings, lambda: AgentComponent(build_agent(entry, model_dir)))
+    serve(
+        f"agent-{entry.name}", settings, lambda: AgentComponent(build_agent(entry, model_dir)),
+        service_identity(f"agent-{entry.name}", entry.name),
+    )
 
 if __name__ == "__main__":
     main()

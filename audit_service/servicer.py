@@ -20,6 +20,7 @@ from aegis_runtime.errors import (
     error_fields,
     grpc_errors,
 )
+from aegis_runtime.tls import peer_identity
 from audit_service import instruments
 from audit_service.log.proofs import proof_to_message
 from audit_service.repeats import recorded_decisions
@@ -298,7 +299,9 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                 decision_id=request.decision_id,
                 outcome=request.outcome,
                 action=request.action,
-                reviewer=request.reviewer,
+                # Over mutual TLS the reviewer is who the certificate says, never what the
+                # request claims; the free-text field serves only the plaintext local default.
+                reviewer=peer_identity(context) or request.reviewer,
                 reason=request.reason,
                 review_id=request.review_id,
             )

@@ -18,9 +18,18 @@ from pydantic_settings import SettingsConfigDict
 
 from aegis.v1 import common_pb2, router_pb2, router_pb2_grpc
 from aegis_domain.registry import default_registry
-from aegis_mesh.cluster import ROUTER_PORT, ClusterPaths, LocalCluster, ServiceSpec, port_offset
+from aegis_mesh.certificates import cluster_identities, write_identities
+from aegis_mesh.cluster import (
+    ROUTER_PORT,
+    ClusterPaths,
+    LocalCluster,
+    ServiceSpec,
+    port_offset,
+    with_tls,
+)
 from aegis_runtime.server import ServiceBinding, serve
 from aegis_runtime.settings import ServiceSettings
+from aegis_runtime.tls import service_identity
 
 ENV_PREFIX = "AEGIS_BENCH_CEILING_"
 ROUTER_SERVICE = router_pb2.DESCRIPTOR.services_by_name["RouterService"].full_name
@@ -74,16 +83,22 @@ class CeilingComponent:
         """Nothing to release."""
 
 
-def ceiling_cluster(state: Path) -> LocalCluster:
+def ceiling_cluster(state: Path, tls: bool = False) -> LocalCluster:
     """The ceiling alone, where the cluster's router would answer, as a cluster the bench
-    starts, watches and stops like the meshes."""
+    starts, watches and stops like the meshes; with `tls`, it presents the router's
+    certificate of state/tls, so that the load generator meets what it meets in a mesh."""
     port = ROUTER_PORT + port_offset()
+    paths = ClusterPaths(state)
     spec = ServiceSpec("ceiling", ("-m", "bench.ceiling"), port, {f"{ENV_PREFIX}PORT": str(port)})
-    return LocalCluster([[spec]], ClusterPaths(state), say=lambda _msg: None)
+    if tls:
+        write_identities(paths.tls, cluster_identities())
+        spec = with_tls(spec, paths, "router")
+    return LocalCluster([[spec]], paths, say=lambda _msg: None)
 
 
 def main() -> None:
-    serve("bench-ceiling", CeilingSettings(), CeilingComponent)
+    serve("bench-ceiling", CeilingSettings(), CeilingComponent,
+          service_identity("bench-ceiling", "router"))
 
 
 if __name__ == "__main__":

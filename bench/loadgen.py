@@ -22,6 +22,7 @@ import grpc
 
 from aegis.v1 import common_pb2, router_pb2, router_pb2_grpc
 from aegis_domain.convert import enum_name
+from aegis_runtime.tls import TlsSettings, server_name_option
 from bench.capacity import missing
 from bench.cpu import CpuMeter
 from bench.population import Population, read_templates
@@ -117,6 +118,16 @@ async def run_rate(
     }
 
 
+def _channel(target: str) -> grpc.aio.Channel:
+    """Plaintext, or mutual TLS as the client when AEGIS_TLS_* is set."""
+    tls = TlsSettings().identity("client")
+    if tls is None:
+        return grpc.aio.insecure_channel(target)
+    return grpc.aio.secure_channel(
+        target, tls.channel_credentials(), options=[server_name_option("router")]
+    )
+
+
 async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     population = (
         Population(read_templates(args.templates), args.seed) if args.templates
@@ -124,7 +135,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     )
     cpu = CpuMeter(args.cpu_pids)
     results = []
-    async with grpc.aio.insecure_channel(args.target) as channel:
+    async with _channel(args.target) as channel:
         stub = router_pb2_grpc.RouterServiceStub(channel)
         await asyncio.wait_for(channel.channel_ready(), 10)
         for rate in args.rates:

@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 
 from aegis_domain.registry import REGISTRY_ENV, REGISTRY_PATH, default_registry
+from aegis_mesh.certificates import cluster_identities, write_identities
 from aegis_mesh.cluster import (
     ClusterError,
     ClusterPaths,
@@ -42,6 +43,7 @@ from aegis_mesh.cluster import (
     cluster_stages,
     router_address,
 )
+from aegis_runtime.tls import TLS_ENV_PREFIX
 from audit_service.settings import AuditSettings
 from bench import history, inprocess, metrics_cost
 from bench.capacity import DEFINITION, capacity, shortfalls
@@ -100,14 +102,15 @@ class Load:
     """How every phase is driven: the same load generator (in its own process, so that it
     does not share the GIL), durations and population options."""
 
-    def __init__(self, state: Path, duration: float, reference: float) -> None:
+    def __init__(self, state: Path, duration: float, reference: float, tls: bool) -> None:
         self.state = state
         self.duration = duration
         self.reference = reference
+        self.tls = tls
 
     def run(
         self, out: Path, rates: list[float], pids: dict[str, int], templates: Path | None,
-        ladder: bool,
+        ladder: bool, cluster: LocalCluster,
     ) -> list[dict[str, Any]]:
         command = [
             sys.executable, "-m", "bench.loadgen", "--rates", ",".join(f"{r:g}" for r in rates),
@@ -120,7 +123,10 @@ class Load:
             command += ["--templates", str(templates)]
         if ladder:
             command += ["--stop-when-saturated", "--measure-through", f"{self.reference:g}"]
-        subprocess.run(command, check=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(TLS_ENV_PREFIX)}
+        if self.tls:
+            env["AEGIS_TLS_DIR"] = str(cluster.paths.tls)
+        subprocess.run(command, check=True, env=env)
         steps: list[dict[str, Any]] = json.loads(out.read_text())
         for step in steps:
             step["shortfalls"] = shortfalls(step)
@@ -136,10 +142,12 @@ class Load:
             pids = {s.name: s.pid for s in cluster.status() if s.pid}
             idle = idle_cores(pids)
             unloaded = self.run(
-                self.state / f"{name}-unloaded.json", [UNLOADED_RATE], pids, templates, False
+                self.state / f"{name}-unloaded.json", [UNLOADED_RATE], pids, templates, False,
+                cluster,
             )[0]
             steps = (
-                self.run(self.state / f"{name}-rates.json", rates, pids, templates, True)
+                self.run(self.state / f"{name}-rates.json", rates, pids, templates, True,
+                         cluster)
                 if rates else []
             )
             memory = {service: rss_mib(pid) for service, pid in pids.items()}
@@ -182,13 +190,16 @@ def start(cluster: LocalCluster) -> None:
         time.sleep(0.2)
 
 
-def mesh(state: Path, name: str, seeded: Path | None) -> LocalCluster:
-    """A fresh cluster of the current registry; its audit data a copy of `seeded`'s."""
+def mesh(state: Path, name: str, seeded: Path | None, tls: bool) -> LocalCluster:
+    """A fresh cluster of the current registry; its audit data a copy of `seeded`'s; with
+    `tls`, mutual TLS with a CA of its own."""
     paths = ClusterPaths(state / name)
     shutil.rmtree(paths.root, ignore_errors=True)
     if seeded is not None:
         shutil.copytree(seeded / "audit-data", paths.audit_data)
-    return LocalCluster(cluster_stages(paths), paths, say=lambda _msg: None)
+    if tls:
+        write_identities(paths.tls, cluster_identities())
+    return LocalCluster(cluster_stages(paths, tls=tls), paths, say=lambda _msg: None)
 
 
 def at_rate(steps: list[dict[str, Any]], rate: float) -> dict[str, Any] | None:
@@ -315,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history-users", type=int, default=1200,
                         help="users of the realistic population's world (those with at least "
                         f"{history.MIN_HISTORY} past logins are the load's)")
+    parser.add_argument("--tls", action="store_true",
+                        help="every cluster (the ceiling too) and the load speak mutual TLS")
     parser.add_argument("--smoke", action="store_true",
                         help="a few seconds per phase at tiny sizes, to prove the harness works")
     args = parser.parse_args(argv)
@@ -324,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         rates, duration, users, reference = [UNLOADED_RATE], 1.0, 40, UNLOADED_RATE
     state = args.state_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
-    load = Load(state, duration, reference)
+    load = Load(state, duration, reference, args.tls)
+    tls = args.tls
 
     results: dict[str, Any] = {}
     print("[bench] realistic population: generating and seeding", file=sys.stderr)
@@ -335,18 +349,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     templates = population / "templates.jsonl"
     with agent_registry(write_registry(state / "full.yaml", False, False)):
-        results["full"] = load.measure("full", mesh(state, "full", population), rates, templates)
+        results["full"] = load.measure(
+            "full", mesh(state, "full", population, tls), rates, templates
+        )
         results["full_short_history"] = load.measure(
-            "full_short_history", mesh(state, "full_short_history", None), rates, None
+            "full_short_history", mesh(state, "full_short_history", None, tls), rates, None
         )
     with agent_registry(write_registry(state / "floor.yaml", True, False)):
-        results["floor"] = load.measure("floor", mesh(state, "floor", population), rates,
+        results["floor"] = load.measure("floor", mesh(state, "floor", population, tls), rates,
                                         templates)
     with agent_registry(write_registry(state / "five.yaml", False, True)):
         results["five_agents"] = load.measure(
-            "five_agents", mesh(state, "five_agents", population), [], templates
+            "five_agents", mesh(state, "five_agents", population, tls), [], templates
         )
-    results["ceiling"] = load.measure("ceiling", ceiling_cluster(state / "ceiling"), rates,
+    results["ceiling"] = load.measure("ceiling", ceiling_cluster(state / "ceiling", tls), rates,
                                       templates)
     results["in_process"] = asyncio.run(
         inprocess.measure(state / "inprocess", events=50 if args.smoke else 1000)

@@ -45,8 +45,10 @@ class DeployedService:
 
     @property
     def health_check(self) -> list[str]:
-        """The runtime's health-check CLI (Docker's CMD form): healthy only when SERVING."""
-        return ["CMD", "python", "-m", "aegis_runtime.healthcheck", f"127.0.0.1:{self.port}"]
+        """The runtime's health-check CLI (Docker's CMD form): healthy only when SERVING, over
+        mutual TLS with the task's own certificate, which must name this service."""
+        return ["CMD", "python", "-m", "aegis_runtime.healthcheck", f"127.0.0.1:{self.port}",
+                "--peer", self.name]
 
 
 def deployed_services(

@@ -20,6 +20,7 @@ from ecs.environment import container_environment, discovery_address
 from ecs.iam import execution_role, task_role
 from ecs.services import AUDIT, ROUTER, DeployedService
 from ecs.storage import audit_task_statements, storage_outputs, storage_resources
+from ecs.tls import TLS_PARAMETER, TLS_SECRET_PREFIX_PARAMETER, tls_read_statements, tls_secrets
 
 CLUSTER_ID = "Cluster"
 NAMESPACE_ID = "Namespace"
@@ -73,6 +74,7 @@ PARAMETERS: dict[str, Json] = {
         "Description": "ARN of the Secrets Manager secret holding the Ed25519 key that signs "
         "audit checkpoints (PKCS#8 PEM or base64 of the 32 raw bytes).",
     },
+    TLS_SECRET_PREFIX_PARAMETER: TLS_PARAMETER,
 }
 
 
@@ -138,7 +140,7 @@ def _service_resources(
     rid = ids(service)
     is_audit = service.name == AUDIT
     storage = audit_task_statements() if is_audit else []
-    secrets = secret_read_statements() if is_audit else []
+    secrets = [*tls_read_statements(service), *(secret_read_statements() if is_audit else [])]
     return {
         rid.log_group: {
             "Type": "AWS::Logs::LogGroup",
@@ -215,12 +217,13 @@ def _task_definition(
     service: DeployedService, services: list[DeployedService], config: DeployConfig
 ) -> Json:
     rid = ids(service)
+    is_audit = service.name == AUDIT
     app: Json = {
         "Name": service.name,
         "Image": sub("${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}/"
                      f"${{ImageRepositoryPrefix}}/{service.name}:${{ImageTag}}"),
         "Essential": True,
-        "Command": audit_command(service) if service.name == AUDIT else service.command,
+        "Command": audit_command(service) if is_audit else service.command,
         "PortMappings": [{"Name": "grpc", "ContainerPort": service.port, "Protocol": "tcp"}],
         "Environment": container_environment(service, services, config),
         "HealthCheck": {
@@ -237,8 +240,7 @@ def _task_definition(
                          "ReadOnly": False}],
         "LogConfiguration": _log_configuration(service, service.name),
     }
-    if service.name == AUDIT:
-        app["Secrets"] = audit_secrets(service)
+    app["Secrets"] = [*tls_secrets(service), *(audit_secrets(service) if is_audit else [])]
     collector = {
         "Name": COLLECTOR,
         "Image": config.otel_collector_image,

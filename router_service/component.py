@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 from aegis.v1 import router_pb2, router_pb2_grpc
 from aegis_domain.registry import Registry
-from aegis_runtime.channels import insecure_channel
+from aegis_runtime.channels import service_channel
 from aegis_runtime.server import ServiceBinding
+from aegis_runtime.tls import TlsIdentity
 from router_service.builder import build_scorer_on_channels
 from router_service.combine import Combiner
 from router_service.policy import Policy
@@ -21,16 +22,19 @@ class RouterComponent:
 
     def __init__(
         self, settings: RouterSettings, registry: Registry, policy: Policy,
-        combiner: Combiner | None = None,
+        combiner: Combiner | None = None, tls: TlsIdentity | None = None,
     ) -> None:
         self.settings = settings
         # The scorer traces its batch calls itself (telemetry.batch_call_span).
-        self.audit_channel = insecure_channel(settings.audit_addr, intercepted=False)
+        self.audit_channel = service_channel(
+            settings.audit_addr, tls=tls, peer="audit", intercepted=False
+        )
         self.channels = [self.audit_channel]
         agents = {}
         for entry in registry.agents:
-            channel = insecure_channel(
-                settings.agent_address(entry.name, entry.port), intercepted=False
+            channel = service_channel(
+                settings.agent_address(entry.name, entry.port), tls=tls, peer=entry.name,
+                intercepted=False,
             )
             self.channels.append(channel)
             agents[entry.name] = channel

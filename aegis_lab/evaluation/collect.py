@@ -21,7 +21,7 @@ from aegis_lab.evaluation.novelty import NoveltyBaseline
 from aegis_lab.training.dataset import ATTACKS, CASES
 from aegis_lab.world import WorldConfig, generate
 from aegis_lab.world.rows import labels
-from aegis_runtime.channels import insecure_channel
+from aegis_runtime.channels import service_channel
 from router_service.client.rows import ParsedRow
 from router_service.client.stream import Outcome, replay
 from router_service.client.summary import ReplaySummary
@@ -157,7 +157,7 @@ def collect(
                 return
             # A fresh connection per chunk: servers close connections after a maximum age
             # (so that clients rebalance), which would cut one long stream.
-            channel = insecure_channel(router)
+            channel = service_channel(router)
             try:
                 await replay(router_pb2_grpc.RouterServiceStub(channel), chunk, summary, take,
                              max_in_flight=max_in_flight)

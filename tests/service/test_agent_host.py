@@ -21,7 +21,7 @@ from aegis_domain.types import (
     SignalStatus,
 )
 from aegis_runtime.artifacts import METADATA_FILE, ArtifactError
-from aegis_runtime.channels import insecure_channel
+from aegis_runtime.channels import service_channel
 from aegis_runtime.server import RunningServer
 from agent_services.base import Agent, AgentDescription
 from agent_services.detection import DetectionAgent
@@ -43,7 +43,7 @@ async def with_agent(
     server = RunningServer(AgentComponent(agent), host_settings())
     await server.start()
     try:
-        async with insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        async with service_channel(f"127.0.0.1:{server.port}") as channel:
             return await calls(agent_pb2_grpc.AgentServiceStub(channel))
     finally:
         await server.stop(1.0)

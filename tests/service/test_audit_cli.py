@@ -12,7 +12,7 @@ import pytest
 from aegis.v1 import audit_pb2, audit_pb2_grpc
 from aegis.v1 import common_pb2 as pb
 from aegis_cli.main import main
-from aegis_runtime.channels import insecure_channel
+from aegis_runtime.channels import service_channel
 from audit_service.component import AuditComponent
 from audit_service.settings import AuditSettings
 from tests.service.audit_backends import moto_server
@@ -31,7 +31,7 @@ def audit_addr(tmp_path: Path) -> Iterator[str]:
 
 
 async def _record(address: str) -> None:
-    async with insecure_channel(address) as channel:
+    async with service_channel(address) as channel:
         stub = audit_pb2_grpc.AuditServiceStub(channel)
         for i, action in enumerate([pb.ACTION_ESCALATE, pb.ACTION_ALLOW, pb.ACTION_ESCALATE]):
             record = make_record(f"d-{i}", ts=T0 + i, action=action)

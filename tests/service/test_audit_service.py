@@ -15,7 +15,7 @@ import pytest
 from aegis.v1 import audit_pb2, audit_pb2_grpc
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.convert import seconds_to_timestamp
-from aegis_runtime.channels import insecure_channel
+from aegis_runtime.channels import service_channel
 from aegis_runtime.server import RunningServer
 from audit_service.component import AuditComponent
 from audit_service.log.proofs import check_proof, proof_from_message
@@ -37,7 +37,7 @@ async def serving_backend(backend: Backend) -> AsyncIterator[Stub]:
     server = RunningServer(AuditComponent(settings, backend.store()), settings)
     await server.start()
     try:
-        async with insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        async with service_channel(f"127.0.0.1:{server.port}") as channel:
             yield Stub(channel)
     finally:
         await server.stop(1.0)

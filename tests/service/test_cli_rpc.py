@@ -29,7 +29,7 @@ from aegis_cli.readers import accepted_window
 from aegis_domain.validation import validate_event
 from aegis_lab.world import WorldConfig, generate
 from aegis_lab.world.rows import generated_rows
-from aegis_runtime.channels import insecure_channel
+from aegis_runtime.channels import service_channel
 from aegis_runtime.errors import InvalidArgument, grpc_errors
 from aegis_runtime.server import RunningServer, ServiceBinding
 from aegis_runtime.settings import ServiceSettings
@@ -404,7 +404,7 @@ def test_replay_keeps_at_most_max_in_flight_requests_waiting() -> None:
         await server.start()
         summary = ReplaySummary()
         try:
-            async with insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            async with service_channel(f"127.0.0.1:{server.port}") as channel:
                 await replay(router_pb2_grpc.RouterServiceStub(channel), pulled(), summary,
                              outcomes.append, max_in_flight=4)
         finally:

@@ -21,6 +21,16 @@ from tests.service.test_router import FixedAgent, HangingAgent, event
 from tests.unit.audit_builders import T0, make_record
 
 
+class _PlaintextCaller:
+    """The servicer context of a call without a client certificate (the reviewer named in
+    the request is recorded)."""
+
+    def auth_context(self) -> dict[str, list[bytes]]:
+        return {}
+
+
+PLAINTEXT_CALLER = _PlaintextCaller()
+
 def total(name: str, **attributes: object) -> float:
     return sum(value for attrs, value in metric_points(name)
                if attributes.items() <= attrs.items())
@@ -99,12 +109,12 @@ def test_reviews_are_counted_by_outcome_and_override_once_each(tmp_path: Path) -
                 decision_id="e-0", outcome=common_pb2.REVIEW_OUTCOME_APPROVE, reviewer="ana",
                 reason=reason, review_id="r-0")
             # The AI escalated and the reviewer allowed: an override; sent twice, counted once.
-            await servicer.DecideReview(approve, None)
-            await servicer.DecideReview(approve, None)
+            await servicer.DecideReview(approve, PLAINTEXT_CALLER)
+            await servicer.DecideReview(approve, PLAINTEXT_CALLER)
             # The AI blocked and the reviewer refused too: no override.
             await servicer.DecideReview(audit_pb2.DecideReviewRequest(
                 decision_id="b-0", outcome=common_pb2.REVIEW_OUTCOME_REJECT, reviewer="ana",
-                reason=reason), None)
+                reason=reason), PLAINTEXT_CALLER)
         finally:
             await store.close()
 

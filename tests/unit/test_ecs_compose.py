@@ -39,7 +39,9 @@ def test_each_service_runs_the_same_command_on_the_same_port(
         service = compose["services"][spec.name]
         assert service["command"] == ["python", *spec.args]
         assert service["ports"] == [f"{HOST}:{spec.port}:{spec.port}"]
-        assert service["healthcheck"]["test"][-1] == f"127.0.0.1:{spec.port}"
+        assert service["healthcheck"]["test"][-3:] == [
+            f"127.0.0.1:{spec.port}", "--peer", spec.name
+        ]
 
 
 def test_each_service_gets_the_clusters_settings_adapted_only_to_containers(

@@ -15,6 +15,7 @@ from cfnlint.api import ManualArgs, lint
 from aegis_domain.registry import default_registry, load_registry
 from aegis_mesh.cluster import PORT_OFFSET_ENV
 from aegis_runtime.channels import channel_target
+from aegis_runtime.tls import TlsSettings
 from audit_service.aws.resources import audit_task_policy_statements
 from audit_service.settings import AuditSettings
 from ecs.audit_task import SECRET_ACTIONS, SIGNING_KEY_PARAMETER
@@ -32,6 +33,7 @@ from ecs.render import TEMPLATE, stale_files
 from ecs.services import AUDIT, ROUTER, DeployedService, deployed_services
 from ecs.storage import BUCKET_ID, TABLE_ID, TAMPER_ACTIONS
 from ecs.template import COLLECTOR, ids
+from ecs.tls import SECRET_KEYS, TLS_SECRET_PREFIX_PARAMETER, tls_read_statements
 from router_service.settings import RouterSettings
 from tests.conftest import REPO_ROOT
 
@@ -46,6 +48,7 @@ SAMPLE_VALUES = {
     "AWS::URLSuffix": "amazonaws.com",
     BUCKET_ID: "aegis-audit-bucket",
     TABLE_ID: "aegis-audit-index",
+    TLS_SECRET_PREFIX_PARAMETER: "aegis/tls",
 }
 
 
@@ -268,7 +271,8 @@ def test_health_checks_run_the_runtime_health_check_cli(
     for service in services:
         check = app_container(resources, service)["HealthCheck"]
         assert check["Command"] == [
-            "CMD", "python", "-m", "aegis_runtime.healthcheck", f"127.0.0.1:{service.port}"
+            "CMD", "python", "-m", "aegis_runtime.healthcheck", f"127.0.0.1:{service.port}",
+            "--peer", service.name,
         ]
 
 
@@ -298,14 +302,33 @@ def test_only_audit_gets_the_signing_key_and_from_secrets_manager(
 ) -> None:
     for service in services:
         container = app_container(resources, service)
+        signing = [s for s in container["Secrets"] if s["Name"] not in SECRET_KEYS]
         if service.name != AUDIT:
-            assert "Secrets" not in container
+            assert signing == []
             continue
-        [secret] = container["Secrets"]
+        [secret] = signing
         assert secret == {"Name": "AEGIS_AUDIT_SIGNING_KEY",
                           "ValueFrom": {"Ref": SIGNING_KEY_PARAMETER}}
         assert "signing_key" in AuditSettings.model_fields
         assert not any("SIGNING_KEY" in item["Name"] for item in container["Environment"])
+
+
+def test_every_task_speaks_tls_with_its_own_secret_only_its_role_may_read(
+    resources: dict[str, Any], services: list[DeployedService]
+) -> None:
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:aegis/tls/"
+    settings = {f"AEGIS_TLS_{name.upper()}" for name in TlsSettings.model_fields}
+    for service in services:
+        container = app_container(resources, service)
+        injected = {s["Name"]: resolve(s["ValueFrom"]) for s in container["Secrets"]
+                    if s["Name"] in SECRET_KEYS}
+        assert injected == {
+            name: f"{arn}{service.name}:{key}::" for name, key in SECRET_KEYS.items()
+        }
+        assert set(injected) <= settings
+        assert not any(item["Name"].startswith("AEGIS_TLS_") for item in container["Environment"])
+        [statement] = tls_read_statements(service)
+        assert resolve(statement["Resource"]) == f"{arn}{service.name}-??????"
 
 
 def test_traces_are_exported_over_otlp_to_the_collector_sidecar(
@@ -355,6 +378,7 @@ def test_execution_roles_pull_only_their_image_and_write_only_their_logs(
         assert image == f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/aegis/{service.name}:abc123"
         secret = (pairs(SECRET_ACTIONS, {"Ref": SIGNING_KEY_PARAMETER})
                   if service.name == AUDIT else set())
+        secret |= pairs(SECRET_ACTIONS, tls_read_statements(service)[0]["Resource"])
         assert grants(resources[rid.execution_role]) == (
             pairs(ECR_TOKEN_ACTIONS, "*")
             | pairs(ECR_PULL_ACTIONS, repository)

@@ -4,6 +4,7 @@ the top gets a newcomer going in a screenful, and no link leaves the repository.
 import re
 
 from aegis_runtime.settings import ServiceSettings
+from aegis_runtime.tls import TlsSettings
 from agent_services.behavior import BehaviorSettings
 from agent_services.geo import GeoSettings
 from agent_services.host import AgentHostSettings
@@ -23,7 +24,7 @@ def test_every_setting_is_documented() -> None:
     missing = [
         f"{cls.model_config['env_prefix']}{name.upper()}"
         for cls in (RouterSettings, AuditSettings, AgentHostSettings, GeoSettings,
-                    BehaviorSettings, NetworkSettings)
+                    BehaviorSettings, NetworkSettings, TlsSettings)
         for name in cls.model_fields
         if name not in common
         and f"{cls.model_config['env_prefix']}{name.upper()}" not in README
