@@ -129,8 +129,8 @@ class Scorer:
         self.required = frozenset(c.entry.name for c in agents if c.entry.required)
         self.budget = TrafficBudget(policy, combiner, settings.budget_window,
                                     settings.budget_min_decisions, settings.budget_max_shift)
-        # The policy at the thresholds it last acted at: rebuilt only when they change.
-        self._acting = (policy.thresholds, policy)
+        # (policy, thresholds, the policy at them): rebuilt only when either changes.
+        self._acting = (policy, policy.thresholds, policy)
         limits = settings.batch_limits()
         self.contexts: Batcher[audit_pb2.GetContextRequest, audit_pb2.GetContextResponse] = Batcher(
             self._get_contexts, limits
@@ -242,9 +242,11 @@ class Scorer:
         )
 
     def _policy_at(self, thresholds: RiskThresholds) -> Policy:
-        if self._acting[0] != thresholds:
-            self._acting = (thresholds, self.policy.at(thresholds))
-        return self._acting[1]
+        policy, acting_at, acting = self._acting
+        if policy is not self.policy or acting_at != thresholds:
+            acting = self.policy.at(thresholds)
+            self._acting = (self.policy, thresholds, acting)
+        return acting
 
     async def _get_contexts(
         self, items: Sequence[audit_pb2.GetContextRequest], timeout_s: float

@@ -43,7 +43,7 @@ class RouterSettings(ServiceSettings):
         "until then (after every start) the calibration world's.",
     )
     budget_max_shift: float = Field(
-        8.0, ge=1, description="A threshold from recent traffic stays between the calibration "
+        2.0, ge=1, description="A threshold from recent traffic stays between the calibration "
         "world's risks at budget share * this and budget share / this: an attack wave cannot "
         "raise the bar further, nor a quiet spell lower it.",
     )

@@ -11,13 +11,18 @@ them, at least the risk that challenged `share * max_shift`. Above, an attack wa
 of high risks fills the top of the window and pushes the quantile up) cannot raise the bar
 beyond what a shift of that factor explains and so let its own attempts through; below, a
 quiet spell cannot lower it into challenging `max_shift` times the budget. Within the band the
-window decides."""
+window decides. The band must be tight: the window holds attacks as well as legitimate logins
+(the budget's share is of legitimate ones), and where attacks are a larger share of traffic
+than the budget, the quantile lands among them."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from router_service.policy import Budget, Policy, RiskTable, RiskThresholds
+from router_service.policy import Policy, RiskTable, RiskThresholds
+
+# (lowest, highest) risk of each threshold: challenge, block, escalate.
+Band = list[tuple[float, float]]
 
 
 class RiskWindow:
@@ -52,45 +57,43 @@ class TrafficBudget:
     ) -> None:
         self.calibrated = policy.thresholds
         self.current = self.calibrated
-        self._min = min_decisions
+        self._min = min(min_decisions, size)  # a window smaller than that serves once full
         self._refresh_every = max(1, size // self.REFRESHES)
         self._since = 0
         budget = policy.spec.budget
-        self._budget = budget
-        self._band = _band(budget, table, max_shift) if budget is not None and size else None
+        # The shares of the budget, in Band's order.
+        self._shares = (() if budget is None else
+                        (budget.challenge, budget.block_temporary, budget.escalate_above))
+        self._band = _band(self._shares, table, max_shift) if self._shares and size else None
         self.window = RiskWindow(size) if self._band is not None else None
 
     def observe(self, risk: float) -> None:
         """One more live decision's combined risk."""
-        if self.window is None:
+        if self.window is None or self._band is None:
             return
         self.window.add(risk)
         self._since += 1
         if self._since >= self._refresh_every and self.window.count >= self._min:
             self._since = 0
-            self.current = self._from_window()
+            self.current = self._from_window(self.window, self._band)
 
-    def _from_window(self) -> RiskThresholds:
-        assert self.window is not None and self._band is not None and self._budget is not None
-        shares = (self._budget.challenge, self._budget.block_temporary,
-                  self._budget.escalate_above)
-        quantiles = self.window.quantiles([1 - share for share in shares])
+    def _from_window(self, window: RiskWindow, band: Band) -> RiskThresholds:
+        quantiles = window.quantiles([1 - share for share in self._shares])
         challenge, block, escalate = (
-            min(max(q, low), high) for q, (low, high) in zip(quantiles, self._band, strict=True)
+            min(max(q, low), high) for q, (low, high) in zip(quantiles, band, strict=True)
         )
         block = max(block, challenge)
         return RiskThresholds(challenge, block, max(self.calibrated.critical, block), escalate,
-                              self.window.count)
+                              window.count)
 
 
-def _band(budget: Budget, table: RiskTable | None, max_shift: float
-          ) -> list[tuple[float, float]] | None:
-    """(lowest, highest) risk for the challenge, block and escalate thresholds; None when
-    the table states no risks (no trained combiner: the policy's own risks serve)."""
+def _band(shares: tuple[float, ...], table: RiskTable | None, max_shift: float) -> Band | None:
+    """Each threshold's band; None when the table states no risks (no trained combiner:
+    the policy's own risks serve)."""
     if table is None:
         return None
     band = []
-    for share in (budget.challenge, budget.block_temporary, budget.escalate_above):
+    for share in shares:
         low = table.risk_at_share(min(share * max_shift, 1.0))
         high = table.risk_at_share(share / max_shift)
         if low is None or high is None:

@@ -75,6 +75,7 @@ def test_a_shifted_stream_moves_the_thresholds_and_replays_reproduce_them(
         mesh = await start_mesh(
             tmp_path, {"detection": (entry("detection"), Stated())}, policy_path=policy_path,
             combiner=combiner, budget_window=WINDOW, budget_min_decisions=WINDOW,
+            budget_max_shift=8.0,  # a band wide enough for the window's quantile
         )
         try:
             router, audit = mesh.router_stub(), mesh.audit_stub()
