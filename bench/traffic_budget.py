@@ -4,11 +4,12 @@ recent traffic (router_service.traffic_budget) at each guard factor, on a shifte
 `.venv/bin/python -m bench.traffic_budget [--users 1200] [--seed 11] [--max-shift 1.5,2,4,8]`
 generates a shifted world (aegis_lab.shifted), gives every login of its last three history
 days and its evaluation window the combined risk the router would (the agents in-process,
-with the models of --model-dir, and the learned combiner), feeds them in time order to a
-TrafficBudget with the router's default window, and prints, for the evaluation window, the
-share of legitimate logins at or above the challenge threshold then in force and the share
-of attacks (recall). A last row feeds only the legitimate logins to the window: what a window
-free of attacks would do. Deterministic for a seed and models; no cluster, no timing.
+with the models of --model-dir, and the learned combiner), feeds the successful ones (as the
+router does) in time order to a TrafficBudget with the router's default window, and prints,
+for the evaluation window, the share of legitimate logins at or above the challenge
+threshold then in force and the share of attacks (recall). A last row feeds only the
+legitimate logins to the window: what a window free of attacks would do. Deterministic for a
+seed and models; no cluster, no timing.
 """
 
 from __future__ import annotations
@@ -40,14 +41,16 @@ _BATCH = 256
 
 
 def risks_of(config: ShiftedConfig, model_dir: Path, combiner: Combiner
-             ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.bool_]]:
-    """Combined risk, attack or not, and in the evaluation window or not, of every login fed."""
+             ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.bool_],
+                        NDArray[np.bool_]]:
+    """Combined risk, attack or not, in the evaluation window or not, and successful or not,
+    of every login fed."""
     registry = default_registry()
     agents = load_agents(model_dir, registry, {})
     weights = {e.name: e.weight for e in registry.agents}
     contexts = OfflineContexts(AuditSettings().context_bounds())
     eval_start = config.eval_start_ms / 1000
-    fed, attack, evaluated = [], [], []
+    fed, attack, evaluated, successful = [], [], [], []
     for login in generate(config):
         event = event_from_proto(login.event)
         context = contexts.context(event)
@@ -56,6 +59,7 @@ def risks_of(config: ShiftedConfig, model_dir: Path, combiner: Combiner
             fed.append((event, context))
             attack.append(bool(login.truth.attack))
             evaluated.append(event.timestamp >= eval_start)
+            successful.append(event.login_successful)
     risks = np.empty(len(fed))
     for start in range(0, len(fed), _BATCH):
         batch = fed[start: start + _BATCH]
@@ -63,7 +67,7 @@ def risks_of(config: ShiftedConfig, model_dir: Path, combiner: Combiner
         for row in range(len(batch)):
             signals = [signals[row] for signals in by_agent]
             risks[start + row] = combine(signals, weights, combiner).risk
-    return risks, np.array(attack), np.array(evaluated)
+    return risks, np.array(attack), np.array(evaluated), np.array(successful)
 
 
 def thresholds_in_force(risks: NDArray[np.float64], observed: NDArray[np.bool_],
@@ -91,17 +95,16 @@ def main() -> None:
         parser.error(f"no combiner under {args.model_dir}: run make models")
     policy: Policy = load_policy(DEFAULT_POLICY).within(combiner)
     settings = RouterSettings()
-    risks, attack, evaluated = risks_of(ShiftedConfig(users=args.users, seed=args.seed),
+    risks, attack, evaluated, successful = risks_of(ShiftedConfig(users=args.users, seed=args.seed),
                                         args.model_dir, combiner)
 
     def budget(max_shift: float) -> Callable[[], TrafficBudget]:
         return lambda: TrafficBudget(policy, combiner, settings.budget_window,
                                      settings.budget_min_decisions, max_shift)
 
-    everyone = np.ones(len(risks), dtype=bool)
     shifts = [float(x) for x in args.max_shift.split(",")]
     rows = [("calibration world", np.full(len(risks), policy.thresholds.challenge))]
-    rows += [(f"recent traffic, max shift {m:g}", thresholds_in_force(risks, everyone, budget(m)))
+    rows += [(f"recent traffic, max shift {m:g}", thresholds_in_force(risks, successful, budget(m)))
              for m in shifts]
     rows += [(f"legitimate-only window, max shift {shifts[-1]:g}",
               thresholds_in_force(risks, ~attack, budget(shifts[-1])))]

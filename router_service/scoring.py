@@ -180,9 +180,11 @@ class Scorer:
             hop_cap_s,
         )
         decision = self.decide(event, context_msg, context_available, signals)
-        if not bulk and len(decision.degraded_agents) < len(decision.signals):
-            # Live traffic with at least one signal: what the budget is a share of. Bulk
-            # replays of history are not today's traffic.
+        if (not bulk and event.login_successful
+                and len(decision.degraded_agents) < len(decision.signals)):
+            # Live successful logins with at least one signal: the budget is a share of
+            # legitimate logins, and failed ones are where attack waves (stuffing, spraying)
+            # are; bulk replays of history are not today's traffic.
             self.budget.observe(decision.risk)
         decided = time.perf_counter()
         decision.latency_ms = (decided - started) * 1000

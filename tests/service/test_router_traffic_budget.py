@@ -1,6 +1,7 @@
 """Through a real router: a shifted stream of risks moves the thresholds from the calibration
-world's to the budget's quantiles of recent traffic, each decision records the thresholds it
-used, and a replay at the recorded versions reproduces every action."""
+world's to the budget's quantiles of recent successful logins (a wave of failed attempts does
+not), each decision records the thresholds it used, and a replay at the recorded versions
+reproduces every action."""
 
 from __future__ import annotations
 
@@ -41,11 +42,11 @@ class Stated(Agent):
         return AgentDescription(name=self.name, model_version="stated-1")
 
 
-def _login(n: int, risk: float) -> common_pb2.LoginEvent:
+def _login(n: int, risk: float, successful: bool) -> common_pb2.LoginEvent:
     # A user, IP and device of its own: no velocity limit fires.
     return common_pb2.LoginEvent(
         event_id=f"ev-{n}", timestamp=seconds_to_timestamp(time.time()), user_id=f"u{n}-{risk}",
-        ip=f"198.51.100.{n}", device_id=f"dev-{n}", login_successful=True,
+        ip=f"198.51.100.{n}", device_id=f"dev-{n}", login_successful=successful,
     )
 
 
@@ -70,6 +71,9 @@ def test_a_shifted_stream_moves_the_thresholds_and_replays_reproduce_them(
     # Legitimate logins that score higher than the calibration world's: at its thresholds
     # every one is challenged.
     shifted = [0.6, *np.linspace(0.55, 0.75, WINDOW - 1).round(4), 0.6]
+    # A wave of failed attempts amid them (stuffing): never part of the window.
+    stream = [(r, True) for r in shifted[:10]] + [(0.99, False)] * 10 + [
+        (r, True) for r in shifted[10:]]
 
     async def scenario():
         mesh = await start_mesh(
@@ -80,9 +84,9 @@ def test_a_shifted_stream_moves_the_thresholds_and_replays_reproduce_them(
         try:
             router, audit = mesh.router_stub(), mesh.audit_stub()
             records = []
-            for n, risk in enumerate(shifted):
-                reply = await router.Score(router_pb2.ScoreRequest(event=_login(n, risk)),
-                                           timeout=10)
+            for n, (risk, successful) in enumerate(stream):
+                reply = await router.Score(
+                    router_pb2.ScoreRequest(event=_login(n, risk, successful)), timeout=10)
                 found = await audit.GetDecision(audit_pb2.GetDecisionRequest(
                     decision_id=reply.decision.decision_id), timeout=5)
                 records.append(found.record)
@@ -101,7 +105,7 @@ def test_a_shifted_stream_moves_the_thresholds_and_replays_reproduce_them(
     assert first.thresholds.challenge == 0.5
     assert first.action == common_pb2.ACTION_CHALLENGE
     assert first.drivers == ["Like past attacks: risk 0.6 stated by the test"]
-    # The 90th percentile of the window: 10% of recent logins challenged, not all.
+    # The 90th percentile of the window of successful logins: 10% of them challenged, not all.
     assert last.thresholds.window_decisions == WINDOW
     assert last.thresholds.challenge == np.quantile(shifted[:WINDOW], 0.9)
     assert last.action == common_pb2.ACTION_ALLOW
