@@ -34,9 +34,9 @@ class RouterSettings(ServiceSettings):
         "train` writes; when absent, the agents' risks are pooled in log-odds.",
     )
     budget_window: int = Field(
-        20_000, ge=0, description="Recent live decisions whose combined risks turn the "
-        "policy's budget into risk thresholds (a ring buffer per router); 0: the calibration "
-        "world's thresholds always.",
+        20_000, ge=0, description="Recent live decisions of successful logins whose "
+        "combined risks turn the policy's budget into risk thresholds (a ring buffer per "
+        "router); 0: the calibration world's thresholds always.",
     )
     budget_min_decisions: int = Field(
         2_000, gt=0, description="Decisions the window must hold before its thresholds serve; "

@@ -11,9 +11,9 @@ them, at least the risk that challenged `share * max_shift`. Above, an attack wa
 of high risks fills the top of the window and pushes the quantile up) cannot raise the bar
 beyond what a shift of that factor explains and so let its own attempts through; below, a
 quiet spell cannot lower it into challenging `max_shift` times the budget. Within the band the
-window decides. The band must be tight: the window holds attacks as well as legitimate logins
-(the budget's share is of legitimate ones), and where attacks are a larger share of traffic
-than the budget, the quantile lands among them."""
+window decides. The band must be tight: the router feeds the window successful logins only,
+which keeps out the failed attempts of stuffing and spraying, but the attacks that succeed
+stay in, and where they outnumber the budget's share the quantile lands among them."""
 
 from __future__ import annotations
 
