@@ -36,13 +36,16 @@ def drivers(
     outcome: Outcome, signals: Sequence[AgentSignal], velocity: Velocity, floor: float
 ) -> list[str]:
     """Empty for ALLOW. Else, strongest first: counts over a velocity limit, then the reasons
-    of the agents that found the login risky (risk >= `floor`; riskiest agent first, each
-    agent's strongest reason before anyone's second), then what was missing."""
+    of the agents that found the login risky (risk >= `floor`, or any when none did;
+    riskiest agent first, each agent's strongest reason before anyone's second), then what
+    was missing."""
     if outcome.action == Action.ALLOW:
         return []
     codes = [r.code for r in outcome.reasons]
     facts = [_velocity_fact(code, velocity) for code in codes if code.startswith(_VELOCITY)]
-    facts += _agent_facts(signals, floor)
+    # A combined risk can pass the threshold with no agent's own risk past it: then the
+    # riskiest agents' reasons still say what was seen.
+    facts += _agent_facts(signals, floor) or _agent_facts(signals, 0.0)
     if CONTEXT_UNAVAILABLE in codes:
         facts.append("This user's history could not be read in time, so the login was not "
                      "compared with it")
@@ -54,7 +57,8 @@ def drivers(
 def _velocity_fact(code: str, velocity: Velocity) -> str:
     metric = code.removeprefix(_VELOCITY).lower()
     minutes = round(velocity.window_seconds / 60)
-    return (f"{getattr(velocity, metric)} {_VELOCITY_WORDS[metric]} in the last "
+    words = _VELOCITY_WORDS.get(metric, metric.replace("_", " "))
+    return (f"{getattr(velocity, metric)} {words} in the last "
             f"{minutes} minutes")
 
 

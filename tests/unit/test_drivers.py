@@ -50,3 +50,8 @@ def test_velocity_and_what_was_missing_are_named_in_words() -> None:
                      "The geo check did not answer in time"]
     assert drivers(outcome(Action.CHALLENGE, "CONTEXT_UNAVAILABLE"), SIGNALS[:1], Velocity(),
                    0.5)[1].startswith("This user's history could not be read")
+
+
+def test_when_no_agent_passed_the_threshold_alone_the_riskiest_still_say_why() -> None:
+    facts = drivers(outcome(Action.CHALLENGE, "ELEVATED_RISK"), SIGNALS, VELOCITY, 0.95)
+    assert facts[0] == "Unusual for this user: ASN 64501 seen in only 1 of this user's 40 logins"
