@@ -15,12 +15,21 @@ def decision_text(decision: pb.Decision) -> str:
         f"confidence {decision.confidence:.3f}  disagreement {decision.disagreement:.3f}",
         f"decision {decision.decision_id}  event {decision.event_id}",
     ]
+    if decision.drivers:
+        lines.append("why:")
+        lines += [f"  - {fact}" for fact in decision.drivers]
     for reason in decision.reasons:
         lines.append(f"  reason {reason.code}: {reason.message}")
     lines.append("agents:")
     lines += ["  " + signal_line(signal) for signal in decision.signals]
     if decision.degraded_agents:
         lines.append(f"degraded: {', '.join(decision.degraded_agents)}")
+    if decision.HasField("thresholds"):
+        t = decision.thresholds
+        source = (f"from {t.window_decisions} recent decisions" if t.window_decisions
+                  else "from the calibration world")
+        lines.append(f"thresholds: challenge {t.challenge:.3f}  block {t.block_temporary:.3f}  "
+                     f"escalate above {t.escalate_above:.3f}  ({source})")
     lines.append(
         f"policy {decision.policy_version or '-'}  latency {decision.latency_ms:.1f} ms  "
         f"audit {decision.audit_ref or '-'}  trace {decision.trace_id or '-'}"

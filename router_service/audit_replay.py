@@ -15,7 +15,7 @@ from aegis_domain.convert import enum_name, signal_from_proto
 from aegis_domain.types import AgentSignal, SignalStatus
 from router_service.deadline import Deadline
 from router_service.fanout import assess_all
-from router_service.scoring import COMBINER, Scorer
+from router_service.scoring import COMBINER, Scorer, thresholds_from_proto
 
 # A failure the agent did not choose (a deadline, a crash, a network): replayed as recorded,
 # for it is not a function of the event and context.
@@ -108,7 +108,8 @@ async def replay(
 ) -> ReplayResult:
     """Re-run the decision. At the recorded versions (`current` False) the agents that
     failed for reasons of their environment keep their recorded signal and the others are
-    asked again; at the current versions every agent is asked."""
+    asked again, and the policy acts at the thresholds recorded; at the current versions
+    every agent is asked, and the policy acts at its calibration thresholds."""
     recorded = record.decision
     mismatches = version_mismatches(recorded, scorer, agent_versions)
     kept: dict[str, AgentSignal] = {}
@@ -122,8 +123,14 @@ async def replay(
     )
     by_name = {s.agent: s for s in asked} | kept
     signals = [by_name[c.entry.name] for c in scorer.agents]
+    # At the recorded versions, the thresholds recorded (those recent traffic gave then);
+    # at the current ones, or for a record made before decisions kept them, the running
+    # policy's calibration thresholds: what a version would decide, not today's traffic.
+    thresholds = (thresholds_from_proto(recorded.thresholds)
+                  if not current and recorded.HasField("thresholds")
+                  else scorer.policy.thresholds)
     replayed = scorer.decide(record.event, record.context, context_was_available(record),
-                             signals)
+                             signals, thresholds)
     return ReplayResult(recorded.decision_id, current, mismatches, replayed,
                         differences(recorded, replayed))
 
@@ -142,6 +149,7 @@ def differences(recorded: common_pb2.Decision, replayed: common_pb2.Decision) ->
     for name, before, after in (
         ("reasons", _reasons(recorded.reasons), _reasons(replayed.reasons)),
         ("degraded_agents", list(recorded.degraded_agents), list(replayed.degraded_agents)),
+        ("drivers", list(recorded.drivers), list(replayed.drivers)),
     ):
         if before != after:
             found.append(Difference(name, repr(before), repr(after)))

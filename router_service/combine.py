@@ -41,6 +41,10 @@ class Combiner(Protocol):
 
     def risk(self, present: Sequence[AgentSignal]) -> float: ...
 
+    def risk_at_share(self, share: float) -> float | None:
+        """The risk that challenged `share` of the calibration world's legitimate logins."""
+        ...
+
 
 def combine(
     signals: Sequence[AgentSignal], weights: Mapping[str, float], combiner: Combiner | None = None

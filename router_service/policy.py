@@ -130,6 +130,18 @@ class PolicySpec(_Strict):
 
 
 @dataclass(frozen=True, slots=True)
+class RiskThresholds:
+    """The combined risks at which a policy acts; recorded in each decision for its replay."""
+
+    challenge: float
+    block_temporary: float
+    critical: float
+    escalate_above: float
+    # How many recent live decisions they were estimated from; 0: the calibration world's.
+    window_decisions: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class PolicyInputs:
     combined: Combined
     signals: Sequence[AgentSignal]
@@ -153,6 +165,23 @@ class Policy:
         self._rank: dict[str, int] = {name: i for i, name in enumerate(spec.severity)}
         self._forbidden = HUMAN_ONLY | set(spec.forbidden_actions)
 
+    @property
+    def thresholds(self) -> RiskThresholds:
+        spec = self.spec
+        return RiskThresholds(spec.thresholds.challenge, spec.thresholds.block_temporary,
+                              spec.critical_risk, spec.escalate.only_above_risk)
+
+    def at(self, thresholds: RiskThresholds) -> Policy:
+        """This policy acting at `thresholds` (ordered: challenge <= block <= critical)."""
+        spec = self.spec.model_copy(update={
+            "thresholds": Thresholds(challenge=thresholds.challenge,
+                                     block_temporary=thresholds.block_temporary),
+            "critical_risk": thresholds.critical,
+            "escalate": self.spec.escalate.model_copy(
+                update={"only_above_risk": thresholds.escalate_above}),
+        })
+        return Policy(spec)
+
     def within(self, table: RiskTable | None) -> Policy:
         """This policy with its budget turned into risk thresholds by `table` (the risks of
         `thresholds` stay where there is no budget or no table)."""
@@ -164,12 +193,8 @@ class Policy:
         if challenge is None or block is None or escalate is None:
             return self
         block = max(block, challenge)
-        spec = self.spec.model_copy(update={
-            "thresholds": Thresholds(challenge=challenge, block_temporary=block),
-            "critical_risk": max(self.spec.critical_risk, block),
-            "escalate": self.spec.escalate.model_copy(update={"only_above_risk": escalate}),
-        })
-        return Policy(spec)
+        return self.at(RiskThresholds(challenge, block, max(self.spec.critical_risk, block),
+                                      escalate))
 
     def decide(self, inputs: PolicyInputs) -> Outcome:
         """Every rule that fires adds a reason; the most severe action among them wins."""

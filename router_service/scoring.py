@@ -30,10 +30,12 @@ from aegis_runtime.telemetry import batch_call_span, method_path
 from router_service.batching import Batched, Batcher, BatchSizeMismatch
 from router_service.combine import Combiner, combine
 from router_service.deadline import Deadline
+from router_service.drivers import drivers
 from router_service.fanout import AgentClient, assess_all
 from router_service.instruments import BatchInstruments, RouterInstruments
-from router_service.policy import Policy, PolicyInputs
+from router_service.policy import Policy, PolicyInputs, RiskThresholds
 from router_service.settings import RouterSettings
+from router_service.traffic_budget import TrafficBudget
 from router_service.wire import BatchFraming, raw_request_method
 
 log = logging.getLogger(__name__)
@@ -129,6 +131,10 @@ class Scorer:
         self.weights = {c.entry.name: c.entry.weight for c in agents}
         self.required = frozenset(c.entry.name for c in agents if c.entry.required)
         self.metrics = RouterInstruments([c.entry.name for c in agents])
+        self.budget = TrafficBudget(policy, combiner, settings.budget_window,
+                                    settings.budget_min_decisions, settings.budget_max_shift)
+        # (policy, thresholds, the policy at them): rebuilt only when either changes.
+        self._acting = (policy, policy.thresholds, policy)
         limits = settings.batch_limits()
         self.contexts: Batcher[audit_pb2.GetContextRequest, audit_pb2.GetContextResponse] = Batcher(
             self._get_contexts, limits, observer=BatchInstruments("context")
@@ -194,6 +200,12 @@ class Scorer:
             hop_cap_s,
         )
         decision = self.decide(event, context_msg, context_available, signals)
+        if (not bulk and event.login_successful
+                and len(decision.degraded_agents) < len(decision.signals)):
+            # Live successful logins with at least one signal: the budget is a share of
+            # legitimate logins, and failed ones are where attack waves (stuffing, spraying)
+            # are; bulk replays of history are not today's traffic.
+            self.budget.observe(decision.risk)
         decided = time.perf_counter()
         decision.latency_ms = (decided - started) * 1000
         # Built inside its request: a record made first would be copied into it once more.
@@ -213,13 +225,17 @@ class Scorer:
     def decide(
         self, event: common_pb2.LoginEvent, context_msg: common_pb2.LoginContext,
         context_available: bool, signals: list[AgentSignal],
+        thresholds: RiskThresholds | None = None,
     ) -> common_pb2.Decision:
-        """Combination and policy over the agents' signals: a pure function of its inputs,
-        so that `aegis audit replay` reproduces a recorded decision with it."""
+        """Combination and policy over the agents' signals at `thresholds` (default: those
+        of recent traffic): a pure function of its inputs, so that `aegis audit replay`
+        reproduces a recorded decision with it."""
         # The policy needs only the velocity counts: the history is the agents' to read.
         velocity = velocity_from_proto(context_msg.velocity) if context_available else Velocity()
         combined = combine(signals, self.weights, self.combiner)
-        outcome = self.policy.decide(
+        at = thresholds or self.budget.current
+        policy = self._policy_at(at)
+        outcome = policy.decide(
             PolicyInputs(
                 combined=combined,
                 signals=signals,
@@ -236,14 +252,23 @@ class Scorer:
             confidence=combined.confidence,
             disagreement=combined.disagreement,
             reasons=[reason_to_proto(r) for r in outcome.reasons]
-            + [reason_to_proto(r) for r in self._agent_reasons(signals)],
+            + [reason_to_proto(r) for r in self._agent_reasons(signals, at.challenge)],
             signals=[signal_to_proto(s) for s in signals],
             degraded_agents=list(combined.missing),
             policy_version=self.policy.version,
             model_versions=self._model_versions(signals),
             trace_id=current_trace_id(),
             decided_at=seconds_to_timestamp(datetime.now(UTC).timestamp()),
+            thresholds=thresholds_to_proto(at),
+            drivers=drivers(outcome, signals, velocity, at.challenge),
         )
+
+    def _policy_at(self, thresholds: RiskThresholds) -> Policy:
+        policy, acting_at, acting = self._acting
+        if policy is not self.policy or acting_at != thresholds:
+            acting = self.policy.at(thresholds)
+            self._acting = (self.policy, thresholds, acting)
+        return acting
 
     async def _get_contexts(
         self, items: Sequence[audit_pb2.GetContextRequest], timeout_s: float
@@ -358,9 +383,9 @@ class Scorer:
             versions[COMBINER] = self.combiner.version
         return versions
 
-    def _agent_reasons(self, signals: list[AgentSignal]) -> list[Reason]:
-        """The strongest reasons of the agents that found this login risky."""
-        floor = self.policy.spec.thresholds.challenge
+    @staticmethod
+    def _agent_reasons(signals: list[AgentSignal], floor: float) -> list[Reason]:
+        """The strongest reasons of the agents that found this login risky (risk >= floor)."""
         quoted = [
             (s.agent, r)
             for s in signals
@@ -372,3 +397,15 @@ class Scorer:
             Reason(code=f"{agent}:{r.code}", message=r.message, weight=r.weight)
             for agent, r in quoted[:MAX_AGENT_REASONS]
         ]
+
+
+def thresholds_to_proto(t: RiskThresholds) -> common_pb2.PolicyThresholds:
+    return common_pb2.PolicyThresholds(
+        challenge=t.challenge, block_temporary=t.block_temporary, critical=t.critical,
+        escalate_above=t.escalate_above, window_decisions=t.window_decisions,
+    )
+
+
+def thresholds_from_proto(t: common_pb2.PolicyThresholds) -> RiskThresholds:
+    return RiskThresholds(t.challenge, t.block_temporary, t.critical, t.escalate_above,
+                          t.window_decisions)

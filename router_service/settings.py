@@ -33,6 +33,20 @@ class RouterSettings(ServiceSettings):
         description="The learned combiner (logistic regression over the agents' risks) that `aegis "
         "train` writes; when absent, the agents' risks are pooled in log-odds.",
     )
+    budget_window: int = Field(
+        20_000, ge=0, description="Recent live decisions of successful logins whose "
+        "combined risks turn the policy's budget into risk thresholds (a ring buffer per "
+        "router); 0: the calibration world's thresholds always.",
+    )
+    budget_min_decisions: int = Field(
+        2_000, gt=0, description="Decisions the window must hold before its thresholds serve; "
+        "until then (after every start) the calibration world's.",
+    )
+    budget_max_shift: float = Field(
+        2.0, ge=1, description="A threshold from recent traffic stays between the calibration "
+        "world's risks at budget share * this and budget share / this: an attack wave cannot "
+        "raise the bar further, nor a quiet spell lower it.",
+    )
     default_deadline_ms: int = Field(
         300, gt=0, description="Budget of a Score whose caller set no deadline."
     )

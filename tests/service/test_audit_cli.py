@@ -58,6 +58,29 @@ def test_review_list_decide_show(audit_addr: str, capsys: pytest.CaptureFixture[
     assert "ESCALATE" in capsys.readouterr().out
 
 
+def test_review_show_prints_what_drove_the_decision_and_its_thresholds(
+    audit_addr: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = make_record("d-9", ts=T0 + 9, action=pb.ACTION_CHALLENGE, risk=0.7)
+    record.decision.drivers[:] = ["Unusual for this user: device never seen in 40 logins",
+                                  "Shared with other accounts: IP used by 7 other users"]
+    record.decision.thresholds.CopyFrom(pb.PolicyThresholds(
+        challenge=0.62, block_temporary=0.9, critical=0.95, escalate_above=0.62,
+        window_decisions=20000))
+
+    async def record_it() -> None:
+        async with service_channel(audit_addr) as channel:
+            await audit_pb2_grpc.AuditServiceStub(channel).Record(
+                audit_pb2.RecordRequest(record=record), timeout=5)
+
+    asyncio.run(record_it())
+    assert main(["review", "show", "d-9", "--audit-addr", audit_addr]) == 0
+    out = capsys.readouterr().out
+    assert ("why:\n  - Unusual for this user: device never seen in 40 logins\n"
+            "  - Shared with other accounts: IP used by 7 other users\n") in out
+    assert "challenge 0.620" in out and "from 20000 recent decisions" in out
+
+
 def test_prove_and_check_offline(audit_addr: str, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "prove", "d-1", "--audit-addr", audit_addr]) == 0

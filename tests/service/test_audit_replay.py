@@ -121,7 +121,7 @@ def test_replay_at_the_current_versions_shows_what_would_change(tmp_path: Path) 
         assert result.replayed.action == common_pb2.ACTION_BLOCK_TEMPORARY
     changed = [r for r in results if not r.identical]
     assert changed and all(
-        d.field in ("action", "reasons") or d.field.startswith("signals[")
+        d.field in ("action", "reasons", "drivers") or d.field.startswith("signals[")
         for r in changed for d in r.differences
     )
     assert any(d.field == "action" and d.replayed == "BLOCK_TEMPORARY"

@@ -289,7 +289,7 @@ class AgentSignal(_message.Message):
     def __init__(self, agent: _Optional[str] = ..., status: _Optional[_Union[SignalStatus, str]] = ..., risk: _Optional[float] = ..., confidence: _Optional[float] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., model_version: _Optional[str] = ..., latency_ms: _Optional[float] = ..., detail: _Optional[str] = ..., batch_size: _Optional[int] = ...) -> None: ...
 
 class Decision(_message.Message):
-    __slots__ = ("decision_id", "event_id", "action", "risk", "confidence", "disagreement", "reasons", "signals", "degraded_agents", "policy_version", "model_versions", "audit_ref", "trace_id", "decided_at", "latency_ms")
+    __slots__ = ("decision_id", "event_id", "action", "risk", "confidence", "disagreement", "reasons", "signals", "degraded_agents", "policy_version", "model_versions", "audit_ref", "trace_id", "decided_at", "latency_ms", "thresholds", "drivers")
     class ModelVersionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -312,6 +312,8 @@ class Decision(_message.Message):
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
     LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLDS_FIELD_NUMBER: _ClassVar[int]
+    DRIVERS_FIELD_NUMBER: _ClassVar[int]
     decision_id: str
     event_id: str
     action: Action
@@ -327,7 +329,23 @@ class Decision(_message.Message):
     trace_id: str
     decided_at: _timestamp_pb2.Timestamp
     latency_ms: float
-    def __init__(self, decision_id: _Optional[str] = ..., event_id: _Optional[str] = ..., action: _Optional[_Union[Action, str]] = ..., risk: _Optional[float] = ..., confidence: _Optional[float] = ..., disagreement: _Optional[float] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., signals: _Optional[_Iterable[_Union[AgentSignal, _Mapping]]] = ..., degraded_agents: _Optional[_Iterable[str]] = ..., policy_version: _Optional[str] = ..., model_versions: _Optional[_Mapping[str, str]] = ..., audit_ref: _Optional[str] = ..., trace_id: _Optional[str] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., latency_ms: _Optional[float] = ...) -> None: ...
+    thresholds: PolicyThresholds
+    drivers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, decision_id: _Optional[str] = ..., event_id: _Optional[str] = ..., action: _Optional[_Union[Action, str]] = ..., risk: _Optional[float] = ..., confidence: _Optional[float] = ..., disagreement: _Optional[float] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., signals: _Optional[_Iterable[_Union[AgentSignal, _Mapping]]] = ..., degraded_agents: _Optional[_Iterable[str]] = ..., policy_version: _Optional[str] = ..., model_versions: _Optional[_Mapping[str, str]] = ..., audit_ref: _Optional[str] = ..., trace_id: _Optional[str] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., latency_ms: _Optional[float] = ..., thresholds: _Optional[_Union[PolicyThresholds, _Mapping]] = ..., drivers: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PolicyThresholds(_message.Message):
+    __slots__ = ("challenge", "block_temporary", "critical", "escalate_above", "window_decisions")
+    CHALLENGE_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_TEMPORARY_FIELD_NUMBER: _ClassVar[int]
+    CRITICAL_FIELD_NUMBER: _ClassVar[int]
+    ESCALATE_ABOVE_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_DECISIONS_FIELD_NUMBER: _ClassVar[int]
+    challenge: float
+    block_temporary: float
+    critical: float
+    escalate_above: float
+    window_decisions: int
+    def __init__(self, challenge: _Optional[float] = ..., block_temporary: _Optional[float] = ..., critical: _Optional[float] = ..., escalate_above: _Optional[float] = ..., window_decisions: _Optional[int] = ...) -> None: ...
 
 class Review(_message.Message):
     __slots__ = ("review_id", "decision_id", "outcome", "action", "reviewer", "reason", "reviewed_at", "original_action")
