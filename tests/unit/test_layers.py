@@ -15,7 +15,7 @@ from aegis_domain.registry import default_registry
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 FOUNDATION = frozenset({"aegis", "aegis_domain", "aegis_runtime"})
-SERVICES = frozenset({"router_service", "agent_services", "audit_service"})
+SERVICES = frozenset({"router_service", "agent_services", "audit_service", "ingest_service"})
 OFFLINE = "aegis_lab"
 MESH = "aegis_mesh"
 CLI = "aegis_cli"

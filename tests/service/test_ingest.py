@@ -1,0 +1,259 @@
+"""The stream consumer against moto's Kinesis and DynamoDB (server mode on loopback) and a
+real router mesh: every login decided exactly once in the audit log, every decision
+published (a repeat only with the same decision id), poison records dead-lettered, shards
+shared and taken over through leases."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.protobuf import json_format
+
+from aegis.v1 import audit_pb2, common_pb2
+from ingest_service.clients import make_clients
+from ingest_service.consumer import Consumer
+from ingest_service.settings import IngestSettings
+from ingest_service.setup import create_resources
+from tests.service.audit_backends import REGION, moto_server
+from tests.service.mesh import Mesh, entry, start_mesh
+from tests.service.test_router import FixedAgent, event
+
+USERS = ("alice", "bob", "carol", "dave", "erin", "frank")
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+class Clock:
+    """The consumers' clock, moved by the test to expire leases."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Rig:
+    """A mesh, fresh streams and lease table on moto, and a way to make consumers."""
+
+    mesh: Mesh
+    settings: IngestSettings
+    kinesis: Any
+    dynamodb: Any
+    clock: Clock
+    geo: FixedAgent
+
+    def consumer(self, name: str, **overrides: Any) -> Consumer:
+        settings = self.settings.model_copy(update={"consumer_id": name, **overrides})
+        return Consumer(settings, self.kinesis, self.dynamodb, self.mesh.router_stub(),
+                        clock=self.clock)
+
+    def put(self, data: bytes, user: str) -> None:
+        self.kinesis.put_record(StreamName=self.settings.input_stream, Data=data,
+                                PartitionKey=user)
+
+    def read(self, stream: str) -> list[bytes]:
+        found = []
+        for shard in self.kinesis.list_shards(StreamName=stream)["Shards"]:
+            iterator = self.kinesis.get_shard_iterator(
+                StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            while True:
+                reply = self.kinesis.get_records(ShardIterator=iterator)
+                found += [r["Data"] for r in reply["Records"]]
+                if not reply["Records"]:
+                    break
+                iterator = reply["NextShardIterator"]
+        return found
+
+    def published(self) -> list[common_pb2.Decision]:
+        return [common_pb2.Decision.FromString(d) for d in self.read(self.settings.output_stream)]
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        return [json.loads(d) for d in self.read(self.settings.dead_letter_stream)]
+
+    async def audited(self) -> list[audit_pb2.DecisionSummary]:
+        reply = await self.mesh.audit_stub().ListDecisions(
+            audit_pb2.ListDecisionsRequest(page_size=1_000), timeout=5
+        )
+        return list(reply.decisions)
+
+
+def on_rig(tmp_path: Path, moto_endpoint: str, body: Callable[[Rig], Awaitable[None]],
+           shards: int = 2) -> None:
+    async def scenario() -> None:
+        geo = FixedAgent("geo", 0.05)
+        mesh = await start_mesh(tmp_path, {"geo": (entry("geo"), geo)})
+        suffix = uuid.uuid4().hex[:8]
+        settings = IngestSettings(
+            input_stream=f"logins-{suffix}", output_stream=f"decisions-{suffix}",
+            dead_letter_stream=f"dead-{suffix}", lease_table=f"leases-{suffix}",
+            aws_endpoint_url=moto_endpoint, aws_region=REGION, batch_records=4,
+            lease_s=10.0,
+        )
+        kinesis, dynamodb = make_clients(settings)
+        create_resources(kinesis, dynamodb, settings, input_shards=shards)
+        try:
+            await body(Rig(mesh, settings, kinesis, dynamodb, Clock(), geo))
+        finally:
+            await mesh.close()
+
+    asyncio.run(scenario())
+
+
+def put_logins(rig: Rig, per_user: int = 4) -> set[str]:
+    """Each user's logins in order, the first of each user twice (a redelivery), half of
+    them as JSON; the event ids that must be decided."""
+    ids = set()
+    for n in range(per_user):
+        for user in USERS:
+            login = event(n, user)
+            data = (
+                json_format.MessageToJson(login).encode() if n % 2
+                else login.SerializeToString()
+            )
+            rig.put(data, user)
+            if n == 0:
+                rig.put(data, user)
+            ids.add(login.event_id)
+    return ids
+
+
+POISON = {
+    "bytes": b"not a login",
+    "json": b'{"event_id": "ev-x", "no_such_field": 1}',
+    "invalid": event(99, "mallory").SerializeToString().replace(b"81.167.144.58", b"81.167.144.5x"),
+}
+
+
+def put_poison(rig: Rig) -> None:
+    for user, data in (("mallory", d) for d in POISON.values()):
+        rig.put(data, user)
+
+
+async def drain(*consumers: Consumer) -> None:
+    """Rounds of every consumer at once until a round finds nothing left."""
+    for _ in range(100):
+        rounds = await asyncio.gather(*(c.poll_once() for c in consumers))
+        if all(r.records == 0 and r.retries == 0 for r in rounds):
+            return
+    raise AssertionError("the consumers never caught up")
+
+
+async def assert_exactly_once(rig: Rig, ids: set[str]) -> int:
+    """One audited decision per event id, every one published, repeats only with the same
+    decision id; returns how many repeats the output stream carries."""
+    audited = await rig.audited()
+    assert sorted(d.event_id for d in audited) == sorted(ids)
+    decision_of = {d.event_id: d.decision_id for d in audited}
+    published = rig.published()
+    by_event: dict[str, set[str]] = defaultdict(set)
+    for decision in published:
+        by_event[decision.event_id].add(decision.decision_id)
+    assert {e: ds for e, ds in by_event.items()} == {e: {d} for e, d in decision_of.items()}
+    return len(published) - len(ids)
+
+
+def test_every_login_is_decided_once_and_published(tmp_path: Path, moto_endpoint: str) -> None:
+    async def body(rig: Rig) -> None:
+        ids = put_logins(rig)
+        put_poison(rig)
+        await drain(rig.consumer("solo"))
+
+        repeats = await assert_exactly_once(rig, ids)
+        assert repeats == len(USERS)  # each redelivered login, published with its decision
+        letters = rig.dead_letters()
+        assert sorted(base64.b64decode(x["data_base64"]) for x in letters) == sorted(
+            POISON.values()
+        )
+        reasons = " | ".join(x["reason"] for x in letters)
+        assert "unparseable" in reasons and "INVALID_ARGUMENT" in reasons
+
+    on_rig(tmp_path, moto_endpoint, body)
+
+
+def test_each_users_logins_are_scored_in_stream_order(tmp_path: Path, moto_endpoint: str) -> None:
+    async def body(rig: Rig) -> None:
+        put_logins(rig)
+        await drain(rig.consumer("solo"))
+
+        # A user's logins scored one after another: each saw all the earlier ones in its
+        # history (scored at once, two would have seen the same history).
+        assert Counter(rig.geo.history_seen) == Counter({n: len(USERS) for n in range(4)})
+
+    on_rig(tmp_path, moto_endpoint, body)
+
+
+def test_a_consumer_that_lost_its_lease_mid_shard_is_taken_over(
+    tmp_path: Path, moto_endpoint: str
+) -> None:
+    async def body(rig: Rig) -> None:
+        ids = put_logins(rig)
+        first = rig.consumer("first")
+        await first.poll_once()  # one batch of each shard, checkpointed
+        held = first.held
+        assert len(held) == 2
+
+        second = rig.consumer("second")
+        await second.poll_once()
+        assert second.held == []  # the leases are live
+
+        # `first` stalls past its lease: `second` takes the shards over; `first` then scores
+        # and publishes its next batch but cannot checkpoint it (its lease is gone).
+        rig.clock.now += rig.settings.lease_s + 1
+        await second.poll_once()
+        assert second.held == held
+        for shard_id in held:
+            await first.read_batch(shard_id)
+        assert first.held == []
+
+        await drain(second)
+        repeats = await assert_exactly_once(rig, ids)
+        # The redeliveries, and what `second` read again after the last checkpoint.
+        assert repeats > len(USERS)
+
+    on_rig(tmp_path, moto_endpoint, body)
+
+
+def test_two_consumers_share_the_shards(tmp_path: Path, moto_endpoint: str) -> None:
+    async def body(rig: Rig) -> None:
+        ids = put_logins(rig)
+        one, two = rig.consumer("one", max_leases=1), rig.consumer("two", max_leases=1)
+        await drain(one, two)
+
+        assert len(one.held) == len(two.held) == 1 and one.held != two.held
+        assert await assert_exactly_once(rig, ids) == len(USERS)
+
+    on_rig(tmp_path, moto_endpoint, body)
+
+
+def test_a_drained_consumer_hands_its_shards_over_at_once(
+    tmp_path: Path, moto_endpoint: str
+) -> None:
+    async def body(rig: Rig) -> None:
+        ids = put_logins(rig)
+        first = rig.consumer("first")
+        await first.poll_once()
+        await first.release_all()
+
+        second = rig.consumer("second")
+        await drain(second)
+        assert len(second.held) == 2
+        assert await assert_exactly_once(rig, ids) == len(USERS)
+
+    on_rig(tmp_path, moto_endpoint, body)
