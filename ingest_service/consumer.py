@@ -57,6 +57,10 @@ class Consumer:
                                  settings.lease_s, clock)
         # Shard id -> where to read next; absent: from the checkpoint.
         self._iterators: dict[str, str] = {}
+        # Shard id -> the last record settled (None: none yet), and the last record of a
+        # closed shard (None while the shard is open).
+        self._settled: dict[str, str | None] = {}
+        self._ending: dict[str, str | None] = {}
 
     @property
     def held(self) -> list[str]:
@@ -105,6 +109,7 @@ class Consumer:
         taken = 0
         for shard in shards:
             shard_id = shard["ShardId"]
+            self._ending[shard_id] = shard["SequenceNumberRange"].get("EndingSequenceNumber")
             parents = [shard.get(k) for k in ("ParentShardId", "AdjacentParentShardId")]
             # A parent the stream no longer lists has been trimmed: nothing of it is left.
             if any(p in known and not is_finished(p) for p in parents if p):
@@ -143,11 +148,12 @@ class Consumer:
         progress.decisions, progress.dead_letters = len(scored), len(letters)
         await asyncio.to_thread(self._publish, scored, letters)
         next_iterator = reply.get("NextShardIterator")
-        # A closed shard read to its end: its children may start.
-        finished = next_iterator is None and done == len(records)
+        last = records[done - 1]["SequenceNumber"] if done else None
+        if last is not None:
+            self._settled[shard_id] = last
+        finished = done == len(records) and self._read_to_end(shard_id, next_iterator)
         try:
             if done or finished:
-                last = records[done - 1]["SequenceNumber"] if done else None
                 await asyncio.to_thread(self.leases.checkpoint, shard_id, last, finished=finished)
         except LeaseLost:
             log.warning("lease lost", extra={"shard_id": shard_id})
@@ -161,6 +167,15 @@ class Consumer:
         else:
             self._iterators[shard_id] = next_iterator or ""
         return progress
+
+    def _read_to_end(self, shard_id: str, next_iterator: str | None) -> bool:
+        """Whether a closed shard has been settled to its last record, so that its children
+        may start: Kinesis says so with no next iterator; the shard's ending sequence number
+        says it too (moto always gives a next iterator)."""
+        if next_iterator is None:
+            return True
+        ending, settled = self._ending.get(shard_id), self._settled.get(shard_id)
+        return ending is not None and int(settled or 0) >= int(ending)
 
     async def _score_in_user_order(self, records: list[dict[str, Any]]) -> list[Outcome]:
         """Score a batch: one user's records one after another in shard order, users at once.
@@ -193,6 +208,7 @@ class Consumer:
 
     def _iterator_at_checkpoint(self, shard_id: str) -> str:
         lease = self.leases.read(shard_id)
+        self._settled[shard_id] = lease.checkpoint if lease is not None else None
         where = {"ShardIteratorType": "TRIM_HORIZON"}
         if lease is not None and lease.checkpoint:
             where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
