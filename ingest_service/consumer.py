@@ -61,6 +61,8 @@ class Consumer:
         # closed shard (None while the shard is open).
         self._settled: dict[str, str | None] = {}
         self._ending: dict[str, str | None] = {}
+        # Set while the last round found nothing to read: every held shard is caught up.
+        self.caught_up = asyncio.Event()
 
     @property
     def held(self) -> list[str]:
@@ -71,6 +73,10 @@ class Consumer:
         """Rounds until `stop` is set; a round that found nothing waits poll_interval_s."""
         while not stop.is_set():
             progress = await self.poll_once()
+            if progress.records == 0 and progress.retries == 0:
+                self.caught_up.set()
+            else:
+                self.caught_up.clear()
             # Kinesis allows five GetRecords per shard and second: idle shards wait, and so
             # does a router that asked for a retry.
             if progress.records == 0 or progress.retries:

@@ -16,11 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from google.protobuf import json_format
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from aegis.v1 import audit_pb2, common_pb2
+from aegis_runtime.server import RunningServer
 from ingest_service.clients import make_clients
+from ingest_service.component import IngestComponent
 from ingest_service.consumer import Consumer
 from ingest_service.settings import IngestSettings
 from ingest_service.setup import create_resources
@@ -288,3 +292,33 @@ def test_a_split_shard_is_finished_before_its_children_start(
         assert Counter(rig.geo.history_seen) == Counter({n: len(USERS) for n in range(4)})
 
     on_rig(tmp_path, moto_endpoint, body, shards=1)
+
+
+def test_the_service_serves_health_consumes_and_drains(tmp_path: Path, moto_endpoint: str) -> None:
+    async def body(rig: Rig) -> None:
+        ids = put_logins(rig)
+        settings = rig.settings.model_copy(update={
+            "port": 0, "router_addr": f"127.0.0.1:{rig.mesh.router.port}", "grace_period_s": 1.0,
+            "consumer_id": "service",
+        })
+        component = IngestComponent(settings)
+        server = RunningServer(component, settings)
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+                health = await health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=5
+                )
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
+            assert component.consumer is not None
+            await asyncio.wait_for(component.consumer.caught_up.wait(), 60)
+        finally:
+            await server.stop()
+        assert await assert_exactly_once(rig, ids) == len(USERS)
+
+        # The drain gave the leases back: another consumer goes on at once.
+        after = rig.consumer("after")
+        await after.poll_once()
+        assert len(after.held) == 2
+
+    on_rig(tmp_path, moto_endpoint, body)
