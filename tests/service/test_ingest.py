@@ -22,6 +22,7 @@ from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from aegis.v1 import audit_pb2, common_pb2
+from aegis_cli.main import main as aegis
 from aegis_runtime.server import RunningServer
 from ingest_service.clients import make_clients
 from ingest_service.component import IngestComponent
@@ -320,5 +321,29 @@ def test_the_service_serves_health_consumes_and_drains(tmp_path: Path, moto_endp
         after = rig.consumer("after")
         await after.poll_once()
         assert len(after.held) == 2
+
+    on_rig(tmp_path, moto_endpoint, body)
+
+
+def test_aegis_stream_put_and_tail(
+    tmp_path: Path, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async def body(rig: Rig) -> None:
+        for name in ("input_stream", "output_stream", "aws_endpoint_url", "aws_region"):
+            monkeypatch.setenv(f"AEGIS_INGEST_{name.upper()}", getattr(rig.settings, name))
+        logins = [event(n, user) for n in range(2) for user in USERS]
+        lines = [json_format.MessageToJson(login, indent=None) for login in logins]
+        path = tmp_path / "logins.jsonl"
+        path.write_text("\n".join([*lines, '{"event_id": "ev-bad"}']) + "\n")
+
+        assert aegis(["stream", "put", str(path)]) == 1  # the invalid row is left out
+        assert "put 12 logins" in capsys.readouterr().err
+        await drain(rig.consumer("solo"))
+        assert aegis(["stream", "tail", "--from-start", "--no-follow"]) == 0
+
+        printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert sorted(d["event_id"] for d in printed) == sorted(e.event_id for e in logins)
+        assert all(d["decision_id"] and d["action"] == "ALLOW" for d in printed)
 
     on_rig(tmp_path, moto_endpoint, body)

@@ -45,6 +45,9 @@ PUBLIC: dict[str, tuple[str, ...]] = {
         "audit_service.component", "audit_service.settings", "audit_service.aws.setup",
         "audit_service.log.proofs", "audit_service.log.signing", "audit_service.reviews",
     ),
+    "ingest_service": (
+        "ingest_service.settings", "ingest_service.clients", "ingest_service.publish",
+    ),
     "agent_services": (
         "agent_services.base", "agent_services.trained", "agent_services.network.model",
     ),
