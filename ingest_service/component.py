@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import grpc
 
 from aegis.v1 import router_pb2_grpc
+from aegis_runtime.channels import insecure_channel
 from aegis_runtime.server import ServiceBinding
 from ingest_service.clients import make_clients
 from ingest_service.consumer import Consumer
@@ -30,7 +31,9 @@ class IngestComponent:
 
     async def start(self) -> None:
         kinesis, dynamodb = make_clients(self.settings)
-        self._channel = grpc.aio.insecure_channel(self.settings.router_addr)
+        # The mesh's channel: each Score traced (its trace id lands in the audit record),
+        # round_robin over the router's tasks, quick reconnection after a router restart.
+        self._channel = insecure_channel(self.settings.router_addr)
         self.consumer = Consumer(
             self.settings, kinesis, dynamodb, router_pb2_grpc.RouterServiceStub(self._channel)
         )
