@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from aegis.v1 import router_pb2_grpc
 from ingest_service.leases import LeaseLost, LeaseTable
 from ingest_service.publish import dead_letter_entry, decision_entry, put_all
@@ -72,7 +74,14 @@ class Consumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Rounds until `stop` is set; a round that found nothing waits poll_interval_s."""
         while not stop.is_set():
-            progress = await self.poll_once()
+            try:
+                progress = await self.poll_once()
+            except (BotoCoreError, ClientError):
+                # AWS still failing after botocore's retries: nothing past the checkpoints
+                # was lost; the next round reads again from them.
+                log.exception("round failed")
+                self._iterators = dict.fromkeys(self._iterators, "")
+                progress = Progress(retries=1)
             if progress.records == 0 and progress.retries == 0:
                 self.caught_up.set()
             else:
@@ -128,6 +137,10 @@ class Consumer:
             if lease is None or lease.finished:
                 self._iterators.pop(shard_id, None)
             else:
+                if lease.checkpoint != self._settled.get(shard_id, lease.checkpoint):
+                    # Another consumer held the shard in between (this one stalled past its
+                    # lease): go on from that one's checkpoint, not from where this one was.
+                    self._iterators[shard_id] = ""
                 held.append(shard_id)
                 taken += is_new
         return held

@@ -347,3 +347,23 @@ def test_aegis_stream_put_and_tail(
         assert all(d["decision_id"] and d["action"] == "ALLOW" for d in printed)
 
     on_rig(tmp_path, moto_endpoint, body)
+
+
+def test_a_stalled_consumer_that_retakes_a_shard_goes_on_from_the_new_checkpoint(
+    tmp_path: Path, moto_endpoint: str
+) -> None:
+    async def body(rig: Rig) -> None:
+        ids = put_logins(rig)
+        first, second = rig.consumer("first"), rig.consumer("second")
+        await first.poll_once()
+        rig.clock.now += rig.settings.lease_s + 1
+        await drain(second)
+        rig.clock.now += rig.settings.lease_s + 1
+
+        # `first` gets the shards back after `second` let them expire: everything is
+        # settled past the checkpoint `second` left, so nothing is read again.
+        again = await first.poll_once()
+        assert len(first.held) == 2 and again.records == 0
+        assert await assert_exactly_once(rig, ids) == len(USERS)
+
+    on_rig(tmp_path, moto_endpoint, body)
