@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from aegis.v1 import router_pb2_grpc
 from ingest_service.leases import LeaseLost, LeaseTable
-from ingest_service.publish import dead_letter_entry, decision_entry, put_all
+from ingest_service.publish import PartlyRefused, dead_letter_entry, decision_entry, put_all
 from ingest_service.scoring import DeadLetter, Outcome, Retry, Scored, score_record
 from ingest_service.settings import IngestSettings
 
@@ -76,9 +76,9 @@ class Consumer:
         while not stop.is_set():
             try:
                 progress = await self.poll_once()
-            except (BotoCoreError, ClientError):
-                # AWS still failing after botocore's retries: nothing past the checkpoints
-                # was lost; the next round reads again from them.
+            except (BotoCoreError, ClientError, PartlyRefused):
+                # AWS still failing after the retries: nothing past the checkpoints was
+                # lost; the next round reads again from them.
                 log.exception("round failed")
                 self._iterators = dict.fromkeys(self._iterators, "")
                 progress = Progress(retries=1)
