@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import signal
+import sys
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -365,5 +368,45 @@ def test_a_stalled_consumer_that_retakes_a_shard_goes_on_from_the_new_checkpoint
         again = await first.poll_once()
         assert len(first.held) == 2 and again.records == 0
         assert await assert_exactly_once(rig, ids) == len(USERS)
+
+    on_rig(tmp_path, moto_endpoint, body)
+
+
+def test_a_consumer_killed_mid_shard_leaves_every_login_decided_once(
+    tmp_path: Path, moto_endpoint: str
+) -> None:
+    async def body(rig: Rig) -> None:
+        # Enough logins that even a fast machine is still mid-shard when the kill comes.
+        ids = put_logins(rig, per_user=15)
+        env = {
+            **os.environ,
+            **{f"AEGIS_INGEST_{k.upper()}": str(v) for k, v in rig.settings.model_dump().items()
+               if k in ("input_stream", "output_stream", "dead_letter_stream", "lease_table",
+                        "aws_endpoint_url", "aws_region", "lease_s")},
+            "AEGIS_INGEST_ROUTER_ADDR": f"127.0.0.1:{rig.mesh.router.port}",
+            "AEGIS_INGEST_PORT": "0", "AEGIS_INGEST_BATCH_RECORDS": "1",
+            "AEGIS_INGEST_CONSUMER_ID": "doomed",
+        }
+        doomed = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ingest_service", env=env, stderr=asyncio.subprocess.DEVNULL
+        )
+        try:
+            # Killed once it has published some decisions, at whatever step it is then.
+            for _ in range(600):
+                if len(await asyncio.to_thread(rig.published)) >= 3:
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                raise AssertionError("the consumer published nothing")
+        finally:
+            doomed.send_signal(signal.SIGKILL)
+            await doomed.wait()
+        assert len(rig.published()) < len(ids)  # it died mid-shard
+
+        # The dead consumer's leases are taken over once they expire (this clock is past it).
+        rig.clock.now = time.time() + rig.settings.lease_s + 1
+        await drain(rig.consumer("heir"))
+        repeats = await assert_exactly_once(rig, ids)
+        assert repeats >= len(USERS)
 
     on_rig(tmp_path, moto_endpoint, body)
