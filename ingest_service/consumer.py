@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aegis.v1 import router_pb2_grpc
-from ingest_service.leases import LeaseLost, LeaseTable
+from ingest_service.leases import Lease, LeaseLost, LeaseTable
 from ingest_service.publish import PartlyRefused, dead_letter_entry, decision_entry, put_all
 from ingest_service.scoring import DeadLetter, Outcome, Retry, Scored, score_record
 from ingest_service.settings import IngestSettings
@@ -94,8 +95,7 @@ class Consumer:
 
     async def poll_once(self) -> Progress:
         """Take or renew leases, then read one batch of every held shard (shards at once)."""
-        for shard_id in await asyncio.to_thread(self._shards_to_hold):
-            self._iterators.setdefault(shard_id, "")
+        await asyncio.to_thread(self._shards_to_hold)
         total = Progress()
         for progress in await asyncio.gather(*(self.read_batch(s) for s in self.held)):
             total.add(progress)
@@ -109,41 +109,74 @@ class Consumer:
 
     def _shards_to_hold(self) -> list[str]:
         """Shards whose lease this consumer holds or has just taken (renewing the ones it
-        reads), skipping finished shards and children whose parents are not finished."""
+        reads): finished shards and children of unfinished parents are skipped, and a
+        consumer takes no more than its share of the shards (evenly over the live owners),
+        taking one from the busiest owner when it has less."""
         shards = _list_shards(self._kinesis, self.settings.input_stream)
+        leases = {lease.shard_id: lease for lease in self.leases.all()}
         known = {s["ShardId"] for s in shards}
-        finished: dict[str, bool] = {}
 
-        def is_finished(shard_id: str) -> bool:
-            if shard_id not in finished:
-                lease = self.leases.read(shard_id)
-                finished[shard_id] = lease is not None and lease.finished
-            return finished[shard_id]
+        def finished(shard_id: str) -> bool:
+            lease = leases.get(shard_id)
+            return lease is not None and lease.finished
 
-        held: list[str] = []
-        taken = 0
+        ready = []
         for shard in shards:
             shard_id = shard["ShardId"]
             self._ending[shard_id] = shard["SequenceNumberRange"].get("EndingSequenceNumber")
             parents = [shard.get(k) for k in ("ParentShardId", "AdjacentParentShardId")]
+            if finished(shard_id):
+                self._iterators.pop(shard_id, None)
             # A parent the stream no longer lists has been trimmed: nothing of it is left.
-            if any(p in known and not is_finished(p) for p in parents if p):
-                continue
-            cap = self.settings.max_leases
-            is_new = shard_id not in self._iterators
-            if is_new and cap and len(self._iterators) + taken >= cap:
+            elif not any(p in known and not finished(p) for p in parents if p):
+                ready.append(shard_id)
+        share = self._share([leases[s] for s in ready if s in leases], len(ready))
+        held: list[str] = []
+        # Renew the shards this consumer reads first, then take free or expired ones.
+        for shard_id in sorted(ready, key=lambda s: s not in self._iterators):
+            if shard_id not in self._iterators and len(held) >= share:
                 continue
             lease = self.leases.take(shard_id)
-            if lease is None or lease.finished:
+            if lease is None:
                 self._iterators.pop(shard_id, None)
             else:
-                if lease.checkpoint != self._settled.get(shard_id, lease.checkpoint):
-                    # Another consumer held the shard in between (this one stalled past its
-                    # lease): go on from that one's checkpoint, not from where this one was.
-                    self._iterators[shard_id] = ""
+                self._follow(lease)
                 held.append(shard_id)
-                taken += is_new
+        if len(held) < share:
+            stolen = self._steal_one(
+                [leases[s] for s in ready if s in leases and s not in held], share
+            )
+            if stolen is not None:
+                self._follow(stolen)
+                held.append(stolen.shard_id)
         return held
+
+    def _share(self, leases: list[Lease], shards: int) -> int:
+        """How many of `shards` this consumer should hold: an even share over the owners of
+        live leases and itself, at most MAX_LEASES."""
+        now = self.leases.now()
+        owners = {lease.owner for lease in leases if lease.expires_at >= now}
+        share = math.ceil(shards / len(owners | {self.leases.owner}))
+        return min(share, self.settings.max_leases) if self.settings.max_leases else share
+
+    def _steal_one(self, others: list[Lease], share: int) -> Lease | None:
+        """One live lease of the owner holding the most, when that is more than `share`."""
+        now = self.leases.now()
+        live = [lease for lease in others if lease.expires_at >= now]
+        counts = Counter(lease.owner for lease in live)
+        if not counts:
+            return None
+        busiest, held = counts.most_common(1)[0]
+        if held <= share:
+            return None
+        return self.leases.steal(next(lease for lease in live if lease.owner == busiest))
+
+    def _follow(self, lease: Lease) -> None:
+        """After taking or renewing `lease`: read on, unless another consumer held the shard
+        in between (this one stalled past its lease): then from that one's checkpoint."""
+        if lease.checkpoint != self._settled.get(lease.shard_id, lease.checkpoint):
+            self._iterators[lease.shard_id] = ""
+        self._iterators.setdefault(lease.shard_id, "")
 
     async def read_batch(self, shard_id: str) -> Progress:
         """Read one batch of a held shard: Score, publish, then checkpoint."""

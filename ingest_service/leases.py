@@ -26,6 +26,16 @@ class Lease:
     shard_id: str
     checkpoint: str | None
     finished: bool
+    owner: str
+    expires_at: float
+
+
+def _lease_of(item: dict[str, Any]) -> Lease:
+    return Lease(
+        item["shard_id"]["S"], item.get("checkpoint", {}).get("S"),
+        item.get("finished", {}).get("BOOL", False), item.get("owner", {}).get("S", ""),
+        float(item.get("expires_at", {}).get("N", "0")),
+    )
 
 
 def _lost(exc: ClientError) -> bool:
@@ -43,31 +53,56 @@ class LeaseTable:
         self._lease_s = lease_s
         self._clock = clock
 
+    def now(self) -> float:
+        return self._clock()
+
     def read(self, shard_id: str) -> Lease | None:
         """The shard's lease as stored (None: no consumer ever took it)."""
         item = self._db.get_item(
             TableName=self._table, Key={"shard_id": {"S": shard_id}}, ConsistentRead=True
         ).get("Item")
-        if item is None:
-            return None
-        return Lease(shard_id, item.get("checkpoint", {}).get("S"),
-                     item.get("finished", {}).get("BOOL", False))
+        return None if item is None else _lease_of(item)
+
+    def all(self) -> list[Lease]:
+        """Every shard's lease (one item per shard: a small table)."""
+        leases: list[Lease] = []
+        options: dict[str, Any] = {"TableName": self._table, "ConsistentRead": True}
+        while True:
+            reply = self._db.scan(**options)
+            leases += [_lease_of(item) for item in reply["Items"]]
+            if "LastEvaluatedKey" not in reply:
+                return leases
+            options["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+    def steal(self, lease: Lease) -> Lease | None:
+        """Take a live lease from its owner, as long as it is unchanged since `lease` was read
+        (balancing: a consumer holding more than its share gives one up). The owner finds out
+        at its next renewal or checkpoint."""
+        return self._claim(
+            lease.shard_id, "#o = :was AND expires_at = :seen",
+            {":was": {"S": lease.owner}, ":seen": {"N": repr(lease.expires_at)}},
+        )
 
     def take(self, shard_id: str) -> Lease | None:
         """Take (or renew) the shard's lease: only when nobody holds it, this consumer does, or
         its holder let it expire. None when another consumer holds it."""
-        now = self._clock()
+        return self._claim(
+            shard_id, "attribute_not_exists(shard_id) OR #o = :me OR expires_at < :now",
+            {":now": {"N": repr(self._clock())}},
+        )
+
+    def _claim(self, shard_id: str, condition: str, values: dict[str, Any]) -> Lease | None:
+        """Make this consumer the owner for lease_s from now, if `condition` holds."""
         try:
             item = self._db.update_item(
                 TableName=self._table,
                 Key={"shard_id": {"S": shard_id}},
                 UpdateExpression="SET #o = :me, expires_at = :until",
-                ConditionExpression="attribute_not_exists(shard_id) OR #o = :me "
-                "OR expires_at < :now",
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#o": "owner"},
                 ExpressionAttributeValues={
-                    ":me": {"S": self.owner}, ":until": {"N": repr(now + self._lease_s)},
-                    ":now": {"N": repr(now)},
+                    ":me": {"S": self.owner},
+                    ":until": {"N": repr(self._clock() + self._lease_s)}, **values,
                 },
                 ReturnValues="ALL_NEW",
             )["Attributes"]
@@ -75,8 +110,7 @@ class LeaseTable:
             if _lost(exc):
                 return None
             raise
-        return Lease(shard_id, item.get("checkpoint", {}).get("S"),
-                     item.get("finished", {}).get("BOOL", False))
+        return _lease_of(item)
 
     def checkpoint(self, shard_id: str, sequence_number: str | None, *,
                    finished: bool = False) -> None:

@@ -46,7 +46,8 @@ class IngestSettings(ServiceSettings):
         30.0, gt=0, description="A lease not renewed for this long may be taken over."
     )
     max_leases: int = Field(
-        0, ge=0, description="At most this many shards held at once; 0: no limit."
+        0, ge=0, description="At most this many shards held at once; 0: no cap beyond the "
+        "even share over the live consumers."
     )
     batch_records: int = Field(
         100, ge=1, le=10_000, description="Records read from a shard per GetRecords call."

@@ -222,13 +222,14 @@ def test_a_consumer_that_lost_its_lease_mid_shard_is_taken_over(
         held = first.held
         assert len(held) == 2
 
-        second = rig.consumer("second")
+        second = rig.consumer("second", max_leases=1)
         await second.poll_once()
-        assert second.held == []  # the leases are live
+        assert len(second.held) == 1  # its share, taken from `first`; the other lease is live
 
         # `first` stalls past its lease: `second` takes the shards over; `first` then scores
         # and publishes its next batch but cannot checkpoint it (its lease is gone).
         rig.clock.now += rig.settings.lease_s + 1
+        second.settings.max_leases = 0
         await second.poll_once()
         assert second.held == held
         for shard_id in held:
@@ -253,6 +254,24 @@ def test_two_consumers_share_the_shards(tmp_path: Path, moto_endpoint: str) -> N
         assert await assert_exactly_once(rig, ids) == len(USERS)
 
     on_rig(tmp_path, moto_endpoint, body)
+
+
+def test_a_consumer_that_joins_takes_its_share_from_the_busiest(
+    tmp_path: Path, moto_endpoint: str
+) -> None:
+    async def body(rig: Rig) -> None:
+        ids = put_logins(rig)
+        one, two = rig.consumer("one"), rig.consumer("two")
+        await one.poll_once()
+        assert len(one.held) == 4  # alone: every shard
+
+        await two.poll_once()  # its share: two of `one`'s, one at a time
+        await two.poll_once()
+        await drain(one, two)
+        assert len(one.held) == len(two.held) == 2 and not set(one.held) & set(two.held)
+        assert await assert_exactly_once(rig, ids) == len(USERS)
+
+    on_rig(tmp_path, moto_endpoint, body, shards=4)
 
 
 def test_a_drained_consumer_hands_its_shards_over_at_once(
