@@ -16,6 +16,7 @@ from aegis_cli import (
     cmd_replay,
     cmd_review,
     cmd_score,
+    cmd_stream,
     cmd_top,
     cmd_train,
 )
@@ -26,7 +27,7 @@ from aegis_mesh.cluster import PORT_OFFSET_ENV, ClusterError
 
 COMMANDS = (
     cmd_score, cmd_replay, cmd_agent, cmd_audit, cmd_review, cmd_generate, cmd_cluster,
-    cmd_top, cmd_train, cmd_evaluate,
+    cmd_top, cmd_train, cmd_evaluate, cmd_stream,
 )
 
 

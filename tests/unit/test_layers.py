@@ -15,7 +15,7 @@ from aegis_domain.registry import default_registry
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 FOUNDATION = frozenset({"aegis", "aegis_domain", "aegis_runtime"})
-SERVICES = frozenset({"router_service", "agent_services", "audit_service"})
+SERVICES = frozenset({"router_service", "agent_services", "audit_service", "ingest_service"})
 OFFLINE = "aegis_lab"
 MESH = "aegis_mesh"
 CLI = "aegis_cli"
@@ -44,6 +44,9 @@ PUBLIC: dict[str, tuple[str, ...]] = {
     "audit_service": (
         "audit_service.component", "audit_service.settings", "audit_service.aws.setup",
         "audit_service.log.proofs", "audit_service.log.signing", "audit_service.reviews",
+    ),
+    "ingest_service": (
+        "ingest_service.settings", "ingest_service.clients", "ingest_service.publish",
     ),
     "agent_services": (
         "agent_services.base", "agent_services.trained", "agent_services.network.model",

@@ -10,6 +10,7 @@ from agent_services.geo import GeoSettings
 from agent_services.host import AgentHostSettings
 from agent_services.network.agent import NetworkSettings
 from audit_service.settings import AuditSettings
+from ingest_service.settings import IngestSettings
 from router_service.settings import RouterSettings
 from tests.conftest import REPO_ROOT
 
@@ -24,7 +25,7 @@ def test_every_setting_is_documented() -> None:
     missing = [
         f"{cls.model_config['env_prefix']}{name.upper()}"
         for cls in (RouterSettings, AuditSettings, AgentHostSettings, GeoSettings,
-                    BehaviorSettings, NetworkSettings, TlsSettings)
+                    BehaviorSettings, NetworkSettings, TlsSettings, IngestSettings)
         for name in cls.model_fields
         if name not in common
         and f"{cls.model_config['env_prefix']}{name.upper()}" not in README

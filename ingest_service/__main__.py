@@ -1,0 +1,16 @@
+"""`python -m ingest_service`: run the stream consumer (settings from AEGIS_INGEST_*)."""
+
+from __future__ import annotations
+
+from aegis_runtime.server import serve
+from ingest_service.component import IngestComponent
+from ingest_service.settings import IngestSettings
+
+
+def main() -> None:
+    settings = IngestSettings()
+    serve("ingest", settings, lambda: IngestComponent(settings))
+
+
+if __name__ == "__main__":
+    main()
