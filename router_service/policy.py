@@ -208,12 +208,14 @@ class Policy:
         if c.no_signal:
             fire(spec.degraded.no_signal, "NO_SIGNAL", "no agent produced a signal")
         elif c.risk >= spec.critical_risk:
-            fire("BLOCK_TEMPORARY", "CRITICAL_RISK", f"risk {c.risk:.3f} >= {spec.critical_risk}")
+            fire("BLOCK_TEMPORARY", "CRITICAL_RISK",
+                 f"risk {c.risk:.3f} >= {spec.critical_risk:.3f}")
         elif c.risk >= spec.thresholds.block_temporary:
             fire("BLOCK_TEMPORARY", "HIGH_RISK",
-                 f"risk {c.risk:.3f} >= {spec.thresholds.block_temporary}")
+                 f"risk {c.risk:.3f} >= {spec.thresholds.block_temporary:.3f}")
         elif c.risk >= spec.thresholds.challenge:
-            fire("CHALLENGE", "ELEVATED_RISK", f"risk {c.risk:.3f} >= {spec.thresholds.challenge}")
+            fire("CHALLENGE", "ELEVATED_RISK",
+                 f"risk {c.risk:.3f} >= {spec.thresholds.challenge:.3f}")
 
         if not c.no_signal and c.risk >= spec.escalate.only_above_risk:
             if c.confidence < spec.escalate.min_confidence:
@@ -248,7 +250,7 @@ class Policy:
                      f"required agent {s.agent}: {s.status.name}")
 
         if not fired:
-            fire("ALLOW", "LOW_RISK", f"risk {c.risk:.3f} < {spec.thresholds.challenge}")
+            fire("ALLOW", "LOW_RISK", f"risk {c.risk:.3f} < {spec.thresholds.challenge:.3f}")
         action = max((a for a, _ in fired), key=self._rank.__getitem__)
         if action in self._forbidden:
             # A policy may forbid an action that the risk rules produce (no automatic blocks,
