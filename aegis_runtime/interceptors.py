@@ -86,14 +86,20 @@ async def _checked_stream(
         yield request
 
 
+async def _decoded(request: Any, context: grpc.aio.ServicerContext, streamed: bool) -> Any:
+    """The request for the behaviour: a stream whose undecodable items abort the call, or the
+    message itself, the call aborted first if it could not be decoded."""
+    if streamed:
+        return _checked_stream(request, context)
+    if isinstance(request, _Undecodable):
+        await abort(context, request.error)
+    return request
+
+
 def _wrap_unary(method: str, behavior: Callable[..., Any], streamed: bool) -> Callable[..., Any]:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
         with _call_scope(method, context):
-            if streamed:
-                request = _checked_stream(request, context)
-            elif isinstance(request, _Undecodable):
-                await abort(context, request.error)
-            return await behavior(request, context)
+            return await behavior(await _decoded(request, context, streamed), context)
 
     return wrapped
 
@@ -101,10 +107,7 @@ def _wrap_unary(method: str, behavior: Callable[..., Any], streamed: bool) -> Ca
 def _wrap_stream(method: str, behavior: Callable[..., Any], streamed: bool) -> Callable[..., Any]:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
         with _call_scope(method, context):
-            if streamed:
-                request = _checked_stream(request, context)
-            elif isinstance(request, _Undecodable):
-                await abort(context, request.error)
+            request = await _decoded(request, context, streamed)
             async for item in replies_of(behavior(request, context)):
                 yield item
 
