@@ -81,6 +81,11 @@ class AuditSettings(ServiceSettings):
     max_batch_records: int = Field(
         1_000, ge=1, description="At most this many records share one write + fsync."
     )
+    checkpoint_sync_s: float = Field(
+        1.0, ge=0, description="Embedded backend: each commit writes its signed checkpoint, "
+        "fsynced at most this often (0: every commit); a crash before that fsync leaves the "
+        "fsynced records to be sealed again at start."
+    )
     history_limit: int = Field(
         50, ge=0, description="GetContext: at most this many past logins of the user."
     )

@@ -106,11 +106,16 @@ class SegmentLog:
         _fsync_dir(folder.parent)
 
 
-def append_durably(fd: int, data: bytes) -> None:
-    """Write all of `data` at the end of the file and fsync it."""
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of `data` at the end of the file (no fsync)."""
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def append_durably(fd: int, data: bytes) -> None:
+    """Write all of `data` at the end of the file and fsync it."""
+    write_all(fd, data)
     with instruments.storage_write("fsync"):
         os.fsync(fd)

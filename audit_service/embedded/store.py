@@ -98,6 +98,7 @@ class EmbeddedAuditStore(AuditStore):
         # batches, when log, checkpoints and index agree.
         self._write_lock = threading.Lock()
         self._committer = GroupCommitter(self._commit, settings.max_batch_records, fail_stop=True)
+        self._checkpoint_synced_at = time.monotonic()
         self._lock_fd: int | None = None
 
     @property
@@ -215,13 +216,15 @@ class EmbeddedAuditStore(AuditStore):
         return None
 
     def _anchor_recovered_tail(self) -> None:
-        """Make the log end at its signed head. Records after it were never acknowledged
-        (a record is acknowledged once its checkpoint is durable): a crash came between
-        their fsync and their checkpoint's, so they are cut like a torn line. A log that
-        ends before its signed head has lost records: the chain goes on from that head in a
-        new segment, and the damaged one stays as found for verify. Records without any
-        checkpoint at all are left as they are, unsigned: signing them now would launder a
-        deleted checkpoint file (verify reports them)."""
+        """Make the log end at a signed head. Records after the newest checkpoint on disk
+        were fsynced, so they may have been acknowledged: a crash came before their
+        checkpoint was written or reached the disk (it is fsynced only every
+        checkpoint_sync_s). They are checked to continue the signed chain and sealed now,
+        marked `recovered`. A log that ends before its signed head has lost records: the
+        chain goes on from that head in a new segment, and the damaged one stays as found
+        for verify. Records without any checkpoint at all are left as they are, unsigned:
+        the first checkpoint is fsynced at once, so signing them now would launder a deleted
+        checkpoint file (verify reports them)."""
         signed = self._signed_head()
         head = self._writer.head
         if signed is None:
@@ -234,31 +237,11 @@ class EmbeddedAuditStore(AuditStore):
                       extra={"log_seq": head.seq, "signed_seq": signed.seq})
             self._writer.resume(signed.seq, signed.head_hash)
         elif signed.seq < head.seq:
-            log.warning("cutting records never acknowledged (no checkpoint signs them)",
+            log.warning("sealing records a crash left without a durable checkpoint",
                         extra={"from_seq": signed.seq + 1, "to_seq": head.seq})
-            self._cut_after(signed.seq)
-            self._writer.recover()
-
-    def _cut_after(self, seq: int) -> None:
-        for name in reversed(self._own_segments()):
-            if name.first_seq > seq:
-                self._log.remove(name.key)
-                continue
-            data = self._log.read(name.key)
-            keep = 0
-            for raw in _lines(data):
-                if decode_line(raw).seq > seq:
-                    break
-                keep += len(raw)
-            self._log.truncate(name.key, keep)
-            return
-
-    def _own_segments(self) -> list[SegmentName]:
-        segments, _ = self._log.list_segments()
-        return sorted(
-            (s for s in segments if s.writer_id == self._writer.writer_id),
-            key=lambda s: s.first_seq,
-        )
+            self._sign(self._writer.anchors_after(signed.seq, signed.head_hash),
+                       recovered=True)
+            self._checkpoints.sync()
 
     def _reindex(self, key: str, data: bytes) -> int:
         rows: list[tuple[IndexedEntry, RecordLocation]] = []
@@ -324,14 +307,22 @@ class EmbeddedAuditStore(AuditStore):
             return batch_results(entries, batch, known, refs, self._read_decision)
 
     def _sign(self, anchors: list[SegmentAnchor], *, recovered: bool = False) -> None:
-        """Append the checkpoint of the writer's head, durably: it acknowledges the batch."""
+        """Append the checkpoint of the writer's head. It is fsynced when the last fsync is
+        checkpoint_sync_s old, and the writer's first at once (recovery reseals a tail
+        after a durable checkpoint, but never records without any)."""
         head = self._writer.head
+        now = self._clock()
         self._checkpoints.append(
             head_checkpoint(
                 self._signer, self._settings.environment, self._writer.writer_id,
-                (head.seq, head.hash), anchors, self._clock(), recovered=recovered,
+                (head.seq, head.hash), anchors, now, recovered=recovered,
             )
         )
+        monotonic = time.monotonic()
+        if (not self._checkpoints.synced_size
+                or monotonic - self._checkpoint_synced_at >= self._settings.checkpoint_sync_s):
+            self._checkpoints.sync()
+            self._checkpoint_synced_at = monotonic
 
     # Reads.
 

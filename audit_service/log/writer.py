@@ -11,7 +11,7 @@ from audit_service.embedded.segments import SegmentLog, append_durably
 from audit_service.index_rows import RecordLocation
 from audit_service.log.chain import GENESIS_HASH, MalformedLine, decode_line, encode_line
 from audit_service.log.checkpoints import SegmentAnchor
-from audit_service.log.layout import segment_key, utc_day
+from audit_service.log.layout import SegmentName, segment_key, utc_day
 from audit_service.log.merkle import MerkleAccumulator, leaf_hash
 
 log = logging.getLogger(__name__)
@@ -86,10 +86,7 @@ class ChainWriter:
     def recover(self) -> None:
         """Find the head of this writer's chain on disk, cutting a torn last line (a crash
         mid-write: never acknowledged) and dropping a segment left with no record."""
-        segments, _ = self._log.list_segments()
-        own = sorted(
-            (s for s in segments if s.writer_id == self.writer_id), key=lambda s: s.first_seq
-        )
+        own = self._own_segments()
         while own:
             newest = own[-1].key
             cut = self._log.cut_torn_tail(newest)
@@ -108,6 +105,36 @@ class ChainWriter:
                 return
             self._log.remove(newest)
             own.pop()
+
+    def anchors_after(self, seq: int, record_hash: str) -> list[SegmentAnchor]:
+        """The anchors of this writer's segments that hold records after seq `seq` (whose
+        hash is `record_hash`: a signed head), once every such record is checked to continue
+        the chain from there unmodified; RecoveryError otherwise (sealing them would launder
+        an edit)."""
+        anchors: list[SegmentAnchor] = []
+        prev_seq, prev_hash = seq, record_hash
+        for name in self._own_segments():
+            data = self._log.read(name.key)
+            if name.first_seq + data.count(b"\n") - 1 <= seq:
+                continue
+            tree = MerkleAccumulator()
+            # Only a newline ends a line (recover() cut the newest segment's torn tail).
+            for number, raw in enumerate(data.split(b"\n")[:-1], start=1):
+                try:
+                    line = decode_line(raw)
+                except MalformedLine as exc:
+                    raise RecoveryError(f"{name.key}:{number} is unreadable ({exc}); "
+                                        "run verify") from None
+                tree.add(leaf_hash(line.hash))
+                if line.seq <= seq:
+                    continue
+                if (line.seq != prev_seq + 1 or line.prev_hash != prev_hash
+                        or line.recomputed_hash() != line.hash):
+                    raise RecoveryError(f"{name.key}:{number} does not continue the chain "
+                                        f"signed at seq {seq}; run verify")
+                prev_seq, prev_hash = line.seq, line.hash
+            anchors.append(SegmentAnchor(name.key, name.first_seq, tree.size, tree.root().hex()))
+        return anchors
 
     def resume(self, seq: int, record_hash: str) -> None:
         """Continue the chain from a head the log no longer holds (its signed checkpoint
@@ -153,6 +180,13 @@ class ChainWriter:
             anchors.append(self._segment.anchor())
         self._seq, self._hash = seq, prev_hash
         return locations, anchors
+
+    def _own_segments(self) -> list[SegmentName]:
+        """This writer's segments on disk, in chain order."""
+        segments, _ = self._log.list_segments()
+        return sorted(
+            (s for s in segments if s.writer_id == self.writer_id), key=lambda s: s.first_seq
+        )
 
     def close(self) -> None:
         if self._segment is not None:

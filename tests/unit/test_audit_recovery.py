@@ -71,26 +71,97 @@ def test_a_torn_last_line_is_cut_and_the_chain_goes_on(tmp_path: Path) -> None:
     assert [json.loads(line)["seq"] for line in log_lines(tmp_path)] == [1, 2, 3, 4]
 
 
-def test_records_no_checkpoint_signs_are_cut(tmp_path: Path) -> None:
-    """A crash between a batch's fsync and its checkpoint's: the batch was never
-    acknowledged, and its complete lines go like a torn one."""
+CHECKPOINTS = Path("checkpoints") / "test" / "local-1.jsonl"
+
+
+def statements(tmp_path: Path) -> list[dict]:
+    lines = (tmp_path / CHECKPOINTS).read_bytes().splitlines()
+    return [json.loads(json.loads(line)["statement"]) for line in lines]
+
+
+def restart_and_retry(tmp_path: Path, decision_id: str):
+    async def scenario():
+        async with running_store(audit_settings(tmp_path)) as store:
+            found = await store.get_decision(decision_id)
+            retried = await store.record(make_record(decision_id))
+            return found, retried, await store.verify()
+
+    return asyncio.run(scenario())
+
+
+def test_records_a_crash_left_before_their_checkpoint_are_sealed_at_start(
+    tmp_path: Path,
+) -> None:
+    """A crash between a batch's fsync and its checkpoint's write: the batch may have been
+    acknowledged, so it stays, sealed at start; a torn line after it goes."""
     seed(tmp_path, count=2)
     segment = segment_paths(tmp_path)[-1]
     head_hash = json.loads(log_lines(tmp_path)[-1])["hash"]
-    written, _ = encode_line(canonical_record(make_record("unacked")), 3, head_hash)
+    written, _ = encode_line(canonical_record(make_record("acked")), 3, head_hash)
     with segment.open("ab") as file:
         file.write(written + b'{"seq":4,')
 
-    async def scenario():
-        async with running_store(audit_settings(tmp_path)) as store:
-            found = await store.get_decision("unacked")
-            retried = await store.record(make_record("unacked"))
-            return found, retried, await store.verify()
-
-    found, retried, report = asyncio.run(scenario())
-    assert found is None
-    assert retried.audit_ref.endswith("#3") and not retried.duplicate
+    found, retried, report = restart_and_retry(tmp_path, "acked")
+    assert found is not None and found[1].endswith("#3")
+    assert retried.audit_ref.endswith("#3") and retried.duplicate
     assert report.ok, report.problems
+    assert [(s["seq"], s["recovered"]) for s in statements(tmp_path)] == [
+        (1, False), (2, False), (3, True)
+    ]
+
+
+def test_checkpoints_lost_with_the_page_cache_are_made_again(tmp_path: Path) -> None:
+    """Checkpoint lines are fsynced only every checkpoint_sync_s: a power cut may lose the
+    newest while their records, fsynced before each acknowledgement, stay."""
+    seed(tmp_path, count=4)
+    path = tmp_path / CHECKPOINTS
+    path.write_bytes(b"".join(path.read_bytes().splitlines(keepends=True)[:1]))
+
+    found, retried, report = restart_and_retry(tmp_path, "d-3")
+    assert found is not None and retried.duplicate
+    assert report.ok, report.problems
+    assert [(s["seq"], s["recovered"]) for s in statements(tmp_path)] == [(1, False), (4, True)]
+
+
+def test_a_tail_that_does_not_continue_the_signed_chain_stops_the_start(
+    tmp_path: Path,
+) -> None:
+    """Sealing a tail that was edited would launder the edit."""
+    seed(tmp_path, count=2)
+    written, _ = encode_line(canonical_record(make_record("forged")), 3, "0" * 64)
+    with segment_paths(tmp_path)[-1].open("ab") as file:
+        file.write(written)
+
+    async def scenario() -> None:
+        async with running_store(audit_settings(tmp_path)):
+            pass
+
+    with pytest.raises(RecoveryError, match="does not continue the chain"):
+        asyncio.run(scenario())
+
+
+def test_a_deleted_record_an_unsynced_checkpoint_covers_is_missing(tmp_path: Path) -> None:
+    """The checkpoint of each commit is written at once, fsynced or not: deleting the newest
+    record is caught by verify, live and after a restart."""
+    settings = audit_settings(tmp_path, checkpoint_sync_s=3600)
+
+    def delete_newest() -> None:
+        segment = segment_paths(tmp_path)[-1]
+        segment.write_bytes(b"".join(segment.read_bytes().splitlines(keepends=True)[:-1]))
+
+    async def scenario():
+        async with running_store(settings) as store:
+            for i in range(3):
+                await store.record(make_record(f"d-{i}"))
+            delete_newest()
+            live = await store.verify()
+        async with running_store(settings) as store:
+            return live, await store.verify()
+
+    live, restarted = asyncio.run(scenario())
+    for report in (live, restarted):
+        assert ProblemKind.MISSING_RECORD in {p.kind for p in report.problems}
+        assert any(p.location.endswith("#3") for p in report.problems), report.problems
 
 
 def test_a_lost_checkpoint_file_leaves_the_records_unsigned(tmp_path: Path) -> None:

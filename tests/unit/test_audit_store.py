@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,37 @@ def test_each_batch_is_signed_in_one_checkpoint_line(tmp_path: Path) -> None:
         (3, [3]), (4, [4])
     ]
     assert statements[-1]["head_hash"] == json.loads(log_lines(tmp_path)[-1])["hash"]
+
+
+def test_a_commit_fsyncs_its_segment_and_the_checkpoint_only_on_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One fsync per commit: the checkpoint file is fsynced for the writer's first seal and
+    at drain, not per commit (its lines are written, so verify sees each one)."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+    async def scenario():
+        async with running_store(audit_settings(tmp_path, checkpoint_sync_s=3600)) as store:
+            synced.clear()  # what recovery and start-up did
+            for i in range(4):
+                await store.record(make_record(f"d-{i}"))
+            during = list(synced)
+            return during, (await store.verify()).ok
+
+    during, ok = asyncio.run(scenario())
+    checkpoint = str(tmp_path / "checkpoints" / "test" / "local-1.jsonl")
+    segment = str(segment_paths(tmp_path)[0])
+    assert [path for path in during if path.endswith(".jsonl")] == [
+        segment, checkpoint, segment, segment, segment
+    ]
+    assert synced[len(during):].count(checkpoint) == 1  # at drain
+    assert ok
+    lines = (tmp_path / "checkpoints" / "test" / "local-1.jsonl").read_bytes().splitlines()
+    assert len(lines) == 4
