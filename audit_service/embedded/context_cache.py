@@ -30,7 +30,7 @@ from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from aegis_domain.context_rules import (
     ContextBounds,
@@ -51,29 +51,29 @@ _SLACK = 16
 _NEVER = float("-inf")
 
 
-class Row(NamedTuple):
-    """One indexed decision as GetContext reads it; ordered by (ts, decision_id)."""
-
-    ts: float
-    decision_id: str
-    user_id: str
-    failed: bool
-    flagged: bool
-    risk: float
-    # The login as a history column row (login_history.column_row), encoded once: set on a
-    # user's rows (their history), None on loaded link rows.
-    past: tuple[Any, ...] | None
+Row = tuple[float, str, str, bool, bool, float, "tuple[Any, ...] | None"]
+"""One indexed decision as GetContext reads it, ordered by (ts, decision_id): ts, decision
+id, user id, failed, flagged, risk, and the login as a history column row
+(login_history.column_row, encoded once) on a user's rows (their history), None on loaded
+link rows. A plain tuple of immutable values, not a NamedTuple: the garbage collector stops
+tracking such tuples, and memory holds up to a million of them, which every full
+collection would otherwise walk (GetContext's CPU went to it)."""
+# Its fields, as indices (Final: each a literal type for mypy).
+TS: Final = 0
+USER_ID: Final = 2
+FAILED: Final = 3
+PAST: Final = 6
 
 
 def row_of(decision_id: str, user_id: str, ts: float, successful: bool, action: int,
            risk: float, past: PastLogin | None) -> Row:
     """A Row from index columns."""
-    return Row(ts, decision_id, user_id, not successful, action != _ALLOW, risk,
-               None if past is None else column_row(past))
+    return (ts, decision_id, user_id, not successful, action != _ALLOW, risk,
+            None if past is None else column_row(past))
 
 
-_TS = itemgetter(0)
-_USER_ID = itemgetter(2)
+_TS = itemgetter(TS)
+_USER_ID = itemgetter(USER_ID)
 
 # Columns of the index a key belongs to; the loader reads the newest rows of one.
 USER, DEVICE, IP, ASN = "user_id", "device_id", "ip", "asn"
@@ -83,24 +83,60 @@ Loader = Callable[[str, "str | int", int], list[Row]]
 """(column, key, limit) -> the key's newest `limit` rows in the index, newest first."""
 
 
+class _Ranked(NamedTuple):
+    """The users of a window of rows, most recently seen first (ties by user id), the first
+    few with their sums: (user, logins, failures, flagged, max risk, last seen)."""
+
+    top: list[tuple[str, int, int, int, float, float]]
+    last_seen: dict[str, float]
+
+    def neighbors(self, kind: LinkKind, user_id: str, limit: int) -> LinkNeighbors:
+        """The neighbours of `user_id` (every user but them); `top` holds limit + 1."""
+        listed = [ranked for ranked in self.top if ranked[0] != user_id][:limit]
+        return LinkNeighbors(
+            neighbors=[Neighbor(kind, *ranked) for ranked in listed],
+            total_users=len(self.last_seen) - (user_id in self.last_seen),
+        )
+
+
 class _Key:
-    __slots__ = ("complete_after", "rows")
+    __slots__ = ("complete_after", "ranked", "rows", "version")
 
     def __init__(self, rows: list[Row], complete_after: float) -> None:
         self.rows = rows
         self.complete_after = complete_after
+        self.version = 0  # bumped whenever `rows` changes
+        # The last ranking (its version, span and size first): a busy IP or ASN is ranked
+        # once for every query between two commits that touch it, not once per query.
+        self.ranked: tuple[tuple[int, int, int, int], _Ranked] | None = None
 
-    def window(self, since: float, as_of: float, limit: int) -> list[Row] | None:
-        """The newest `limit` rows in [since, as_of), oldest first; None when some may be
+    def _span(self, since: float, as_of: float, limit: int) -> tuple[int, int] | None:
+        """Where the newest `limit` rows in [since, as_of) are; None when some may be
         missing from memory."""
         rows = self.rows
         hi = bisect_left(rows, (as_of,))
         lo = bisect_left(rows, (since,), 0, hi)
         if since > self.complete_after or (
-            hi - lo >= limit and rows[hi - limit].ts > self.complete_after
+            hi - lo >= limit and rows[hi - limit][TS] > self.complete_after
         ):
-            return rows[max(lo, hi - limit) : hi]
+            return max(lo, hi - limit), hi
         return None
+
+    def window(self, since: float, as_of: float, limit: int) -> list[Row] | None:
+        """The newest `limit` rows in [since, as_of), oldest first; None when some may be
+        missing from memory."""
+        span = self._span(since, as_of, limit)
+        return None if span is None else self.rows[span[0] : span[1]]
+
+    def rank(self, since: float, as_of: float, limit: int, top: int) -> _Ranked | None:
+        """_rank of window(since, as_of, limit), reused while rows and span are the same."""
+        span = self._span(since, as_of, limit)
+        if span is None:
+            return None
+        memo = (self.version, *span, top)
+        if self.ranked is None or self.ranked[0] != memo:
+            self.ranked = memo, _rank(self.rows[span[0] : span[1]], top)
+        return self.ranked[1]
 
 
 class ContextCache:
@@ -128,10 +164,10 @@ class ContextCache:
             return
         with self.lock:
             for row, device_id, ip, asn in rows:
-                for column, key in ((USER, row.user_id), (DEVICE, device_id), (IP, ip),
+                for column, key in ((USER, row[USER_ID]), (DEVICE, device_id), (IP, ip),
                                     (ASN, asn)):
                     held = self._keys.get((column, key))
-                    if held is not None and row.ts > held.complete_after:
+                    if held is not None and row[TS] > held.complete_after:
                         self._insert(held, row, self._retain[column])
             self._evict()
 
@@ -154,7 +190,7 @@ class ContextCache:
                     continue
                 rows.reverse()
                 full = len(rows) == self._retain[column]
-                self._keys[(column, key)] = _Key(rows, rows[0].ts if full else floor)
+                self._keys[(column, key)] = _Key(rows, rows[0][TS] if full else floor)
                 self._rows += len(rows)
             self._evict()
 
@@ -165,9 +201,10 @@ class ContextCache:
         if at < len(rows) and rows[at][:2] == ts_id:
             return  # loaded from a snapshot that already held it
         rows.insert(at, row)
+        held.version += 1
         self._rows += 1
         if len(rows) > retain:
-            held.complete_after = rows.pop(0).ts
+            held.complete_after = rows.pop(0)[TS]
             self._rows -= 1
 
     def _evict(self) -> None:
@@ -184,7 +221,7 @@ class ContextCache:
         self.loads += 1
         rows = load(column, key, retain)
         rows.reverse()
-        held = _Key(rows, rows[0].ts if len(rows) == retain else _NEVER)
+        held = _Key(rows, rows[0][TS] if len(rows) == retain else _NEVER)
         self._keys[(column, key)] = held
         self._rows += len(rows)
         return held
@@ -207,12 +244,12 @@ class ContextCache:
         own = user.window(windows.velocity_since, q.as_of, bounds.scan_limit)
         by_link: dict[LinkKind, LinkNeighbors] = {}
         for kind, key in links(q.device_id, q.ip, q.asn):
-            rows = self._key(_LINK_COLUMN[kind], key, load).window(
-                windows.neighbor_since, q.as_of, bounds.scan_limit
+            ranked = self._key(_LINK_COLUMN[kind], key, load).rank(
+                windows.neighbor_since, q.as_of, bounds.scan_limit, bounds.neighbor_limit + 1
             )
-            if rows is None:
+            if ranked is None:
                 break
-            by_link[kind] = _neighbors(kind, rows, q.user_id, bounds.neighbor_limit)
+            by_link[kind] = ranked.neighbors(kind, q.user_id, bounds.neighbor_limit)
         else:
             ip_rows, device_rows = velocity_rows
             if history is not None and own is not None and ip_rows is not None \
@@ -220,11 +257,11 @@ class ContextCache:
                 self._evict()
                 velocity = Velocity(
                     user_attempts=len(own),
-                    user_failures=sum(r.failed for r in own),
+                    user_failures=sum(r[FAILED] for r in own),
                     ip_attempts=len(ip_rows),
-                    ip_failures=sum(r.failed for r in ip_rows),
-                    ip_distinct_users=len({r.user_id for r in ip_rows}),
-                    device_distinct_users=len({r.user_id for r in device_rows}),
+                    ip_failures=sum(r[FAILED] for r in ip_rows),
+                    ip_distinct_users=len(set(map(_USER_ID, ip_rows))),
+                    device_distinct_users=len(set(map(_USER_ID, device_rows))),
                     window_seconds=bounds.velocity_window_s,
                 )
                 return assemble_context(history[0], history[1], by_link, velocity)
@@ -240,53 +277,47 @@ class ContextCache:
         start = max(0, hi - wanted)
         exact = (
             user.complete_after == _NEVER
-            or (hi >= wanted and rows[start].ts > user.complete_after)
+            or (hi >= wanted and rows[start][TS] > user.complete_after)
             # an older row than the age bound is held: every newer one is, and both cut there
-            or (start < hi and rows[start].ts < windows.history_since
+            or (start < hi and rows[start][TS] < windows.history_since
                 and user.complete_after < windows.history_since)
         )
         if not exact:
             return None
         fetched = rows[start:hi]
         fetched.reverse()
-        keep, truncated = history_cut([r.ts for r in fetched], windows, self._bounds)
-        logins = [r.past for r in fetched[:keep] if r.past is not None]
+        keep, truncated = history_cut(list(map(_TS, fetched)), windows, self._bounds)
+        logins = [r[PAST] for r in fetched[:keep] if r[PAST] is not None]
         return LoginHistory.from_rows(logins), truncated
 
 
-def _neighbors(kind: LinkKind, rows: Sequence[Row], user_id: str, limit: int) -> LinkNeighbors:
-    """Per other user of the scanned rows (oldest first): logins, failures, flagged, highest
-    risk, last seen; listed most recently seen first (ties by user id).
+def _rank(rows: Sequence[Row], top: int) -> _Ranked:
+    """Per user of the rows (oldest first): logins, failures, flagged, highest risk, last
+    seen; users most recently seen first (ties by user id), the first `top` summed.
 
-    A hot IP or ASN has up to scan_limit rows and as many users, but only `limit` are listed:
+    A hot IP or ASN has up to scan_limit rows and as many users, but only `top` are listed:
     the users and their last-seen times come from C-level passes, and only the listed ones
     are summed row by row.
     """
     users = list(map(_USER_ID, rows))
     last_seen = dict(zip(users, map(_TS, rows), strict=True))  # ascending: the latest wins
-    last_seen.pop(user_id, None)
     chosen: list[str] = []
     for other in dict.fromkeys(reversed(users)):
-        if other == user_id:
-            continue
         # Past the bound only while tied with the last one taken: ties go by user id.
-        if len(chosen) >= limit and last_seen[other] < last_seen[chosen[-1]]:
+        if len(chosen) >= top and last_seen[other] < last_seen[chosen[-1]]:
             break
         chosen.append(other)
     chosen.sort(key=lambda other: (-last_seen[other], other))
-    listed = {other: [0, 0, 0, float("-inf")] for other in chosen[:limit]}
-    for _, _, other, failed, flagged, risk, _ in [r for r in rows if r[2] in listed]:
+    listed = {other: [0, 0, 0, float("-inf")] for other in chosen[:top]}
+    for _, _, other, failed, flagged, risk, _ in [r for r in rows if r[USER_ID] in listed]:
         sums = listed[other]
         sums[0] += 1
         sums[1] += failed
         sums[2] += flagged
         if risk > sums[3]:
             sums[3] = risk
-    return LinkNeighbors(
-        neighbors=[
-            Neighbor(link=kind, user_id=other, logins=int(s[0]), failures=int(s[1]),
-                     flagged=int(s[2]), max_risk=s[3], last_seen=last_seen[other])
-            for other, s in listed.items()
-        ],
-        total_users=len(last_seen),
+    return _Ranked(
+        top=[(other, int(s[0]), int(s[1]), int(s[2]), s[3], last_seen[other])
+             for other, s in listed.items()],
+        last_seen=last_seen,
     )

@@ -20,7 +20,7 @@ from aegis_domain.context_rules import (
     links,
 )
 from aegis_domain.types import Action, LinkKind, LoginContext, Neighbor, PastLogin, Velocity
-from audit_service.embedded.context_cache import USER, Row, row_of
+from audit_service.embedded.context_cache import TS, USER, Row, row_of
 from audit_service.index_rows import (
     IndexedEntry,
     IndexedReview,
@@ -412,7 +412,7 @@ class IndexSnapshot:
             in self._conn.execute(_RECENT, (since, limit))
         ]
         # A cut by the limit may leave out rows at the oldest scanned instant, never newer.
-        floor = rows[-1][0].ts if len(rows) == limit else math.nextafter(since, -math.inf)
+        floor = rows[-1][0][TS] if len(rows) == limit else math.nextafter(since, -math.inf)
         return rows, floor
 
     def _neighbors(
