@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from google.protobuf import json_format
@@ -40,6 +40,9 @@ class IndexedDecision:
     event_json: str
     # The event's content digest: a repeat of its event id must carry the same.
     event_digest: str
+    # The event itself, as event_json holds it (not a column): what the context cache keeps
+    # of a commit, without parsing event_json back.
+    event: LoginEvent = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,7 @@ def event_from_json(text: str) -> LoginEvent:
 def indexed_decision(record: common_pb2.DecisionRecord) -> IndexedDecision:
     """The index columns of a (validated) record."""
     decision, event = record.decision, record.event
+    domain_event = event_from_proto(event)
     return IndexedDecision(
         decision_id=decision.decision_id,
         event_id=event.event_id or decision.event_id,
@@ -106,8 +110,9 @@ def indexed_decision(record: common_pb2.DecisionRecord) -> IndexedDecision:
         asn=event.asn,
         session_id=event.session_id,
         login_successful=event.login_successful,
-        event_json=event_to_json(event_from_proto(event)),
+        event_json=event_to_json(domain_event),
         event_digest=event_digest(event),
+        event=domain_event,
     )
 
 

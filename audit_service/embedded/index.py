@@ -7,7 +7,7 @@ import math
 import queue
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import astuple
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -110,11 +110,18 @@ _COLUMNS = (
     "session_id, login_successful, event_json, segment, seq, line_offset, line_length, hash"
 )
 _PLACEHOLDERS = ", ".join("?" * len(_COLUMNS.split(",")))
+_LOCATION_COLUMNS = ("segment", "seq", "line_offset", "line_length", "hash")
+# Row values by name: dataclasses.astuple deep-copies, and cost more than the insert itself.
+_location_values = attrgetter("segment", "seq", "offset", "length", "hash")
+_decision_values = attrgetter(*(c for c in _COLUMNS.split(", ") if c not in _LOCATION_COLUMNS))
 _REVIEW_COLUMNS = (
     "review_id, decision_id, user_id, ts, outcome, action, original_action, reviewer, reason, "
     "segment, seq, line_offset, line_length, hash"
 )
 _REVIEW_PLACEHOLDERS = ", ".join("?" * len(_REVIEW_COLUMNS.split(",")))
+_review_values = attrgetter(
+    *(c for c in _REVIEW_COLUMNS.split(", ") if c not in _LOCATION_COLUMNS)
+)
 # Every record of the log, decisions and reviews alike: what recovery and verify compare.
 _RECORDS = (
     "SELECT decision_id AS record_id, segment, seq, line_offset, line_length, hash "
@@ -234,10 +241,10 @@ class SqliteIndex:
         reviews: list[tuple[object, ...]] = []
         for entry, location in rows:
             if isinstance(entry, IndexedReview):
-                reviews.append(astuple(entry) + astuple(location))
+                reviews.append(_review_values(entry) + _location_values(location))
                 continue
             # The digest lives in event_decisions, not in the decisions row.
-            decisions.append(astuple(entry)[:-1] + astuple(location))
+            decisions.append(_decision_values(entry) + _location_values(location))
             events.append((entry.event_id, entry.decision_id, entry.event_digest))
         conn = self._conn
         conn.execute("BEGIN")

@@ -28,7 +28,6 @@ from audit_service.index_rows import (
     IndexedDecision,
     IndexedEntry,
     RecordLocation,
-    event_from_json,
     indexed_entry_from_json,
 )
 from audit_service.log.chain import MalformedLine, decode_line
@@ -515,7 +514,7 @@ def _cache_rows(entries: Iterable[IndexedEntry]) -> list[tuple[Row, str, str, in
     return [
         (
             row_of(e.decision_id, e.user_id, e.ts, e.login_successful, e.action, e.risk,
-                   PastLogin(event_from_json(e.event_json), Action(e.action), e.risk)),
+                   PastLogin(e.event, Action(e.action), e.risk)),
             e.device_id, e.ip, e.asn,
         )
         for e in entries
