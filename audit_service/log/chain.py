@@ -13,6 +13,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
 from aegis.v1 import common_pb2
+from audit_service.log.record_json import message_to_dict
 
 # The prev_hash of a writer's first record: the chain starts from a fixed, public value.
 GENESIS_HASH = "0" * 64
@@ -51,17 +52,9 @@ def _json_and_context(
     record: common_pb2.DecisionRecord,
 ) -> tuple[dict[str, Any], bytes | None]:
     """The JSON mapping of a record but its context, and the context's base64 (None: none)."""
+    body = message_to_dict(record, skip="context")
     if not record.HasField("context"):
-        return json_format.MessageToDict(record, preserving_proto_field_name=True), None
-    without_context = common_pb2.DecisionRecord()
-    # Every field but the context, which a copy of the whole record would copy only to clear.
-    for field, value in record.ListFields():
-        if field.name != "context":
-            if field.message_type is None:
-                setattr(without_context, field.name, value)
-            else:
-                getattr(without_context, field.name).CopyFrom(value)
-    body = json_format.MessageToDict(without_context, preserving_proto_field_name=True)
+        return body, None
     return body, base64.b64encode(record.context.SerializeToString(deterministic=True))
 
 
