@@ -78,14 +78,19 @@ class _Stream:
         last."""
         if self.pending.pop(batch_id, None) is not None and not self.accepting \
                 and not self.pending:
-            await self.call.done_writing()
+            await self._half_close()
 
     async def retire(self) -> None:
         """Send no more batches here; half-close once the ones sent are answered."""
         if self.accepting:
             self.accepting = False
             if not self.pending:
-                await self.call.done_writing()
+                await self._half_close()
+
+    async def _half_close(self) -> None:
+        # After the last write: an answer can come before its write has completed.
+        async with self.writing:
+            await self.call.done_writing()
 
 
 class Lane:

@@ -35,6 +35,7 @@ class Controlled(agent_pb2_grpc.AgentServiceServicer):
     def __init__(self) -> None:
         self.lanes = Lanes()
         self.streams = 0
+        self.streams_ended = 0
         self.unary_calls = 0
         self.gated = asyncio.Event()
         self.release = asyncio.Event()
@@ -49,6 +50,7 @@ class Controlled(agent_pb2_grpc.AgentServiceServicer):
             ASSESS_BATCH, request_iterator, self.answer, agent_pb2.AssessStreamResponse
         ):
             yield reply
+        self.streams_ended += 1
 
     async def answer(self, request, deadline):
         users = [item.event.user_id for item in request.items]
@@ -100,6 +102,7 @@ def component(servicer: agent_pb2_grpc.AgentServiceServicer) -> ServicerComponen
 def served(
     servicer: agent_pb2_grpc.AgentServiceServicer,
     scenario: Callable[[RunningServer, grpc.aio.Channel, RawAgentStub], Awaitable[None]],
+    stream_max_age_s: float = HANG_S,
 ) -> None:
     """Runs `scenario` against `servicer` on a real server, through a lane."""
     async def run() -> None:
@@ -107,7 +110,7 @@ def served(
         await server.start()
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
         try:
-            await scenario(server, channel, RawAgentStub(channel, stream_max_age_s=HANG_S))
+            await scenario(server, channel, RawAgentStub(channel, stream_max_age_s))
         finally:
             await channel.close()
             await server.stop(0)
@@ -201,6 +204,22 @@ def test_a_draining_server_answers_what_was_sent_without_waiting_out_its_grace()
         await asyncio.wait_for(stopping, HANG_S)
 
     served(servicer, scenario)
+
+
+def test_an_aged_stream_is_replaced_and_closed_once_its_batches_are_answered() -> None:
+    servicer = Controlled()
+
+    async def scenario(server, channel, stub) -> None:
+        # Every stream is past its age by the next batch: each batch opens a new one.
+        for user in ("a", "b", "c"):
+            reply = await stub.AssessBatch(batch(user), timeout=HANG_S, metadata=())
+            assert details(reply) == [user]
+        assert servicer.streams == 3
+        # The server's side of each replaced stream ends once its client has half-closed.
+        await asyncio.wait_for(server.stop(HANG_S * 4), HANG_S)
+
+    served(servicer, scenario, stream_max_age_s=1e-9)
+    assert servicer.streams_ended == 3
 
 
 def test_a_service_without_the_stream_method_gets_unary_calls() -> None:
