@@ -82,7 +82,12 @@ async def _read(
     answering: set[asyncio.Task[None]] = set()
     try:
         async for request in requests:
-            task = asyncio.create_task(_answer(path, request, handle, response_type, replies))
+            # The batch's time counts from when it is read, as a call's deadline would.
+            timeout_ms = request.header.timeout_ms
+            deadline = time.monotonic() + timeout_ms / 1000 if timeout_ms else None
+            task = asyncio.create_task(
+                _answer(path, request, deadline, handle, response_type, replies)
+            )
             answering.add(task)
             task.add_done_callback(answering.discard)
         if answering:
@@ -94,8 +99,8 @@ async def _read(
 
 
 async def _answer(
-    path: str, request: Any, handle: BatchHandler, response_type: type[Message],
-    replies: asyncio.Queue[Message | None],
+    path: str, request: Any, deadline: float | None, handle: BatchHandler,
+    response_type: type[Message], replies: asyncio.Queue[Message | None],
 ) -> None:
     header = request.header
     reply: Any = response_type()
@@ -103,10 +108,18 @@ async def _answer(
     # Each batch runs in a task of its own, so its request id and span are its own.
     if request_id := header.metadata.get(REQUEST_ID_HEADER):
         request_id_var.set(request_id)
-    deadline = time.monotonic() + header.timeout_ms / 1000 if header.timeout_ms else None
     try:
-        with server_span(path, header.metadata):
-            reply.batch.CopyFrom(await handle(request.batch, deadline))
+        # A batch past its time is dropped, as gRPC cancels a call past its deadline: an
+        # overloaded service must not spend itself on answers no one waits for any more.
+        async with asyncio.timeout_at(None if deadline is None else _loop_time(deadline)):
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError
+            with server_span(path, header.metadata):
+                reply.batch.CopyFrom(await handle(request.batch, deadline))
+    except TimeoutError:
+        reply.status.error.CopyFrom(common_pb2.ItemError(
+            code=grpc.StatusCode.DEADLINE_EXCEEDED.value[0], message="the batch's time ran out"
+        ))
     except ServiceError as exc:
         # What the unary call would have ended with (errors.grpc_errors).
         reply.status.error.CopyFrom(common_pb2.ItemError(**error_fields(exc)))
@@ -116,3 +129,9 @@ async def _answer(
             code=grpc.StatusCode.INTERNAL.value[0], message=type(exc).__name__
         ))
     replies.put_nowait(reply)
+
+
+def _loop_time(monotonic: float) -> float:
+    """A time.monotonic() instant on the event loop's clock."""
+    loop = asyncio.get_running_loop()
+    return loop.time() + (monotonic - time.monotonic())

@@ -113,8 +113,8 @@ class RouterSettings(ServiceSettings):
 
     batch_streams: bool = Field(
         True, description="Batch calls to each agent and the audit service travel as messages "
-        "on one long-lived stream per method (a lane) instead of one call each: about half the "
-        "CPU per call at both ends; false: one unary call per batch.",
+        "on one long-lived stream per method (a lane) instead of one call each, which costs less "
+        "CPU, most of all at the agents and the audit service; false: one unary call per batch.",
     )
     batch_stream_max_age_s: float = Field(
         30.0, gt=0, description="A lane's stream is replaced by a new one after this long, so "

@@ -39,6 +39,7 @@ class Controlled(agent_pb2_grpc.AgentServiceServicer):
         self.unary_calls = 0
         self.gated = asyncio.Event()
         self.release = asyncio.Event()
+        self.hang_cancelled = asyncio.Event()
 
     async def AssessBatch(self, request, context):
         self.unary_calls += 1
@@ -57,7 +58,11 @@ class Controlled(agent_pb2_grpc.AgentServiceServicer):
         if "bad" in users:
             raise InvalidArgument("items[0].event.user_id", "is bad")
         if "hang" in users:
-            await asyncio.Event().wait()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                self.hang_cancelled.set()
+                raise
         if "gate" in users:
             self.gated.set()
             await self.release.wait()
@@ -141,6 +146,8 @@ def test_a_batch_past_its_time_fails_alone_and_the_stream_goes_on() -> None:
         assert failed.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
         assert details(await stub.AssessBatch(batch("a"), timeout=HANG_S, metadata=())) == ["a"]
         assert servicer.streams == 1
+        # The server gave up on it too, as it cancels a unary call past its deadline.
+        await asyncio.wait_for(servicer.hang_cancelled.wait(), HANG_S)
 
     served(servicer, scenario)
 
