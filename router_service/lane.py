@@ -146,7 +146,9 @@ class Lane:
         except grpc.aio.AioRpcError:
             raise
         except Exception as exc:
-            # A write on a call that has just ended: the stream broke.
+            # A write on a call that has just ended: the stream broke, and the next batch
+            # opens another without waiting for the reader to notice.
+            stream.accepting = False
             raise _failure(grpc.StatusCode.UNAVAILABLE, f"the stream broke: {exc!r}") from exc
         finally:
             timer.cancel()
