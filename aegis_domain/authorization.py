@@ -37,6 +37,7 @@ AUTHORISED: dict[str, frozenset[Role]] = {
     _ROUTER + "ScoreStream": frozenset({Role.CLIENT}),
     _AGENT + "Assess": frozenset({Role.ROUTER}),
     _AGENT + "AssessBatch": frozenset({Role.ROUTER}),
+    _AGENT + "AssessStream": frozenset({Role.ROUTER}),
     _AGENT + "Describe": frozenset({Role.ROUTER, Role.OPERATOR}),
     # The audit writes and the context (any user's history) answer the router only: a forged
     # Record would be signed into the log like a real decision.
@@ -44,6 +45,8 @@ AUTHORISED: dict[str, frozenset[Role]] = {
     _AUDIT + "RecordBatch": frozenset({Role.ROUTER}),
     _AUDIT + "GetContext": frozenset({Role.ROUTER}),
     _AUDIT + "GetContextBatch": frozenset({Role.ROUTER}),
+    _AUDIT + "RecordStream": frozenset({Role.ROUTER}),
+    _AUDIT + "GetContextStream": frozenset({Role.ROUTER}),
     _AUDIT + "GetDecision": frozenset({Role.OPERATOR}),
     _AUDIT + "ListDecisions": frozenset({Role.OPERATOR}),
     _AUDIT + "Verify": frozenset({Role.OPERATOR}),

@@ -52,7 +52,10 @@ def _call_scope(method: str, context: grpc.aio.ServicerContext) -> Iterator[None
         raise
     finally:
         _log_call(method, started, _status_of(error, context))
-        request_id_var.reset(token)
+        # A stream whose client left mid-reply is not closed by grpc but finalised later, in
+        # another context than the one the id was bound in: there is nothing to unbind.
+        with contextlib.suppress(ValueError):
+            request_id_var.reset(token)
 
 
 class _Undecodable:

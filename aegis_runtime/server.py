@@ -57,6 +57,15 @@ class FailStop(Protocol):
         """Returns, saying why, once the component can no longer serve."""
 
 
+@runtime_checkable
+class Draining(Protocol):
+    """A component with long-lived streams (aegis_runtime.lanes): told when the server starts
+    draining, it asks their clients to move on, so that the drain waits for the work sent,
+    not for the grace period."""
+
+    def drain(self) -> None: ...
+
+
 class RunningServer:
     """A started gRPC server hosting one component, with its health state."""
 
@@ -133,6 +142,8 @@ class RunningServer:
             self._fail_watch.cancel()
         await self.health.enter_graceful_shutdown()
         self.draining.set()
+        if isinstance(self.component, Draining):
+            self.component.drain()
         await self.server.stop(grace)
         await self.component.close()
         log.info("stopped", extra={"port": self.port})

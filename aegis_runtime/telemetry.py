@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
@@ -79,6 +79,11 @@ def method_path(service: str, method: str) -> str:
     return f"/{service}/{method}"
 
 
+def _rpc_attributes(path: str) -> dict[str, str]:
+    service, _, method = path.lstrip("/").partition("/")
+    return {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method}
+
+
 @contextlib.contextmanager
 def batch_call_span(path: str, batch_size: int) -> Iterator[list[tuple[str, str]]]:
     """A client span for one batch call, and the metadata that carries it (and the request
@@ -95,14 +100,27 @@ def batch_call_span(path: str, batch_size: int) -> Iterator[list[tuple[str, str]
     if not tracing_enabled():
         yield metadata
         return
-    service, _, method = path.lstrip("/").partition("/")
     tracer = trace.get_tracer(__name__)
     with tracer.start_as_current_span(
         path,
         kind=trace.SpanKind.CLIENT,
-        attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": method,
-                    "aegis.batch_size": batch_size},
+        attributes={**_rpc_attributes(path), "aegis.batch_size": batch_size},
     ):
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
         yield [*carrier.items(), *metadata]
+
+
+@contextlib.contextmanager
+def server_span(path: str, carrier: Mapping[str, str]) -> Iterator[None]:
+    """The server span of one batch that came on a stream (aegis_runtime.lanes), in the trace
+    its header carries: what the server interceptor makes for a unary call. None when
+    tracing is off."""
+    if not tracing_enabled():
+        yield
+        return
+    with trace.get_tracer(__name__).start_as_current_span(
+        path, context=propagate.extract(carrier), kind=trace.SpanKind.SERVER,
+        attributes=_rpc_attributes(path),
+    ):
+        yield

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import grpc
@@ -15,12 +15,18 @@ from aegis.v1 import agent_pb2, agent_pb2_grpc
 from aegis_domain.convert import context_from_proto, event_from_proto, signal_to_proto
 from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, SignalStatus
 from aegis_runtime.errors import InvalidArgument, grpc_errors
+from aegis_runtime.lanes import Lanes
 from aegis_runtime.server import ServiceBinding
 from aegis_runtime.settings import ServiceSettings
+from aegis_runtime.telemetry import method_path
 from agent_services.base import Agent
 from agent_services.instruments import AgentInstruments
 
 log = logging.getLogger(__name__)
+
+# Batches on a lane are traced and logged as the AssessBatch calls they stand for.
+ASSESS_BATCH = method_path(agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
+                           "AssessBatch")
 
 
 class AgentHostSettings(ServiceSettings):
@@ -40,6 +46,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
         self.metrics = AgentInstruments(agent)
+        self.lanes = Lanes()
 
     @grpc_errors
     async def Assess(
@@ -53,6 +60,22 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     async def AssessBatch(
         self, request: agent_pb2.AssessBatchRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.AssessBatchResponse:
+        return await self._assess_batch_reply(request, None)
+
+    async def AssessStream(
+        self, request_iterator: AsyncIterator[agent_pb2.AssessStreamRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[agent_pb2.AssessStreamResponse]:
+        """AssessBatch calls on one stream (the router's lane)."""
+        async for reply in self.lanes.serve(
+            ASSESS_BATCH, request_iterator, self._assess_batch_reply,
+            agent_pb2.AssessStreamResponse,
+        ):
+            yield reply
+
+    async def _assess_batch_reply(
+        self, request: agent_pb2.AssessBatchRequest, deadline: float | None
     ) -> agent_pb2.AssessBatchResponse:
         return agent_pb2.AssessBatchResponse(
             signals=[signal_to_proto(s) for s in self.assess_batch(request.items)]
@@ -137,6 +160,9 @@ class AgentComponent:
 
     async def start(self) -> None:
         self.agent.load()
+
+    def drain(self) -> None:
+        self.servicer.lanes.drain()
 
     async def close(self) -> None:
         return None

@@ -47,6 +47,9 @@ class AuditComponent:
     async def start(self) -> None:
         await self.store.start()
 
+    def drain(self) -> None:
+        self.servicer.lanes.drain()
+
     async def close(self) -> None:
         await self.store.close()
 

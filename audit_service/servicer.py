@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 
 import grpc
@@ -20,6 +20,8 @@ from aegis_runtime.errors import (
     error_fields,
     grpc_errors,
 )
+from aegis_runtime.lanes import Lanes
+from aegis_runtime.telemetry import method_path
 from aegis_runtime.tls import peer_identity
 from audit_service import instruments
 from audit_service.log.proofs import proof_to_message
@@ -44,6 +46,11 @@ from audit_service.validation import (
 )
 
 log = logging.getLogger(__name__)
+
+# Batches on a lane are traced and logged as the batch calls they stand for.
+_SERVICE = audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name
+RECORD_BATCH = method_path(_SERVICE, "RecordBatch")
+GET_CONTEXT_BATCH = method_path(_SERVICE, "GetContextBatch")
 
 
 def summary_to_proto(d: DecisionSummary) -> audit_pb2.DecisionSummary:
@@ -116,6 +123,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     def __init__(self, store: AuditStore) -> None:
         self.store = store
         self.desk = ReviewDesk(store)
+        self.lanes = Lanes()
 
     @grpc_errors
     async def Record(
@@ -129,9 +137,23 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     async def RecordBatch(
         self, request: audit_pb2.RecordBatchRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.RecordBatchResponse:
+        return await self._record_batch(request, caller_deadline(context))
+
+    async def RecordStream(
+        self, request_iterator: AsyncIterator[audit_pb2.RecordStreamRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[audit_pb2.RecordStreamResponse]:
+        """RecordBatch calls on one stream (the router's lane)."""
+        async for reply in self.lanes.serve(
+            RECORD_BATCH, request_iterator, self._record_batch, audit_pb2.RecordStreamResponse
+        ):
+            yield reply
+
+    async def _record_batch(
+        self, request: audit_pb2.RecordBatchRequest, deadline: float | None
+    ) -> audit_pb2.RecordBatchResponse:
         """Each record on its own: a refused one does not hold back the others, which the
         store commits together (group commit)."""
-        deadline = caller_deadline(context)
 
         async def record_one(item: audit_pb2.RecordRequest) -> audit_pb2.RecordResult:
             try:
@@ -160,6 +182,22 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     @grpc_errors
     async def GetContextBatch(
         self, request: audit_pb2.GetContextBatchRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.GetContextBatchResponse:
+        return await self._context_batch(request, None)
+
+    async def GetContextStream(
+        self, request_iterator: AsyncIterator[audit_pb2.GetContextStreamRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[audit_pb2.GetContextStreamResponse]:
+        """GetContextBatch calls on one stream (the router's lane)."""
+        async for reply in self.lanes.serve(
+            GET_CONTEXT_BATCH, request_iterator, self._context_batch,
+            audit_pb2.GetContextStreamResponse,
+        ):
+            yield reply
+
+    async def _context_batch(
+        self, request: audit_pb2.GetContextBatchRequest, deadline: float | None
     ) -> audit_pb2.GetContextBatchResponse:
         """A bad item gets its own error (naming items[i].field); the others are served."""
         replies: dict[int, audit_pb2.GetContextResponse] = {}

@@ -48,5 +48,8 @@ def build_scorer_on_channels(
     agents: Mapping[str, grpc.aio.Channel], combiner: Combiner | None = None,
 ) -> Scorer:
     """A Scorer calling the audit service and every registry agent over these channels."""
-    stubs = {name: RawAgentStub(channel) for name, channel in agents.items()}
-    return build_scorer(settings, registry, policy, RawAuditClient(audit), stubs, combiner)
+    max_age_s = settings.batch_stream_max_age_s if settings.batch_streams else None
+    stubs = {name: RawAgentStub(channel, max_age_s) for name, channel in agents.items()}
+    return build_scorer(
+        settings, registry, policy, RawAuditClient(audit, max_age_s), stubs, combiner
+    )

@@ -20,7 +20,8 @@ from aegis_runtime.telemetry import batch_call_span, method_path
 from router_service.batching import Batched, Batcher, BatchLimits, BatchSizeMismatch
 from router_service.deadline import Deadline
 from router_service.instruments import BatchInstruments
-from router_service.wire import BatchFraming, raw_request_method
+from router_service.lane import batch_method
+from router_service.wire import BatchFraming
 
 ASSESS_BATCH = method_path(
     agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name, "AssessBatch"
@@ -46,11 +47,13 @@ class AgentStub(Protocol):
 
 
 class RawAgentStub:
-    """An agent's AssessBatch over a channel, sent as the bytes the fan-out assembled."""
+    """An agent's AssessBatch over a channel, sent as the bytes the fan-out assembled: on a
+    lane of streams that live `stream_max_age_s` each, or (None) one unary call a batch."""
 
-    def __init__(self, channel: grpc.aio.Channel) -> None:
-        self.AssessBatch = raw_request_method(
-            channel, ASSESS_BATCH, agent_pb2.AssessBatchResponse
+    def __init__(self, channel: grpc.aio.Channel, stream_max_age_s: float | None) -> None:
+        self.AssessBatch = batch_method(
+            channel, ASSESS_BATCH, agent_pb2.AssessBatchResponse,
+            agent_pb2.AssessStreamResponse, stream_max_age_s,
         )
 
 

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import grpc
 
-from aegis.v1 import agent_pb2, audit_pb2, audit_pb2_grpc, common_pb2, router_pb2
+from aegis.v1 import agent_pb2, audit_pb2, common_pb2, router_pb2
 from aegis_domain.convert import (
     reason_to_proto,
     seconds_to_timestamp,
@@ -33,10 +33,11 @@ from router_service.deadline import Deadline
 from router_service.drivers import drivers
 from router_service.fanout import AgentClient, assess_all
 from router_service.instruments import BatchInstruments, RouterInstruments
+from router_service.lane import batch_method
 from router_service.policy import Policy, PolicyInputs, RiskThresholds
 from router_service.settings import RouterSettings
 from router_service.traffic_budget import TrafficBudget
-from router_service.wire import BatchFraming, raw_request_method
+from router_service.wire import BatchFraming
 
 log = logging.getLogger(__name__)
 # Once per Score that lost its context or its record: at most a line a second each.
@@ -67,11 +68,24 @@ class AuditClient(Protocol):
 
 class RawAuditClient:
     """The audit service over a channel, its RecordBatch sent as the bytes scoring assembled
-    (wire.BatchFraming: a record, context and all, is serialized once)."""
+    (wire.BatchFraming: a record, context and all, is serialized once): on lanes of streams
+    that live `stream_max_age_s` each, or (None) one unary call a batch."""
 
-    def __init__(self, channel: grpc.aio.Channel) -> None:
-        self.GetContextBatch = audit_pb2_grpc.AuditServiceStub(channel).GetContextBatch
-        self.RecordBatch = raw_request_method(channel, RECORD_BATCH, audit_pb2.RecordBatchResponse)
+    def __init__(self, channel: grpc.aio.Channel, stream_max_age_s: float | None) -> None:
+        self._contexts = batch_method(
+            channel, GET_CONTEXT_BATCH, audit_pb2.GetContextBatchResponse,
+            audit_pb2.GetContextStreamResponse, stream_max_age_s,
+        )
+        self.RecordBatch = batch_method(
+            channel, RECORD_BATCH, audit_pb2.RecordBatchResponse,
+            audit_pb2.RecordStreamResponse, stream_max_age_s,
+        )
+
+    def GetContextBatch(
+        self, request: audit_pb2.GetContextBatchRequest, timeout: float,
+        metadata: Sequence[tuple[str, str]],
+    ) -> Awaitable[audit_pb2.GetContextBatchResponse]:
+        return self._contexts(request.SerializeToString(), timeout=timeout, metadata=metadata)
 
 
 _STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}

@@ -111,6 +111,17 @@ class RouterSettings(ServiceSettings):
         "out: a quiet system waits for nothing); 0: send at once.",
     )
 
+    batch_streams: bool = Field(
+        True, description="Batch calls to each agent and the audit service travel as messages "
+        "on one long-lived stream per method (a lane) instead of one call each, which costs less "
+        "CPU, most of all at the agents and the audit service; false: one unary call per batch.",
+    )
+    batch_stream_max_age_s: float = Field(
+        30.0, gt=0, description="A lane's stream is replaced by a new one after this long, so "
+        "that batches follow new tasks of a service (round_robin) as new calls do; keep it "
+        "below the services' MAX_CONNECTION_AGE_S.",
+    )
+
     def batch_limits(self) -> BatchLimits:
         return BatchLimits(
             max_batch=self.batch_max_size,

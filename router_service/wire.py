@@ -26,17 +26,20 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
+def field(number: int, payload: bytes) -> bytes:
+    """A length-delimited field (a message, bytes) as it is encoded inside its message."""
+    return _varint(number << 3 | _LENGTH_DELIMITED) + _varint(len(payload)) + payload
+
+
 class BatchFraming:
     """Frames items of the repeated message field `items` of a batch request type."""
 
     def __init__(self, batch_type: type[Message]) -> None:
-        number = batch_type.DESCRIPTOR.fields_by_name["items"].number
-        self._tag = _varint(number << 3 | _LENGTH_DELIMITED)
+        self._number = batch_type.DESCRIPTOR.fields_by_name["items"].number
 
     def item(self, message: Message) -> bytes:
         """One item, serialized and framed."""
-        payload = message.SerializeToString()
-        return self._tag + _varint(len(payload)) + payload
+        return field(self._number, message.SerializeToString())
 
     @staticmethod
     def batch(items: Sequence[bytes]) -> bytes:

@@ -43,6 +43,22 @@ class AssessBatchResponse(_message.Message):
     signals: _containers.RepeatedCompositeFieldContainer[_common_pb2.AgentSignal]
     def __init__(self, signals: _Optional[_Iterable[_Union[_common_pb2.AgentSignal, _Mapping]]] = ...) -> None: ...
 
+class AssessStreamRequest(_message.Message):
+    __slots__ = ("header", "batch")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    header: _common_pb2.StreamBatchHeader
+    batch: AssessBatchRequest
+    def __init__(self, header: _Optional[_Union[_common_pb2.StreamBatchHeader, _Mapping]] = ..., batch: _Optional[_Union[AssessBatchRequest, _Mapping]] = ...) -> None: ...
+
+class AssessStreamResponse(_message.Message):
+    __slots__ = ("status", "batch")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.StreamBatchStatus
+    batch: AssessBatchResponse
+    def __init__(self, status: _Optional[_Union[_common_pb2.StreamBatchStatus, _Mapping]] = ..., batch: _Optional[_Union[AssessBatchResponse, _Mapping]] = ...) -> None: ...
+
 class DescribeRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

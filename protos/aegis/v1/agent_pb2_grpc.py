@@ -45,6 +45,11 @@ class AgentServiceStub:
                 request_serializer=aegis_dot_v1_dot_agent__pb2.AssessBatchRequest.SerializeToString,
                 response_deserializer=aegis_dot_v1_dot_agent__pb2.AssessBatchResponse.FromString,
                 _registered_method=True)
+        self.AssessStream = channel.stream_stream(
+                '/aegis.v1.AgentService/AssessStream',
+                request_serializer=aegis_dot_v1_dot_agent__pb2.AssessStreamRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_agent__pb2.AssessStreamResponse.FromString,
+                _registered_method=True)
         self.Describe = channel.unary_unary(
                 '/aegis.v1.AgentService/Describe',
                 request_serializer=aegis_dot_v1_dot_agent__pb2.DescribeRequest.SerializeToString,
@@ -71,6 +76,14 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AssessStream(self, request_iterator, context):
+        """AssessBatch calls carried on one long-lived stream (the router's lane): each message
+        one batch with its own id, time limit and trace context, answered by id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Describe(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -89,6 +102,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.AssessBatch,
                     request_deserializer=aegis_dot_v1_dot_agent__pb2.AssessBatchRequest.FromString,
                     response_serializer=aegis_dot_v1_dot_agent__pb2.AssessBatchResponse.SerializeToString,
+            ),
+            'AssessStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.AssessStream,
+                    request_deserializer=aegis_dot_v1_dot_agent__pb2.AssessStreamRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_agent__pb2.AssessStreamResponse.SerializeToString,
             ),
             'Describe': grpc.unary_unary_rpc_method_handler(
                     servicer.Describe,
@@ -151,6 +169,33 @@ class AgentService:
             '/aegis.v1.AgentService/AssessBatch',
             aegis_dot_v1_dot_agent__pb2.AssessBatchRequest.SerializeToString,
             aegis_dot_v1_dot_agent__pb2.AssessBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssessStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/aegis.v1.AgentService/AssessStream',
+            aegis_dot_v1_dot_agent__pb2.AssessStreamRequest.SerializeToString,
+            aegis_dot_v1_dot_agent__pb2.AssessStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -96,6 +96,38 @@ class GetContextBatchResponse(_message.Message):
     items: _containers.RepeatedCompositeFieldContainer[GetContextResponse]
     def __init__(self, items: _Optional[_Iterable[_Union[GetContextResponse, _Mapping]]] = ...) -> None: ...
 
+class GetContextStreamRequest(_message.Message):
+    __slots__ = ("header", "batch")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    header: _common_pb2.StreamBatchHeader
+    batch: GetContextBatchRequest
+    def __init__(self, header: _Optional[_Union[_common_pb2.StreamBatchHeader, _Mapping]] = ..., batch: _Optional[_Union[GetContextBatchRequest, _Mapping]] = ...) -> None: ...
+
+class GetContextStreamResponse(_message.Message):
+    __slots__ = ("status", "batch")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.StreamBatchStatus
+    batch: GetContextBatchResponse
+    def __init__(self, status: _Optional[_Union[_common_pb2.StreamBatchStatus, _Mapping]] = ..., batch: _Optional[_Union[GetContextBatchResponse, _Mapping]] = ...) -> None: ...
+
+class RecordStreamRequest(_message.Message):
+    __slots__ = ("header", "batch")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    header: _common_pb2.StreamBatchHeader
+    batch: RecordBatchRequest
+    def __init__(self, header: _Optional[_Union[_common_pb2.StreamBatchHeader, _Mapping]] = ..., batch: _Optional[_Union[RecordBatchRequest, _Mapping]] = ...) -> None: ...
+
+class RecordStreamResponse(_message.Message):
+    __slots__ = ("status", "batch")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.StreamBatchStatus
+    batch: RecordBatchResponse
+    def __init__(self, status: _Optional[_Union[_common_pb2.StreamBatchStatus, _Mapping]] = ..., batch: _Optional[_Union[RecordBatchResponse, _Mapping]] = ...) -> None: ...
+
 class GetDecisionRequest(_message.Message):
     __slots__ = ("decision_id",)
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]

@@ -55,6 +55,16 @@ class AuditServiceStub:
                 request_serializer=aegis_dot_v1_dot_audit__pb2.GetContextBatchRequest.SerializeToString,
                 response_deserializer=aegis_dot_v1_dot_audit__pb2.GetContextBatchResponse.FromString,
                 _registered_method=True)
+        self.RecordStream = channel.stream_stream(
+                '/aegis.v1.AuditService/RecordStream',
+                request_serializer=aegis_dot_v1_dot_audit__pb2.RecordStreamRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_audit__pb2.RecordStreamResponse.FromString,
+                _registered_method=True)
+        self.GetContextStream = channel.stream_stream(
+                '/aegis.v1.AuditService/GetContextStream',
+                request_serializer=aegis_dot_v1_dot_audit__pb2.GetContextStreamRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_audit__pb2.GetContextStreamResponse.FromString,
+                _registered_method=True)
         self.GetDecision = channel.unary_unary(
                 '/aegis.v1.AuditService/GetDecision',
                 request_serializer=aegis_dot_v1_dot_audit__pb2.GetDecisionRequest.SerializeToString,
@@ -128,6 +138,20 @@ class AuditServiceServicer:
     def GetContextBatch(self, request, context):
         """Many contexts in one call, in request order.
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordStream(self, request_iterator, context):
+        """RecordBatch and GetContextBatch calls carried on long-lived streams (the router's lanes):
+        each message one batch with its own id, time limit and trace context, answered by id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetContextStream(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -210,6 +234,16 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.GetContextBatch,
                     request_deserializer=aegis_dot_v1_dot_audit__pb2.GetContextBatchRequest.FromString,
                     response_serializer=aegis_dot_v1_dot_audit__pb2.GetContextBatchResponse.SerializeToString,
+            ),
+            'RecordStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.RecordStream,
+                    request_deserializer=aegis_dot_v1_dot_audit__pb2.RecordStreamRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_audit__pb2.RecordStreamResponse.SerializeToString,
+            ),
+            'GetContextStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.GetContextStream,
+                    request_deserializer=aegis_dot_v1_dot_audit__pb2.GetContextStreamRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_audit__pb2.GetContextStreamResponse.SerializeToString,
             ),
             'GetDecision': grpc.unary_unary_rpc_method_handler(
                     servicer.GetDecision,
@@ -361,6 +395,60 @@ class AuditService:
             '/aegis.v1.AuditService/GetContextBatch',
             aegis_dot_v1_dot_audit__pb2.GetContextBatchRequest.SerializeToString,
             aegis_dot_v1_dot_audit__pb2.GetContextBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/aegis.v1.AuditService/RecordStream',
+            aegis_dot_v1_dot_audit__pb2.RecordStreamRequest.SerializeToString,
+            aegis_dot_v1_dot_audit__pb2.RecordStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetContextStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/aegis.v1.AuditService/GetContextStream',
+            aegis_dot_v1_dot_audit__pb2.GetContextStreamRequest.SerializeToString,
+            aegis_dot_v1_dot_audit__pb2.GetContextStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,
