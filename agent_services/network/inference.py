@@ -35,32 +35,28 @@ def _weights(linear: Any) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True, slots=True)
 class _Stacked:
-    """One linear layer per key type: `weight` [3, in, out] and `bias` [3, 1, out] for inputs
-    stacked by type, and the same side by side (`wide` [in, 3 * out], `wide_bias`) for rows of
-    mixed types, each then taking its own type's block (`pick`)."""
+    """One linear layer per key type: `weight` [3, in, out] and `bias` [3, 1, out]."""
 
     weight: np.ndarray
     bias: np.ndarray
-    wide: np.ndarray
-    wide_bias: np.ndarray
 
     @classmethod
     def of(cls, linears: list[Any]) -> _Stacked:
         weights, biases = zip(*(_weights(linear) for linear in linears), strict=True)
-        return cls(
-            weight=np.stack(weights), bias=np.stack(biases)[:, None, :],
-            wide=np.ascontiguousarray(np.concatenate(weights, axis=1)),
-            wide_bias=np.concatenate(biases),
-        )
+        return cls(weight=np.stack(weights), bias=np.stack(biases)[:, None, :])
 
     def stacked(self, x: np.ndarray) -> np.ndarray:
         """[3, R, in] -> [3, R, out], type k through layer k."""
         return np.matmul(x, self.weight) + self.bias
 
-    def pick(self, x: np.ndarray, kinds: np.ndarray) -> np.ndarray:
-        """[R, in] rows of types `kinds` -> [R, out], each through its own type's layer."""
-        out = (x @ self.wide + self.wide_bias).reshape(len(x), _KINDS, self.weight.shape[2])
-        return out[np.arange(len(x)), kinds]
+    def by_kind(self, x: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+        """[R, in] rows sorted by type (type k: rows bounds[k]:bounds[k + 1]) -> [R, out],
+        each through its own type's layer."""
+        out = np.empty((len(x), self.weight.shape[2]), dtype=np.float32)
+        for kind in range(_KINDS):
+            rows = slice(bounds[kind], bounds[kind + 1])
+            out[rows] = x[rows] @ self.weight[kind] + self.bias[kind]
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +82,7 @@ class _Round:
         return cls(
             into_key=_Stacked.of([sage.lin_l for sage in uses]),
             key_root=_Stacked.of([sage.lin_r for sage in uses]),
-            into_user=_Stacked(into_user.weight, np.zeros_like(into_user.bias),
-                               into_user.wide, np.zeros_like(into_user.wide_bias)),
+            into_user=_Stacked(into_user.weight, np.zeros_like(into_user.bias)),
             # A target's three means side by side [B, 3 * hidden] go through one product.
             into_target=np.ascontiguousarray(into_user.weight.reshape(-1,
                                                                       into_user.weight.shape[2])),
@@ -99,12 +94,14 @@ class _Round:
 @dataclass(frozen=True, slots=True)
 class _Segments:
     """Rows sorted by group (key type * B + login): the order that sorts them, their groups,
-    where each group starts, and the rows per group as [3, B]."""
+    where each group starts, the rows per group as [3, B], and where each type's rows start
+    (and the last ends)."""
 
     order: np.ndarray
     group: np.ndarray
     starts: np.ndarray
     count: np.ndarray
+    bounds: np.ndarray
 
     @classmethod
     def of(cls, kinds: np.ndarray, login: np.ndarray, logins: int) -> _Segments:
@@ -113,7 +110,8 @@ class _Segments:
         group = key[order]
         starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
         count = np.bincount(group, minlength=_KINDS * logins).reshape(_KINDS, logins)
-        return cls(order, group, starts[: len(group)], count)
+        bounds = np.concatenate(([0], np.cumsum(count.sum(axis=1))))
+        return cls(order, group, starts[: len(group)], count, bounds)
 
     @property
     def kinds(self) -> np.ndarray:
@@ -150,7 +148,8 @@ class SageInference:
         target = _relu(_float32(graphs.target_x) @ weight + bias)
         neighbour = _relu(_float32(graphs.neighbour_x)[neighbours.order] @ weight + bias)
         current = _relu(self.key_encoders.stacked(_float32(graphs.current_x).transpose(1, 0, 2)))
-        past_keys = _relu(self.key_encoders.pick(_float32(graphs.past_x)[past.order], past.kinds))
+        past_keys = _relu(self.key_encoders.by_kind(_float32(graphs.past_x)[past.order],
+                                                    past.bounds))
         for number, step in enumerate(self.rounds):
             # The current keys' users: the target and its neighbours through that key; the
             # target's keys of a type: the current one and its past ones.
@@ -159,14 +158,16 @@ class SageInference:
             into_target = keys.transpose(1, 0, 2).reshape(logins, -1) @ step.into_target
             if number < len(self.rounds) - 1:
                 # A past key's only user is the target; a neighbour's only key, its login's
-                # current key of its link's type. The last round needs neither.
+                # current key of its link's type: computed once per login and type, then
+                # given to each row. The last round needs neither.
+                from_target = step.into_key.stacked(np.broadcast_to(target, current.shape))
                 past_keys = past_keys + _relu(
-                    step.into_key.pick(target[past.login], past.kinds)
-                    + step.key_root.pick(past_keys, past.kinds))
-                heard = current[neighbours.kinds, neighbours.login]
+                    from_target[past.kinds, past.login]
+                    + step.key_root.by_kind(past_keys, past.bounds))
+                from_key = step.into_user.stacked(current)
                 neighbour = neighbour + _relu(
                     neighbour @ step.user_root + step.user_bias
-                    + step.into_user.pick(heard, neighbours.kinds))
+                    + from_key[neighbours.kinds, neighbours.login])
             current = current + _relu(step.into_key.stacked(users) + step.key_root.stacked(current))
             target = target + _relu(target @ step.user_root + step.user_bias + into_target)
         (w1, b1), (w2, b2) = self.head
