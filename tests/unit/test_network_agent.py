@@ -173,6 +173,8 @@ def test_a_loaded_agent_runs_blas_on_one_thread(agent: NetworkAgent) -> None:
     # numpy's BLAS would otherwise spread a batch's products over every core and spin there.
     import threadpoolctl
 
-    pools = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+    # numpy's own (scipy, imported later by other code, brings its own copy).
+    pools = [p for p in threadpoolctl.threadpool_info()
+             if p["user_api"] == "blas" and "numpy" in p["filepath"]]
     assert pools
     assert all(p["num_threads"] == agent.settings.torch_threads == 1 for p in pools)
