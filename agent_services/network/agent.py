@@ -25,8 +25,9 @@ class NetworkSettings(BaseSettings):
     torch_threads: int = Field(
         1,
         ge=1,
-        description="torch intra-op threads. A request's graph is tiny: threads cost more in "
-        "synchronisation than they save; scale with more tasks instead.",
+        description="Threads of the forward pass (torch's intra-op, numpy's BLAS). A request's "
+        "graph is tiny: threads cost more in synchronisation than they save; scale with more "
+        "tasks instead.",
     )
 
 
@@ -57,15 +58,20 @@ class NetworkAgent(TrainedModelAgent):
             raise ArtifactError(
                 f"{artifact.model_path} is not a state_dict (a mapping of names to tensors)"
             )
-        # Process-wide, and this process serves only this agent.
+        # Process-wide, and this process serves only this agent. BLAS too: numpy's OpenBLAS
+        # would spread a batch's products over every core and spin there (measured: 20 times
+        # the CPU of one thread at a batch of 32 logins on a busy two-core machine).
         torch.set_num_threads(self.settings.torch_threads)
+        threadpoolctl = import_for_artifact("threadpoolctl", "network", artifact.model_path)
+        threadpoolctl.threadpool_limits(self.settings.torch_threads, user_api="blas")
         # Imported here, not at the top: they need torch, which only the network image has,
         # and every service imports the registry's agent modules.
         from agent_services.network.artifact import build_model
+        from agent_services.network.inference import SageInference
         from agent_services.network.serving import NetworkScorer
 
         model, metadata = build_model(artifact, state)
-        self.scorer = NetworkScorer(model, metadata.model_version, agent=self.name)
+        self.scorer = NetworkScorer(SageInference(model), metadata.model_version, agent=self.name)
         return model
 
     def score_batch(

@@ -92,50 +92,48 @@ class Neighbourhoods:
         newest = np.full(count, -np.inf)
         np.maximum.at(newest, login, ts)
 
-        distinct = np.zeros((len(KEY_TYPES), count), dtype=np.int64)
-        current_use = np.zeros((len(KEY_TYPES), 4, count), dtype=np.float64)
-        past_login, past_type, past_x = [], [], []
-        for kind in range(len(KEY_TYPES)):
-            keys = np.asarray(self.history_keys[kind], dtype=np.int64)
-            has = keys >= 0
-            groups = group_rows(login[has], keys[has], ts[has], failed[has])
-            distinct[kind] = np.bincount(groups.login, minlength=count)
-            mine = groups.node == self.current_keys[kind][groups.login]
-            where = groups.login[mine]
-            current_use[kind, 0, where] = groups.count[mine]
-            current_use[kind, 1, where] = groups.failures[mine]
-            current_use[kind, 2, where] = at[where] - groups.first[mine]
-            current_use[kind, 3, where] = at[where] - groups.last[mine]
-            other = ~mine
-            past = groups.login[other]
-            none = np.zeros(len(past))
-            past_login.append(past)
-            past_type.append(np.full(len(past), kind, dtype=np.int64))
-            past_x.append(key_features(
-                is_current=none,
-                absent=none.astype(bool),
-                user_logins=groups.count[other],
-                user_failures=groups.failures[other],
-                seconds_since_first_use=at[past] - groups.first[other],
-                seconds_since_last_use=at[past] - groups.last[other],
-                other_users=none,
-                other_users_known=none,
-            ))
-        current_keys = np.asarray(self.current_keys, dtype=np.int64)
-        current_x = np.stack([
-            key_features(
-                is_current=np.ones(count),
-                absent=current_keys[kind] < 0,
-                user_logins=current_use[kind, 0],
-                user_failures=current_use[kind, 1],
-                seconds_since_first_use=current_use[kind, 2],
-                seconds_since_last_use=current_use[kind, 3],
-                other_users=np.where(current_keys[kind] < 0, 0, self.other_users[kind]),
-                other_users_known=current_keys[kind] >= 0,
-            )
-            for kind in range(len(KEY_TYPES))
-        ], axis=1).reshape(count, len(KEY_TYPES), len(KEY_FEATURES))
-        past_order = np.argsort(np.concatenate(past_login), kind="stable")
+        # The three key types in one pass (a batch of one login is a few dozen rows: the
+        # cost is per numpy call): rows grouped by (type, login, key), the type leading.
+        kinds = len(KEY_TYPES)
+        keys = np.asarray(self.history_keys, dtype=np.int64).reshape(kinds, -1)
+        kind, row = np.nonzero(keys >= 0)
+        groups = group_rows(kind * count + login[row], keys[kind, row], ts[row], failed[row])
+        kind, owner = np.divmod(groups.login, count)
+        distinct = np.bincount(groups.login, minlength=kinds * count).reshape(kinds, count)
+        current_keys = np.asarray(self.current_keys, dtype=np.int64).reshape(kinds, count)
+        mine = groups.node == current_keys[kind, owner]
+        current_use = np.zeros((4, kinds, count), dtype=np.float64)
+        where = (kind[mine], owner[mine])
+        current_use[0][where] = groups.count[mine]
+        current_use[1][where] = groups.failures[mine]
+        current_use[2][where] = at[where[1]] - groups.first[mine]
+        current_use[3][where] = at[where[1]] - groups.last[mine]
+        other = ~mine
+        past = owner[other]
+        none = np.zeros(len(past))
+        past_x = key_features(
+            is_current=none,
+            absent=none.astype(bool),
+            user_logins=groups.count[other],
+            user_failures=groups.failures[other],
+            seconds_since_first_use=at[past] - groups.first[other],
+            seconds_since_last_use=at[past] - groups.last[other],
+            other_users=none,
+            other_users_known=none,
+        )
+        absent = current_keys < 0
+        current_x = key_features(
+            is_current=np.ones(kinds * count),
+            absent=absent.ravel(),
+            user_logins=current_use[0].ravel(),
+            user_failures=current_use[1].ravel(),
+            seconds_since_first_use=current_use[2].ravel(),
+            seconds_since_last_use=current_use[3].ravel(),
+            other_users=np.where(absent, 0, self.other_users).ravel(),
+            other_users_known=~absent.ravel(),
+        ).reshape(kinds, count, len(KEY_FEATURES)).transpose(1, 0, 2)
+        # By login, and within a login by type then key, as the groups came.
+        past_order = np.argsort(past, kind="stable")
         nb_login = np.asarray(self.neighbour_login, dtype=np.int64)
         nb_order = np.argsort(nb_login, kind="stable")
         nb_count = len(nb_login)
@@ -164,10 +162,10 @@ class Neighbourhoods:
                 ips=distinct[1],
                 asns=distinct[2],
             ),
-            current_x=current_x,
-            past_login=np.concatenate(past_login)[past_order],
-            past_type=np.concatenate(past_type)[past_order],
-            past_x=np.concatenate(past_x)[past_order],
+            current_x=np.ascontiguousarray(current_x),
+            past_login=past[past_order],
+            past_type=kind[other][past_order],
+            past_x=past_x[past_order],
             neighbour_login=nb_login[nb_order],
             neighbour_link=np.asarray(self.neighbour_link, dtype=np.int64)[nb_order],
             neighbour_x=neighbour_x[nb_order],

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, Reason, SignalStatus
 from agent_services.network.context_graph import (
@@ -17,8 +16,7 @@ from agent_services.network.context_graph import (
     login_keys,
     other_users,
 )
-from agent_services.network.graphs import LoginGraphs
-from agent_services.network.model import LoginGraphSAGE
+from agent_services.network.inference import SageInference
 from agent_services.network.reasons import shared_key_reason
 
 # A shared key whose share of the risk is below this is not worth a reason: it is within
@@ -46,7 +44,7 @@ class _Plan:
 class NetworkScorer:
     """A loaded model and its version; assess_batch is a pure function of its inputs."""
 
-    model: LoginGraphSAGE
+    inference: SageInference
     model_version: str
     agent: str = "network"
 
@@ -66,7 +64,7 @@ class NetworkScorer:
         if not requests:
             return []
         graphs = graphs_from_contexts(requests)
-        risks = self._risks(graphs)
+        risks = self.inference.risks(graphs)
         plans: list[_Plan] = []
         copies: list[int] = []
         unshared: list[int] = []
@@ -86,7 +84,8 @@ class NetworkScorer:
                 unshared.append(sum(1 << k for i, k in enumerate(players) if not subset >> i & 1))
         reasons: list[list[Reason]] = [[] for _ in requests]
         if plans:
-            values = self._risks(graphs.select(np.array(copies), np.array(unshared)))
+            values = self.inference.risks(
+                graphs.select(np.array(copies), np.array(unshared)))
             for plan in plans:
                 event, context = requests[plan.number]
                 reasons[plan.number] = _reasons(plan, values, event, context)
@@ -101,10 +100,6 @@ class NetworkScorer:
             )
             for risk, found, (_, context) in zip(risks, reasons, requests, strict=True)
         ]
-
-    def _risks(self, graphs: LoginGraphs) -> np.ndarray:
-        with torch.inference_mode():
-            return torch.sigmoid(self.model(graphs.inputs())).double().numpy()
 
 
 def _reasons(

@@ -23,6 +23,7 @@ from aegis.v1 import (
     router_pb2_grpc,
 )
 from aegis.v1 import common_pb2 as pb
+from aegis_cli import cmd_replay
 from aegis_cli.cmd_generate import write_jsonl
 from aegis_cli.main import main
 from aegis_cli.readers import accepted_window
@@ -212,6 +213,37 @@ def test_replay_scores_every_row_and_writes_a_line_for_each(
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(line["line"] for line in lines) == list(range(1, 41))
     assert all(line["decision_id"] == f"d-{line['event_id']}" for line in lines)
+
+
+@pytest.mark.parametrize(("kept", "reads"), [(cmd_replay.KEPT_ROWS, 1), (5, 2)])
+def test_a_checked_file_is_read_once_unless_too_long_to_keep(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    kept: int, reads: int,
+) -> None:
+    source = generated_file(tmp_path)
+    out = tmp_path / "decisions.jsonl"
+    opened: list[Path] = []
+    real = cmd_replay.read_events
+
+    def counted(path: Path, *args: Any) -> Iterator[Row]:
+        opened.append(path)
+        return real(path, *args)
+
+    monkeypatch.setattr(cmd_replay, "read_events", counted)
+    monkeypatch.setattr(cmd_replay, "KEPT_ROWS", kept)
+    with serving(router(hold=3)) as address:
+        status = main(["replay", str(source), "--router", address, "--json", "--out", str(out),
+                       "--max-in-flight", "3", "--no-progress"])
+
+    summary = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert len(opened) == reads
+    assert summary["rows"] == summary["decisions"] == 40
+    sent = [json.loads(line) for line in source.read_text().splitlines()]
+    decided = sorted((json.loads(line) for line in out.read_text().splitlines()),
+                     key=lambda line: line["line"])
+    assert [d["event_id"] for d in decided] == [e["event_id"] for e in sent]
+    assert [d["labels"] for d in decided] == [e["labels"] for e in sent]
 
 
 def test_a_row_the_router_refuses_is_reported_with_its_line_and_field(

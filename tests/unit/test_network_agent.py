@@ -167,3 +167,14 @@ def test_weights_that_do_not_fit_the_recorded_architecture_are_refused(
 def test_metadata_without_the_architecture_is_refused(model_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="hyper_params"):
         NetworkAgent(edited_copy(model_dir, tmp_path, hyper_params=None)).load()
+
+
+def test_a_loaded_agent_runs_blas_on_one_thread(agent: NetworkAgent) -> None:
+    # numpy's BLAS would otherwise spread a batch's products over every core and spin there.
+    import threadpoolctl
+
+    # numpy's own (scipy, imported later by other code, brings its own copy).
+    pools = [p for p in threadpoolctl.threadpool_info()
+             if p["user_api"] == "blas" and "numpy" in p["filepath"]]
+    assert pools
+    assert all(p["num_threads"] == agent.settings.torch_threads == 1 for p in pools)
