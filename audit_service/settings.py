@@ -48,6 +48,10 @@ class AuditSettings(ServiceSettings):
         10.0, gt=0, description="aws: how long throttled / failed calls are retried when the "
         "caller set no deadline (a caller's deadline always bounds them)."
     )
+    aws_probe_s: float = Field(
+        1.0, gt=0, description="aws: after a failed commit (health NOT_SERVING), S3 and "
+        "DynamoDB are probed this often until they answer (SERVING again)."
+    )
     hot_users: list[str] = Field(
         default_factory=list,
         description='aws: users whose index partition is write-sharded (e.g. a catch-all '

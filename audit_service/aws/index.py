@@ -110,9 +110,10 @@ class DynamoIndex:
         self._hot_user_shards = hot_user_shards
         self._known_days: set[str] = set()
 
-    def exists(self) -> bool:
+    def exists(self, deadline: float | None = None) -> bool:
         try:
-            self._retrier.call(self._ddb.describe_table, TableName=self.table)
+            self._retrier.call(self._ddb.describe_table, TableName=self.table,
+                               deadline=deadline)
         except Exception as exc:
             if error_code(exc) == "ResourceNotFoundException":
                 return False

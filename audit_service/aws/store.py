@@ -17,6 +17,7 @@ from aegis.v1 import common_pb2
 from aegis_domain.types import LoginContext
 from aegis_runtime.errors import ServiceError, Unavailable
 from audit_service.aws.clients import Retrier, make_clients
+from audit_service.aws.health import WriteHealth
 from audit_service.aws.index import DynamoIndex
 from audit_service.aws.items import item_location
 from audit_service.aws.segments import S3Log
@@ -106,6 +107,11 @@ class AwsAuditStore(AuditStore):
     checkpoint or index write does not fail the (durable) records: it is retried before the
     next batch, and at start-up. A PUT whose outcome is unknown fails its batch and is
     settled (read back) before the next one.
+
+    Health: a failed commit makes the store NOT_SERVING; it keeps trying each batch, and
+    probes every `aws_probe_s` (settles the unknown PUT, writes the pending checkpoint and
+    index items, reaches the bucket and the table), so that it says SERVING again once S3
+    and DynamoDB answer, even when no traffic comes while it is out of rotation.
     """
 
     def __init__(
@@ -131,8 +137,10 @@ class AwsAuditStore(AuditStore):
         self._environment = settings.environment
         self._writer_id = settings.writer_id
         self._write_lock = threading.Lock()
+        self._health = WriteHealth()
+        self._prober: asyncio.Task[None] | None = None
         self._committer = GroupCommitter(
-            self._commit, settings.max_batch_records, fail_stop=False
+            self._commit_noting_health, settings.max_batch_records, fail_stop=False
         )
         self._head: tuple[int, str] = (0, GENESIS_HASH)
         self._uncertain: _Segment | None = None
@@ -150,9 +158,13 @@ class AwsAuditStore(AuditStore):
 
     async def start(self) -> None:
         await asyncio.to_thread(self._recover)
+        self._health.bind(asyncio.get_running_loop())
         self._committer.start()
+        self._prober = asyncio.create_task(self._probe_while_down(), name="audit-aws-probe")
 
     async def close(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
         await self._committer.close()
         await asyncio.to_thread(self._settle_quietly)
         self._pool.shutdown()
@@ -190,6 +202,37 @@ class AwsAuditStore(AuditStore):
             self._sign(recovered=True)
             self._index_unindexed(None)
             self._repair_index()
+
+    async def failed(self) -> str:
+        why = await self._health.wait_down()
+        return f"the audit log cannot be written: {why}"
+
+    async def recovered(self) -> None:
+        await self._health.wait_up()
+
+    async def _probe_while_down(self) -> None:
+        while True:
+            await self._health.wait_down()
+            await asyncio.sleep(self._settings.aws_probe_s)
+            try:
+                await asyncio.to_thread(self._probe)
+            except Exception as exc:
+                log.warning("audit storage still failing", extra={"error": str(exc)})
+            else:
+                log.info("audit storage answers again")
+                self._health.note_success()
+
+    def _probe(self) -> None:
+        """Raises unless the next commit may succeed: the unknown PUT settled, the pending
+        checkpoint and index writes done, bucket and table reachable."""
+        deadline = time.monotonic() + self._settings.aws_probe_s
+        with self._write_lock:
+            self._settle_uncertain(deadline)
+            self._sign()
+            self._index_unindexed(deadline)
+        self._log.check_bucket(deadline)
+        if not self._index.exists(deadline):
+            raise RuntimeError(f"table {self._settings.dynamodb_table} does not exist")
 
     def _signed_head(self) -> Checkpoint | None:
         prefix = checkpoint_object_prefix(self._environment, self._writer_id)
@@ -266,12 +309,24 @@ class AwsAuditStore(AuditStore):
     ) -> RecordResult:
         return await self._committer.submit(record, deadline)
 
+    def _commit_noting_health(
+        self, entries: list[PendingRecord]
+    ) -> list[RecordResult | ServiceError]:
+        try:
+            results = self._commit(entries)
+        except Exception as exc:
+            self._health.note_failure(str(exc))
+            raise
+        self._health.note_success()
+        return results
+
     def _commit(self, entries: list[PendingRecord]) -> list[RecordResult | ServiceError]:
         deadlines = [e.deadline for e in entries]
         deadline = (self._retrier.deadline() if None in deadlines
                     else max(d for d in deadlines if d is not None))
         with self._write_lock:
-            self._settle(deadline)
+            self._settle_uncertain(deadline)
+            self._settle_quietly(deadline)
             ids = [e.decision_id for e in entries]
             known = self._index.known_refs(ids, deadline)
             known |= {i: self._unindexed_refs[i] for i in ids if i in self._unindexed_refs}
@@ -333,9 +388,8 @@ class AwsAuditStore(AuditStore):
             log.exception("index not written; retried before the next batch")
             return {}
 
-    def _settle(self, deadline: float | None) -> None:
-        """Before a batch: learn whether a PUT with an unknown outcome landed, then retry the
-        checkpoint and index writes that failed."""
+    def _settle_uncertain(self, deadline: float | None) -> None:
+        """Before a batch: learn whether a PUT with an unknown outcome landed."""
         if self._uncertain is not None:
             segment = self._uncertain
             stored = self._log.get(segment.key, deadline)
@@ -345,7 +399,6 @@ class AwsAuditStore(AuditStore):
             self._uncertain = None
             if stored is not None:
                 self._durable(segment, deadline)
-        self._settle_quietly(deadline)
 
     def _settle_quietly(self, deadline: float | None = None) -> None:
         try:
