@@ -16,10 +16,10 @@ from typing import Any
 from aegis.v1 import common_pb2
 from aegis_domain.types import LoginContext
 from aegis_runtime.errors import ServiceError, Unavailable
-from audit_service.aws.clients import Retrier, make_clients
+from audit_service.aws.clients import LONGEST_ATTEMPT_S, Retrier, make_clients
 from audit_service.aws.health import WriteHealth
 from audit_service.aws.index import DynamoIndex
-from audit_service.aws.items import item_location
+from audit_service.aws.items import CLAIMED, Item, item_location, number, text
 from audit_service.aws.segments import S3Log
 from audit_service.aws.setup import create_table, table_exists
 from audit_service.group_commit import GroupCommitter, PendingRecord
@@ -82,6 +82,8 @@ log = logging.getLogger(__name__)
 _POOL_THREADS = 32
 # A proof looks at the first checkpoints at or after its record; one of them covers it.
 _PROOF_CHECKPOINTS = 4
+# How far writers' clocks may disagree: a claim's age is read on another writer's clock.
+_CLOCK_SKEW_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,11 @@ class AwsAuditStore(AuditStore):
     checkpoint or index write does not fail the (durable) records: it is retried before the
     next batch, and at start-up. A PUT whose outcome is unknown fails its batch and is
     settled (read back) before the next one.
+
+    One decision per event id across writers: a batch's new decisions claim their event ids
+    (conditional puts) before the PUT, and the PUT gives up well within the claims' lease; a
+    claim older than the lease whose segment lacks its record was left by a crash before the
+    PUT, and another decision may take it (see _abandoned).
 
     Health: a failed commit makes the store NOT_SERVING; it keeps trying each batch, and
     probes every `aws_probe_s` (settles the unknown PUT, writes the pending checkpoint and
@@ -336,10 +343,19 @@ class AwsAuditStore(AuditStore):
             claims |= self._index.event_claims(events, deadline)
             batch = sort_batch(entries, known, claims)
             refs: dict[str, str] = {}
+            now, claimed = self._clock(), time.monotonic()
+            lost = self._claim(batch.fresh, now, deadline)
+            if lost:
+                batch = sort_batch(entries, known, claims | lost)
             if batch.fresh:
-                segment = self._encode(batch.fresh)
+                segment = self._encode(batch.fresh, now)
+                # Landed or failed before the claims can be seen as abandoned.
+                put_by = min(deadline, claimed + self._settings.aws_claim_lease_s
+                             - LONGEST_ATTEMPT_S - _CLOCK_SKEW_S)
+                if time.monotonic() >= put_by:
+                    raise Unavailable("claiming the events took the time of the PUT")
                 self._uncertain = segment
-                self._log.put_new(segment.key, segment.body, deadline)
+                self._log.put_new(segment.key, segment.body, put_by)
                 self._uncertain = None
                 known |= self._durable(segment, deadline)
                 refs = {
@@ -348,10 +364,50 @@ class AwsAuditStore(AuditStore):
                 }
             return batch_results(entries, batch, known, refs, self._read_decision)
 
-    def _encode(self, fresh: list[PendingRecord]) -> _Segment:
-        now = self._clock()
+    def _claim(self, fresh: list[PendingRecord], now: float, deadline: float
+               ) -> dict[str, EventClaim]:
+        """Claim the events of the new decisions for the segment written at `now`. Returns
+        event id -> the decision of another claim that holds it: those records are repeats
+        or conflicts, and not written."""
+        rows = [e.indexed for e in fresh if isinstance(e.indexed, IndexedDecision)]
+        if not rows:
+            return {}
+        key = self._segment_key(now)
+        held = self._index.claims.claim(rows, key, now, deadline)
+        lost: dict[str, EventClaim] = {}
+        for row in rows:
+            holder: Item | None = held.get(row.event_id)
+            if holder is not None and self._abandoned(holder, deadline):
+                holder = self._index.claims.take_over(row, key, now, holder, deadline)
+            if holder is not None:
+                lost[row.event_id] = EventClaim(text(holder, "decision_id"),
+                                                text(holder, "digest"))
+        return lost
+
+    def _abandoned(self, holder: Item, deadline: float) -> bool:
+        """Whether a claim's record will never be written: the claim is older than the
+        lease (its writer's PUT has landed or failed by now) and its segment does not hold
+        the record. A stale claim whose record is there (its writer crashed before indexing
+        it) stands, and that segment is indexed here."""
+        age = self._clock() - number(holder, "claimed_at") if "claimed_at" in holder else 0.0
+        if text(holder, "state") != CLAIMED or age < self._settings.aws_claim_lease_s:
+            return False
+        name = parse_segment_key(text(holder, "segment"))
+        data = self._log.get(name.key, deadline) if name else None
+        if name is None or data is None:
+            return True
+        segment = _segment_of(name, data, self._clock())
+        if text(holder, "decision_id") not in {record_id(entry) for entry, _ in segment.rows}:
+            return True
+        self._index.write(segment.rows, segment.recorded_at, deadline)
+        return False
+
+    def _segment_key(self, now: float) -> str:
+        return segment_key(utc_day(now), self._environment, self._writer_id, self._head[0] + 1)
+
+    def _encode(self, fresh: list[PendingRecord], now: float) -> _Segment:
         seq, prev_hash = self._head
-        key = segment_key(utc_day(now), self._environment, self._writer_id, seq + 1)
+        key = self._segment_key(now)
         lines: list[bytes] = []
         rows: list[tuple[IndexedEntry, RecordLocation]] = []
         offset = 0

@@ -19,7 +19,8 @@ from aegis_runtime.errors import ServiceError
 from aegis_runtime.server import RunningServer
 from audit_service.component import AuditComponent
 from audit_service.storage import RecordResult
-from tests.service.audit_backends import Backend, make_backend, moto_server
+from tests.service import audit_backends
+from tests.service.audit_backends import Backend, make_backend
 from tests.service.outage import Outage
 from tests.unit.audit_builders import make_record
 
@@ -27,10 +28,7 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    with moto_server() as endpoint:
-        yield endpoint
+moto_endpoint = audit_backends.moto_endpoint
 
 
 @pytest.fixture
