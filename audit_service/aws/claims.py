@@ -11,7 +11,7 @@ from typing import Any
 
 from aegis_runtime.errors import Unavailable
 from audit_service.aws.clients import Retrier, error_code
-from audit_service.aws.items import Item, claim_item, event_item, event_key
+from audit_service.aws.items import CLAIMED, Item, claim_item, event_item, event_key
 from audit_service.index_rows import IndexedDecision
 
 # A retry of the same decision (after a failed or unknown PUT, on this writer or another)
@@ -57,6 +57,31 @@ class EventClaims:
             "decision_id = :held AND claimed_at = :since",
             {":held": holder["decision_id"], ":since": holder["claimed_at"]}, deadline,
         )
+
+    def release(self, rows: Sequence[IndexedDecision], segment: str,
+                deadline: float | None) -> None:
+        """Give up the rows' claims for `segment`, whose PUT did not land, so that another
+        decision of those logins need not wait for the lease; a claim renewed or taken
+        since (for another segment or decision) stays."""
+
+        def release_one(row: IndexedDecision) -> None:
+            try:
+                self._retrier.call(
+                    self._ddb.delete_item, TableName=self._table, Key=event_key(row.event_id),
+                    ConditionExpression="decision_id = :mine AND #state = :claimed "
+                    "AND #segment = :segment",
+                    ExpressionAttributeNames={"#state": "state", "#segment": "segment"},
+                    ExpressionAttributeValues={
+                        ":mine": {"S": row.decision_id}, ":claimed": {"S": CLAIMED},
+                        ":segment": {"S": segment},
+                    },
+                    deadline=deadline,
+                )
+            except Exception as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+
+        list(self._pool.map(release_one, rows))
 
     def complete(self, row: IndexedDecision, deadline: float | None) -> bool:
         """Mark the row's event decided by it, now that it is indexed; False when another

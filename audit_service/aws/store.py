@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -172,6 +173,8 @@ class AwsAuditStore(AuditStore):
     async def close(self) -> None:
         if self._prober is not None:
             self._prober.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prober
         await self._committer.close()
         await asyncio.to_thread(self._settle_quietly)
         self._pool.shutdown()
@@ -389,8 +392,8 @@ class AwsAuditStore(AuditStore):
         lease (its writer's PUT has landed or failed by now) and its segment does not hold
         the record. A stale claim whose record is there (its writer crashed before indexing
         it) stands, and that segment is indexed here."""
-        age = self._clock() - number(holder, "claimed_at") if "claimed_at" in holder else 0.0
-        if text(holder, "state") != CLAIMED or age < self._settings.aws_claim_lease_s:
+        if (text(holder, "state") != CLAIMED
+                or self._clock() - number(holder, "claimed_at") < self._settings.aws_claim_lease_s):
             return False
         name = parse_segment_key(text(holder, "segment"))
         data = self._log.get(name.key, deadline) if name else None
@@ -445,13 +448,19 @@ class AwsAuditStore(AuditStore):
             return {}
 
     def _settle_uncertain(self, deadline: float | None) -> None:
-        """Before a batch: learn whether a PUT with an unknown outcome landed."""
+        """Before a batch: learn whether a PUT with an unknown outcome landed; if it did
+        not, give up the claims of its records (a retry claims them again)."""
         if self._uncertain is not None:
             segment = self._uncertain
             stored = self._log.get(segment.key, deadline)
             if stored is not None and stored != segment.body:
                 raise Unavailable(f"{segment.key} holds another writer's records: is writer id "
                                   f"{self._writer_id} used twice?")
+            if stored is None:
+                self._index.claims.release(
+                    [e for e, _ in segment.rows if isinstance(e, IndexedDecision)],
+                    segment.key, deadline,
+                )
             self._uncertain = None
             if stored is not None:
                 self._durable(segment, deadline)

@@ -1,7 +1,7 @@
 """One decision per event id across AWS writers, on moto's server: a writer claims a login's
 event id before it writes the decision, so two writers racing on the same logins log one
 decision each; a claim left by a crash (before the PUT, or between the PUT and the index)
-is recovered."""
+is recovered, and the claims of a PUT that did not land are given up."""
 
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ import pytest
 
 from aegis.v1 import common_pb2 as pb
 from aegis_runtime.errors import Unavailable
+from audit_service.aws.clients import make_clients
 from audit_service.aws.items import claim_item, decision_key
+from audit_service.aws.store import AwsAuditStore
 from audit_service.index_rows import IndexedDecision, indexed_entry
 from audit_service.log.chain import decode_line
 from audit_service.storage import RecordResult
 from tests.service import audit_backends, test_audit_aws
 from tests.service.audit_backends import Backend, clients_of
+from tests.service.outage import Outage
 from tests.unit.audit_builders import make_record
 
 moto_endpoint = audit_backends.moto_endpoint
@@ -128,4 +131,36 @@ def test_a_claim_whose_record_was_written_but_not_indexed_stands(aws: Backend) -
     answer = asyncio.run(record(decided_by("b", 0), "local-2",
                                 shift=aws.settings.aws_claim_lease_s))
     assert answer.decided is not None and answer.decided.decision_id == "a-0"
+    assert logged_events(aws) == Counter({"ev-login-0": 1})
+
+
+def test_the_claims_of_a_put_that_did_not_land_are_given_up(aws: Backend) -> None:
+    """S3 out, DynamoDB up: the batch claims its logins, its PUT fails. Once the store has
+    settled that PUT (it did not land), another decision of the login is written at once,
+    not a lease later."""
+    relay = Outage(aws.settings.aws_endpoint_url)
+    settings = aws.settings.model_copy(update={"aws_retry_s": 1.0, "aws_probe_s": 0.02})
+    s3_through_relay = make_clients(settings.model_copy(
+        update={"aws_endpoint_url": relay.url}
+    ))[0]
+    store = AwsAuditStore(settings, clients=(s3_through_relay, clients_of(settings)[1]))
+
+    async def scenario() -> RecordResult:
+        await store.start()
+        try:
+            relay.cut()
+            with pytest.raises(Unavailable):
+                await store.record(decided_by("a", 0), time.monotonic() + 1.0)
+            relay.restore()
+            await asyncio.wait_for(store.recovered(), 30)
+        finally:
+            await store.close()
+        async with aws.with_settings(writer_id="local-2").running() as other:
+            return await other.record(decided_by("b", 0))
+
+    try:
+        written = asyncio.run(scenario())
+    finally:
+        relay.cut()
+    assert not written.duplicate and written.decided is None
     assert logged_events(aws) == Counter({"ev-login-0": 1})
