@@ -234,7 +234,7 @@ def run_export_labels(args: argparse.Namespace) -> int:
                     if not token:
                         return written
             except grpc.aio.AioRpcError as exc:
-                raise rpc_failure(exc, "audit", args.audit_addr) from None
+                raise rpc_failure(exc, "audit", args.audit_addr, caller=OPERATOR) from None
 
     if str(args.out) == "-":
         written = asyncio.run(export(sys.stdout))
@@ -272,7 +272,7 @@ def run_replay(args: argparse.Namespace) -> int:
                         timeout=args.timeout,
                     )
                 except grpc.aio.AioRpcError as exc:
-                    raise rpc_failure(exc, "audit", args.audit_addr) from None
+                    raise rpc_failure(exc, "audit", args.audit_addr, caller=OPERATOR) from None
                 stubs = {name: agent_pb2_grpc.AgentServiceStub(ch)
                          for name, ch in channels.items()}
                 scorer = build_scorer_on_channels(

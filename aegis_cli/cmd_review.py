@@ -113,7 +113,7 @@ def run_list(args: argparse.Namespace) -> int:
                     if not token:
                         break
             except grpc.aio.AioRpcError as exc:
-                raise rpc_failure(exc, "audit", args.audit_addr) from None
+                raise rpc_failure(exc, "audit", args.audit_addr, caller=REVIEWER) from None
         return items
 
     items = asyncio.run(fetch())

@@ -14,7 +14,7 @@ from aegis_cli.argtypes import positive_float
 from aegis_cli.errors import FAILURE, USAGE, CliError
 from aegis_mesh.cluster import audit_address, router_address
 from aegis_runtime.channels import service_channel
-from aegis_runtime.tls import TlsSettings
+from aegis_runtime.tls import TlsSettings, handshake_refusal
 
 R = TypeVar("R")
 
@@ -72,13 +72,20 @@ def open_channel(
     return service_channel(address, tls=identity, peer=peer, intercepted=intercepted)
 
 
-def rpc_failure(exc: grpc.aio.AioRpcError, service: str, address: str) -> CliError:
-    """A failed call as one clear message; INVALID_ARGUMENT (which names the field) exits 2."""
+def rpc_failure(
+    exc: grpc.aio.AioRpcError, service: str, address: str, *, caller: str = "", peer: str = ""
+) -> CliError:
+    """A failed call as one clear message; INVALID_ARGUMENT (which names the field) exits 2.
+    Given the `caller` (whose certificate was presented), an UNAVAILABLE that was a refused
+    TLS handshake says which side refused."""
     code = exc.code()
     details = exc.details() or ""
     if code is grpc.StatusCode.INVALID_ARGUMENT:
         return CliError(f"{service} refused the request: {details}", USAGE)
     if code is grpc.StatusCode.UNAVAILABLE:
+        refused = tls_refusal(address, caller, peer or service) if caller else None
+        if refused:
+            return CliError(f"{service} at {address}: {refused}")
         return CliError(
             f"{service} at {address} is unavailable ({details}); is it running? "
             "(aegis cluster status)"
@@ -86,6 +93,15 @@ def rpc_failure(exc: grpc.aio.AioRpcError, service: str, address: str) -> CliErr
     if code is grpc.StatusCode.DEADLINE_EXCEEDED:
         return CliError(f"{service} at {address} did not answer within the deadline")
     return CliError(f"{service} at {address} failed: {code.name}: {details}", FAILURE)
+
+
+def tls_refusal(address: str, caller: str, peer: str) -> str | None:
+    """Why the TLS handshake with `peer` at `address` as `caller` fails (None: it does not)."""
+    try:
+        identity = TlsSettings().identity(caller)
+    except ValueError:
+        return None
+    return handshake_refusal(address, identity, peer)
 
 
 def call(
@@ -100,6 +116,7 @@ def call(
             try:
                 return await method(channel)
             except grpc.aio.AioRpcError as exc:
-                raise rpc_failure(exc, service, address) from None
+                raise rpc_failure(exc, service, address, caller=caller,
+                                  peer=peer or service) from None
 
     return asyncio.run(attempt())

@@ -49,12 +49,16 @@ class Component(Protocol):
 
 @runtime_checkable
 class FailStop(Protocol):
-    """A component that can fail for good while it runs (a store whose write failed): from
-    then on health says NOT_SERVING, so that orchestrators replace it and clients go
-    elsewhere, instead of SERVING over a component that refuses every call."""
+    """A component that can fail while it runs (a store whose write failed): from then on
+    health says NOT_SERVING, so that orchestrators replace it and clients go elsewhere,
+    instead of SERVING over a component that refuses every call; SERVING again if it
+    recovers by itself."""
 
     async def failed(self) -> str:
         """Returns, saying why, once the component can no longer serve."""
+
+    async def recovered(self) -> None:
+        """Returns once a failed component serves again (never, for one failed for good)."""
 
 
 @runtime_checkable
@@ -127,13 +131,17 @@ class RunningServer:
         await self.component.start()
         await self._set_all(health_pb2.HealthCheckResponse.SERVING)
         if isinstance(self.component, FailStop):
-            self._fail_watch = asyncio.create_task(self._not_serving_once_failed(self.component))
+            self._fail_watch = asyncio.create_task(self._follow_component_health(self.component))
         log.info("serving", extra={"port": self.port, "services": self.names})
 
-    async def _not_serving_once_failed(self, component: FailStop) -> None:
-        why = await component.failed()
-        log.error("not serving", extra={"reason": why})
-        await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
+    async def _follow_component_health(self, component: FailStop) -> None:
+        while True:
+            why = await component.failed()
+            log.error("not serving", extra={"reason": why})
+            await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
+            await component.recovered()
+            log.info("serving again")
+            await self._set_all(health_pb2.HealthCheckResponse.SERVING)
 
     async def stop(self, grace_s: float | None = None) -> None:
         """NOT_SERVING first (load balancers stop sending), then drain in-flight calls."""

@@ -9,6 +9,9 @@ meant to reach.
 
 from __future__ import annotations
 
+import socket
+import ssl
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,3 +130,66 @@ def peer_identity(context: grpc.aio.ServicerContext) -> str | None:
     for a certificate without exactly one."""
     values = (context.auth_context() or {}).get(_SPIFFE_ID, ())
     return values[0].decode() if values else None
+
+
+# What a caller whose certificate the server refused is told first (the words the operator
+# searches for): gRPC itself says only "Socket closed".
+NOT_OUR_CA = "TLS handshake refused: certificate not from our CA"
+
+
+def handshake_refusal(
+    address: str, identity: TlsIdentity | None, peer: str, timeout_s: float = 2.0
+) -> str | None:
+    """Why a TLS handshake with the server at `address` fails, in words; None when it
+    succeeds or the server cannot be reached at all.
+
+    gRPC Python reports every failed handshake as UNAVAILABLE and cannot get past one to
+    answer UNAUTHENTICATED: `ssl_server_credentials` either requires and verifies a client
+    certificate in the handshake or requests none. So a client that failed makes this
+    handshake apart, with Python's ssl, to tell which side refused. With `identity` None (a
+    plaintext caller), it only asks whether the server speaks TLS."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.set_alpn_protocols(["h2"])
+    if identity is None:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        context.load_verify_locations(cadata=identity.ca.decode())
+        _load_identity(context, identity)
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout_s) as raw, \
+                context.wrap_socket(raw, server_hostname=peer) as tls:
+            if identity is None:
+                return ("the server speaks TLS only: set AEGIS_TLS_DIR (aegis cluster up "
+                        "--tls makes STATE/tls)")
+            # TLS 1.3: the server judges the client's certificate after the client's side
+            # of the handshake ends, then closes (a refusal) or sends its HTTP/2 settings.
+            return NOT_OUR_CA if tls.recv(1) == b"" else None
+    except ssl.SSLCertVerificationError as exc:
+        if exc.verify_code == _HOSTNAME_MISMATCH:
+            return f"TLS handshake refused: the server at {address} is not {peer!r}"
+        return (f"TLS handshake refused: the server's certificate is not from our CA "
+                f"({exc.verify_message})")
+    except ssl.SSLError as exc:
+        if identity is None:
+            return None
+        if "ALERT" in (exc.reason or ""):
+            return f"{NOT_OUR_CA} ({exc.reason})"
+        return f"the server at {address} does not speak TLS"
+    except (OSError, ValueError):
+        return None
+
+
+# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH: the certificate names another service.
+_HOSTNAME_MISMATCH = 62
+
+
+def _load_identity(context: ssl.SSLContext, identity: TlsIdentity) -> None:
+    """ssl reads a certificate and key from files only: a private folder, gone at once."""
+    with tempfile.TemporaryDirectory() as folder:
+        cert, key = Path(folder) / "cert.pem", Path(folder) / "key.pem"
+        cert.write_bytes(identity.cert)
+        key.touch(mode=0o600)
+        key.write_bytes(identity.key)
+        context.load_cert_chain(cert, key)

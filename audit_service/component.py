@@ -55,3 +55,6 @@ class AuditComponent:
 
     async def failed(self) -> str:
         return await self.store.failed()
+
+    async def recovered(self) -> None:
+        await self.store.recovered()

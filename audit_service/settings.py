@@ -48,6 +48,15 @@ class AuditSettings(ServiceSettings):
         10.0, gt=0, description="aws: how long throttled / failed calls are retried when the "
         "caller set no deadline (a caller's deadline always bounds them)."
     )
+    aws_probe_s: float = Field(
+        1.0, gt=0, description="aws: after a failed commit (health NOT_SERVING), S3 and "
+        "DynamoDB are probed this often until they answer (SERVING again)."
+    )
+    aws_claim_lease_s: float = Field(
+        60.0, ge=30, description="aws: a writer claims a login's event id before writing its "
+        "decision and gives up its PUT well within this; a claim older than this whose record "
+        "is not in S3 (its writer crashed) may be taken by another decision."
+    )
     hot_users: list[str] = Field(
         default_factory=list,
         description='aws: users whose index partition is write-sharded (e.g. a catch-all '

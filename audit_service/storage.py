@@ -193,11 +193,17 @@ class AuditStore(abc.ABC):
         """Finish the records already accepted, then release storage."""
 
     async def failed(self) -> str:
-        """Returns, saying why, once the store refuses every record until it is restarted
-        (a fail-stop store after a failed write); health then says NOT_SERVING. A store that
-        recovers by itself (each batch retried on its own) never returns."""
+        """Returns, saying why, once the store cannot write (a failed write); health then
+        says NOT_SERVING until recovered() returns. A store that never fails as a whole (each
+        batch retried on its own) never returns."""
         never: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         return await never
+
+    async def recovered(self) -> None:
+        """Returns once a failed store writes again; health says SERVING again. A fail-stop
+        store (its files may be torn until a restart recovers them) never returns."""
+        never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await never
 
     @abc.abstractmethod
     async def record(

@@ -30,6 +30,12 @@ RETRYABLE_CODES = frozenset({
 })
 
 
+CONNECT_TIMEOUT_S = 2
+READ_TIMEOUT_S = 10
+# A request sent lands (or fails) within this: one attempt's timeouts.
+LONGEST_ATTEMPT_S = CONNECT_TIMEOUT_S + READ_TIMEOUT_S
+
+
 class PartialBatch(Exception):
     """A batch call left items unprocessed (throttling): retried like a throttling error."""
 
@@ -85,8 +91,8 @@ def make_clients(settings: AuditSettings, session: Any = None) -> tuple[Any, Any
     session = session or boto3.session.Session(region_name=settings.aws_region or None)
     config = Config(
         retries={"total_max_attempts": 1},
-        connect_timeout=2,
-        read_timeout=10,
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=READ_TIMEOUT_S,
         max_pool_connections=32,
     )
     endpoint = settings.aws_endpoint_url or None

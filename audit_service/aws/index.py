@@ -19,8 +19,10 @@ from aegis_domain.context_rules import (
     window_counts,
 )
 from aegis_domain.types import Action, LinkKind, LoginContext, PastLogin, Velocity
+from audit_service.aws.claims import EventClaims
 from audit_service.aws.clients import PartialBatch, Retrier, error_code
 from audit_service.aws.items import (
+    CLAIMED,
     DECIDED,
     GSI_SHARDS,
     META_KEY,
@@ -31,7 +33,6 @@ from audit_service.aws.items import (
     day_shard,
     decision_item,
     decision_key,
-    event_item,
     event_key,
     integer,
     item_ref,
@@ -109,10 +110,12 @@ class DynamoIndex:
         self._hot_users = frozenset(hot_users)
         self._hot_user_shards = hot_user_shards
         self._known_days: set[str] = set()
+        self.claims = EventClaims(ddb, table, retrier, pool)
 
-    def exists(self) -> bool:
+    def exists(self, deadline: float | None = None) -> bool:
         try:
-            self._retrier.call(self._ddb.describe_table, TableName=self.table)
+            self._retrier.call(self._ddb.describe_table, TableName=self.table,
+                               deadline=deadline)
         except Exception as exc:
             if error_code(exc) == "ResourceNotFoundException":
                 return False
@@ -129,10 +132,13 @@ class DynamoIndex:
 
     def event_claims(self, event_ids: Sequence[str], deadline: float | None = None
                      ) -> dict[str, EventClaim]:
-        """event id -> the decision indexed for it (consistent reads)."""
+        """event id -> the decision indexed for it (consistent reads). A claim whose record
+        may not be written yet is left out: only claiming the event again tells whether it
+        still holds."""
         items = self._batch_get([event_key(i) for i in dict.fromkeys(event_ids)], deadline)
         return {text(item, "event_id"): EventClaim(text(item, "decision_id"),
-                                                   text(item, "digest")) for item in items}
+                                                   text(item, "digest"))
+                for item in items if text(item, "state") != CLAIMED}
 
     def get(self, record_id: str) -> Item | None:
         """The decision or review item of `record_id` (a consistent read)."""
@@ -182,10 +188,7 @@ class DynamoIndex:
             ):
                 return item_ref(existing)
         if isinstance(entry, IndexedDecision):
-            # The event's first decision stands. The writer checked before appending, so
-            # only a race between two writers (two audit tasks) loses here: that record
-            # stays in the log, and repeats of the event get the one indexed first.
-            self._put_new(event_item(entry), deadline)
+            self.claims.complete(entry, deadline)
         return ""
 
     def _put_new(self, item: Item, deadline: float | None) -> bool:

@@ -23,6 +23,8 @@ META_KEY = {PARTITION_KEY: {"S": "META"}, SORT_KEY: {"S": "DAYS"}}
 # country, would otherwise be one hot GSI partition (about 1,000 writes/s each).
 GSI_SHARDS = 8
 PENDING, DECIDED = "PENDING", "DECIDED"
+# The state of an event item whose decision's record may not be in the log yet.
+CLAIMED = "CLAIMED"
 
 
 def ts_key(ts: float) -> str:
@@ -53,17 +55,31 @@ def decision_key(record_id: str) -> Item:
 
 
 def event_key(event_id: str) -> Item:
-    """The event item: which decision a login (event id) got; written once, conditionally."""
+    """The event item: which decision a login (event id) got. Claimed (conditionally) before
+    the decision's record is written, completed once it is indexed."""
     return {PARTITION_KEY: {"S": f"EVENT#{event_id}"}, SORT_KEY: {"S": EVENT_SK}}
 
 
 def event_item(row: IndexedDecision) -> Item:
+    """The completed event item: the decision is in the log and indexed."""
     return {
         **event_key(row.event_id),
         "kind": _s("event"),
         "event_id": _s(row.event_id),
         "decision_id": _s(row.decision_id),
         "digest": _s(row.event_digest),
+    }
+
+
+def claim_item(row: IndexedDecision, segment: str, claimed_at: float) -> Item:
+    """The event item while the decision's record is being written: where it is to be (so
+    that another writer can tell a writer that crashed before its PUT) and since when (UTC
+    epoch seconds, the claimant's clock)."""
+    return {
+        **event_item(row),
+        "state": _s(CLAIMED),
+        "segment": _s(segment),
+        "claimed_at": _n(claimed_at),
     }
 
 

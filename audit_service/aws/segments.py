@@ -32,8 +32,8 @@ class S3Log:
         self.bucket = bucket
         self._retrier = retrier
 
-    def check_bucket(self) -> None:
-        self._retrier.call(self._s3.head_bucket, Bucket=self.bucket)
+    def check_bucket(self, deadline: float | None = None) -> None:
+        self._retrier.call(self._s3.head_bucket, Bucket=self.bucket, deadline=deadline)
 
     def put_new(self, key: str, body: bytes, deadline: float | None = None) -> None:
         """Create `key` holding `body`. A key that exists with these bytes is this very write

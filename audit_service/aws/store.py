@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -16,9 +17,10 @@ from typing import Any
 from aegis.v1 import common_pb2
 from aegis_domain.types import LoginContext
 from aegis_runtime.errors import ServiceError, Unavailable
-from audit_service.aws.clients import Retrier, make_clients
+from audit_service.aws.clients import LONGEST_ATTEMPT_S, Retrier, make_clients
+from audit_service.aws.health import WriteHealth
 from audit_service.aws.index import DynamoIndex
-from audit_service.aws.items import item_location
+from audit_service.aws.items import CLAIMED, Item, item_location, number, text
 from audit_service.aws.segments import S3Log
 from audit_service.aws.setup import create_table, table_exists
 from audit_service.group_commit import GroupCommitter, PendingRecord
@@ -81,6 +83,8 @@ log = logging.getLogger(__name__)
 _POOL_THREADS = 32
 # A proof looks at the first checkpoints at or after its record; one of them covers it.
 _PROOF_CHECKPOINTS = 4
+# How far writers' clocks may disagree: a claim's age is read on another writer's clock.
+_CLOCK_SKEW_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,16 @@ class AwsAuditStore(AuditStore):
     checkpoint or index write does not fail the (durable) records: it is retried before the
     next batch, and at start-up. A PUT whose outcome is unknown fails its batch and is
     settled (read back) before the next one.
+
+    One decision per event id across writers: a batch's new decisions claim their event ids
+    (conditional puts) before the PUT, and the PUT gives up well within the claims' lease; a
+    claim older than the lease whose segment lacks its record was left by a crash before the
+    PUT, and another decision may take it (see _abandoned).
+
+    Health: a failed commit makes the store NOT_SERVING; it keeps trying each batch, and
+    probes every `aws_probe_s` (settles the unknown PUT, writes the pending checkpoint and
+    index items, reaches the bucket and the table), so that it says SERVING again once S3
+    and DynamoDB answer, even when no traffic comes while it is out of rotation.
     """
 
     def __init__(
@@ -131,8 +145,10 @@ class AwsAuditStore(AuditStore):
         self._environment = settings.environment
         self._writer_id = settings.writer_id
         self._write_lock = threading.Lock()
+        self._health = WriteHealth()
+        self._prober: asyncio.Task[None] | None = None
         self._committer = GroupCommitter(
-            self._commit, settings.max_batch_records, fail_stop=False
+            self._commit_noting_health, settings.max_batch_records, fail_stop=False
         )
         self._head: tuple[int, str] = (0, GENESIS_HASH)
         self._uncertain: _Segment | None = None
@@ -150,9 +166,15 @@ class AwsAuditStore(AuditStore):
 
     async def start(self) -> None:
         await asyncio.to_thread(self._recover)
+        self._health.bind(asyncio.get_running_loop())
         self._committer.start()
+        self._prober = asyncio.create_task(self._probe_while_down(), name="audit-aws-probe")
 
     async def close(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prober
         await self._committer.close()
         await asyncio.to_thread(self._settle_quietly)
         self._pool.shutdown()
@@ -190,6 +212,37 @@ class AwsAuditStore(AuditStore):
             self._sign(recovered=True)
             self._index_unindexed(None)
             self._repair_index()
+
+    async def failed(self) -> str:
+        why = await self._health.wait_down()
+        return f"the audit log cannot be written: {why}"
+
+    async def recovered(self) -> None:
+        await self._health.wait_up()
+
+    async def _probe_while_down(self) -> None:
+        while True:
+            await self._health.wait_down()
+            await asyncio.sleep(self._settings.aws_probe_s)
+            try:
+                await asyncio.to_thread(self._probe)
+            except Exception as exc:
+                log.warning("audit storage still failing", extra={"error": str(exc)})
+            else:
+                log.info("audit storage answers again")
+                self._health.note_success()
+
+    def _probe(self) -> None:
+        """Raises unless the next commit may succeed: the unknown PUT settled, the pending
+        checkpoint and index writes done, bucket and table reachable."""
+        deadline = time.monotonic() + self._settings.aws_probe_s
+        with self._write_lock:
+            self._settle_uncertain(deadline)
+            self._sign()
+            self._index_unindexed(deadline)
+        self._log.check_bucket(deadline)
+        if not self._index.exists(deadline):
+            raise RuntimeError(f"table {self._settings.dynamodb_table} does not exist")
 
     def _signed_head(self) -> Checkpoint | None:
         prefix = checkpoint_object_prefix(self._environment, self._writer_id)
@@ -266,12 +319,24 @@ class AwsAuditStore(AuditStore):
     ) -> RecordResult:
         return await self._committer.submit(record, deadline)
 
+    def _commit_noting_health(
+        self, entries: list[PendingRecord]
+    ) -> list[RecordResult | ServiceError]:
+        try:
+            results = self._commit(entries)
+        except Exception as exc:
+            self._health.note_failure(str(exc))
+            raise
+        self._health.note_success()
+        return results
+
     def _commit(self, entries: list[PendingRecord]) -> list[RecordResult | ServiceError]:
         deadlines = [e.deadline for e in entries]
         deadline = (self._retrier.deadline() if None in deadlines
                     else max(d for d in deadlines if d is not None))
         with self._write_lock:
-            self._settle(deadline)
+            self._settle_uncertain(deadline)
+            self._settle_quietly(deadline)
             ids = [e.decision_id for e in entries]
             known = self._index.known_refs(ids, deadline)
             known |= {i: self._unindexed_refs[i] for i in ids if i in self._unindexed_refs}
@@ -281,10 +346,19 @@ class AwsAuditStore(AuditStore):
             claims |= self._index.event_claims(events, deadline)
             batch = sort_batch(entries, known, claims)
             refs: dict[str, str] = {}
+            now, claimed = self._clock(), time.monotonic()
+            lost = self._claim(batch.fresh, now, deadline)
+            if lost:
+                batch = sort_batch(entries, known, claims | lost)
             if batch.fresh:
-                segment = self._encode(batch.fresh)
+                segment = self._encode(batch.fresh, now)
+                # Landed or failed before the claims can be seen as abandoned.
+                put_by = min(deadline, claimed + self._settings.aws_claim_lease_s
+                             - LONGEST_ATTEMPT_S - _CLOCK_SKEW_S)
+                if time.monotonic() >= put_by:
+                    raise Unavailable("claiming the events took the time of the PUT")
                 self._uncertain = segment
-                self._log.put_new(segment.key, segment.body, deadline)
+                self._log.put_new(segment.key, segment.body, put_by)
                 self._uncertain = None
                 known |= self._durable(segment, deadline)
                 refs = {
@@ -293,10 +367,50 @@ class AwsAuditStore(AuditStore):
                 }
             return batch_results(entries, batch, known, refs, self._read_decision)
 
-    def _encode(self, fresh: list[PendingRecord]) -> _Segment:
-        now = self._clock()
+    def _claim(self, fresh: list[PendingRecord], now: float, deadline: float
+               ) -> dict[str, EventClaim]:
+        """Claim the events of the new decisions for the segment written at `now`. Returns
+        event id -> the decision of another claim that holds it: those records are repeats
+        or conflicts, and not written."""
+        rows = [e.indexed for e in fresh if isinstance(e.indexed, IndexedDecision)]
+        if not rows:
+            return {}
+        key = self._segment_key(now)
+        held = self._index.claims.claim(rows, key, now, deadline)
+        lost: dict[str, EventClaim] = {}
+        for row in rows:
+            holder: Item | None = held.get(row.event_id)
+            if holder is not None and self._abandoned(holder, deadline):
+                holder = self._index.claims.take_over(row, key, now, holder, deadline)
+            if holder is not None:
+                lost[row.event_id] = EventClaim(text(holder, "decision_id"),
+                                                text(holder, "digest"))
+        return lost
+
+    def _abandoned(self, holder: Item, deadline: float) -> bool:
+        """Whether a claim's record will never be written: the claim is older than the
+        lease (its writer's PUT has landed or failed by now) and its segment does not hold
+        the record. A stale claim whose record is there (its writer crashed before indexing
+        it) stands, and that segment is indexed here."""
+        if (text(holder, "state") != CLAIMED
+                or self._clock() - number(holder, "claimed_at") < self._settings.aws_claim_lease_s):
+            return False
+        name = parse_segment_key(text(holder, "segment"))
+        data = self._log.get(name.key, deadline) if name else None
+        if name is None or data is None:
+            return True
+        segment = _segment_of(name, data, self._clock())
+        if text(holder, "decision_id") not in {record_id(entry) for entry, _ in segment.rows}:
+            return True
+        self._index.write(segment.rows, segment.recorded_at, deadline)
+        return False
+
+    def _segment_key(self, now: float) -> str:
+        return segment_key(utc_day(now), self._environment, self._writer_id, self._head[0] + 1)
+
+    def _encode(self, fresh: list[PendingRecord], now: float) -> _Segment:
         seq, prev_hash = self._head
-        key = segment_key(utc_day(now), self._environment, self._writer_id, seq + 1)
+        key = self._segment_key(now)
         lines: list[bytes] = []
         rows: list[tuple[IndexedEntry, RecordLocation]] = []
         offset = 0
@@ -333,19 +447,23 @@ class AwsAuditStore(AuditStore):
             log.exception("index not written; retried before the next batch")
             return {}
 
-    def _settle(self, deadline: float | None) -> None:
-        """Before a batch: learn whether a PUT with an unknown outcome landed, then retry the
-        checkpoint and index writes that failed."""
+    def _settle_uncertain(self, deadline: float | None) -> None:
+        """Before a batch: learn whether a PUT with an unknown outcome landed; if it did
+        not, give up the claims of its records (a retry claims them again)."""
         if self._uncertain is not None:
             segment = self._uncertain
             stored = self._log.get(segment.key, deadline)
             if stored is not None and stored != segment.body:
                 raise Unavailable(f"{segment.key} holds another writer's records: is writer id "
                                   f"{self._writer_id} used twice?")
+            if stored is None:
+                self._index.claims.release(
+                    [e for e, _ in segment.rows if isinstance(e, IndexedDecision)],
+                    segment.key, deadline,
+                )
             self._uncertain = None
             if stored is not None:
                 self._durable(segment, deadline)
-        self._settle_quietly(deadline)
 
     def _settle_quietly(self, deadline: float | None = None) -> None:
         try:

@@ -1,5 +1,7 @@
 """Raw, bit-flipped and truncated requests to real servers (router, audit, one agent): only
-OK, INVALID_ARGUMENT or RESOURCE_EXHAUSTED come back, and every service stays SERVING."""
+OK, INVALID_ARGUMENT or RESOURCE_EXHAUSTED come back (or, from the review RPCs, the answer that
+the decision is unknown or reviewed already), a bad item of a ScoreStream fails alone, and
+every service stays SERVING."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from aegis.v1 import agent_pb2, audit_pb2, router_pb2
+from aegis.v1 import agent_pb2, audit_pb2, common_pb2, router_pb2
 from aegis_domain.convert import seconds_to_timestamp
 from tests.service.mesh import entry, start_mesh
 from tests.service.test_router import FixedAgent, event
@@ -52,6 +55,37 @@ def _record_batch(n: int) -> bytes:
     ]).SerializeToString()
 
 
+# Escalated decisions recorded before the fuzzing: what the valid review requests name.
+ESCALATED = 8
+
+
+def _escalated(n: int) -> str:
+    return f"fuzz-esc-{n % ESCALATED}"
+
+
+def _list_reviews(n: int) -> bytes:
+    return audit_pb2.ListReviewsRequest(
+        state=audit_pb2.REVIEW_STATE_PENDING, page_size=1 + n % 20
+    ).SerializeToString()
+
+
+def _get_review(n: int) -> bytes:
+    return audit_pb2.GetReviewRequest(decision_id=_escalated(n)).SerializeToString()
+
+
+def _decide_review(n: int) -> bytes:
+    return audit_pb2.DecideReviewRequest(
+        decision_id=_escalated(n), outcome=common_pb2.REVIEW_OUTCOME_APPROVE,
+        reviewer="fuzz", reason="the customer confirmed the login", review_id=f"fuzz-r{n}",
+    ).SerializeToString()
+
+
+def _stream_item(n: int) -> bytes:
+    return router_pb2.ScoreStreamRequest(
+        client_ref=f"fuzz-{n}", event=event(n, user=f"fuzz-{n}")
+    ).SerializeToString()
+
+
 # Method -> (the server it goes to, a valid request; each call's own ids, so that no two
 # mutants share an event id and a valid mutant is never a conflicting repeat).
 TARGETS: dict[str, tuple[str, Callable[[int], bytes]]] = {
@@ -60,7 +94,18 @@ TARGETS: dict[str, tuple[str, Callable[[int], bytes]]] = {
     "/aegis.v1.AuditService/Record": ("audit", _record),
     "/aegis.v1.AuditService/GetContextBatch": ("audit", _contexts),
     "/aegis.v1.AgentService/AssessBatch": ("agent", _assess),
+    "/aegis.v1.AuditService/ListReviews": ("audit", _list_reviews),
+    "/aegis.v1.AuditService/GetReview": ("audit", _get_review),
+    "/aegis.v1.AuditService/DecideReview": ("audit", _decide_review),
 }
+# Answers about what a well-formed request names, not failures: a mutated id names no
+# decision, or the decision was reviewed by an earlier mutant.
+ANSWERS = {
+    "/aegis.v1.AuditService/GetReview": {grpc.StatusCode.NOT_FOUND},
+    "/aegis.v1.AuditService/DecideReview": {grpc.StatusCode.NOT_FOUND,
+                                            grpc.StatusCode.FAILED_PRECONDITION},
+}
+SCORE_STREAM = "/aegis.v1.RouterService/ScoreStream"
 
 
 def mutants(rng: random.Random, valid: Callable[[int], bytes]) -> list[bytes]:
@@ -90,6 +135,11 @@ def test_mutated_requests_get_only_ok_invalid_argument_or_resource_exhausted(
             for name, port in ports.items():
                 channels[name] = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
                 mesh.channels.append(channels[name])
+            record = channels["audit"].unary_unary("/aegis.v1.AuditService/Record")
+            for n in range(ESCALATED):
+                await record(audit_pb2.RecordRequest(record=make_record(
+                    _escalated(n), action=common_pb2.ACTION_ESCALATE
+                )).SerializeToString(), timeout=10)
             seen: dict[str, set[grpc.StatusCode]] = {}
             for method, (server, valid) in TARGETS.items():
                 call = channels[server].unary_unary(method)
@@ -100,6 +150,7 @@ def test_mutated_requests_get_only_ok_invalid_argument_or_resource_exhausted(
                     except grpc.aio.AioRpcError as error:
                         code = error.code()
                     seen.setdefault(method, set()).add(code)
+            seen |= await _fuzz_score_stream(channels["router"], rng)
             health = {
                 name: (await health_pb2_grpc.HealthStub(channel).Check(
                     health_pb2.HealthCheckRequest(), timeout=5
@@ -111,8 +162,51 @@ def test_mutated_requests_get_only_ok_invalid_argument_or_resource_exhausted(
             await mesh.close()
 
     seen, health = asyncio.run(scenario())
-    assert {m: codes - ALLOWED for m, codes in seen.items() if codes - ALLOWED} == {}
+    assert {m: bad for m, codes in seen.items()
+            if (bad := codes - ALLOWED - ANSWERS.get(m, set()))} == {}
     assert set(health.values()) == {health_pb2.HealthCheckResponse.SERVING}
     # The mutants reached past decoding: some were refused for a field, some went through.
     assert all(grpc.StatusCode.INVALID_ARGUMENT in codes for codes in seen.values())
     assert grpc.StatusCode.OK in seen["/aegis.v1.RouterService/Score"]
+    assert grpc.StatusCode.OK in seen[f"{SCORE_STREAM} items"]
+
+
+async def _fuzz_score_stream(
+    router: grpc.aio.Channel, rng: random.Random
+) -> dict[str, set[grpc.StatusCode]]:
+    """One stream per mutant, between two valid items: the codes the streams ended with,
+    and those of their items (ScoreError's, OK for a decision). Only a mutant that is not a
+    message at all may end its stream; any other fails alone (both valid items decided)."""
+    call = router.stream_stream(SCORE_STREAM)
+    ended: set[grpc.StatusCode] = set()
+    items: set[grpc.StatusCode] = set()
+    for mutant in mutants(rng, _stream_item):
+        first, last = (_stream_item(rng.randrange(10**9)) for _ in range(2))
+        refs = {router_pb2.ScoreStreamRequest.FromString(v).client_ref for v in (first, last)}
+        decided = set()
+        code = grpc.StatusCode.OK
+        try:
+            async for raw in call(iter((first, mutant, last)), timeout=10):
+                reply = router_pb2.ScoreStreamResponse.FromString(raw)
+                if reply.HasField("error"):
+                    items.add(_CODES[reply.error.code])
+                elif reply.HasField("decision"):
+                    items.add(grpc.StatusCode.OK)
+                    decided.add(reply.client_ref)
+        except grpc.aio.AioRpcError as error:
+            code = error.code()
+        ended.add(code)
+        if _decodes(mutant):
+            assert (code, refs <= decided) == (grpc.StatusCode.OK, True), (mutant, decided)
+    return {SCORE_STREAM: ended, f"{SCORE_STREAM} items": items}
+
+
+def _decodes(raw: bytes) -> bool:
+    try:
+        router_pb2.ScoreStreamRequest.FromString(raw)
+    except DecodeError:
+        return False
+    return True
+
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}

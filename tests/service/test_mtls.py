@@ -16,13 +16,15 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from aegis.v1 import audit_pb2, audit_pb2_grpc, common_pb2, router_pb2, router_pb2_grpc
+from aegis_cli.errors import FAILURE
+from aegis_cli.main import main
 from aegis_domain.authorization import AUTHORISED, Role, role_of, spiffe_id
 from aegis_domain.registry import Registry
 from aegis_mesh.certificates import LOCAL_REVIEWER, cluster_identities, write_identities
 from aegis_runtime import healthcheck
 from aegis_runtime.channels import service_channel
 from aegis_runtime.server import RunningServer
-from aegis_runtime.tls import TlsIdentity, TlsSettings
+from aegis_runtime.tls import NOT_OUR_CA, TlsIdentity, TlsSettings
 from agent_services.host import AgentComponent
 from agent_services.noop import NoopAgent
 from audit_service.component import AuditComponent
@@ -201,6 +203,43 @@ def test_plaintext_and_unverified_callers_are_refused_at_the_handshake(
     # gRPC reports a failed handshake as UNAVAILABLE: the call never reached a handler.
     assert code is grpc.StatusCode.UNAVAILABLE
     assert recorded == 0
+
+
+@pytest.mark.parametrize(
+    ("tls_dir", "said"),
+    [
+        ("their certificate", NOT_OUR_CA),
+        ("their CA only", "the server's certificate is not from our CA"),
+        ("none", "the server speaks TLS only: set AEGIS_TLS_DIR"),
+    ],
+)
+def test_the_cli_says_which_side_refused_the_handshake(
+    certs: Path, other_ca: Path, tmp_path: Path, tls_dir: str, said: str,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """gRPC Python cannot answer UNAUTHENTICATED to a caller it refused in the handshake (its
+    server credentials require and verify a client certificate there, or request none), and
+    its client says only UNAVAILABLE "Socket closed": the CLI finds out which side refused."""
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "ca.pem").write_bytes((certs / "ca.pem").read_bytes())
+    for name in ("reviewer.pem", "reviewer.key"):
+        (mixed / name).write_bytes((other_ca / name).read_bytes())
+    folders = {"their certificate": mixed, "their CA only": other_ca}
+    if tls_dir in folders:
+        monkeypatch.setenv("AEGIS_TLS_DIR", str(folders[tls_dir]))
+    else:
+        monkeypatch.delenv("AEGIS_TLS_DIR", raising=False)
+
+    async def scenario() -> int:
+        async with tls_mesh(certs, tmp_path / "audit") as mesh:
+            address = f"127.0.0.1:{mesh.audit.port}"
+            return await asyncio.to_thread(
+                main, ["review", "list", "--audit-addr", address, "--timeout", "5"]
+            )
+
+    assert asyncio.run(scenario()) == FAILURE
+    assert said in capsys.readouterr().err
 
 
 def test_the_reviewer_recorded_is_the_certificates_not_the_requests(
