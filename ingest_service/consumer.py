@@ -16,11 +16,13 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aegis.v1 import router_pb2_grpc
+from ingest_service.instruments import IngestInstruments
 from ingest_service.leases import Lease, LeaseLost, LeaseTable
 from ingest_service.publish import PartlyRefused, dead_letter_entry, decision_entry, put_all
 from ingest_service.scoring import DeadLetter, Outcome, Retry, Scored, score_record
@@ -66,6 +68,7 @@ class Consumer:
         self._ending: dict[str, str | None] = {}
         # Set while the last round found nothing to read: every held shard is caught up.
         self.caught_up = asyncio.Event()
+        self.instruments = IngestInstruments(settings.consumer_id, lambda: self.held)
 
     @property
     def held(self) -> list[str]:
@@ -188,17 +191,24 @@ class Consumer:
             self._kinesis.get_records, ShardIterator=iterator, Limit=self.settings.batch_records
         )
         records = reply["Records"]
+        self.instruments.read(len(records))
+        if "MillisBehindLatest" in reply:
+            self.instruments.behind_s[shard_id] = reply["MillisBehindLatest"] / 1000
         outcomes = await self._score_in_user_order(records)
         done = _done_prefix(outcomes)
         progress.records = done
         progress.retries = len(records) - done
-        scored = [o for o in outcomes[:done] if isinstance(o, Scored)]
-        letters = [
-            dead_letter_entry(o, shard_id, r)
-            for o, r in zip(outcomes[:done], records, strict=False) if isinstance(o, DeadLetter)
-        ]
+        settled = list(zip(outcomes[:done], records, strict=False))
+        scored = [o for o, _ in settled if isinstance(o, Scored)]
+        dead = [(o, r) for o, r in settled if isinstance(o, DeadLetter)]
+        letters = [dead_letter_entry(o, shard_id, r) for o, r in dead]
         progress.decisions, progress.dead_letters = len(scored), len(letters)
         await asyncio.to_thread(self._publish, scored, letters)
+        self.instruments.published(
+            [(o.repeat, r["ApproximateArrivalTimestamp"]) for o, r in settled
+             if isinstance(o, Scored)], datetime.now(UTC),
+        )
+        self.instruments.dead_lettered(o.kind for o, _ in dead)
         next_iterator = reply.get("NextShardIterator")
         last = records[done - 1]["SequenceNumber"] if done else None
         if last is not None:
@@ -207,8 +217,10 @@ class Consumer:
         try:
             if done or finished:
                 await asyncio.to_thread(self.leases.checkpoint, shard_id, last, finished=finished)
+                self.instruments.checkpoint(written=True)
         except LeaseLost:
             log.warning("lease lost", extra={"shard_id": shard_id})
+            self.instruments.checkpoint(written=False)
             self._iterators.pop(shard_id, None)
             return progress
         if finished:

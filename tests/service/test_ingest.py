@@ -32,8 +32,10 @@ from ingest_service.component import IngestComponent
 from ingest_service.consumer import Consumer
 from ingest_service.settings import IngestSettings
 from ingest_service.setup import create_resources
+from tests.conftest import metric_points
 from tests.service.audit_backends import REGION, moto_server
 from tests.service.mesh import Mesh, entry, start_mesh
+from tests.service.test_metrics import Counts
 from tests.service.test_router import FixedAgent, event
 
 USERS = ("alice", "bob", "carol", "dave", "erin", "frank")
@@ -196,6 +198,38 @@ def test_every_login_is_decided_once_and_published(tmp_path: Path, moto_endpoint
         )
         reasons = " | ".join(x["reason"] for x in letters)
         assert "unparseable" in reasons and "INVALID_ARGUMENT" in reasons
+
+    on_rig(tmp_path, moto_endpoint, body)
+
+
+def test_the_consumer_counts_what_it_reads_publishes_and_dead_letters(
+    tmp_path: Path, moto_endpoint: str
+) -> None:
+    counts = Counts(
+        ("aegis.ingest.records.read", {}),
+        ("aegis.ingest.decisions", {"outcome": "decided"}),
+        ("aegis.ingest.decisions", {"outcome": "repeat"}),
+        ("aegis.ingest.dead_letters", {"kind": "unparseable"}),
+        ("aegis.ingest.dead_letters", {"kind": "INVALID_ARGUMENT"}),
+        ("aegis.ingest.lag", {}),
+    )
+
+    async def body(rig: Rig) -> None:
+        ids = put_logins(rig)
+        put_poison(rig)
+        consumer = rig.consumer("counted")
+        await drain(consumer)
+        letters = rig.dead_letters()
+        unparseable = sum("unparseable" in x["reason"] for x in letters)
+        published = len(ids) + len(USERS)
+        assert counts.added() == [
+            published + len(letters), len(ids), len(USERS), unparseable,
+            len(letters) - unparseable, published,
+        ]
+        assert sorted(consumer.instruments.behind_s) == consumer.held
+        [leases] = [v for attrs, v in metric_points("aegis.ingest.leases")
+                    if attrs == {"consumer": "counted"}]
+        assert leases == len(consumer.held) == 2
 
     on_rig(tmp_path, moto_endpoint, body)
 
