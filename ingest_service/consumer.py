@@ -27,6 +27,7 @@ from ingest_service.leases import Lease, LeaseLost, LeaseTable
 from ingest_service.publish import PartlyRefused, dead_letter_entry, decision_entry, put_all
 from ingest_service.scoring import DeadLetter, Outcome, Retry, Scored, score_record
 from ingest_service.settings import IngestSettings
+from ingest_service.shards import list_shards, ready_shards
 
 log = logging.getLogger(__name__)
 
@@ -115,24 +116,14 @@ class Consumer:
         reads): finished shards and children of unfinished parents are skipped, and a
         consumer takes no more than its share of the shards (evenly over the live owners),
         taking one from the busiest owner when it has less."""
-        shards = _list_shards(self._kinesis, self.settings.input_stream)
+        shards = list_shards(self._kinesis, self.settings.input_stream)
         leases = {lease.shard_id: lease for lease in self.leases.all()}
-        known = {s["ShardId"] for s in shards}
-
-        def finished(shard_id: str) -> bool:
-            lease = leases.get(shard_id)
-            return lease is not None and lease.finished
-
-        ready = []
         for shard in shards:
-            shard_id = shard["ShardId"]
-            self._ending[shard_id] = shard["SequenceNumberRange"].get("EndingSequenceNumber")
-            parents = [shard.get(k) for k in ("ParentShardId", "AdjacentParentShardId")]
-            if finished(shard_id):
-                self._iterators.pop(shard_id, None)
-            # A parent the stream no longer lists has been trimmed: nothing of it is left.
-            elif not any(p in known and not finished(p) for p in parents if p):
-                ready.append(shard_id)
+            self._ending[shard["ShardId"]] = shard["SequenceNumberRange"].get(
+                "EndingSequenceNumber")
+        for shard_id in [s for s, lease in leases.items() if lease.finished]:
+            self._iterators.pop(shard_id, None)
+        ready = ready_shards(shards, leases)
         share = self._share([leases[s] for s in ready if s in leases], len(ready))
         held: list[str] = []
         # Renew the shards this consumer reads first, then take free or expired ones.
@@ -288,16 +279,6 @@ def _done_prefix(outcomes: list[Outcome]) -> int:
         if isinstance(outcome, Retry):
             return i
     return len(outcomes)
-
-
-def _list_shards(kinesis: Any, stream: str) -> list[dict[str, Any]]:
-    shards: list[dict[str, Any]] = []
-    reply = kinesis.list_shards(StreamName=stream)
-    shards += reply["Shards"]
-    while reply.get("NextToken"):
-        reply = kinesis.list_shards(NextToken=reply["NextToken"])
-        shards += reply["Shards"]
-    return shards
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
