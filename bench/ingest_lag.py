@@ -5,13 +5,19 @@ decision's arrival on the output stream (both stamped by the stream), p50 and p9
 consumer's CPU per event. Reported values, not targets: issue 16 names none.
 
 The producer sends one PutRecords every 1/PUTS_PER_S seconds on an open-loop schedule (a slow
-put does not delay the next batch's share of the rate)."""
+put does not delay the next batch's share of the rate). Alone (short-history users, no seeded
+audit data; the cluster on AEGIS_CLUSTER_PORT_OFFSET's ports):
+
+    python -m bench.ingest_lag [--rates 100,300] [--duration 10] [--state-dir DIR]
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -197,3 +203,30 @@ def reported(result: dict[str, Any]) -> dict[str, Any]:
         }
         for step in result["rates"]
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", default=",".join(f"{r:g}" for r in RATES),
+                        help="events/s, one step each")
+    parser.add_argument("--duration", type=float, default=DURATION_S, help="seconds per rate")
+    parser.add_argument("--state-dir", type=Path, help="the cluster's state (default: a "
+                        "temporary folder)")
+    args = parser.parse_args(argv)
+    # Imported here: the bench runner imports this module.
+    from bench.run import start
+
+    with tempfile.TemporaryDirectory() as scratch:
+        cluster = ingest_cluster(args.state_dir or Path(scratch), None, tls=False)
+        start(cluster)
+        try:
+            result = measure(cluster, None, tuple(float(r) for r in args.rates.split(",")),
+                             args.duration)
+        finally:
+            cluster.down()
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
