@@ -213,12 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, help="the cluster's state (default: a "
                         "temporary folder)")
     args = parser.parse_args(argv)
-    # Imported here: the bench runner imports this module.
-    from bench.run import start
-
     with tempfile.TemporaryDirectory() as scratch:
         cluster = ingest_cluster(args.state_dir or Path(scratch), None, tls=False)
-        start(cluster)
+        cluster.up()
         try:
             result = measure(cluster, None, tuple(float(r) for r in args.rates.split(",")),
                              args.duration)
