@@ -145,15 +145,16 @@ def run_up(args: argparse.Namespace) -> int:
     if args.tls:
         print(f"mutual TLS: export AEGIS_TLS_DIR={cluster.paths.tls} for the other commands")
     if args.ingest == "kinesis":
-        print(f"streams on moto: {stream_exports()} aegis stream put FILE")
+        print(stream_hint())
     return 0
 
 
-def stream_exports() -> str:
-    """What `aegis stream put|tail` needs to reach the local cluster's streams on moto."""
+def stream_hint() -> str:
+    """How `aegis stream put|tail` reach the local cluster's streams on moto."""
     env = {f"AEGIS_INGEST_{key}": value
            for key, value in moto_ingest_env(local_address(MOTO_PORT)).items()}
-    return " ".join(f"{key}={value}" for key, value in (env | MOTO_CREDENTIALS).items())
+    exports = " ".join(f"{key}={value}" for key, value in (env | MOTO_CREDENTIALS).items())
+    return f"streams on moto: {exports} aegis stream put FILE"
 
 
 def run_down(args: argparse.Namespace) -> int:
@@ -208,6 +209,8 @@ def run_run(args: argparse.Namespace) -> int:
         tls_env = f"AEGIS_TLS_DIR={cluster.paths.tls} " if args.tls else ""
         print(f"cluster serving; router at {router_address()}. Try: {tls_env}aegis score "
               "--user 42 --ip 81.166.1.2 --country NO. Ctrl-C to stop.", file=sys.stderr)
+        if args.ingest == "kinesis":
+            print(stream_hint(), file=sys.stderr)
         dead = _serve_until_interrupted(cluster)
         raise CliError(f"{dead} stopped unexpectedly; {cluster.log_tail(dead)}")
     except ClusterError as exc:

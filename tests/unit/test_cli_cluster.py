@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from aegis_cli.cmd_audit import agent_addresses
-from aegis_cli.cmd_cluster import config_ending_now
+from aegis_cli.cmd_cluster import config_ending_now, stream_hint
 from aegis_cli.main import build_parser, main
 from aegis_domain.registry import default_registry
 from aegis_lab.world import DEFAULT_START, generate
@@ -148,6 +148,15 @@ def test_kinesis_ingestion_adds_moto_first_and_the_consumer_after_the_router(
     paths.run.mkdir()
     paths.pid_file("ingest").write_text("1\n")
     assert [s.name for s in cluster_stages(paths)[-1]] == ["ingest"]
+
+
+def test_the_stream_commands_are_told_where_the_clusters_moto_answers(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PORT_OFFSET_ENV, "700")
+    hint = stream_hint()
+    assert f"AEGIS_INGEST_AWS_ENDPOINT_URL=http://127.0.0.1:{MOTO_PORT + 700} " in hint
+    assert "AWS_ACCESS_KEY_ID=moto" in hint and hint.endswith("aegis stream put FILE")
 
 
 def test_an_unknown_ingestion_is_refused(tmp_path: Path) -> None:
