@@ -13,6 +13,8 @@ LOCK := requirements.lock
 PIP_COMPILE_FLAGS := --generate-hashes --allow-unsafe --strip-extras --all-extras \
 	--no-emit-index-url --no-emit-find-links
 AUDIT ?= $(or $(AEGIS_AUDIT_BACKEND),embedded)
+# INGEST=kinesis: the stream consumer beside the mesh, its streams on a local moto server.
+INGEST ?= none
 EVENTS ?= 2000
 # Logs, pid files, audit data and models of the local cluster.
 STATE ?= .aegis
@@ -26,7 +28,7 @@ TLS_FLAG := $(if $(TLS),--tls)
         test-integration models train evaluate bench ecs-render ecs-check ecs-images cluster-up cluster-down cluster-status run clean
 
 # The settings a target reads, resolved as this make would use them (override: make run EVENTS=500).
-HELP_VARIABLES := PYTHON AUDIT EVENTS STATE MODELS TLS UPGRADE REPOSITORY TAG PUSH
+HELP_VARIABLES := PYTHON AUDIT INGEST EVENTS STATE MODELS TLS UPGRADE REPOSITORY TAG PUSH
 
 help:  ## list the targets, then the variables they read with their values now
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' -v state='$(STATE)' -v models='$(MODELS)' \
@@ -99,8 +101,8 @@ ecs-images: $(STAMP)  ## build (PUSH=1: and push) every image: REPOSITORY=... TA
 bench: $(STAMP) models  ## benchmarks (small models first if none): realistic histories, meshes vs the transport ceiling; JSON targets + plot in $(STATE)/bench; TLS=1: all over mutual TLS
 	$(PY) -m bench.run --state-dir $(STATE)/bench $(TLS_FLAG)
 
-cluster-up: $(STAMP)  ## every service in the background, once all are SERVING; AUDIT=embedded|aws|moto; TLS=1: mutual TLS
-	$(BIN)/aegis cluster up --audit $(AUDIT) --state-dir $(STATE) $(TLS_FLAG)
+cluster-up: $(STAMP)  ## every service in the background, once all are SERVING; AUDIT=embedded|aws|moto; INGEST=kinesis: the stream consumer too; TLS=1: mutual TLS
+	$(BIN)/aegis cluster up --audit $(AUDIT) --ingest $(INGEST) --state-dir $(STATE) $(TLS_FLAG)
 
 cluster-down: $(STAMP)  ## graceful stop of the local cluster
 	$(BIN)/aegis cluster down --state-dir $(STATE)
@@ -121,7 +123,7 @@ evaluate: $(STAMP)  ## held-out world through a fresh cluster; report in $(STATE
 		--out $(STATE)/evaluation
 
 run: $(STAMP) models  ## the main job: models if missing, cluster up, replay logins, serve until Ctrl-C
-	$(BIN)/aegis cluster run --events $(EVENTS) --audit $(AUDIT) --state-dir $(STATE) $(TLS_FLAG)
+	$(BIN)/aegis cluster run --events $(EVENTS) --audit $(AUDIT) --ingest $(INGEST) --state-dir $(STATE) $(TLS_FLAG)
 
 clean:  ## remove the venv, node_modules and local cluster state
 	rm -rf $(VENV) node_modules .aegis

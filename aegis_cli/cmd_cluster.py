@@ -21,11 +21,16 @@ from aegis_mesh.certificates import cluster_identities, ensure_identities
 from aegis_mesh.cluster import (
     AUDIT_BACKENDS,
     DEFAULT_AUDIT_BACKEND,
+    INGEST_SOURCES,
+    MOTO_CREDENTIALS,
+    MOTO_PORT,
     SERVING,
     ClusterError,
     ClusterPaths,
     LocalCluster,
     cluster_stages,
+    local_address,
+    moto_ingest_env,
     router_address,
 )
 from aegis_runtime.tls import CA_FILE, TlsSettings
@@ -93,6 +98,10 @@ def _common(parser: argparse.ArgumentParser, audit: bool) -> None:
         parser.add_argument("--audit", choices=AUDIT_BACKENDS, default=DEFAULT_AUDIT_BACKEND,
                             help="audit storage backend; embedded keeps it in "
                             "STATE_DIR/audit-data (default %(default)s)")
+        parser.add_argument("--ingest", choices=INGEST_SOURCES, default="none",
+                            help="kinesis: a moto server with the ingest streams and lease "
+                            "table, and the stream consumer beside the mesh "
+                            "(docs/streaming.md; default %(default)s)")
 
 
 def _tls_option(parser: argparse.ArgumentParser) -> None:
@@ -109,9 +118,10 @@ def _cluster(args: argparse.Namespace) -> LocalCluster:
     paths = ClusterPaths(args.state_dir)
     tls = getattr(args, "tls", False)
     try:
-        return LocalCluster(
-            cluster_stages(paths, getattr(args, "audit", "embedded"), tls=tls), paths
-        )
+        return LocalCluster(cluster_stages(
+            paths, getattr(args, "audit", "embedded"), tls=tls,
+            ingest=getattr(args, "ingest", "none"),
+        ), paths)
     except ClusterError as exc:
         raise CliError(str(exc)) from None
 
@@ -134,7 +144,17 @@ def run_up(args: argparse.Namespace) -> int:
     print(f"cluster up: {len(cluster.services)} services SERVING; router at {router_address()}")
     if args.tls:
         print(f"mutual TLS: export AEGIS_TLS_DIR={cluster.paths.tls} for the other commands")
+    if args.ingest == "kinesis":
+        print(stream_hint())
     return 0
+
+
+def stream_hint() -> str:
+    """How `aegis stream put|tail` reach the local cluster's streams on moto."""
+    env = {f"AEGIS_INGEST_{key}": value
+           for key, value in moto_ingest_env(local_address(MOTO_PORT)).items()}
+    exports = " ".join(f"{key}={value}" for key, value in (env | MOTO_CREDENTIALS).items())
+    return f"streams on moto: {exports} aegis stream put FILE"
 
 
 def run_down(args: argparse.Namespace) -> int:
@@ -189,6 +209,8 @@ def run_run(args: argparse.Namespace) -> int:
         tls_env = f"AEGIS_TLS_DIR={cluster.paths.tls} " if args.tls else ""
         print(f"cluster serving; router at {router_address()}. Try: {tls_env}aegis score "
               "--user 42 --ip 81.166.1.2 --country NO. Ctrl-C to stop.", file=sys.stderr)
+        if args.ingest == "kinesis":
+            print(stream_hint(), file=sys.stderr)
         dead = _serve_until_interrupted(cluster)
         raise CliError(f"{dead} stopped unexpectedly; {cluster.log_tail(dead)}")
     except ClusterError as exc:

@@ -2,7 +2,8 @@
 
 Every service and every kind of caller has an identity, the URI SAN of its certificate:
 spiffe://aegis/router, spiffe://aegis/audit, spiffe://aegis/agent/NAME, spiffe://aegis/client,
-spiffe://aegis/reviewer/NAME, spiffe://aegis/operator. Its role is the first segment of the
+spiffe://aegis/ingest (the stream consumer), spiffe://aegis/reviewer/NAME,
+spiffe://aegis/operator. Its role is the first segment of the
 path; the table grants methods to roles, so a second reviewer needs a certificate, not a rule.
 """
 
@@ -19,6 +20,8 @@ class Role(StrEnum):
     AUDIT = "audit"
     AGENT = "agent"
     CLIENT = "client"
+    # The stream consumer: a client of Score like any other, and nothing more.
+    INGEST = "ingest"
     REVIEWER = "reviewer"
     OPERATOR = "operator"
 
@@ -33,8 +36,8 @@ _AUDIT = "/aegis.v1.AuditService/"
 # Full gRPC method -> the roles that may call it. A method missing here is refused to all
 # (tests/unit/test_authorization.py checks that every RPC of the protos has a row).
 AUTHORISED: dict[str, frozenset[Role]] = {
-    _ROUTER + "Score": frozenset({Role.CLIENT}),
-    _ROUTER + "ScoreStream": frozenset({Role.CLIENT}),
+    _ROUTER + "Score": frozenset({Role.CLIENT, Role.INGEST}),
+    _ROUTER + "ScoreStream": frozenset({Role.CLIENT, Role.INGEST}),
     _AGENT + "Assess": frozenset({Role.ROUTER}),
     _AGENT + "AssessBatch": frozenset({Role.ROUTER}),
     _AGENT + "AssessStream": frozenset({Role.ROUTER}),

@@ -1,6 +1,6 @@
 """A local certificate authority for the cluster's mutual TLS: ca.pem, and NAME.pem/NAME.key
-for every service (router, audit, each agent) and every kind of caller (client, reviewer,
-operator), in one folder (`aegis cluster up --tls` uses STATE/tls).
+for every service (router, audit, each agent, the stream consumer) and every kind of caller
+(client, reviewer, operator), in one folder (`aegis cluster up --tls` uses STATE/tls).
 
 Each leaf carries its identity as a SPIFFE URI SAN (aegis_domain.authorization) and its name
 as a DNS SAN: clients check a server's certificate against the name of the service they
@@ -38,6 +38,7 @@ def cluster_identities(registry: Registry | None = None) -> dict[str, str]:
         "audit": spiffe_id(Role.AUDIT),
         **{name: spiffe_id(Role.AGENT, name) for name in registry.names},
         "client": spiffe_id(Role.CLIENT),
+        "ingest": spiffe_id(Role.INGEST),
         "reviewer": spiffe_id(Role.REVIEWER, LOCAL_REVIEWER),
         "operator": spiffe_id(Role.OPERATOR),
     }

@@ -11,6 +11,10 @@ Audit backends: embedded (files), aws (S3 + DynamoDB named by AEGIS_AUDIT_S3_BUC
 AEGIS_AUDIT_DYNAMODB_TABLE in the environment, credentials from the standard chain), moto
 (a moto server started first, on MOTO_PORT, with the bucket and table `aegis audit init`
 makes; its state lives in its memory and goes with it).
+
+Ingestion: none, or kinesis (the stream consumer, ingest_service, started after the router and
+stopped before it; its streams and lease table on the same moto server, made from the
+definitions the ECS template renders).
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aegis_domain.registry import Registry, default_registry
 from aegis_runtime.healthcheck import check
 from aegis_runtime.tls import TLS_ENV_PREFIX, TlsIdentity
 from audit_service.settings import AuditSettings
+from ingest_service.settings import IngestSettings
 
 HOST = "127.0.0.1"
 ROUTER_PORT = 50051
@@ -43,9 +49,14 @@ PORT_OFFSET_ENV = "AEGIS_CLUSTER_PORT_OFFSET"
 MAX_PORT_OFFSET = 10_000
 ENVIRONMENT = "local"
 AUDIT_BACKENDS = ("embedded", "aws", "moto")
+INGEST_SOURCES = ("none", "kinesis")
 # `make cluster-up` without AUDIT= follows the audit service's own setting.
 DEFAULT_AUDIT_BACKEND = os.environ.get("AEGIS_AUDIT_BACKEND", "embedded")
 MOTO_PORT = 50050
+# The stream consumer's gRPC port (health only), IngestSettings' default.
+INGEST_PORT = 50070
+MOTO = "moto"
+INGEST = "ingest"
 # Each service's Prometheus /metrics endpoint: its gRPC port plus this (router 50151, audit
 # 50152, agents 5016x), moved by the port offset with it. Not 1000: a second cluster's offset
 # is a multiple of 500 or 1000, and its gRPC ports would take these.
@@ -183,16 +194,20 @@ class ClusterPaths:
 
 def cluster_stages(
     paths: ClusterPaths, audit_backend: str = "embedded", registry: Registry | None = None,
-    offset: int | None = None, tls: bool = False,
+    offset: int | None = None, tls: bool = False, ingest: str = "none",
 ) -> list[list[ServiceSpec]]:
-    """Start order: the moto server (with --audit moto), the audit service, then every
-    registered agent, then the router (which needs both). Services of one stage start
-    together. A moto server this cluster started is part of it until stopped. Every port is
+    """Start order: the moto server (with --audit moto or --ingest kinesis), the audit
+    service, then every registered agent, then the router (which needs both), then the
+    stream consumer (with --ingest kinesis). Services of one stage start together. A moto
+    server or consumer this cluster started is part of it until stopped. Every port is
     shifted by `offset` (default: AEGIS_CLUSTER_PORT_OFFSET). With `tls`, the gRPC services
     speak mutual TLS with the certificates of paths.tls, each presenting its own."""
     if audit_backend not in AUDIT_BACKENDS:
         raise ClusterError(f"unknown audit backend {audit_backend!r}; expected one of "
                            f"{', '.join(AUDIT_BACKENDS)}")
+    if ingest not in INGEST_SOURCES:
+        raise ClusterError(f"unknown ingestion {ingest!r}; expected one of "
+                           f"{', '.join(INGEST_SOURCES)}")
     registry = registry or default_registry()
     offset = port_offset() if offset is None else offset
 
@@ -209,11 +224,15 @@ def cluster_stages(
         BACKEND="embedded" if audit_backend == "embedded" else "aws",
         DATA_DIR=str(paths.audit_data.resolve()),
     )
+    streaming = ingest == "kinesis" or paths.pid_file(INGEST).exists()
     first: list[list[ServiceSpec]] = []
-    if audit_backend == "moto" or paths.pid_file("moto").exists():
-        moto = moto_spec(MOTO_PORT + offset)
-        first.append([moto])
-        audit_env |= moto_audit_env(moto.address)
+    moto_address = local_address(MOTO_PORT, offset)
+    if audit_backend == "moto" or streaming or paths.pid_file(MOTO).exists():
+        first.append([moto_spec(MOTO_PORT + offset, audit=audit_backend == "moto",
+                                ingest=ingest == "kinesis")])
+    if audit_backend == "moto":
+        audit_env |= moto_audit_env(moto_address)
+
     def secured(spec: ServiceSpec) -> ServiceSpec:
         return with_tls(spec, paths) if tls else spec
 
@@ -229,7 +248,14 @@ def cluster_stages(
         "router", ("-m", "router_service"), ROUTER_PORT + offset,
         service_env("AEGIS_ROUTER_", ROUTER_PORT + offset, AUDIT_ADDR=audit.address, **moved),
     ))
-    return [*first, [audit], agents, [router]]
+    last: list[list[ServiceSpec]] = []
+    if streaming:
+        last.append([secured(service(
+            INGEST, ("-m", "ingest_service"), INGEST_PORT + offset,
+            service_env("AEGIS_INGEST_", INGEST_PORT + offset, ROUTER_ADDR=router.address,
+                        **moto_ingest_env(moto_address)) | MOTO_CREDENTIALS,
+        ))])
+    return [*first, [audit], agents, [router], *last]
 
 
 def moto_audit_env(address: str) -> dict[str, str]:
@@ -243,20 +269,42 @@ def moto_audit_env(address: str) -> dict[str, str]:
     }
 
 
-def moto_spec(port: int = MOTO_PORT) -> ServiceSpec:
-    """moto in server mode; once it answers, the bucket and table are made on it by the
-    code of `aegis audit init`."""
+def moto_ingest_env(address: str) -> dict[str, str]:
+    """The stream consumer's settings (without their prefix) for the local moto server; the
+    streams and the table keep IngestSettings' default names."""
+    return {"AWS_ENDPOINT_URL": f"http://{address}", "AWS_REGION": MOTO_REGION}
+
+
+def moto_spec(port: int = MOTO_PORT, audit: bool = True, ingest: bool = False) -> ServiceSpec:
+    """moto in server mode; once it answers, what the cluster keeps on it is made: with
+    `audit` the bucket and table (by the code of `aegis audit init`), with `ingest` the
+    streams and the lease table (ingest_service.setup)."""
     address = f"{HOST}:{port}"
+
+    def when_ready() -> None:
+        if audit:
+            init_moto_storage(address)
+        if ingest:
+            init_moto_streams(address)
+
     return ServiceSpec(
-        "moto", ("-m", "moto.server", "-H", HOST, "-p", str(port)), port,
-        probe=http_answers, when_ready=lambda: init_moto_storage(address),
+        MOTO, ("-m", "moto.server", "-H", HOST, "-p", str(port)), port,
+        probe=http_answers, when_ready=when_ready,
+    )
+
+
+def _moto_session() -> Any:
+    # Imported here: boto3 is an optional dependency (the `aws` and `ingest` extras, and dev).
+    import boto3
+
+    return boto3.session.Session(
+        aws_access_key_id=MOTO_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=MOTO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=MOTO_REGION,
     )
 
 
 def init_moto_storage(address: str) -> None:
-    # Imported here: boto3 is an optional dependency (the `aws` extra, and dev).
-    import boto3
-
     from audit_service.aws.clients import make_clients
     from audit_service.aws.setup import init_storage
 
@@ -266,12 +314,17 @@ def init_moto_storage(address: str) -> None:
         dynamodb_table=env["AEGIS_AUDIT_DYNAMODB_TABLE"],
         aws_endpoint_url=env["AEGIS_AUDIT_AWS_ENDPOINT_URL"], aws_region=MOTO_REGION,
     )
-    session = boto3.session.Session(
-        aws_access_key_id=MOTO_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=MOTO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        region_name=MOTO_REGION,
-    )
-    init_storage(settings, make_clients(settings, session))
+    init_storage(settings, make_clients(settings, _moto_session()))
+
+
+def init_moto_streams(address: str) -> None:
+    """The consumer's streams and lease table on the moto server at `address`."""
+    from ingest_service.setup import create_resources
+
+    session = _moto_session()
+    endpoint = moto_ingest_env(address)["AWS_ENDPOINT_URL"]
+    create_resources(session.client("kinesis", endpoint_url=endpoint),
+                     session.client("dynamodb", endpoint_url=endpoint), IngestSettings())
 
 
 @dataclass(frozen=True, slots=True)

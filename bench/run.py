@@ -12,7 +12,8 @@ Phases (each cluster in a state folder of its own under --state-dir):
 4. floor mesh (no-op agents, same hops), realistic: the same;
 5. five agents (the registry plus a no-op agent), realistic: unloaded;
 6. transport ceiling (bench.ceiling): a Score server that answers at once, the same load;
-7. in-process path, embedded audit commit rate, the network agent's batch-of-32 latency.
+7. in-process path, embedded audit commit rate, the network agent's batch-of-32 latency;
+8. streaming (bench.ingest_lag): lag put -> decision published and the consumer's CPU per event.
 Ends by printing one JSON line: the targets of issue 12, each with its value and `met`, every
 capacity and its ratio to the transport ceiling (capacity: bench.capacity).
 """
@@ -45,7 +46,7 @@ from aegis_mesh.cluster import (
 )
 from aegis_runtime.tls import TLS_ENV_PREFIX
 from audit_service.settings import AuditSettings
-from bench import history, inprocess, metrics_cost
+from bench import history, ingest_lag, inprocess, metrics_cost
 from bench.capacity import DEFINITION, capacity, shortfalls
 from bench.ceiling import ceiling_cluster
 from bench.cpu import CpuMeter
@@ -285,6 +286,7 @@ def summarise_run(
             "network_batch32_p99_ms": results["network_batch32"].get("p99"),
         },
         "rss_mib": {name: results[name]["rss_mib"] for name in ("full", "floor")},
+        "ingest": ingest_lag.reported(results["ingest"]),
     }
 
 
@@ -378,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     results["network_batch32"] = inprocess.network_batch_latency(
         args.model_dir, rounds=5 if args.smoke else 300, events=500 if args.smoke else 20_000
     )
+    results["ingest"] = ingest_lag.run(state, population, templates, tls, start, args.smoke)
     summary = summarise_run(results, reference, rates)
     results["summary"] = summary
     (state / "results.json").write_text(json.dumps(results, indent=2))

@@ -1,4 +1,5 @@
-"""ecs/deploy.yaml: router and audit task sizes, and the settings every ECS service shares."""
+"""ecs/deploy.yaml: router, audit and stream consumer task sizes, and the settings every ECS
+service shares."""
 
 from __future__ import annotations
 
@@ -59,6 +60,14 @@ class PlatformServiceConfig(TaskSize, frozen=True):
     extras: tuple[str, ...] = Field((), description="pyproject optional-dependency groups.")
 
 
+class IngestConfig(PlatformServiceConfig, frozen=True):
+    """The stream consumer: a platform service that also scales on how far behind it reads."""
+
+    iterator_age_target_ms: int = Field(
+        gt=0, description="Target of the input stream's GetRecords.IteratorAgeMilliseconds "
+        "(the age of the last record read): above it, more consumer tasks.")
+
+
 class Scaling(BaseModel, frozen=True):
     """Target tracking on the service's average CPU and memory utilisation."""
 
@@ -73,6 +82,7 @@ class DeployConfig(BaseModel, frozen=True):
 
     router: PlatformServiceConfig
     audit: PlatformServiceConfig
+    ingest: IngestConfig
     scaling: Scaling
     grace_period_s: float = Field(gt=0)
     stop_timeout_s: int = Field(gt=0, le=120, description="Fargate allows at most 120 s.")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from aegis_mesh.cluster import INGEST
 from ecs.audit_task import audit_settings
 from ecs.cfn import ref, sub
 from ecs.config import DeployConfig
+from ecs.ingest_task import ingest_settings
 from ecs.services import AUDIT, ROUTER, DeployedService
 
 # The collector sidecar shares the task's network namespace (awsvpc), so it is on loopback.
@@ -42,6 +44,10 @@ def service_settings(
         settings["AGENT_ADDR_TEMPLATE"] = agent_addr_template(config.namespace)
     if service.name == AUDIT:
         settings |= audit_settings()
+    if service.name == INGEST:
+        router = next(s for s in services if s.name == ROUTER)
+        settings["ROUTER_ADDR"] = discovery_address(router, config.namespace)
+        settings |= ingest_settings()
     return settings
 
 

@@ -1,5 +1,6 @@
 """Least-privilege roles: per service, an execution role (pull its own image, write its own
-logs) and a task role (export traces and metrics; storage for the audit service only)."""
+logs) and a task role (export traces and metrics; storage for the audit service only, its
+streams and lease table for the stream consumer only)."""
 
 from __future__ import annotations
 
@@ -73,17 +74,16 @@ def execution_role(
     }
 
 
-def task_role(service: DeployedService, storage_statements: list[Json]) -> Json:
-    """The role the service's code runs as: traces and metrics, plus `storage_statements`
-    (audit only)."""
+def task_role(service: DeployedService, data_policies: dict[str, list[Json]]) -> Json:
+    """The role the service's code runs as: traces and metrics, plus `data_policies` (policy
+    name -> statements: the audit storage, the consumer's streams)."""
     policies = [{"PolicyName": "export-traces",
                  "PolicyDocument": policy_document([_allow(TRACE_ACTIONS, "*")])},
                 {"PolicyName": "export-metrics",
                  "PolicyDocument": policy_document(
                      [_allow(METRIC_ACTIONS, metrics_log_group_arn())])}]
-    if storage_statements:
-        policies.append({"PolicyName": "audit-storage",
-                         "PolicyDocument": policy_document(storage_statements)})
+    policies += [{"PolicyName": name, "PolicyDocument": policy_document(statements)}
+                 for name, statements in data_policies.items()]
     return {
         "Type": "AWS::IAM::Role",
         "Properties": {

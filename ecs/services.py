@@ -1,5 +1,5 @@
-"""The services ecs/ deploys: the local cluster's services, each with its task size, settings
-class and image extras."""
+"""The services ecs/ deploys: the local cluster's services (the stream consumer included, moto
+left out), each with its task size, settings class and image extras."""
 
 from __future__ import annotations
 
@@ -8,16 +8,21 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from aegis_domain.registry import Registry, default_registry
-from aegis_mesh.cluster import ClusterPaths, ServiceSpec, cluster_stages
+from aegis_mesh.cluster import INGEST, MOTO, ClusterPaths, ServiceSpec, cluster_stages
 from aegis_runtime.settings import ServiceSettings
 from agent_services.host import AgentHostSettings
 from audit_service.settings import AuditSettings
 from ecs.cfn import pascal
 from ecs.config import DeployConfig, TaskSize, load_deploy_config
+from ingest_service.settings import IngestSettings
 from router_service.settings import RouterSettings
 
 ROUTER = "router"
 AUDIT = "audit"
+# The services that are not agents, with their settings classes.
+PLATFORM: dict[str, type[ServiceSettings]] = {
+    ROUTER: RouterSettings, AUDIT: AuditSettings, INGEST: IngestSettings,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,27 +59,29 @@ class DeployedService:
 def deployed_services(
     registry: Registry | None = None, config: DeployConfig | None = None
 ) -> list[DeployedService]:
-    """Every service of the local cluster in its start order: audit, the agents, router.
+    """Every service of the local cluster in its start order: audit, the agents, router, the
+    stream consumer.
 
     Names, commands and ports come from the cluster's own definition, so that ECS, compose and
     `make cluster-up` cannot disagree; sizes from the registry (agents) and deploy.yaml.
     """
     registry = registry or default_registry()
     config = config or load_deploy_config()
-    reserved = {ROUTER, AUDIT} & set(registry.names)
+    reserved = {*PLATFORM, MOTO} & set(registry.names)
     if reserved:
         raise ValueError(f"agent names {sorted(reserved)} are taken by the platform services")
     # Deployed ports are the registry's: never shifted by the caller's AEGIS_CLUSTER_PORT_OFFSET.
-    stages = cluster_stages(ClusterPaths(), registry=registry, offset=0)
-    specs = [spec for stage in stages for spec in stage]
+    # AWS itself stands in for moto.
+    stages = cluster_stages(ClusterPaths(), registry=registry, offset=0, ingest="kinesis")
+    specs = [spec for stage in stages for spec in stage if spec.name != MOTO]
     return [_deployed(spec, registry, config) for spec in specs]
 
 
 def _deployed(spec: ServiceSpec, registry: Registry, config: DeployConfig) -> DeployedService:
-    if spec.name in (ROUTER, AUDIT):
-        platform = config.router if spec.name == ROUTER else config.audit
-        settings: type[ServiceSettings] = RouterSettings if spec.name == ROUTER else AuditSettings
-        return DeployedService(spec.name, spec.args, spec.port, settings, platform.extras, platform)
+    if spec.name in PLATFORM:
+        platform = getattr(config, spec.name)
+        return DeployedService(spec.name, spec.args, spec.port, PLATFORM[spec.name],
+                               platform.extras, platform)
     entry = registry.get(spec.name)
     try:
         size = TaskSize(cpu=entry.cpu, memory_mib=entry.memory_mib,

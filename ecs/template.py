@@ -1,11 +1,12 @@
 """The CloudFormation template of the whole mesh: cluster, Cloud Map namespace, audit storage,
-alarms, and for every service its roles, log group, security group, discovery name, task
-definition, Fargate service and autoscaling."""
+the stream consumer's streams and lease table, alarms, and for every service its roles, log
+group, security group, discovery name, task definition, Fargate service and autoscaling."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from aegis_mesh.cluster import INGEST
 from aegis_runtime.settings import ServiceSettings
 from ecs.alarms import ALARM_PARAMETERS, alarm_resources
 from ecs.audit_task import (
@@ -18,7 +19,13 @@ from ecs.cfn import Json, get_att, pascal, ref, sub
 from ecs.config import DeployConfig
 from ecs.environment import container_environment, discovery_address
 from ecs.iam import execution_role, task_role
-from ecs.services import AUDIT, ROUTER, DeployedService
+from ecs.ingest_task import (
+    ingest_outputs,
+    ingest_resources,
+    ingest_task_statements,
+    iterator_age_policy,
+)
+from ecs.services import AUDIT, PLATFORM, ROUTER, DeployedService
 from ecs.storage import audit_task_statements, storage_outputs, storage_resources
 from ecs.tls import TLS_PARAMETER, TLS_SECRET_PREFIX_PARAMETER, tls_read_statements, tls_secrets
 
@@ -121,7 +128,8 @@ def render_template(services: list[DeployedService], config: DeployConfig) -> Js
         },
     }
     resources |= storage_resources()
-    resources |= alarm_resources([s.name for s in services if s.name not in (ROUTER, AUDIT)])
+    resources |= ingest_resources()
+    resources |= alarm_resources([s.name for s in services if s.name not in PLATFORM])
     for service in services:
         resources |= _service_resources(service, services, config)
     return {
@@ -139,7 +147,10 @@ def _service_resources(
 ) -> dict[str, Json]:
     rid = ids(service)
     is_audit = service.name == AUDIT
-    storage = audit_task_statements() if is_audit else []
+    data_policies = {
+        AUDIT: {"audit-storage": audit_task_statements()},
+        INGEST: {"ingest-streams": ingest_task_statements()},
+    }.get(service.name, {})
     secrets = [*tls_read_statements(service), *(secret_read_statements() if is_audit else [])]
     return {
         rid.log_group: {
@@ -150,7 +161,7 @@ def _service_resources(
             },
         },
         rid.execution_role: execution_role(service, rid.log_group, secrets),
-        rid.task_role: task_role(service, storage),
+        rid.task_role: task_role(service, data_policies),
         rid.security_group: _security_group(service, services),
         rid.discovery: {
             "Type": "AWS::ServiceDiscovery::Service",
@@ -173,30 +184,36 @@ def _service_resources(
 
 
 def _security_group(service: DeployedService, services: list[DeployedService]) -> Json:
+    sources: list[tuple[str, Json]]
     if service.name == ROUTER:
         sources = [("Score callers", ref("ClientSecurityGroupId"))]
+        sources += [(f"the {s.name} service", get_att(ids(s).security_group, "GroupId"))
+                    for s in services if s.name == INGEST]
+    elif service.name == INGEST:
+        # It calls the router and AWS; nobody calls it (its health is checked in its task).
+        sources = []
     else:
         router = next(s for s in services if s.name == ROUTER)
         sources = [("the router", get_att(ids(router).security_group, "GroupId"))]
         if service.name == AUDIT:
             sources.append(("operators and reviewers", ref("OperatorSecurityGroupId")))
-    return {
-        "Type": "AWS::EC2::SecurityGroup",
-        "Properties": {
-            "GroupDescription": f"aegis {service.name}: gRPC {service.port} from its callers",
-            "VpcId": ref("VpcId"),
-            "SecurityGroupIngress": [
-                {
-                    "Description": f"gRPC from {who}",
-                    "IpProtocol": "tcp",
-                    "FromPort": service.port,
-                    "ToPort": service.port,
-                    "SourceSecurityGroupId": source,
-                }
-                for who, source in sources
-            ],
-        },
+    properties: Json = {
+        "GroupDescription": f"aegis {service.name}: gRPC {service.port} from its callers"
+        if sources else f"aegis {service.name}: no ingress",
+        "VpcId": ref("VpcId"),
     }
+    if sources:
+        properties["SecurityGroupIngress"] = [
+            {
+                "Description": f"gRPC from {who}",
+                "IpProtocol": "tcp",
+                "FromPort": service.port,
+                "ToPort": service.port,
+                "SourceSecurityGroupId": source,
+            }
+            for who, source in sources
+        ]
+    return {"Type": "AWS::EC2::SecurityGroup", "Properties": properties}
 
 
 def _log_configuration(service: DeployedService, stream_prefix: str) -> Json:
@@ -298,7 +315,11 @@ def _ecs_service(service: DeployedService, services: list[DeployedService]) -> J
     if service.name == ROUTER:
         # The router waits for the audit service at start; agents it tolerates missing, but
         # a first deployment should not begin degraded.
-        resource["DependsOn"] = [ids(s).service for s in services if s.name != ROUTER]
+        resource["DependsOn"] = [ids(s).service for s in services
+                                 if s.name not in (ROUTER, INGEST)]
+    if service.name == INGEST:
+        # Records read before the router answers would only be read again: start after it.
+        resource["DependsOn"] = [ids(s).service for s in services if s.name == ROUTER]
     return resource
 
 
@@ -322,7 +343,7 @@ def _autoscaling(service: DeployedService, config: DeployConfig) -> dict[str, Js
             },
         }
 
-    return {
+    resources: dict[str, Json] = {
         rid.scalable_target: {
             "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
             "Properties": {
@@ -341,6 +362,12 @@ def _autoscaling(service: DeployedService, config: DeployConfig) -> dict[str, Js
             "memory", "ECSServiceAverageMemoryUtilization", scaling.memory_target_percent
         ),
     }
+    if service.name == INGEST:
+        resources[f"{service.logical_id}IteratorAgeScaling"] = iterator_age_policy(
+            service.name, rid.scalable_target, config.ingest,
+            (scaling.scale_out_cooldown_s, scaling.scale_in_cooldown_s),
+        )
+    return resources
 
 
 def _outputs(services: list[DeployedService], config: DeployConfig) -> dict[str, Json]:
@@ -356,4 +383,5 @@ def _outputs(services: list[DeployedService], config: DeployConfig) -> dict[str,
             "Value": discovery_address(by_name[AUDIT], config.namespace),
         },
         **storage_outputs(),
+        **ingest_outputs(),
     }

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from aegis_runtime.server import serve
+from aegis_runtime.tls import service_identity
 from ingest_service.component import IngestComponent
 from ingest_service.settings import IngestSettings
 
 
 def main() -> None:
     settings = IngestSettings()
-    serve("ingest", settings, lambda: IngestComponent(settings))
+    tls = service_identity("ingest", "ingest")
+    serve("ingest", settings, lambda: IngestComponent(settings, tls), tls)
 
 
 if __name__ == "__main__":

@@ -16,15 +16,18 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aegis.v1 import router_pb2_grpc
+from ingest_service.instruments import IngestInstruments
 from ingest_service.leases import Lease, LeaseLost, LeaseTable
 from ingest_service.publish import PartlyRefused, dead_letter_entry, decision_entry, put_all
 from ingest_service.scoring import DeadLetter, Outcome, Retry, Scored, score_record
 from ingest_service.settings import IngestSettings
+from ingest_service.shards import list_shards, ready_shards
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ class Consumer:
         self._ending: dict[str, str | None] = {}
         # Set while the last round found nothing to read: every held shard is caught up.
         self.caught_up = asyncio.Event()
+        self.instruments = IngestInstruments(settings.consumer_id, lambda: self.held)
 
     @property
     def held(self) -> list[str]:
@@ -112,24 +116,14 @@ class Consumer:
         reads): finished shards and children of unfinished parents are skipped, and a
         consumer takes no more than its share of the shards (evenly over the live owners),
         taking one from the busiest owner when it has less."""
-        shards = _list_shards(self._kinesis, self.settings.input_stream)
+        shards = list_shards(self._kinesis, self.settings.input_stream)
         leases = {lease.shard_id: lease for lease in self.leases.all()}
-        known = {s["ShardId"] for s in shards}
-
-        def finished(shard_id: str) -> bool:
-            lease = leases.get(shard_id)
-            return lease is not None and lease.finished
-
-        ready = []
         for shard in shards:
-            shard_id = shard["ShardId"]
-            self._ending[shard_id] = shard["SequenceNumberRange"].get("EndingSequenceNumber")
-            parents = [shard.get(k) for k in ("ParentShardId", "AdjacentParentShardId")]
-            if finished(shard_id):
-                self._iterators.pop(shard_id, None)
-            # A parent the stream no longer lists has been trimmed: nothing of it is left.
-            elif not any(p in known and not finished(p) for p in parents if p):
-                ready.append(shard_id)
+            self._ending[shard["ShardId"]] = shard["SequenceNumberRange"].get(
+                "EndingSequenceNumber")
+        for shard_id in [s for s, lease in leases.items() if lease.finished]:
+            self._iterators.pop(shard_id, None)
+        ready = ready_shards(shards, leases)
         share = self._share([leases[s] for s in ready if s in leases], len(ready))
         held: list[str] = []
         # Renew the shards this consumer reads first, then take free or expired ones.
@@ -188,17 +182,24 @@ class Consumer:
             self._kinesis.get_records, ShardIterator=iterator, Limit=self.settings.batch_records
         )
         records = reply["Records"]
+        self.instruments.read(len(records))
+        if "MillisBehindLatest" in reply:
+            self.instruments.behind_s[shard_id] = reply["MillisBehindLatest"] / 1000
         outcomes = await self._score_in_user_order(records)
         done = _done_prefix(outcomes)
         progress.records = done
         progress.retries = len(records) - done
-        scored = [o for o in outcomes[:done] if isinstance(o, Scored)]
-        letters = [
-            dead_letter_entry(o, shard_id, r)
-            for o, r in zip(outcomes[:done], records, strict=False) if isinstance(o, DeadLetter)
-        ]
+        settled = list(zip(outcomes[:done], records, strict=False))
+        scored = [o for o, _ in settled if isinstance(o, Scored)]
+        dead = [(o, r) for o, r in settled if isinstance(o, DeadLetter)]
+        letters = [dead_letter_entry(o, shard_id, r) for o, r in dead]
         progress.decisions, progress.dead_letters = len(scored), len(letters)
         await asyncio.to_thread(self._publish, scored, letters)
+        self.instruments.published(
+            [(o.repeat, r["ApproximateArrivalTimestamp"]) for o, r in settled
+             if isinstance(o, Scored)], datetime.now(UTC),
+        )
+        self.instruments.dead_lettered(o.kind for o, _ in dead)
         next_iterator = reply.get("NextShardIterator")
         last = records[done - 1]["SequenceNumber"] if done else None
         if last is not None:
@@ -207,8 +208,10 @@ class Consumer:
         try:
             if done or finished:
                 await asyncio.to_thread(self.leases.checkpoint, shard_id, last, finished=finished)
+                self.instruments.checkpoint(written=True)
         except LeaseLost:
             log.warning("lease lost", extra={"shard_id": shard_id})
+            self.instruments.checkpoint(written=False)
             self._iterators.pop(shard_id, None)
             return progress
         if finished:
@@ -276,16 +279,6 @@ def _done_prefix(outcomes: list[Outcome]) -> int:
         if isinstance(outcome, Retry):
             return i
     return len(outcomes)
-
-
-def _list_shards(kinesis: Any, stream: str) -> list[dict[str, Any]]:
-    shards: list[dict[str, Any]] = []
-    reply = kinesis.list_shards(StreamName=stream)
-    shards += reply["Shards"]
-    while reply.get("NextToken"):
-        reply = kinesis.list_shards(NextToken=reply["NextToken"])
-        shards += reply["Shards"]
-    return shards
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -12,6 +12,10 @@ from ingest_service.records import PoisonRecord, parse_login
 # The router's answers that no retry can change: the record goes to the dead letters.
 # (ALREADY_EXISTS: the event id was decided with other content.)
 _FINAL = frozenset({grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.ALREADY_EXISTS})
+# What a dead letter's reason is, in a word (a metric's attribute): a record that is no
+# LoginEvent, or the router's refusal.
+UNPARSEABLE = "unparseable"
+DEAD_LETTER_KINDS = (UNPARSEABLE, *sorted(code.name for code in _FINAL))
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +30,7 @@ class Scored:
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     reason: str
+    kind: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +51,10 @@ async def score_record(router: router_pb2_grpc.RouterServiceStub, data: bytes,
     try:
         event = parse_login(data)
     except PoisonRecord as exc:
-        return DeadLetter(str(exc))
+        return DeadLetter(str(exc), UNPARSEABLE)
     try:
         reply = await router.Score(router_pb2.ScoreRequest(event=event), timeout=timeout_s)
     except grpc.aio.AioRpcError as exc:
         why = f"router: {exc.code().name}: {exc.details()}"
-        return DeadLetter(why) if exc.code() in _FINAL else Retry(why)
+        return DeadLetter(why, exc.code().name) if exc.code() in _FINAL else Retry(why)
     return Scored(reply.decision, event.user_id, reply.repeat)

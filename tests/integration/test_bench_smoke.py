@@ -36,6 +36,10 @@ def test_bench_harness_runs_every_phase_and_reports_every_target(tmp_path: Path)
     assert set(summary["at_reference_rate"]["cpu_ms_per_score"]) == SERVICES | {"total", "loadgen"}
     assert summary["at_reference_rate"]["cpu_ms_per_score"]["total"] > 0
     assert set(summary["idle_cpu_cores"]) == set(MESHES)
+    # The streaming phase: every login put was decided and published (its lag is the bench's).
+    [ingest] = summary["ingest"].values()
+    assert ingest["published"] == ingest["sent"] > 0 and ingest["lag_p50_ms"] is not None
+    assert ingest["consumer_cpu_ms_per_event"] > 0
 
     results = json.loads((tmp_path / "results.json").read_text())
     population = results["population"]

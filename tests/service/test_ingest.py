@@ -30,10 +30,14 @@ from aegis_runtime.server import RunningServer
 from ingest_service.clients import make_clients
 from ingest_service.component import IngestComponent
 from ingest_service.consumer import Consumer
+from ingest_service.leases import Lease
 from ingest_service.settings import IngestSettings
 from ingest_service.setup import create_resources
+from ingest_service.shards import list_shards, ready_shards
+from tests.conftest import metric_points
 from tests.service.audit_backends import REGION, moto_server
 from tests.service.mesh import Mesh, entry, start_mesh
+from tests.service.test_metrics import Counts
 from tests.service.test_router import FixedAgent, event
 
 USERS = ("alice", "bob", "carol", "dave", "erin", "frank")
@@ -196,6 +200,38 @@ def test_every_login_is_decided_once_and_published(tmp_path: Path, moto_endpoint
         )
         reasons = " | ".join(x["reason"] for x in letters)
         assert "unparseable" in reasons and "INVALID_ARGUMENT" in reasons
+
+    on_rig(tmp_path, moto_endpoint, body)
+
+
+def test_the_consumer_counts_what_it_reads_publishes_and_dead_letters(
+    tmp_path: Path, moto_endpoint: str
+) -> None:
+    counts = Counts(
+        ("aegis.ingest.records.read", {}),
+        ("aegis.ingest.decisions", {"outcome": "decided"}),
+        ("aegis.ingest.decisions", {"outcome": "repeat"}),
+        ("aegis.ingest.dead_letters", {"kind": "unparseable"}),
+        ("aegis.ingest.dead_letters", {"kind": "INVALID_ARGUMENT"}),
+        ("aegis.ingest.lag", {}),
+    )
+
+    async def body(rig: Rig) -> None:
+        ids = put_logins(rig)
+        put_poison(rig)
+        consumer = rig.consumer("counted")
+        await drain(consumer)
+        letters = rig.dead_letters()
+        unparseable = sum("unparseable" in x["reason"] for x in letters)
+        published = len(ids) + len(USERS)
+        assert counts.added() == [
+            published + len(letters), len(ids), len(USERS), unparseable,
+            len(letters) - unparseable, published,
+        ]
+        assert sorted(consumer.instruments.behind_s) == consumer.held
+        [leases] = [v for attrs, v in metric_points("aegis.ingest.leases")
+                    if attrs == {"consumer": "counted"}]
+        assert leases == len(consumer.held) == 2
 
     on_rig(tmp_path, moto_endpoint, body)
 
@@ -429,3 +465,33 @@ def test_a_consumer_killed_mid_shard_leaves_every_login_decided_once(
         assert repeats >= len(USERS)
 
     on_rig(tmp_path, moto_endpoint, body)
+
+
+def test_after_a_split_and_a_merge_each_child_waits_for_all_its_parents(
+    moto_endpoint: str,
+) -> None:
+    """The ordering rule against moto's own shard list (moto moves a split shard's records
+    into its children, so reading alone cannot show the parent going first)."""
+    settings = IngestSettings(aws_endpoint_url=moto_endpoint, aws_region=REGION)
+    kinesis, _ = make_clients(settings)
+    stream = f"reshard-{uuid.uuid4().hex[:8]}"
+    kinesis.create_stream(StreamName=stream, ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName=stream)
+    [root] = [s["ShardId"] for s in list_shards(kinesis, stream)]
+    kinesis.split_shard(StreamName=stream, ShardToSplit=root, NewStartingHashKey=str(2**127))
+    left, right = (s["ShardId"] for s in list_shards(kinesis, stream)[1:])
+    kinesis.merge_shards(StreamName=stream, ShardToMerge=left, AdjacentShardToMerge=right)
+    shards = list_shards(kinesis, stream)
+    [merged] = [s["ShardId"] for s in shards if s.get("AdjacentParentShardId")]
+
+    def ready(*finished: str) -> list[str]:
+        leases = {s: Lease(s, "1", True, "other", 0.0) for s in finished}
+        return ready_shards(shards, leases)
+
+    assert ready() == [root]
+    assert ready(root) == [left, right]
+    assert ready(root, left) == [right]
+    assert ready(root, left, right) == [merged]
+    # A trimmed parent (no longer listed) holds nothing back.
+    trimmed = [s for s in shards if s["ShardId"] != root]
+    assert ready_shards(trimmed, {}) == [left, right]

@@ -39,7 +39,7 @@ from tests.unit.audit_builders import make_record
 AGENT = "geo"
 # A certificate of our CA whose identity lies outside the trust domain.
 STRANGER = "stranger"
-CALLERS = ("router", "audit", AGENT, "client", "reviewer", "operator", STRANGER)
+CALLERS = ("router", "audit", AGENT, "client", "ingest", "reviewer", "operator", STRANGER)
 
 
 @dataclass

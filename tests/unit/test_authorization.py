@@ -58,3 +58,10 @@ def test_named_roles_need_a_name_and_others_take_none() -> None:
         spiffe_id(Role.REVIEWER)
     with pytest.raises(ValueError):
         spiffe_id(Role.ROUTER, "x")
+
+
+def test_the_stream_consumer_may_score_and_nothing_else() -> None:
+    consumer = spiffe_id(Role.INGEST)
+    assert role_of(consumer) == Role.INGEST
+    allowed = {method for method in AUTHORISED if may_call(consumer, method)}
+    assert allowed == {"/aegis.v1.RouterService/Score", "/aegis.v1.RouterService/ScoreStream"}

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from aegis_cli.cmd_audit import agent_addresses
-from aegis_cli.cmd_cluster import config_ending_now
+from aegis_cli.cmd_cluster import config_ending_now, stream_hint
 from aegis_cli.main import build_parser, main
 from aegis_domain.registry import default_registry
 from aegis_lab.world import DEFAULT_START, generate
 from aegis_mesh.cluster import (
     AUDIT_PORT,
+    INGEST_PORT,
     MOTO_PORT,
     PORT_OFFSET_ENV,
     ROUTER_PORT,
@@ -28,6 +29,7 @@ from aegis_mesh.cluster import (
     port_offset,
     router_address,
 )
+from ingest_service.settings import IngestSettings
 from router_service.settings import RouterSettings
 
 # Stays alive until stopped; says "ready" once its SIGTERM handling is in place.
@@ -121,6 +123,45 @@ def test_a_bad_port_offset_is_refused_naming_the_setting(
     monkeypatch.setenv(PORT_OFFSET_ENV, raw)
     with pytest.raises(ClusterError, match=PORT_OFFSET_ENV):
         port_offset()
+
+
+def test_kinesis_ingestion_adds_moto_first_and_the_consumer_after_the_router(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PORT_OFFSET_ENV, "700")
+    paths = ClusterPaths(tmp_path)
+
+    (moto,), (audit,), _agents, (router,), (ingest,) = cluster_stages(
+        paths, "embedded", ingest="kinesis")
+
+    assert (moto.name, ingest.name, ingest.port) == ("moto", "ingest", INGEST_PORT + 700)
+    # The audit stays embedded: only the streams live on moto.
+    assert audit.env["AEGIS_AUDIT_BACKEND"] == "embedded"
+    assert "AEGIS_AUDIT_AWS_ENDPOINT_URL" not in audit.env
+    for key, value in ingest.env.items():
+        monkeypatch.setenv(key, value)
+    settings = IngestSettings()
+    assert settings.router_addr == router.address
+    assert settings.aws_endpoint_url == f"http://{moto.address}"
+    assert ingest.env["AWS_ACCESS_KEY_ID"] == "moto"
+    # Later commands without --ingest (status, down) still see the consumer it started.
+    paths.run.mkdir()
+    paths.pid_file("ingest").write_text("1\n")
+    assert [s.name for s in cluster_stages(paths)[-1]] == ["ingest"]
+
+
+def test_the_stream_commands_are_told_where_the_clusters_moto_answers(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PORT_OFFSET_ENV, "700")
+    hint = stream_hint()
+    assert f"AEGIS_INGEST_AWS_ENDPOINT_URL=http://127.0.0.1:{MOTO_PORT + 700} " in hint
+    assert "AWS_ACCESS_KEY_ID=moto" in hint and hint.endswith("aegis stream put FILE")
+
+
+def test_an_unknown_ingestion_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ClusterError, match="unknown ingestion 'kafka'"):
+        cluster_stages(ClusterPaths(tmp_path), ingest="kafka")
 
 
 def test_an_unknown_audit_backend_is_refused(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from aegis_domain.registry import default_registry
 from aegis_runtime.metrics import PROMETHEUS_NAMES
 from agent_services.geo import make_agent
 from agent_services.instruments import AgentInstruments
+from ingest_service.instruments import IngestInstruments
 from router_service.instruments import BatchInstruments, RouterInstruments
 from tests.conftest import REPO_ROOT
 
@@ -26,6 +27,7 @@ def registered() -> set[str]:
     RouterInstruments(default_registry().names)
     BatchInstruments("context")
     AgentInstruments(make_agent(Path("no-models")))
+    IngestInstruments("dashboard", list)
     return set(PROMETHEUS_NAMES)
 
 

@@ -13,7 +13,7 @@ import yaml
 from cfnlint.api import ManualArgs, lint
 
 from aegis_domain.registry import default_registry, load_registry
-from aegis_mesh.cluster import PORT_OFFSET_ENV
+from aegis_mesh.cluster import INGEST, PORT_OFFSET_ENV
 from aegis_runtime.channels import channel_target
 from aegis_runtime.tls import TlsSettings
 from audit_service.aws.resources import audit_task_policy_statements
@@ -29,11 +29,22 @@ from ecs.iam import (
     metrics_log_group_arn,
     repository_arn,
 )
+from ecs.ingest_task import (
+    DEAD_LETTER_STREAM_ID,
+    INPUT_STREAM_ID,
+    ITERATOR_AGE_METRIC,
+    LEASE_ACTIONS,
+    LEASE_TABLE_ID,
+    OUTPUT_STREAM_ID,
+    PUT_ACTIONS,
+    READ_ACTIONS,
+)
 from ecs.render import TEMPLATE, stale_files
 from ecs.services import AUDIT, ROUTER, DeployedService, deployed_services
 from ecs.storage import BUCKET_ID, TABLE_ID, TAMPER_ACTIONS
 from ecs.template import COLLECTOR, ids
 from ecs.tls import SECRET_KEYS, TLS_SECRET_PREFIX_PARAMETER, tls_read_statements
+from ingest_service import resources as ingest_resources
 from router_service.settings import RouterSettings
 from tests.conftest import REPO_ROOT
 
@@ -49,6 +60,10 @@ SAMPLE_VALUES = {
     BUCKET_ID: "aegis-audit-bucket",
     TABLE_ID: "aegis-audit-index",
     TLS_SECRET_PREFIX_PARAMETER: "aegis/tls",
+    INPUT_STREAM_ID: "aegis-logins",
+    OUTPUT_STREAM_ID: "aegis-decisions",
+    DEAD_LETTER_STREAM_ID: "aegis-dead-letters",
+    LEASE_TABLE_ID: "aegis-ingest-leases",
 }
 
 
@@ -191,12 +206,30 @@ def test_each_service_scales_on_cpu_and_memory_within_its_bounds(
                        and r["Properties"]["ScalingTargetId"] == {"Ref": rid.scalable_target}):
             assert policy["PolicyType"] == "TargetTrackingScaling"
             tracking = policy["TargetTrackingScalingPolicyConfiguration"]
-            metric = tracking["PredefinedMetricSpecification"]["PredefinedMetricType"]
+            if "CustomizedMetricSpecification" in tracking:
+                metric = tracking["CustomizedMetricSpecification"]["MetricName"]
+            else:
+                metric = tracking["PredefinedMetricSpecification"]["PredefinedMetricType"]
             metrics[metric] = tracking["TargetValue"]
         assert metrics == {
             "ECSServiceAverageCPUUtilization": config.scaling.cpu_target_percent,
             "ECSServiceAverageMemoryUtilization": config.scaling.memory_target_percent,
-        }
+        } | ({ITERATOR_AGE_METRIC: config.ingest.iterator_age_target_ms}
+             if service.name == INGEST else {})
+
+
+def test_the_consumer_scales_out_on_the_input_streams_iterator_age(
+    resources: dict[str, Any],
+) -> None:
+    [policy] = [r["Properties"] for r in resources.values()
+                if r["Type"] == "AWS::ApplicationAutoScaling::ScalingPolicy"
+                and "CustomizedMetricSpecification"
+                in r["Properties"]["TargetTrackingScalingPolicyConfiguration"]]
+    assert policy["ScalingTargetId"] == {"Ref": "IngestScalableTarget"}
+    metric = policy["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]
+    assert (metric["Namespace"], metric["MetricName"], metric["Statistic"]) == (
+        "AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "Maximum")
+    assert metric["Dimensions"] == [{"Name": "StreamName", "Value": {"Ref": INPUT_STREAM_ID}}]
 
 
 # -- discovery, connection age, drain, health -------------------------------------------------
@@ -229,7 +262,7 @@ def test_router_reaches_every_agent_and_audit_through_their_discovery_names(
     # Resolved through DNS (every task's address), not pinned to the first answer.
     assert channel_target(settings.audit_addr) == f"dns:///{settings.audit_addr}"
     for service in services:
-        if service.name == ROUTER:
+        if service.name in (ROUTER, INGEST):
             continue
         [mapping] = app_container(resources, service)["PortMappings"]
         expected = f"{discovery_name(resources, service)}:{mapping['ContainerPort']}"
@@ -395,9 +428,16 @@ def test_task_roles_grant_only_traces_metrics_and_storage_only_to_audit(
         for resource in statement["Resource"]:
             storage |= pairs(statement["Action"], resource)
     assert any(action == "s3:PutObject" for action, _ in storage)
+    streams = (
+        pairs(READ_ACTIONS, {"Fn::GetAtt": [INPUT_STREAM_ID, "Arn"]})
+        | pairs(PUT_ACTIONS, {"Fn::GetAtt": [OUTPUT_STREAM_ID, "Arn"]})
+        | pairs(PUT_ACTIONS, {"Fn::GetAtt": [DEAD_LETTER_STREAM_ID, "Arn"]})
+        | pairs(LEASE_ACTIONS, {"Fn::GetAtt": [LEASE_TABLE_ID, "Arn"]})
+    )
+    data = {AUDIT: storage, INGEST: streams}
     for service in services:
         expected = (pairs(TRACE_ACTIONS, "*") | pairs(METRIC_ACTIONS, metrics_log_group_arn())
-                    | (storage if service.name == AUDIT else set()))
+                    | data.get(service.name, set()))
         assert grants(resources[ids(service).task_role]) == expected, service.name
 
 
@@ -405,10 +445,25 @@ def test_only_the_audit_role_may_touch_storage(resources: dict[str, Any]) -> Non
     writers = {
         logical_id for logical_id, resource in resources.items()
         if resource["Type"] == "AWS::IAM::Role"
-        and any(action.startswith(("s3:", "dynamodb:"))
-                for action, _ in grants(resource))
+        and any(action.startswith(("s3:", "dynamodb:")) and LEASE_TABLE_ID not in target
+                for action, target in grants(resource))
     }
     assert writers == {"AuditTaskRole"}
+
+
+def test_the_consumer_reads_only_the_input_and_puts_only_decisions_and_dead_letters(
+    resources: dict[str, Any],
+) -> None:
+    granted = grants(resources["IngestTaskRole"])
+    kinesis = {(action, target) for action, target in granted if action.startswith("kinesis:")}
+    assert {a for a, t in kinesis if INPUT_STREAM_ID in t} == set(READ_ACTIONS)
+    assert not any(a.startswith("kinesis:Put") for a, t in kinesis if INPUT_STREAM_ID in t)
+    assert {t for a, t in kinesis if a == "kinesis:PutRecords"} == {
+        yaml.safe_dump({"Fn::GetAtt": [OUTPUT_STREAM_ID, "Arn"]}),
+        yaml.safe_dump({"Fn::GetAtt": [DEAD_LETTER_STREAM_ID, "Arn"]}),
+    }
+    assert {t for a, t in granted if a.startswith("dynamodb:")} == {
+        yaml.safe_dump({"Fn::GetAtt": [LEASE_TABLE_ID, "Arn"]})}
 
 
 def test_everyone_is_denied_deleting_records_or_weakening_their_retention(
@@ -442,14 +497,20 @@ def test_only_the_router_and_operators_reach_the_services(
     resources: dict[str, Any], services: list[DeployedService]
 ) -> None:
     router_group = {"Fn::GetAtt": ["RouterSecurityGroup", "GroupId"]}
+    ingest_group = {"Fn::GetAtt": ["IngestSecurityGroup", "GroupId"]}
     for service in services:
-        rules = resources[ids(service).security_group]["Properties"]["SecurityGroupIngress"]
+        rules = resources[ids(service).security_group]["Properties"].get(
+            "SecurityGroupIngress", [])
+        if service.name == INGEST:
+            # The consumer calls out only.
+            assert rules == []
+            continue
         assert {(r["FromPort"], r["ToPort"], r["IpProtocol"]) for r in rules} == {
             (service.port, service.port, "tcp")
         }
         sources = [r["SourceSecurityGroupId"] for r in rules]
         expected = {
-            ROUTER: [{"Ref": "ClientSecurityGroupId"}],
+            ROUTER: [{"Ref": "ClientSecurityGroupId"}, ingest_group],
             AUDIT: [router_group, {"Ref": "OperatorSecurityGroupId"}],
         }.get(service.name, [router_group])
         assert sources == expected, service.name
@@ -483,3 +544,21 @@ def test_a_stop_timeout_that_would_cut_the_drain_short_is_refused() -> None:
     data["stop_timeout_s"] = data["grace_period_s"]
     with pytest.raises(ValueError, match=r"stop_timeout_s .* must exceed grace_period_s"):
         DeployConfig.model_validate(data)
+
+
+def test_the_consumer_scores_through_the_router_and_uses_the_streams_the_stack_makes(
+    resources: dict[str, Any], services: list[DeployedService]
+) -> None:
+    by_name = {s.name: s for s in services}
+    consumer, router = by_name[INGEST], by_name[ROUTER]
+    container = app_container(resources, consumer)
+    env = {item["Name"]: item["Value"] for item in container["Environment"]}
+    prefix = consumer.env_prefix
+    assert env[prefix + "ROUTER_ADDR"] == f"{discovery_name(resources, router)}:{router.port}"
+    for stream in ingest_resources.STREAMS:
+        logical_id = env[prefix + stream.setting.upper()]["Ref"]
+        assert resources[logical_id]["Type"] == "AWS::Kinesis::Stream"
+        # The shard counts the local cluster creates on moto (ingest_service.resources).
+        assert resources[logical_id]["Properties"]["ShardCount"] == stream.shards
+    table = resources[env[prefix + "LEASE_TABLE"]["Ref"]]["Properties"]
+    assert table["KeySchema"] == ingest_resources.lease_table_args("t")["KeySchema"]
