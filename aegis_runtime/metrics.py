@@ -40,6 +40,9 @@ LATENCY_BUCKETS_S = (
     0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )
 
+# Batch sizes: every power of two up to the largest batch a router sends.
+SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+SIZE_SUFFIX = ".size"
 
 # The Prometheus name of every instrument made here, as the exporter spells it (a counter's
 # with _total, a histogram's without _bucket/_count/_sum): what a dashboard or alarm may name.
@@ -63,9 +66,21 @@ _made: dict[str, Any] = {}
 
 def histogram(name: str, description: str) -> HistogramInstrument:
     """A latency histogram, in seconds (buckets: LATENCY_BUCKETS_S)."""
+    return _histogram(name, SECONDS, description)
+
+
+def size_histogram(name: str, unit: str, description: str) -> HistogramInstrument:
+    """A histogram of how many things one operation handled (buckets: SIZE_BUCKETS); its
+    name ends in SIZE_SUFFIX, which selects the buckets."""
+    if not name.endswith(SIZE_SUFFIX):
+        raise ValueError(f"{name}: a size histogram's name ends in {SIZE_SUFFIX}")
+    return _histogram(name, unit, description)
+
+
+def _histogram(name: str, unit: str, description: str) -> HistogramInstrument:
     if name not in _made:
         _made[name] = meter().create_histogram(
-            _registered(name, SECONDS), unit=SECONDS, description=description)
+            _registered(name, unit), unit=unit, description=description)
     made: HistogramInstrument = _made[name]
     return made
 
@@ -112,12 +127,20 @@ def meter() -> Meter:
     return metrics.get_meter(METER)
 
 
+def metrics_enabled() -> bool:
+    """Whether this process exports metrics (a meter provider is installed: by
+    configure_metrics, or by a test that reads them)."""
+    return isinstance(metrics.get_meter_provider(), MeterProvider)
+
+
 def views() -> list[View]:
-    """Bucket boundaries of latencies: the SDK's defaults (0, 5, 10, 25, ... in any unit)
-    cannot tell 2 ms from 4 ms."""
+    """Bucket boundaries of latencies and sizes: the SDK's defaults (0, 5, 10, 25, ... in any
+    unit) cannot tell 2 ms from 4 ms, nor a batch of 2 from one of 4."""
     return [
         View(instrument_type=Histogram, instrument_unit=SECONDS,
              aggregation=ExplicitBucketHistogramAggregation(LATENCY_BUCKETS_S)),
+        View(instrument_type=Histogram, instrument_name=f"*{SIZE_SUFFIX}",
+             aggregation=ExplicitBucketHistogramAggregation(SIZE_BUCKETS)),
     ]
 
 

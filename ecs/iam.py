@@ -3,8 +3,8 @@ logs) and a task role (export traces and metrics; storage for the audit service 
 
 from __future__ import annotations
 
-from ecs.alarms import METRICS_LOG_GROUP
 from ecs.cfn import Json, get_att, policy_document, ref, sub
+from ecs.collector import METRICS_LOG_GROUP
 from ecs.services import DeployedService
 
 TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
