@@ -3,13 +3,16 @@ of every call (rpc.server.duration, rpc.client.duration; seconds) by rpc.service
 and rpc.grpc.status_code, whose counts are the calls per RPC. OpenTelemetry's Python grpc
 instrumentation makes spans only.
 
-The server's are recorded by an interceptor; the client's around the router's batch calls
-(client_call), which go without client interceptors for their cost."""
+The server's are recorded by an interceptor, which also logs slow calls with their trace id
+(the Prometheus exporter drops the histograms' exemplars); the client's around the router's
+batch calls (client_call), which go without client interceptors for their cost."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -19,7 +22,10 @@ from opentelemetry.metrics import Histogram
 from opentelemetry.util.types import Attributes
 
 from aegis_runtime.interceptors import MethodWrappingInterceptor, replies_of, wrap_handler
+from aegis_runtime.logging import Throttled
 from aegis_runtime.metrics import histogram, metrics_enabled
+
+_slow_calls = Throttled(logging.getLogger(__name__))
 
 _OK = grpc.StatusCode.OK.value[0]
 _CANCELLED = grpc.StatusCode.CANCELLED.value[0]
@@ -63,48 +69,68 @@ def _called_code(error: BaseException | None) -> int:
 
 @contextlib.contextmanager
 def _timed(
-    duration: Histogram, path: str, code_of: Callable[[BaseException | None], int]
+    duration: Histogram, path: str, code_of: Callable[[BaseException | None], int],
+    slow_s: float = math.inf,
 ) -> Iterator[None]:
     """Records the block's duration under `path` and the status `code_of` what it raised."""
     started = time.perf_counter()
     try:
         yield
     except BaseException as exc:
-        duration.record(time.perf_counter() - started, _attributes(path, code_of(exc)))
+        _finished(duration, path, code_of(exc), time.perf_counter() - started, slow_s)
         raise
-    duration.record(time.perf_counter() - started, _attributes(path, code_of(None)))
+    _finished(duration, path, code_of(None), time.perf_counter() - started, slow_s)
 
 
-def _timed_unary(path: str, behavior: Callable[..., Any], streamed: bool) -> Callable[..., Any]:
+def _finished(duration: Histogram, path: str, code: int, elapsed_s: float, slow_s: float) -> None:
+    duration.record(elapsed_s, _attributes(path, code))
+    if elapsed_s > slow_s:
+        # Logged inside the call's span: the line carries its trace id.
+        _slow_calls.log(logging.INFO, "slow rpc", {
+            "method": path, "status": code, "ms": round(elapsed_s * 1000, 3)})
+
+
+def _timed_unary(
+    path: str, slow_s: float, behavior: Callable[..., Any], streamed: bool
+) -> Callable[..., Any]:
     async def timed(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        with _timed(_server_duration, path, functools.partial(_served_code, context=context)):
+        code_of = functools.partial(_served_code, context=context)
+        with _timed(_server_duration, path, code_of, slow_s):
             return await behavior(request, context)
 
     return timed
 
 
-def _timed_stream(path: str, behavior: Callable[..., Any], streamed: bool) -> Callable[..., Any]:
+def _timed_stream(
+    path: str, slow_s: float, behavior: Callable[..., Any], streamed: bool
+) -> Callable[..., Any]:
     async def timed(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        with _timed(_server_duration, path, functools.partial(_served_code, context=context)):
+        code_of = functools.partial(_served_code, context=context)
+        with _timed(_server_duration, path, code_of, slow_s):
             async for item in replies_of(behavior(request, context)):
                 yield item
 
     return timed
 
 
-def server_interceptors() -> list[grpc.aio.ServerInterceptor]:
+def server_interceptors(slow_call_s: float) -> list[grpc.aio.ServerInterceptor]:
     """The interceptor that times every call, where this process exports metrics: without,
     a call pays nothing for it."""
-    return [ServerMetricsInterceptor()] if metrics_enabled() else []
+    return [ServerMetricsInterceptor(slow_call_s)] if metrics_enabled() else []
 
 
 class ServerMetricsInterceptor(MethodWrappingInterceptor):
-    """Times every call a server serves (rpc.server.duration)."""
+    """Times every call a server serves (rpc.server.duration), and logs one slower than
+    `slow_call_s`."""
+
+    def __init__(self, slow_call_s: float) -> None:
+        super().__init__()
+        self._slow_call_s = slow_call_s
 
     def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         return wrap_handler(
-            handler, functools.partial(_timed_unary, method),
-            functools.partial(_timed_stream, method),
+            handler, functools.partial(_timed_unary, method, self._slow_call_s),
+            functools.partial(_timed_stream, method, self._slow_call_s),
         )
 
 

@@ -71,7 +71,8 @@ class RunningServer:
         authorization = [AuthorizationInterceptor()] if tls is not None else []
         self.server = grpc.aio.server(
             interceptors=[
-                *telemetry.server_interceptors(), *grpc_metrics.server_interceptors(),
+                *telemetry.server_interceptors(),
+                *grpc_metrics.server_interceptors(settings.slow_call_ms / 1000),
                 RequestContextInterceptor(), *authorization,
             ],
             options=[

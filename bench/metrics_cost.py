@@ -58,6 +58,7 @@ async def _instruments_child(events: int) -> float:
     from aegis.v1 import common_pb2
     from aegis_domain.registry import default_registry
     from aegis_runtime import grpc_metrics
+    from aegis_runtime.settings import ServiceSettings
     from agent_services.geo import make_agent
     from agent_services.instruments import AgentInstruments
     from audit_service import instruments as audit
@@ -77,7 +78,7 @@ async def _instruments_child(events: int) -> float:
     served = []
     for path in ["/aegis.v1.RouterService/Score", *made]:
         handler = grpc.unary_unary_rpc_method_handler(_answer)
-        for interceptor in grpc_metrics.server_interceptors():
+        for interceptor in grpc_metrics.server_interceptors(ServiceSettings().slow_call_ms / 1000):
             handler = interceptor.wrap(path, handler)
         served.append(handler.unary_unary)
     context = _CallContext()

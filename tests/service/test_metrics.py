@@ -6,20 +6,25 @@ session's)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import re
 import time
 from pathlib import Path
 
 import grpc
 import pytest
 
-from aegis.v1 import audit_pb2, common_pb2, router_pb2
+from aegis.v1 import agent_pb2, agent_pb2_grpc, audit_pb2, common_pb2, router_pb2
+from aegis_runtime.logging import JsonFormatter
+from aegis_runtime.server import RunningServer
 from audit_service import instruments
 from audit_service.component import AuditComponent
 from audit_service.embedded.store import EmbeddedAuditStore
 from audit_service.servicer import AuditServicer
 from audit_service.settings import AuditSettings
 from tests.conftest import metric_points
-from tests.service.mesh import entry, start_mesh
+from tests.service.mesh import entry, local, start_mesh
 from tests.service.test_router import FixedAgent, HangingAgent, event
 from tests.unit.audit_builders import T0, make_record
 
@@ -124,6 +129,39 @@ def test_grpc_calls_are_timed_by_service_method_and_status(tmp_path: Path) -> No
     asyncio.run(scenario())
     # The invalid Score asked nobody; the down agent's call failed at the router's end.
     assert counts.added() == [1, 1, 1, 1, 1, 1, 1]
+
+
+def test_a_slow_call_is_logged_with_its_trace_id() -> None:
+    from agent_services.host import AgentComponent
+
+    lines: list[dict] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(json.loads(JsonFormatter("agent").format(record)))
+    logger = logging.getLogger("aegis_runtime.grpc_metrics")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+
+    async def scenario() -> None:
+        # Every call is slower than a microsecond.
+        server = RunningServer(AgentComponent(FixedAgent("geo", 0.05)), local(slow_call_ms=0.001))
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+                await agent_pb2_grpc.AgentServiceStub(channel).Assess(
+                    agent_pb2.AssessRequest(event=event(1)), timeout=5)
+        finally:
+            await server.stop(0.5)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    slow = [line for line in lines if line["msg"] == "slow rpc"]
+    assert [line["method"] for line in slow] == ["/aegis.v1.AgentService/Assess"]
+    assert slow[0]["status"] == grpc.StatusCode.OK.value[0]
+    assert re.fullmatch("[0-9a-f]{32}", slow[0]["trace_id"])
 
 
 def test_reviews_are_counted_by_outcome_and_override_once_each(tmp_path: Path) -> None:
