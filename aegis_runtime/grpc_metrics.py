@@ -18,12 +18,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import grpc
-from opentelemetry.metrics import Histogram
-from opentelemetry.util.types import Attributes
 
+from aegis_runtime.histogram_cells import HistogramCells
 from aegis_runtime.interceptors import MethodWrappingInterceptor, replies_of, wrap_handler
 from aegis_runtime.logging import Throttled
-from aegis_runtime.metrics import histogram, metrics_enabled
+from aegis_runtime.metrics import SECONDS, histogram_cells, metrics_enabled
 
 _slow_calls = Throttled(logging.getLogger(__name__))
 
@@ -32,17 +31,16 @@ _CANCELLED = grpc.StatusCode.CANCELLED.value[0]
 _DEADLINE_EXCEEDED = grpc.StatusCode.DEADLINE_EXCEEDED.value[0]
 _UNKNOWN = grpc.StatusCode.UNKNOWN.value[0]
 
-_server_duration = histogram(
-    "rpc.server.duration", "gRPC calls served, by service, method and status.")
-_client_duration = histogram(
-    "rpc.client.duration", "gRPC calls made, by service, method and status.")
+_server_duration = histogram_cells(
+    "rpc.server.duration", SECONDS, "gRPC calls served, by service, method and status.")
+_client_duration = histogram_cells(
+    "rpc.client.duration", SECONDS, "gRPC calls made, by service, method and status.")
 
 
 @functools.cache
-def _attributes(path: str, code: int) -> Attributes:
-    """Made once per method and status (both sets are small): recording builds no dict.
-    Without the conventions' rpc.system, always grpc here: the SDK's cost of a measurement
-    grows with its attributes."""
+def _attributes(path: str, code: int) -> dict[str, str | int]:
+    """Made once per method and status (both sets are small). Without the conventions'
+    rpc.system: always grpc here."""
     service, _, method = path.lstrip("/").partition("/")
     return {"rpc.service": service, "rpc.method": method, "rpc.grpc.status_code": code}
 
@@ -69,7 +67,7 @@ def _called_code(error: BaseException | None) -> int:
 
 @contextlib.contextmanager
 def _timed(
-    duration: Histogram, path: str, code_of: Callable[[BaseException | None], int],
+    duration: HistogramCells, path: str, code_of: Callable[[BaseException | None], int],
     slow_s: float = math.inf,
 ) -> Iterator[None]:
     """Records the block's duration under `path` and the status `code_of` what it raised."""
@@ -82,8 +80,10 @@ def _timed(
     _finished(duration, path, code_of(None), time.perf_counter() - started, slow_s)
 
 
-def _finished(duration: Histogram, path: str, code: int, elapsed_s: float, slow_s: float) -> None:
-    duration.record(elapsed_s, _attributes(path, code))
+def _finished(
+    duration: HistogramCells, path: str, code: int, elapsed_s: float, slow_s: float
+) -> None:
+    duration.record((path, code), elapsed_s, _attributes(path, code))
     if elapsed_s > slow_s:
         # Logged inside the call's span: the line carries its trace id.
         _slow_calls.log(logging.INFO, "slow rpc", {

@@ -8,7 +8,14 @@ from collections.abc import Iterable
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from aegis_runtime.metrics import CounterCells, counter_cells, gauge, histogram
+from aegis_runtime.metrics import (
+    SECONDS,
+    CounterCells,
+    counter_cells,
+    gauge,
+    histogram,
+    histogram_cells,
+)
 from agent_services.base import Agent
 
 
@@ -22,8 +29,8 @@ class AgentInstruments:
             "aegis.agent.batch.duration",
             "Model time of one batch of logins (conversion included).",
         )
-        self._login_duration = histogram(
-            "aegis.agent.login.duration",
+        self._login_duration = histogram_cells(
+            "aegis.agent.login.duration", SECONDS,
             "Model time per login: each batch's time over its logins, one measurement a batch.",
         )
         self._key = agent.name
@@ -40,7 +47,7 @@ class AgentInstruments:
 
     def assessed(self, size: int, elapsed_s: float) -> None:
         self._batch_duration.record(elapsed_s, self._attrs)
-        self._login_duration.record(elapsed_s / max(size, 1), self._attrs)
+        self._login_duration.record(self._key, elapsed_s / max(size, 1), self._attrs)
         self._logins.cells[self._key] += size
 
     def _info(self, options: CallbackOptions) -> Iterable[Observation]:

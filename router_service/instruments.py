@@ -14,12 +14,14 @@ from aegis.v1 import common_pb2
 from aegis_domain.types import Action, SignalStatus
 from aegis_runtime.errors import ServiceError
 from aegis_runtime.metrics import (
+    SECONDS,
+    SIZE_BUCKETS,
     CounterCells,
     bind,
     counter_cells,
     gauge,
     histogram,
-    size_histogram,
+    histogram_cells,
 )
 from router_service.policy import CONTEXT_UNAVAILABLE
 
@@ -41,22 +43,22 @@ CONTEXT = "context"
 
 class BatchInstruments:
     """The batch calls toward one downstream (an agent, GetContext, the audit Record): the
-    requests each carried, and the longest wait of one of them for a free call slot. One
-    measurement of each per call, however many requests it carries (each costs the SDK
-    microseconds); the batch's count and sum are the calls and requests sent."""
+    requests each carried (the histogram's count: the calls; its sum: the requests), and the
+    longest wait of one of them for a free call slot."""
 
     def __init__(self, downstream: str) -> None:
+        self._key = downstream
         self._attrs = {"downstream": downstream}
-        self._size = size_histogram(
-            "aegis.router.batch.size", "{request}", "Requests per batch call, by downstream.")
-        self._wait = histogram(
-            "aegis.router.batch.queue_wait",
-            "The longest wait of a batch call's requests for a free call slot, by downstream.",
-        )
+        self._size = histogram_cells(
+            "aegis.router.batch.size", "{request}", "Requests per batch call, by downstream.",
+            SIZE_BUCKETS)
+        self._wait = histogram_cells(
+            "aegis.router.batch.queue_wait", SECONDS,
+            "The longest wait of a batch call's requests for a free call slot, by downstream.")
 
     def sent(self, size: int, waits: Iterable[float]) -> None:
-        self._size.record(size, self._attrs)
-        self._wait.record(max(waits, default=0.0), self._attrs)
+        self._size.record(self._key, size, self._attrs)
+        self._wait.record(self._key, max(waits, default=0.0), self._attrs)
 
 
 class RouterInstruments:
