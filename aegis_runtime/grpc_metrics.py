@@ -4,7 +4,7 @@ and rpc.grpc.status_code, whose counts are the calls per RPC. OpenTelemetry's Py
 instrumentation makes spans only.
 
 The server's are recorded by an interceptor, which also logs slow calls with their trace id
-(the Prometheus exporter drops the histograms' exemplars); the client's around the router's
+(histograms of cells keep no exemplars); the client's around the router's
 batch calls (client_call), which go without client interceptors for their cost."""
 
 from __future__ import annotations

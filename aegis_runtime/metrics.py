@@ -51,10 +51,18 @@ PROMETHEUS_NAMES: set[str] = set()
 INSTRUMENT_NAMES: set[str] = set()
 
 
+# The SDK's histograms' Prometheus family names, by OpenTelemetry name: where the endpoint
+# puts back their exemplars (prometheus_export).
+HISTOGRAM_FAMILIES: dict[str, str] = {}
+
+
+def _prometheus_name(name: str, unit: str) -> str:
+    return name.replace(".", "_") + ("_seconds" if unit == SECONDS else "")
+
+
 def _registered(name: str, unit: str, counter: bool = False) -> str:
     INSTRUMENT_NAMES.add(name)
-    base = name.replace(".", "_") + ("_seconds" if unit == SECONDS else "")
-    PROMETHEUS_NAMES.add(base + ("_total" if counter else ""))
+    PROMETHEUS_NAMES.add(_prometheus_name(name, unit) + ("_total" if counter else ""))
     return name
 
 
@@ -70,6 +78,7 @@ def histogram(name: str, description: str) -> HistogramInstrument:
     if name not in _made:
         _made[name] = meter().create_histogram(
             _registered(name, SECONDS), unit=SECONDS, description=description)
+        HISTOGRAM_FAMILIES[name] = _prometheus_name(name, SECONDS)
     made: HistogramInstrument = _made[name]
     return made
 
@@ -169,11 +178,12 @@ def configure_metrics(service: str, host: str, port: int | None) -> MeterProvide
     neither nothing is installed, and recording costs next to nothing."""
     readers: list[MetricReader] = []
     if port is not None:
-        from opentelemetry.exporter.prometheus import PrometheusMetricReader
-        from prometheus_client import start_http_server
+        from prometheus_client import REGISTRY, start_http_server
 
-        # The reader is a collector of prometheus_client's registry, which the server serves.
-        readers.append(collecting_cells(PrometheusMetricReader)())
+        from aegis_runtime.prometheus_export import exemplar_reader
+
+        # The reader's families are served from prometheus_client's registry.
+        readers.append(exemplar_reader(REGISTRY, HISTOGRAM_FAMILIES, METER))
         start_http_server(port, addr=host)
     if (otlp := _otlp_reader()) is not None:
         readers.append(otlp)

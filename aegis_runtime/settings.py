@@ -26,8 +26,8 @@ class ServiceSettings(BaseSettings):
     )
     slow_call_ms: float = Field(
         500.0, gt=0, description="A served call slower than this is logged (at most one line "
-        "a second) with its method, status and trace id: the Prometheus endpoint carries no "
-        "exemplars, so these lines link a slow histogram bucket to its traces.",
+        "a second) with its method, status and trace id: rpc.server.duration keeps no "
+        "exemplars, so these lines link its slow buckets to traces.",
     )
     grace_period_s: float = Field(
         20.0,
