@@ -74,11 +74,9 @@ def render(s: Scrape, per: str) -> str:
         latency = " ".join(
             f"{_ms(s.quantile('aegis_router_agent_duration_seconds', q, agent=agent)):>8}"
             for q in (0.5, 0.95, 0.99))
-        batches = s.total("aegis_agent_batches_total", agent=agent)
+        batches = s.total("aegis_agent_batch_duration_seconds_count", agent=agent)
         size = s.total("aegis_agent_logins_total", agent=agent) / batches if batches else 0.0
-        logins = s.total("aegis_agent_logins_total", agent=agent)
-        model = _ms(s.total("aegis_agent_model_time_seconds_total", agent=agent) / logins
-                    if logins else None)
+        model = _ms(s.quantile("aegis_agent_login_duration_seconds", 0.5, agent=agent))
         versions = [labels.get("model_version", "?")
                     for labels, _ in s.matching("aegis_agent_model_info", agent=agent)]
         lines.append(f"{agent:<10} {counts} {latency} {size:>6.1f} {model:>9}  "

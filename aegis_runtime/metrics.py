@@ -26,6 +26,7 @@ from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetr
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 
+from aegis_runtime.histogram_cells import CELLS, CellsReader, HistogramCells
 from aegis_runtime.telemetry import tracing_enabled
 
 K = TypeVar("K", bound=Hashable)
@@ -40,6 +41,8 @@ LATENCY_BUCKETS_S = (
     0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )
 
+# Batch sizes: every power of two up to the largest batch a router sends.
+SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 # The Prometheus name of every instrument made here, as the exporter spells it (a counter's
 # with _total, a histogram's without _bucket/_count/_sum): what a dashboard or alarm may name.
@@ -48,10 +51,18 @@ PROMETHEUS_NAMES: set[str] = set()
 INSTRUMENT_NAMES: set[str] = set()
 
 
+# The SDK's histograms' Prometheus family names, by OpenTelemetry name: where the endpoint
+# puts back their exemplars (prometheus_export).
+HISTOGRAM_FAMILIES: dict[str, str] = {}
+
+
+def _prometheus_name(name: str, unit: str) -> str:
+    return name.replace(".", "_") + ("_seconds" if unit == SECONDS else "")
+
+
 def _registered(name: str, unit: str, counter: bool = False) -> str:
     INSTRUMENT_NAMES.add(name)
-    base = name.replace(".", "_") + ("_seconds" if unit == SECONDS else "")
-    PROMETHEUS_NAMES.add(base + ("_total" if counter else ""))
+    PROMETHEUS_NAMES.add(_prometheus_name(name, unit) + ("_total" if counter else ""))
     return name
 
 
@@ -62,12 +73,24 @@ _made: dict[str, Any] = {}
 
 
 def histogram(name: str, description: str) -> HistogramInstrument:
-    """A latency histogram, in seconds (buckets: LATENCY_BUCKETS_S)."""
+    """A latency histogram, in seconds (buckets: LATENCY_BUCKETS_S), through the SDK (~5 us
+    a measurement: histogram_cells for those made many times per Score)."""
     if name not in _made:
         _made[name] = meter().create_histogram(
             _registered(name, SECONDS), unit=SECONDS, description=description)
+        HISTOGRAM_FAMILIES[name] = _prometheus_name(name, SECONDS)
     made: HistogramInstrument = _made[name]
     return made
+
+
+def histogram_cells(
+    name: str, unit: str, description: str, bounds: Sequence[float] = LATENCY_BUCKETS_S
+) -> HistogramCells:
+    """The process's histogram `name` kept in plain Python (aegis_runtime.histogram_cells),
+    which every reader configure_metrics installs exports."""
+    if name not in CELLS:
+        CELLS[name] = HistogramCells(_registered(name, unit), unit, description, bounds)
+    return CELLS[name]
 
 
 def counter(name: str, unit: str, description: str) -> Counter:
@@ -112,6 +135,12 @@ def meter() -> Meter:
     return metrics.get_meter(METER)
 
 
+def metrics_enabled() -> bool:
+    """Whether this process exports metrics (a meter provider is installed: by
+    configure_metrics, or by a test that reads them)."""
+    return isinstance(metrics.get_meter_provider(), MeterProvider)
+
+
 def views() -> list[View]:
     """Bucket boundaries of latencies: the SDK's defaults (0, 5, 10, 25, ... in any unit)
     cannot tell 2 ms from 4 ms."""
@@ -119,6 +148,15 @@ def views() -> list[View]:
         View(instrument_type=Histogram, instrument_unit=SECONDS,
              aggregation=ExplicitBucketHistogramAggregation(LATENCY_BUCKETS_S)),
     ]
+
+
+R = TypeVar("R", bound=MetricReader)
+
+
+def collecting_cells(reader: type[R]) -> type[R]:
+    """The reader class whose collections include the histograms of cells."""
+    made: type[R] = type(reader.__name__, (CellsReader, reader), {"cells_scope": METER})
+    return made
 
 
 def _otlp_reader() -> MetricReader | None:
@@ -130,7 +168,7 @@ def _otlp_reader() -> MetricReader | None:
     if choice == "otlp":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 
-        return PeriodicExportingMetricReader(OTLPMetricExporter())
+        return collecting_cells(PeriodicExportingMetricReader)(OTLPMetricExporter())
     raise ValueError(f"OTEL_METRICS_EXPORTER={choice!r}: expected none, otlp or prometheus")
 
 
@@ -140,11 +178,12 @@ def configure_metrics(service: str, host: str, port: int | None) -> MeterProvide
     neither nothing is installed, and recording costs next to nothing."""
     readers: list[MetricReader] = []
     if port is not None:
-        from opentelemetry.exporter.prometheus import PrometheusMetricReader
-        from prometheus_client import start_http_server
+        from prometheus_client import REGISTRY, start_http_server
 
-        # The reader is a collector of prometheus_client's registry, which the server serves.
-        readers.append(PrometheusMetricReader())
+        from aegis_runtime.prometheus_export import exemplar_reader
+
+        # The reader's families are served from prometheus_client's registry.
+        readers.append(exemplar_reader(REGISTRY, HISTOGRAM_FAMILIES, METER))
         start_http_server(port, addr=host)
     if (otlp := _otlp_reader()) is not None:
         readers.append(otlp)

@@ -14,7 +14,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from aegis_runtime import metrics, telemetry
+from aegis_runtime import grpc_metrics, metrics, telemetry
 from aegis_runtime.authorization import AuthorizationInterceptor
 from aegis_runtime.interceptors import RequestContextInterceptor
 from aegis_runtime.logging import configure_logging
@@ -84,7 +84,9 @@ class RunningServer:
         authorization = [AuthorizationInterceptor()] if tls is not None else []
         self.server = grpc.aio.server(
             interceptors=[
-                *telemetry.server_interceptors(), RequestContextInterceptor(), *authorization
+                *telemetry.server_interceptors(),
+                *grpc_metrics.server_interceptors(settings.slow_call_ms / 1000),
+                RequestContextInterceptor(), *authorization,
             ],
             options=[
                 ("grpc.max_connection_age_ms", int(settings.max_connection_age_s * 1000)),

@@ -24,6 +24,11 @@ class ServiceSettings(BaseSettings):
         None, ge=0, le=65535, description="HTTP port of the Prometheus `/metrics` endpoint on "
         "HOST; unset: none (OTLP export is OTEL_METRICS_EXPORTER's).",
     )
+    slow_call_ms: float = Field(
+        500.0, gt=0, description="A served call slower than this is logged (at most one line "
+        "a second) with its method, status and trace id: rpc.server.duration keeps no "
+        "exemplars, so these lines link its slow buckets to traces.",
+    )
     grace_period_s: float = Field(
         20.0,
         gt=0,

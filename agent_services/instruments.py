@@ -1,6 +1,6 @@
-"""An agent's metrics: model latency per batch (a histogram) and per login (total model time
-over logins), batch sizes, its model version as the label of an info metric, and the drift
-of its inputs and output (PSI)."""
+"""An agent's metrics: model latency per batch and per login (histograms), logins assessed
+(mean batch size: over the batches, the per-batch histogram's count), its model version as
+the label of an info metric, and the drift of its inputs and output (PSI)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ from collections.abc import Iterable
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from aegis_runtime.metrics import SECONDS, CounterCells, counter_cells, gauge, histogram
+from aegis_runtime.metrics import (
+    SECONDS,
+    CounterCells,
+    counter_cells,
+    gauge,
+    histogram,
+    histogram_cells,
+)
 from agent_services.base import Agent
 
 
@@ -22,16 +29,13 @@ class AgentInstruments:
             "aegis.agent.batch.duration",
             "Model time of one batch of logins (conversion included).",
         )
-        # Mean batch size: the rate of logins over that of batches; mean model time per login:
-        # the rate of model time over that of logins.
+        self._login_duration = histogram_cells(
+            "aegis.agent.login.duration", SECONDS,
+            "Model time per login: each batch's time over its logins, one measurement a batch.",
+        )
         self._key = agent.name
-        self._batches: CounterCells[str] = counter_cells(
-            "aegis.agent.batches", "{batch}", "Batches assessed.", {agent.name: self._attrs})
         self._logins: CounterCells[str] = counter_cells(
             "aegis.agent.logins", "{login}", "Logins assessed.", {agent.name: self._attrs})
-        self._model_time: CounterCells[str] = counter_cells(
-            "aegis.agent.model_time", SECONDS, "Model time of every batch, summed.",
-            {agent.name: self._attrs})
         gauge("aegis.agent.model.info", self._info, "1",
               "1, labelled with the agent's loaded model version (none: no model).")
         gauge(
@@ -43,9 +47,8 @@ class AgentInstruments:
 
     def assessed(self, size: int, elapsed_s: float) -> None:
         self._batch_duration.record(elapsed_s, self._attrs)
-        self._batches.cells[self._key] += 1
+        self._login_duration.record(self._key, elapsed_s / max(size, 1), self._attrs)
         self._logins.cells[self._key] += size
-        self._model_time.cells[self._key] += elapsed_s
 
     def _info(self, options: CallbackOptions) -> Iterable[Observation]:
         version = self._agent.describe().model_version or "none"

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Sequence
 
 from aegis.v1 import audit_pb2, audit_pb2_grpc
 from aegis_runtime.server import ServiceBinding
+from audit_service import instruments
 from audit_service.embedded.store import EmbeddedAuditStore
 from audit_service.servicer import AuditServicer
 from audit_service.settings import AuditSettings
 from audit_service.storage import AuditStore
+
+log = logging.getLogger(__name__)
 
 SERVICE_NAME = audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name
 
@@ -33,6 +39,8 @@ class AuditComponent:
     def __init__(self, settings: AuditSettings, store: AuditStore | None = None) -> None:
         self.store = store if store is not None else make_store(settings)
         self.servicer = AuditServicer(self.store)
+        self._interval_s = settings.review_queue_interval_s
+        self._queue_watch: asyncio.Task[None] | None = None
 
     def bindings(self) -> Sequence[ServiceBinding]:
         return [
@@ -46,11 +54,27 @@ class AuditComponent:
 
     async def start(self) -> None:
         await self.store.start()
+        await instruments.read_review_queue(self.store)
+        self._queue_watch = asyncio.create_task(self._watch_review_queue())
+
+    async def _watch_review_queue(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval_s)
+            try:
+                await instruments.read_review_queue(self.store)
+            except Exception:
+                # The gauges keep their last reading; the store's own failures surface in
+                # health and in the calls that need it.
+                log.warning("cannot read the review queue", exc_info=True)
 
     def drain(self) -> None:
         self.servicer.lanes.drain()
 
     async def close(self) -> None:
+        if self._queue_watch is not None:
+            self._queue_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._queue_watch
         await self.store.close()
 
     async def failed(self) -> str:

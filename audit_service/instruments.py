@@ -1,5 +1,5 @@
 """The audit service's metrics: group commits and their storage writes, GetContext, reviews
-(overrides of the AI by outcome) and verify failures.
+(overrides of the AI by outcome), the review queue and verify failures.
 
 Module-level instruments: the storage writes that time themselves (an fsync, a PUT) are deep
 in the backends, which need no handle passed down for one histogram."""
@@ -7,11 +7,22 @@ in the backends, which need no handle passed down for one histogram."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from opentelemetry.metrics import CallbackOptions, Observation
+
 from aegis.v1 import common_pb2
-from aegis_runtime.metrics import SECONDS, CounterCells, bind, counter, counter_cells, histogram
+from aegis_runtime.metrics import (
+    SECONDS,
+    CounterCells,
+    bind,
+    counter,
+    counter_cells,
+    gauge,
+    histogram,
+)
+from audit_service.storage import AuditStore, ReviewQueue
 
 _commit_duration = histogram(
     "aegis.audit.commit.duration",
@@ -49,6 +60,29 @@ _verify_failures = counter(
     "Problems found by Verify, by kind (modified, missing, reordered, ...).",
 )
 
+
+class _ReviewQueueGauges:
+    """The review queue as last read from the store: reading it is a query, made on the
+    service's loop (read_review_queue), never on the exporter's thread."""
+
+    def __init__(self) -> None:
+        self.queue = ReviewQueue(0, None)
+        gauge("aegis.audit.reviews.pending", self._pending, "{decision}",
+              "Escalated decisions waiting for a review.")
+        gauge("aegis.audit.reviews.oldest_pending_age", self._oldest_age, SECONDS,
+              "Age of the oldest escalated decision waiting for a review, from its login's "
+              "time (0: none waits).")
+
+    def _pending(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(self.queue.pending)]
+
+    def _oldest_age(self, options: CallbackOptions) -> Iterable[Observation]:
+        oldest = self.queue.oldest_event_time
+        return [Observation(0.0 if oldest is None else max(0.0, time.time() - oldest))]
+
+
+_review_queue = _ReviewQueueGauges()
+
 _REVIEW = {
     (outcome, override): {"outcome": common_pb2.ReviewOutcome.Name(outcome).removeprefix(
         "REVIEW_OUTCOME_"), "override": str(override).lower()}
@@ -84,6 +118,11 @@ def reviewed(review: common_pb2.Review, duplicate: bool) -> None:
     """A review decided (a duplicate, the same review sent again, is not counted twice)."""
     if not duplicate:
         _reviews.add(1, _REVIEW[review.outcome, review.action != review.original_action])
+
+
+async def read_review_queue(store: AuditStore) -> None:
+    """Reads the queue's depth for the gauges."""
+    _review_queue.queue = await store.review_queue()
 
 
 def verified(problem_kinds: list[str]) -> None:

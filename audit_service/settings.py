@@ -132,6 +132,10 @@ class AuditSettings(ServiceSettings):
     )
     list_page_size: int = Field(100, ge=1, description="ListDecisions: default page size.")
     list_max_page_size: int = Field(1_000, ge=1, description="ListDecisions: largest page size.")
+    review_queue_interval_s: float = Field(
+        15.0, gt=0, description="How often the review-queue gauges (pending reviews, oldest "
+        "pending age) are read from the index: one query each time."
+    )
 
     def signer(self) -> Signer:
         """The checkpoint signer: signing_key, else signing_key_file, else a development key

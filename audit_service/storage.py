@@ -122,6 +122,15 @@ class ReviewPage:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewQueue:
+    """The escalated decisions waiting for a review: how many, and the event time (UTC epoch
+    seconds) of the oldest one (None when none waits)."""
+
+    pending: int
+    oldest_event_time: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionPage:
     """Most recent event first; `next_page_token` is empty on the last page."""
 
@@ -291,6 +300,11 @@ class AuditStore(abc.ABC):
     ) -> ReviewPage:
         """Escalated decisions without a review (decided=False, oldest event first), or the
         reviewed decisions (decided=True, latest review first)."""
+
+    @abc.abstractmethod
+    async def review_queue(self) -> ReviewQueue:
+        """The review queue's depth and oldest entry, read from an index that holds escalated
+        decisions only (cheap enough for a gauge: never a scan of the log)."""
 
     @abc.abstractmethod
     async def review_entry(self, decision_id: str) -> ReviewEntry | None:

@@ -4,8 +4,9 @@ meter provider; CPU per Score from getrusage (every thread: the audit writer's t
 
 Without the hops' own cost (~0.6 ms of CPU each) a Score is cheaper here than in the mesh, so
 the share measured is an upper bound of the mesh's. `--instruments` measures only what every
-service records for one Score (batches of one, the most measurements a Score can cost), which
-a busy machine's noise disturbs far less than a whole Score.
+service records for one Score, the gRPC metrics of its calls included (the in-process path has
+no hops, so makes none): batches of one, the most measurements a Score can cost, which a busy
+machine's noise disturbs far less than a whole Score.
 
     .venv/bin/python -m bench.metrics_cost [--rounds 3] [--events 1500] [--instruments]
 """
@@ -37,10 +38,27 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _instruments_child(events: int) -> float:
-    """CPU microseconds of one Score's recording in every service, batches of one."""
+class _CallContext:
+    """A served call's context as the gRPC metrics read it: no status set."""
+
+    def code(self) -> None:
+        return None
+
+
+async def _answer(request: object, context: object) -> None:
+    return None
+
+
+async def _instruments_child(events: int) -> float:
+    """CPU microseconds of one Score's recording in every service, batches of one: with
+    metrics on, every served call goes through the gRPC metrics' interceptor, as it does in
+    a service that exports metrics."""
+    import grpc
+
     from aegis.v1 import common_pb2
     from aegis_domain.registry import default_registry
+    from aegis_runtime import grpc_metrics
+    from aegis_runtime.settings import ServiceSettings
     from agent_services.geo import make_agent
     from agent_services.instruments import AgentInstruments
     from audit_service import instruments as audit
@@ -53,10 +71,26 @@ def _instruments_child(events: int) -> float:
     decision = common_pb2.Decision(action=common_pb2.ACTION_ALLOW, signals=[
         common_pb2.AgentSignal(agent=name, status=common_pb2.SIGNAL_STATUS_OK, latency_ms=3.0)
         for name in names])
+    # The calls of one Score: the router serves it and makes one batch call to each agent,
+    # GetContext and Record, which their services serve.
+    made = [*(["/aegis.v1.AgentService/AssessBatch"] * len(names)),
+            "/aegis.v1.AuditService/GetContextBatch", "/aegis.v1.AuditService/RecordBatch"]
+    served = []
+    for path in ["/aegis.v1.RouterService/Score", *made]:
+        handler = grpc.unary_unary_rpc_method_handler(_answer)
+        for interceptor in grpc_metrics.server_interceptors(ServiceSettings().slow_call_ms / 1000):
+            handler = interceptor.wrap(path, handler)
+        served.append(handler.unary_unary)
+    context = _CallContext()
     started_cpu = _cpu_s()
     for _ in range(events):
         started = time.perf_counter()
         router.in_flight += 1
+        for serve in served:
+            await serve(None, context)
+        for path in made:
+            with grpc_metrics.client_call(path):
+                pass
         for batcher in batchers:
             batcher.sent(1, [0.0001])
         for agent in agents:
@@ -127,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.instruments:
             if args.child == "on":
                 configure_metrics("bench", "127.0.0.1", 0)
-            cpu = _instruments_child(args.events)
+            cpu = asyncio.run(_instruments_child(args.events))
         else:
             cpu = asyncio.run(_child(args.child, args.state_dir, args.events))
         print(json.dumps({"cpu_us_per_score": cpu}))

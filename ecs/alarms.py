@@ -1,11 +1,10 @@
 """CloudWatch alarms on the services' own metrics: each agent's timeout share, decisions made
-without context, escalation-rate spikes and drift, all notifying one SNS topic.
+without context, escalation-rate spikes, drift and a review queue left waiting, all notifying
+one SNS topic.
 
-The collector sidecar (ADOT, its ecs-cloudwatch-xray configuration) turns the OTLP metrics
-into CloudWatch embedded-metric-format logs under METRICS_NAMESPACE, each metric under its
-OpenTelemetry name. Its dimensions are the instrumentation scope (OTelLib) plus the
-datapoint's attributes, and, rolled up, OTelLib alone and OTelLib with each one attribute:
-the alarms read those sets. Counters arrive as the count of each period.
+They read what the collector sidecar makes CloudWatch metrics of (ecs/collector.py): a
+declared metric under its OpenTelemetry name, by one of its declared dimension sets (the
+instrumentation scope, OTelLib, plus labels). Counters arrive as the count of each period.
 """
 
 from __future__ import annotations
@@ -14,9 +13,8 @@ from collections.abc import Sequence
 
 from aegis_runtime.metrics import METER
 from ecs.cfn import Json, pascal, ref, sub
+from ecs.collector import METRICS_NAMESPACE, SCOPE_DIMENSION
 
-METRICS_NAMESPACE = "ECS/AWSOTel/Application"
-METRICS_LOG_GROUP = "/aws/ecs/application/metrics"
 ALARM_TOPIC_ID = "AlarmTopic"
 PERIOD_S = 60
 # Alarm when 3 of the last 5 minutes breach: one slow minute (a deploy) is not an incident.
@@ -36,6 +34,11 @@ ALARM_PARAMETERS: dict[str, Json] = {
         "Type": "Number", "Default": "0.1", "MinValue": "0", "MaxValue": "1",
         "Description": "Alarm when more than this share of the latest decisions escalates.",
     },
+    "ReviewWaitThresholdS": {
+        "Type": "Number", "Default": "14400", "MinValue": "0",
+        "Description": "Alarm when the oldest escalated decision has waited longer than this "
+        "many seconds for a reviewer (counted from its login's time).",
+    },
     "DriftPsiThreshold": {
         "Type": "Number", "Default": "0.25", "MinValue": "0",
         "Description": "Alarm when the PSI of a model's risk or main feature against its "
@@ -45,7 +48,7 @@ ALARM_PARAMETERS: dict[str, Json] = {
 
 
 def _stat(metric_id: str, name: str, stat: str, **dimensions: str) -> Json:
-    dims = [{"Name": "OTelLib", "Value": METER}]
+    dims = [{"Name": SCOPE_DIMENSION, "Value": METER}]
     dims += [{"Name": key, "Value": value} for key, value in dimensions.items()]
     return {
         "Id": metric_id,
@@ -83,6 +86,11 @@ def _share(part: Json, whole: Json, label: str) -> list[Json]:
     return [part, whole, ratio]
 
 
+def _level_alarm(name: str, description: str, level: Json, threshold: str) -> Json:
+    """An alarm on a gauge's level itself."""
+    return _alarm(name, description, [level | {"ReturnData": True}], threshold)
+
+
 def alarm_resources(agents: Sequence[str]) -> dict[str, Json]:
     """The topic and every alarm; `agents`: the registry's names (one timeout alarm each)."""
     signals = "aegis.router.agent.signals"
@@ -109,18 +117,24 @@ def alarm_resources(agents: Sequence[str]) -> dict[str, Json]:
                _stat("scores", "aegis.router.scores", "Sum"), "share without context"),
         "WithoutContextShareThreshold",
     )
-    rate = _stat("escalations", "aegis.router.decision.rate", "Maximum", action="ESCALATE")
-    resources["EscalationRateAlarm"] = _alarm(
+    resources["EscalationRateAlarm"] = _level_alarm(
         "escalation-rate",
         "The share of recent decisions that escalate to a reviewer exceeds "
         "EscalationRateThreshold: an attack wave, or a model or policy gone wrong.",
-        [rate | {"ReturnData": True}], "EscalationRateThreshold",
+        _stat("escalations", "aegis.router.decision.rate", "Maximum", action="ESCALATE"),
+        "EscalationRateThreshold",
     )
-    psi = _stat("psi", "aegis.agent.drift.psi", "Maximum")
-    resources["DriftAlarm"] = _alarm(
+    resources["DriftAlarm"] = _level_alarm(
         "drift",
         "A model's risk or main feature has drifted from its training window (PSI above "
         "DriftPsiThreshold): retrain, or find what changed upstream.",
-        [psi | {"ReturnData": True}], "DriftPsiThreshold",
+        _stat("psi", "aegis.agent.drift.psi", "Maximum"), "DriftPsiThreshold",
+    )
+    resources["ReviewWaitAlarm"] = _level_alarm(
+        "review-wait",
+        "An escalated decision has waited for a reviewer longer than ReviewWaitThresholdS: "
+        "the review queue is not being worked (aegis.audit.reviews.pending: its depth).",
+        _stat("age", "aegis.audit.reviews.oldest_pending_age", "Maximum"),
+        "ReviewWaitThresholdS",
     )
     return resources

@@ -92,7 +92,6 @@ class DeployConfig(BaseModel, frozen=True):
     health_check_start_period_s: int = Field(ge=0, le=300)
     log_retention_days: int = Field(gt=0)
     otel_collector_image: str
-    otel_collector_config: str
     otel_collector_memory_mib: int = Field(gt=0)
     trace_sample_ratio: float = Field(ge=0, le=1)
 

@@ -4,8 +4,8 @@ streams and lease table for the stream consumer only)."""
 
 from __future__ import annotations
 
-from ecs.alarms import METRICS_LOG_GROUP
 from ecs.cfn import Json, get_att, policy_document, ref, sub
+from ecs.collector import METRICS_LOG_GROUP
 from ecs.services import DeployedService
 
 TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"

@@ -16,6 +16,7 @@ from ecs.audit_task import (
     secret_read_statements,
 )
 from ecs.cfn import Json, get_att, pascal, ref, sub
+from ecs.collector import collector_environment
 from ecs.config import DeployConfig
 from ecs.environment import container_environment, discovery_address
 from ecs.iam import execution_role, task_role
@@ -263,7 +264,7 @@ def _task_definition(
         "Image": config.otel_collector_image,
         # Losing traces must not stop scoring: the collector is not essential.
         "Essential": False,
-        "Command": [f"--config={config.otel_collector_config}"],
+        "Environment": collector_environment(),
         "MemoryReservation": config.otel_collector_memory_mib,
         "LogConfiguration": _log_configuration(service, COLLECTOR),
     }

@@ -16,6 +16,7 @@ from aegis.v1 import agent_pb2, common_pb2
 from aegis_domain.convert import signal_from_proto
 from aegis_domain.registry import AgentEntry
 from aegis_domain.types import AgentSignal, SignalStatus
+from aegis_runtime.grpc_metrics import client_call
 from aegis_runtime.telemetry import batch_call_span, method_path
 from router_service.batching import Batched, Batcher, BatchLimits, BatchSizeMismatch
 from router_service.deadline import Deadline
@@ -74,7 +75,7 @@ class AgentClient:
     async def _assess_batch(
         self, items: Sequence[bytes], timeout_s: float
     ) -> Sequence[common_pb2.AgentSignal]:
-        with batch_call_span(ASSESS_BATCH, len(items)) as metadata:
+        with batch_call_span(ASSESS_BATCH, len(items)) as metadata, client_call(ASSESS_BATCH):
             reply = await self.stub.AssessBatch(
                 _ASSESS_ITEMS.batch(items), timeout=timeout_s, metadata=metadata
             )

@@ -13,7 +13,16 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from aegis.v1 import common_pb2
 from aegis_domain.types import Action, SignalStatus
 from aegis_runtime.errors import ServiceError
-from aegis_runtime.metrics import SECONDS, CounterCells, bind, counter_cells, gauge, histogram
+from aegis_runtime.metrics import (
+    SECONDS,
+    SIZE_BUCKETS,
+    CounterCells,
+    bind,
+    counter_cells,
+    gauge,
+    histogram,
+    histogram_cells,
+)
 from router_service.policy import CONTEXT_UNAVAILABLE
 
 # The decisions the rate gauges look back over: enough for a stable rate, few enough that a
@@ -33,26 +42,23 @@ CONTEXT = "context"
 
 
 class BatchInstruments:
-    """The batch calls toward one downstream (an agent, GetContext, the audit Record): calls,
-    requests they carried and the requests' total wait for a free slot. Mean batch size and
-    mean queue wait follow (the rate of items over that of calls, of waits over items)."""
+    """The batch calls toward one downstream (an agent, GetContext, the audit Record): the
+    requests each carried (the histogram's count: the calls; its sum: the requests), and the
+    longest wait of one of them for a free call slot."""
 
     def __init__(self, downstream: str) -> None:
         self._key = downstream
-        attrs = {downstream: {"downstream": downstream}}
-        self._calls = counter_cells(
-            "aegis.router.batch.calls", "{call}", "Batch calls, by downstream.", attrs).cells
-        self._items = counter_cells(
-            "aegis.router.batch.items", "{item}", "Requests sent in batch calls, by "
-            "downstream.", attrs).cells
-        self._waits = counter_cells(
+        self._attrs = {"downstream": downstream}
+        self._size = histogram_cells(
+            "aegis.router.batch.size", "{request}", "Requests per batch call, by downstream.",
+            SIZE_BUCKETS)
+        self._wait = histogram_cells(
             "aegis.router.batch.queue_wait", SECONDS,
-            "Time requests waited for a free call slot, summed, by downstream.", attrs).cells
+            "The longest wait of a batch call's requests for a free call slot, by downstream.")
 
     def sent(self, size: int, waits: Iterable[float]) -> None:
-        self._calls[self._key] += 1
-        self._items[self._key] += size
-        self._waits[self._key] += sum(waits)
+        self._size.record(self._key, size, self._attrs)
+        self._wait.record(self._key, max(waits, default=0.0), self._attrs)
 
 
 class RouterInstruments:

@@ -25,6 +25,7 @@ from aegis_domain.digest import event_digest
 from aegis_domain.types import AgentSignal, Reason, Velocity
 from aegis_domain.validation import TimeWindow, validate_event
 from aegis_runtime.errors import AlreadyExists, ServiceError, Unavailable
+from aegis_runtime.grpc_metrics import client_call
 from aegis_runtime.logging import Throttled, current_trace_id
 from aegis_runtime.telemetry import batch_call_span, method_path
 from router_service.batching import Batched, Batcher, BatchSizeMismatch
@@ -287,7 +288,8 @@ class Scorer:
     async def _get_contexts(
         self, items: Sequence[audit_pb2.GetContextRequest], timeout_s: float
     ) -> Sequence[audit_pb2.GetContextResponse]:
-        with batch_call_span(GET_CONTEXT_BATCH, len(items)) as metadata:
+        with (batch_call_span(GET_CONTEXT_BATCH, len(items)) as metadata,
+              client_call(GET_CONTEXT_BATCH)):
             reply = await self.audit.GetContextBatch(
                 audit_pb2.GetContextBatchRequest(items=items), timeout=timeout_s,
                 metadata=metadata,
@@ -297,7 +299,7 @@ class Scorer:
     async def _record_batch(
         self, items: Sequence[bytes], timeout_s: float
     ) -> Sequence[audit_pb2.RecordResult]:
-        with batch_call_span(RECORD_BATCH, len(items)) as metadata:
+        with batch_call_span(RECORD_BATCH, len(items)) as metadata, client_call(RECORD_BATCH):
             reply = await self.audit.RecordBatch(
                 _RECORD_ITEMS.batch(items), timeout=timeout_s, metadata=metadata
             )

@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from aegis_runtime.metrics import views
+from aegis_runtime.metrics import collecting_cells, views
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RBA_DIR = REPO_ROOT.parent / "shared" / "data" / "rba"
@@ -25,7 +25,7 @@ _provider.add_span_processor(SimpleSpanProcessor(SPANS))
 trace.set_tracer_provider(_provider)
 # Likewise one meter provider: every test that serves records metrics (so a fault in the
 # instruments fails the test that reaches it), and a test can read them.
-METRICS = InMemoryMetricReader()
+METRICS = collecting_cells(InMemoryMetricReader)()
 metrics.set_meter_provider(MeterProvider([METRICS], views=views()))
 
 

@@ -64,6 +64,7 @@ from audit_service.storage import (
     EventClaim,
     ReviewEntry,
     ReviewPage,
+    ReviewQueue,
 )
 
 _BATCH_GET = 100  # DynamoDB's limit per BatchGetItem
@@ -448,6 +449,24 @@ class DynamoIndex:
         if item is None or text(item, "kind") != "decision":
             return None
         return ReviewEntry(summary(item), review_summary(item))
+
+    def review_queue(self) -> ReviewQueue:
+        """The PENDING partition of by_review_state (a review moves its decision to DECIDED):
+        counted page after page (Select=COUNT: no item comes back), and its first item by
+        event time."""
+        pending: dict[str, Any] = {
+            "IndexName": "by_review_state", "KeyConditionExpression": "review_state = :state",
+            "ExpressionAttributeValues": {":state": {"S": PENDING}},
+        }
+        count, args = 0, {**pending, "Select": "COUNT"}
+        while True:
+            reply = self._retrier.call(self._ddb.query, TableName=self.table, **args)
+            count += reply["Count"]
+            if not (last := reply.get("LastEvaluatedKey")):
+                break
+            args["ExclusiveStartKey"] = last
+        oldest = next(self._query(**pending, Limit=1, ScanIndexForward=True), None)
+        return ReviewQueue(count, None if oldest is None else number(oldest, "review_ts"))
 
     def reviews(self, decided: bool, size: int, page_token: str) -> ReviewPage:
         """Pending: oldest event first; decided: latest review first (by_review_state)."""

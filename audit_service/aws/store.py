@@ -74,6 +74,7 @@ from audit_service.storage import (
     RecordResult,
     ReviewEntry,
     ReviewPage,
+    ReviewQueue,
     VerifyReport,
 )
 
@@ -578,6 +579,10 @@ class AwsAuditStore(AuditStore):
             self._index.reviews, decided, self._page_size(page_size), page_token
         )
         return page
+
+    async def review_queue(self) -> ReviewQueue:
+        queue: ReviewQueue = await self._in_pool(self._index.review_queue)
+        return queue
 
     async def review_entry(self, decision_id: str) -> ReviewEntry | None:
         entry: ReviewEntry | None = await self._in_pool(self._index.review_entry, decision_id)

@@ -36,6 +36,7 @@ from audit_service.storage import (
     EventClaim,
     ReviewEntry,
     ReviewPage,
+    ReviewQueue,
     ReviewSummary,
 )
 
@@ -352,6 +353,14 @@ class IndexSnapshot:
         last = entries[-1].decision if len(rows) > page_size else None
         token = encode_token(last.event_time, last.decision_id) if last else ""
         return ReviewPage(entries, token)
+
+    def review_queue(self) -> ReviewQueue:
+        """Escalated decisions without a review: over the partial index of escalations."""
+        pending, oldest = self._conn.execute(
+            f"SELECT COUNT(*), MIN(d.ts) FROM decisions d WHERE d.action = {_ESCALATE} "
+            f"AND NOT EXISTS ({_FIRST_REVIEW})"
+        ).fetchone()
+        return ReviewQueue(pending, oldest)
 
     def decided_reviews(self, page_size: int, page_token: str) -> ReviewPage:
         """Reviewed decisions, latest review first."""

@@ -57,6 +57,7 @@ from audit_service.storage import (
     RecordResult,
     ReviewEntry,
     ReviewPage,
+    ReviewQueue,
     VerifyReport,
 )
 
@@ -407,6 +408,13 @@ class EmbeddedAuditStore(AuditStore):
                 if decided:
                     return index.decided_reviews(size, page_token)
                 return index.pending_reviews(size, page_token)
+
+        return await asyncio.to_thread(read)
+
+    async def review_queue(self) -> ReviewQueue:
+        def read() -> ReviewQueue:
+            with self._index.snapshot() as index:
+                return index.review_queue()
 
         return await asyncio.to_thread(read)
 

@@ -55,9 +55,19 @@ def test_counters_and_histograms_count_each_login_once(rba_dir: Path, tmp_path: 
         assert decided_actions == ROWS
         # Every login went once through GetContext, and each new decision once to every agent
         # and once to the audit log, however the router batched them.
-        assert m.total("aegis_router_batch_items_total", downstream="context") == 2 * ROWS
-        assert m.total("aegis_router_batch_items_total", downstream="record") == ROWS
-        assert 1 <= m.total("aegis_router_batch_calls_total", downstream="record") <= ROWS
+        assert m.total("aegis_router_batch_size_sum", downstream="context") == 2 * ROWS
+        assert m.total("aegis_router_batch_size_sum", downstream="record") == ROWS
+        record_calls = m.total("aegis_router_batch_size_count", downstream="record")
+        assert 1 <= record_calls <= ROWS
+        assert m.total("aegis_router_batch_queue_wait_seconds_count",
+                       downstream="record") == record_calls
+        assert m.total("rpc_client_duration_seconds_count", rpc_method="RecordBatch",
+                       rpc_grpc_status_code="0") == record_calls
+        assert m.total("rpc_server_duration_seconds_count", rpc_method="RecordBatch",
+                       rpc_grpc_status_code="0") == record_calls
+        # Each replay is one ScoreStream call.
+        assert m.total("rpc_server_duration_seconds_count", rpc_method="ScoreStream",
+                       rpc_grpc_status_code="0") == 2
         assert m.total("aegis_audit_commit_records_total") == ROWS
         assert 1 <= m.total("aegis_audit_commit_duration_seconds_count") <= ROWS
         assert m.total("aegis_audit_context_logins_total") == 2 * ROWS
@@ -65,11 +75,11 @@ def test_counters_and_histograms_count_each_login_once(rba_dir: Path, tmp_path: 
             name = entry.name
             assert m.total("aegis_router_agent_signals_total", agent=name) == ROWS, name
             assert m.total("aegis_router_agent_duration_seconds_count", agent=name) == ROWS
-            assert m.total("aegis_router_batch_items_total", downstream=name) == ROWS
+            assert m.total("aegis_router_batch_size_sum", downstream=name) == ROWS
             assert m.total("aegis_agent_logins_total", agent=name) == ROWS
-            batches = m.total("aegis_agent_batches_total", agent=name)
-            assert batches == m.total("aegis_router_batch_calls_total", downstream=name)
-            assert m.total("aegis_agent_batch_duration_seconds_count", agent=name) == batches
+            batches = m.total("aegis_agent_batch_duration_seconds_count", agent=name)
+            assert batches == m.total("aegis_router_batch_size_count", downstream=name)
+            assert m.total("aegis_agent_login_duration_seconds_count", agent=name) == batches
             assert m.matching("aegis_agent_model_info", agent=name), name
 
         top = aegis("top", "--once", "--state-dir", str(state))

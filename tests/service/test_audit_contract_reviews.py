@@ -54,6 +54,24 @@ def test_escalated_decisions_wait_in_the_queue_oldest_first(backend: Backend) ->
     assert decided.entries == []
 
 
+def test_the_queue_depth_counts_pending_escalations_and_dates_the_oldest(
+    backend: Backend,
+) -> None:
+    async def scenario():
+        async with backend.running() as store:
+            empty = await store.review_queue()
+            await _seed(store)
+            seeded = await store.review_queue()
+            await ReviewDesk(store, clock=lambda: REVIEWED_AT).decide(verdict("e-0"))
+            return empty, seeded, await store.review_queue()
+
+    empty, seeded, reviewed = asyncio.run(scenario())
+    assert (empty.pending, empty.oldest_event_time) == (0, None)
+    # Allowed decisions never wait; e-0 (the oldest, at T0) leaves the queue when reviewed.
+    assert (seeded.pending, seeded.oldest_event_time) == (3, T0)
+    assert (reviewed.pending, reviewed.oldest_event_time) == (2, T0 + 2)
+
+
 def test_a_verdict_is_a_new_record_linked_to_the_decision(backend: Backend) -> None:
     async def scenario():
         async with backend.running() as store:

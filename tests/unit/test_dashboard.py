@@ -17,11 +17,13 @@ from tests.conftest import REPO_ROOT
 
 DASHBOARD = REPO_ROOT / "ecs" / "grafana" / "aegis-mesh.json"
 _HISTOGRAM_SERIES = re.compile(r"_(bucket|count|sum)$")
+_GROUPING = re.compile(r"\b(?:by|without)\s*\([^)]*\)")
 
 
 def registered() -> set[str]:
     """Every instrument's Prometheus name, once each service's instruments are made (the
-    audit service's are made when its module is imported)."""
+    audit service's and the gRPC ones are made when their modules are imported)."""
+    import aegis_runtime.grpc_metrics  # noqa: F401
     import audit_service.instruments  # noqa: F401
 
     RouterInstruments(default_registry().names)
@@ -34,8 +36,9 @@ def registered() -> set[str]:
 def queried() -> set[str]:
     panels = json.loads(DASHBOARD.read_text())["panels"]
     exprs = [target["expr"] for panel in panels for target in panel["targets"]]
+    # Label names (rpc_service in `by (...)`) are not metrics.
     return {_HISTOGRAM_SERIES.sub("", name) for expr in exprs
-            for name in re.findall(r"\baegis_[a-z_]+", expr)}
+            for name in re.findall(r"\b(?:aegis|rpc)_[a-z_]+", _GROUPING.sub("", expr))}
 
 
 def test_every_query_names_an_exported_metric() -> None:
