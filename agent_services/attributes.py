@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from operator import floordiv, mod, mul
@@ -49,6 +49,24 @@ def _asn(asn: int) -> str:
 
 def _device_type(value: int) -> str:
     return "" if value == DeviceType.UNSPECIFIED else DeviceType(value).name
+
+
+def device_key(device_id: str, user_agent: str) -> str:
+    """The device a login came from: its fingerprint, or, for a login that carries none (the
+    RBA dataset's have none), its full user-agent string, which names one browser build on one
+    OS: the user's own phone keeps being their phone, and a look-alike build one version away
+    is a new device. "" when neither is known."""
+    if device_id:
+        return device_id
+    return f"ua:{user_agent}" if user_agent else ""
+
+
+def device_keys(history: LoginHistory) -> Sequence[str]:
+    """device_key of each past login, in order (the column itself when every login carries a
+    fingerprint: no call per login)."""
+    if all(history.device_id):
+        return history.device_id
+    return list(map(device_key, history.device_id, history.user_agent))
 
 
 def _hours_of_day(timestamps: Iterable[float]) -> Iterable[float]:

@@ -283,3 +283,26 @@ def test_a_randomised_world_shares_carrier_addresses_among_more_users() -> None:
     base = WorldConfig(users=200, events=4_000, seed=seed)
     assert users_per_carrier_address(replace(base, randomised=True)) > 3 * (
         users_per_carrier_address(base))
+
+
+def test_a_randomised_world_has_bare_users_with_the_rba_columns_only() -> None:
+    """Domain randomisation of the fields: a share of a randomised world's users (and the
+    attacks on them) log in as the RBA dataset's logins do, without device id, session,
+    coordinates, auth method or failure count; each user's logins are all bare or all full.
+    The default world has none."""
+    config = WorldConfig(users=200, events=4_000, seed=5, attack_share=0.05)
+    assert not any(_bare(login.event) for login in generate(config))
+    bare_by_user: defaultdict[str, set[bool]] = defaultdict(set)
+    for login in generate(replace(config, randomised=True)):
+        bare_by_user[login.event.user_id].add(_bare(login.event))
+        if _bare(login.event):
+            assert login.event.user_agent and login.event.country and login.event.ip
+            assert not login.event.session_id and not login.event.HasField("longitude")
+            assert login.event.failed_attempts_before == 0
+    assert all(len(kinds) == 1 for kinds in bare_by_user.values())
+    share = sum(kinds == {True} for kinds in bare_by_user.values()) / len(bare_by_user)
+    assert abs(share - Knobs.drawn(5).bare_share) < 0.15
+
+
+def _bare(event: pb.LoginEvent) -> bool:
+    return not event.device_id and not event.HasField("latitude") and not event.auth_method
