@@ -89,6 +89,9 @@ class Feature:
     of: the value from those attributes' values; "" when unknown.
     coarsen: maps a one-column feature's column to fewer distinct values with the same `of`,
       so that counting a history calls `of` per distinct value only.
+    group: what about the login the feature tells (WHERE it came from, HOW: the device, WHEN):
+      the features of one group move together (a trip changes the address, network, country
+      and city at once), so evidence may be bounded per group.
     """
 
     name: str
@@ -98,6 +101,7 @@ class Feature:
     columns: tuple[str, ...]
     of: Callable[..., str]
     coarsen: Callable[[Iterable[Any]], Iterable[Any]] | None = None
+    group: str = ""
 
     @property
     def reason_code(self) -> str:
@@ -133,17 +137,19 @@ class Feature:
         return counts
 
 
+WHERE, HOW, WHEN = "where", "how", "when"
 FEATURES = (
-    Feature("ip", "IP", 1.0, 1_000_000, ("ip",), _same),
-    Feature("asn", "ASN", 0.7, 10_000, ("asn",), _asn),
-    Feature("country", "country", 0.5, 200, ("country",), _same),
-    Feature("region", "region", 0.3, 5_000, ("country", "region"), _joined),
-    Feature("city", "city", 0.3, 50_000, ("country", "region", "city"), _joined),
-    Feature("user_agent", "user agent", 1.0, 100_000, ("user_agent",), _same),
-    Feature("browser", "browser", 0.5, 50, ("browser",), _family),
-    Feature("os", "OS", 0.5, 30, ("os",), _family),
-    Feature("device_type", "device type", 0.3, 4, ("device_type",), _device_type),
-    Feature("hour", "hour of day", 0.3, 6, ("timestamp",), _hour_bucket, _hours_of_day),
+    Feature("ip", "IP", 1.0, 1_000_000, ("ip",), _same, group=WHERE),
+    Feature("asn", "ASN", 0.7, 10_000, ("asn",), _asn, group=WHERE),
+    Feature("country", "country", 0.5, 200, ("country",), _same, group=WHERE),
+    Feature("region", "region", 0.3, 5_000, ("country", "region"), _joined, group=WHERE),
+    Feature("city", "city", 0.3, 50_000, ("country", "region", "city"), _joined, group=WHERE),
+    Feature("user_agent", "user agent", 1.0, 100_000, ("user_agent",), _same, group=HOW),
+    Feature("browser", "browser", 0.5, 50, ("browser",), _family, group=HOW),
+    Feature("os", "OS", 0.5, 30, ("os",), _family, group=HOW),
+    Feature("device_type", "device type", 0.3, 4, ("device_type",), _device_type, group=HOW),
+    Feature("hour", "hour of day", 0.3, 6, ("timestamp",), _hour_bucket, _hours_of_day,
+            group=WHEN),
 )
 CARDINALITIES = {f.name: f.cardinality for f in FEATURES}
 

@@ -17,6 +17,9 @@ class Knobs:
     users_per_company: int = 60  # behind one corporate egress address pair
     late_join_rate: float = 0.10  # open their account after the world starts
     vpn_user_rate: float = 0.06
+    # Of the VPN users, those who start using it partway through the world (on their own
+    # devices, a first VPN exit is new to their history): the rest use it from the start.
+    vpn_late_start_rate: float = 0.0
     frequent_traveller_rate: float = 0.25
     typo_rate: float = 0.05
     new_phone_rate: float = 1 / 150
@@ -49,4 +52,5 @@ class Knobs:
             activity_sigma=rng.uniform(0.5, 1.1),
             # Drawn last, so that the draws above stay what they were for a seed.
             bare_share=rng.uniform(0.3, 0.7),
+            vpn_late_start_rate=rng.uniform(0.3, 0.7),
         )

@@ -21,6 +21,7 @@ from aegis_cli.readers import read_events
 from aegis_domain.geo_data import haversine_km
 from aegis_lab.world import ATTACK_TYPES, HARD_CASES, WorldConfig, generate, parse_attack_mix
 from aegis_lab.world.knobs import Knobs
+from aegis_lab.world.people import profile
 from aegis_lab.world.places import COUNTRIES
 from aegis_lab.world.rows import labels
 from aegis_lab.world.truth import (
@@ -31,6 +32,7 @@ from aegis_lab.world.truth import (
     SHARED_DEVICE,
     TARGETED_TAKEOVER,
     TRAVEL,
+    VPN,
 )
 from router_service.client.rows import ParsedRow
 
@@ -306,3 +308,21 @@ def test_a_randomised_world_has_bare_users_with_the_rba_columns_only() -> None:
 
 def _bare(event: pb.LoginEvent) -> bool:
     return not event.device_id and not event.HasField("latitude") and not event.auth_method
+
+
+def test_some_vpn_users_of_a_randomised_world_start_later_on_their_own_devices() -> None:
+    """A first VPN exit after weeks without one is a hard case that training must see."""
+    config = WorldConfig(users=300, events=6_000, seed=5)
+    assert not any(profile(config, i).vpn_from_day for i in range(config.users))
+    randomised = replace(config, randomised=True)
+    late = {p.user_id: p for i in range(config.users)
+            if (p := profile(randomised, i)).vpn_share and p.vpn_from_day}
+    assert late
+    first_vpn: dict[str, float] = {}
+    for login in generate(randomised):
+        user = login.event.user_id
+        if user in late and login.truth.hard_case == VPN and user not in first_vpn:
+            first_vpn[user] = login.event.timestamp.seconds
+    assert first_vpn
+    for user, at in first_vpn.items():
+        assert at >= randomised.start.timestamp() + late[user].vpn_from_day * 86_400 - 86_400
