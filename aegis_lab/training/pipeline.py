@@ -203,8 +203,12 @@ def train_combiner(plan: TrainPlan, data: WorldData, progress: ProgressFactory,
         weights.append(weight)
     answered = [name for name in agents
                 if any(name in by_agent and by_agent[name].present for by_agent in signals)]
+    # The shifted world's logins, when there are any, come last.
+    validation = np.zeros(len(signals), dtype=bool)
+    validation[len(data.sampled):] = True
     rows = combiner_fit.CombinerRows(
         signals=signals, labels=np.concatenate(labels), weights=np.concatenate(weights),
+        validation=validation,
     )
     beta, metrics = combiner_fit.fit(rows, answered)
     combiner = combiner_fit.combiner_file(beta, answered, metrics, data.data_hash())
