@@ -21,7 +21,7 @@ from aegis_domain.types import AgentSignal
 from aegis_lab.training.metrics import flagged_share, summarize, threshold_at_fpr
 from aegis_lab.training.publish import json_bytes
 from router_service.combine import logit
-from router_service.combiner import COMBINER_FILE, AgentTerm, CombinerFile
+from router_service.combiner import COMBINER_FILE, AgentTerm, CombinerFile, Fallback
 
 # Weight of each copy of a login with one agent left out, relative to the whole login: about
 # how often an agent is missing from a decision (the cluster evaluations saw each agent time
@@ -168,6 +168,8 @@ def _trusted(beta: NDArray, problem: tuple[NDArray, NDArray, NDArray, NDArray[np
     return trial, {"validation": {
         "world": "shifted combiner world", "best_agent": best, "trust_in_the_others": trust,
         "recall_at_1pct_and_0_1pct": {"mesh": mesh, **alone},
+        # The coefficients at full trust: what a decision without the best agent uses.
+        "untrusted_beta": beta.tolist(),
     }}
 
 
@@ -190,17 +192,25 @@ def challenge_risks(risks: NDArray, rows: CombinerRows) -> dict[float, float]:
 def combiner_file(beta: NDArray, agents: Sequence[str], metrics: dict[str, Any],
                  data_hash: str) -> CombinerFile:
     version = f"combiner-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{data_hash[:8]}"
+    validation = metrics.get("validation") or {}
+    trusted_less = validation.get("trust_in_the_others", 1.0) < 1.0
     return CombinerFile(
         model_version=version,
         intercept=float(beta[0]),
-        agents={
-            agent: AgentTerm(bias=float(beta[1 + 2 * k]), weight=float(beta[2 + 2 * k]))
-            for k, agent in enumerate(agents)
-        },
+        agents=_terms(beta, agents),
+        primary=validation["best_agent"] if trusted_less else None,
+        fallback=Fallback(intercept=validation["untrusted_beta"][0],
+                          agents=_terms(np.array(validation["untrusted_beta"]), agents))
+        if trusted_less else None,
         metrics=metrics,
         data_hash=data_hash,
         risk_at_challenge_share=metrics["risk_at_challenge_share"],
     )
+
+
+def _terms(beta: NDArray, agents: Sequence[str]) -> dict[str, AgentTerm]:
+    return {agent: AgentTerm(bias=float(beta[1 + 2 * k]), weight=float(beta[2 + 2 * k]))
+            for k, agent in enumerate(agents)}
 
 
 def save(path: Path, combiner: CombinerFile) -> None:

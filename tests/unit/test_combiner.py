@@ -13,7 +13,7 @@ from aegis_domain.types import AgentSignal, SignalStatus
 from aegis_lab.training import combiner_fit
 from aegis_runtime.artifacts import ArtifactError
 from router_service.combine import combine, logit
-from router_service.combiner import load_combiner
+from router_service.combiner import LogisticCombiner, load_combiner
 
 WEIGHTS = {"detection": 1.5, "geo": 1.0}
 
@@ -145,3 +145,10 @@ def test_on_a_shifted_validation_world_the_mesh_ranks_at_least_as_well_as_its_be
     assert all(m >= a for m, a in zip(checked, alone, strict=True))
     assert metrics["validation"]["best_agent"] == "detection"
     assert metrics["validation"]["trust_in_the_others"] < 1
+    # A decision without detection falls back on the others at full trust.
+    rows = combiner_fit.CombinerRows(fitted + shifted, labels, np.ones(len(labels)), validation)
+    spec = combiner_fit.combiner_file(*combiner_fit.fit(rows, agents)[:1], agents,
+                                      metrics, "hash")
+    combiner = LogisticCombiner(spec, "v")
+    assert spec.primary == "detection" and spec.fallback is not None
+    assert combiner.risk([ok("geo", 0.9)]) > combiner.risk([ok("geo", 0.05)]) + 0.1
