@@ -87,7 +87,8 @@ def add_generator_options(
                         help=f"first possible login time, UTC (default {DEFAULT_START:%Y-%m-%d})")
     parser.add_argument("--randomise", action=argparse.BooleanOptionalAction, default=None,
                         help="draw people's habits and sharing (households, company sizes, "
-                        "carrier NAT pools, travel, VPNs, new phones) from the seed instead of "
+                        "carrier NAT pools, travel, VPNs, new phones, users whose logins carry "
+                        "the RBA columns only) from the seed instead of "
                         "the defaults: domain randomisation (default: on for training, off "
                         "otherwise)")
 

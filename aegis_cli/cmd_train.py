@@ -24,9 +24,11 @@ if TYPE_CHECKING:
     from aegis_lab.training.pipeline import ProgressFactory, TrainReport
 
 DEFAULT_MODEL_DIR = Path(".aegis/models")
-FULL = {"events": 200_000, "rounds": 300, "combiner_legit": 15_000, "combiner_events": 50_000}
+FULL = {"events": 200_000, "rounds": 300, "combiner_legit": 15_000, "combiner_events": 50_000,
+        "shifted_users": 600}
 # Seconds, not minutes: what a fresh clone trains before `make run`.
-SMALL = {"events": 6_000, "rounds": 40, "combiner_legit": 1_500, "combiner_events": 4_000}
+SMALL = {"events": 6_000, "rounds": 40, "combiner_legit": 1_500, "combiner_events": 4_000,
+         "shifted_users": 100}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "calibration on holdout users, feature list, training window, data hash, metrics) and "
         "router/combiner.json (a logistic combiner over every agent's signal, the network "
         "agent's included when its model is there: train it first; fitted on a combiner world "
-        "of its own: seed + 1000, later, other users, every attack type in equal share).",
+        "of its own: seed + 1000, later, other users, every attack type in equal share, and "
+        "with as much weight on a world of the shifted family: seed + 3000).",
     )
     cmd_generate.add_generator_options(parser, events_default=None)
     parser.add_argument("--small", action="store_true",
@@ -54,6 +57,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--combiner-events", type=positive_int, default=None,
                         help=f"logins of the combiner world (default {FULL['combiner_events']}, "
                         f"{SMALL['combiner_events']} with --small)")
+    parser.add_argument("--shifted-users", type=non_negative_int, default=None,
+                        help=f"users of the shifted-family world the combiner also learns on "
+                        f"(default {FULL['shifted_users']}, {SMALL['shifted_users']} with "
+                        "--small; 0: none)")
     parser.add_argument("--warmup-days", type=float, default=7.0,
                         help="logins before then only build history (default %(default)s)")
     parser.add_argument("--if-missing", action="store_true",
@@ -76,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         TrainPlan,
         TrainReport,
         replay_combiner_world,
+        replay_shifted_world,
         train_all,
         train_combiner,
     )
@@ -94,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         model_dir=args.model_dir,
         params=DetectionParams(rounds=args.rounds or sizes["rounds"]),
         combiner_events=args.combiner_events or sizes["combiner_events"],
+        shifted_users=sizes["shifted_users"] if args.shifted_users is None
+        else args.shifted_users,
     )
     plan = replace(plan, split=replace(plan.split, warmup_days=args.warmup_days,
                                        combiner_legit=split_legit))
@@ -103,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.only == "combiner":
             report = TrainReport()
-            train_combiner(plan, replay_combiner_world(plan, progress), progress, report)
+            train_combiner(plan, replay_combiner_world(plan, progress), progress, report,
+                           shifted=replay_shifted_world(plan, progress))
         else:
             report = train_all(plan, progress)
     except ValueError as exc:

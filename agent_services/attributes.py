@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from operator import floordiv, mod, mul
@@ -51,6 +51,24 @@ def _device_type(value: int) -> str:
     return "" if value == DeviceType.UNSPECIFIED else DeviceType(value).name
 
 
+def device_key(device_id: str, user_agent: str) -> str:
+    """The device a login came from: its fingerprint, or, for a login that carries none (the
+    RBA dataset's have none), its full user-agent string, which names one browser build on one
+    OS: the user's own phone keeps being their phone, and a look-alike build one version away
+    is a new device. "" when neither is known."""
+    if device_id:
+        return device_id
+    return f"ua:{user_agent}" if user_agent else ""
+
+
+def device_keys(history: LoginHistory) -> Sequence[str]:
+    """device_key of each past login, in order (the column itself when every login carries a
+    fingerprint: no call per login)."""
+    if all(history.device_id):
+        return history.device_id
+    return list(map(device_key, history.device_id, history.user_agent))
+
+
 def _hours_of_day(timestamps: Iterable[float]) -> Iterable[float]:
     """Each timestamp's whole hour of the day, as seconds of day 0 (_hour_bucket gives the
     same bucket for it): by maps of C functions, so that counting hours calls _hour_bucket once
@@ -71,6 +89,9 @@ class Feature:
     of: the value from those attributes' values; "" when unknown.
     coarsen: maps a one-column feature's column to fewer distinct values with the same `of`,
       so that counting a history calls `of` per distinct value only.
+    group: what about the login the feature tells (WHERE it came from, HOW: the device, WHEN):
+      the features of one group move together (a trip changes the address, network, country
+      and city at once), so evidence may be bounded per group.
     """
 
     name: str
@@ -80,6 +101,7 @@ class Feature:
     columns: tuple[str, ...]
     of: Callable[..., str]
     coarsen: Callable[[Iterable[Any]], Iterable[Any]] | None = None
+    group: str = ""
 
     @property
     def reason_code(self) -> str:
@@ -115,17 +137,19 @@ class Feature:
         return counts
 
 
+WHERE, HOW, WHEN = "where", "how", "when"
 FEATURES = (
-    Feature("ip", "IP", 1.0, 1_000_000, ("ip",), _same),
-    Feature("asn", "ASN", 0.7, 10_000, ("asn",), _asn),
-    Feature("country", "country", 0.5, 200, ("country",), _same),
-    Feature("region", "region", 0.3, 5_000, ("country", "region"), _joined),
-    Feature("city", "city", 0.3, 50_000, ("country", "region", "city"), _joined),
-    Feature("user_agent", "user agent", 1.0, 100_000, ("user_agent",), _same),
-    Feature("browser", "browser", 0.5, 50, ("browser",), _family),
-    Feature("os", "OS", 0.5, 30, ("os",), _family),
-    Feature("device_type", "device type", 0.3, 4, ("device_type",), _device_type),
-    Feature("hour", "hour of day", 0.3, 6, ("timestamp",), _hour_bucket, _hours_of_day),
+    Feature("ip", "IP", 1.0, 1_000_000, ("ip",), _same, group=WHERE),
+    Feature("asn", "ASN", 0.7, 10_000, ("asn",), _asn, group=WHERE),
+    Feature("country", "country", 0.5, 200, ("country",), _same, group=WHERE),
+    Feature("region", "region", 0.3, 5_000, ("country", "region"), _joined, group=WHERE),
+    Feature("city", "city", 0.3, 50_000, ("country", "region", "city"), _joined, group=WHERE),
+    Feature("user_agent", "user agent", 1.0, 100_000, ("user_agent",), _same, group=HOW),
+    Feature("browser", "browser", 0.5, 50, ("browser",), _family, group=HOW),
+    Feature("os", "OS", 0.5, 30, ("os",), _family, group=HOW),
+    Feature("device_type", "device type", 0.3, 4, ("device_type",), _device_type, group=HOW),
+    Feature("hour", "hour of day", 0.3, 6, ("timestamp",), _hour_bucket, _hours_of_day,
+            group=WHEN),
 )
 CARDINALITIES = {f.name: f.cardinality for f in FEATURES}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,14 @@ class BehaviorSettings(BaseSettings):
         gt=0,
         le=50,
         description="Cap on one feature's |log likelihood ratio|, so no feature decides alone.",
+    )
+    max_group_log_lr: float = Field(
+        8.0,
+        gt=0,
+        le=100,
+        description="Cap on the summed |log likelihood ratio| of one group of features (where "
+        "from, on what device, when): a trip changes address, network, country and city at "
+        "once, which is one surprise, not four.",
     )
     half_confidence_logins: int = Field(
         10, ge=1, description="Own successful logins at which confidence reaches one half."
@@ -89,7 +98,9 @@ class BehaviorAgent(Agent):
     that mass is spread by the population's p(value). p(value | attacker) is the population
     model's attack distribution, or the population at large (an account-takeover attacker is
     anyone but the user). The features combine as a likelihood ratio under naive-Bayes
-    independence, tempered by per-feature weights, and become a risk through the prior odds.
+    independence, tempered by per-feature weights and bounded per group of features that move
+    together (where from, on what device, when: a trip on the user's own phone is one big
+    surprise offset by a familiar device, not five), and become a risk through the prior odds.
     A user without history gets the prior risk at zero confidence.
     """
 
@@ -117,7 +128,7 @@ class BehaviorAgent(Agent):
         own = own_logins(LoginHistory.of(context.history))
         evidence = self.evidence(event, own)
         prior = self.settings.prior_risk
-        risk = _sigmoid(math.log(prior / (1 - prior)) + sum(e.log_lr for e in evidence))
+        risk = _sigmoid(math.log(prior / (1 - prior)) + self._total(evidence))
         return AgentSignal(
             agent=self.name,
             status=SignalStatus.OK,
@@ -143,6 +154,14 @@ class BehaviorAgent(Agent):
             capped = max(-cap, min(cap, log_lr))
             result.append(Evidence(feature, value, seen, logins, feature.weight * capped))
         return result
+
+    def _total(self, evidence: list[Evidence]) -> float:
+        """The weighted evidence, each group's sum bounded by max_group_log_lr."""
+        by_group: defaultdict[str, float] = defaultdict(float)
+        for e in evidence:
+            by_group[e.feature.group] += e.log_lr
+        cap = self.settings.max_group_log_lr
+        return sum(max(-cap, min(cap, total)) for total in by_group.values())
 
     def _reasons(self, evidence: list[Evidence], risk: float) -> list[Reason]:
         against = sorted(

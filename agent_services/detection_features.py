@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import eq, le, mod, mul, ne, not_, sub, truediv
@@ -20,7 +20,7 @@ from aegis_domain.geo_data import MIN_TRAVEL_GAP_S, Locator, load_hosting_asns
 from aegis_domain.login_history import LoginHistory
 from aegis_domain.types import LinkKind, LoginContext, LoginEvent, Neighbor
 from agent_services.attributes import FEATURES as VALUE_FEATURES
-from agent_services.attributes import Feature
+from agent_services.attributes import Feature, device_key, device_keys
 from agent_services.history import successful_logins
 
 MISSING = math.nan
@@ -125,9 +125,10 @@ class DetectionFeatures:
             (now - own.timestamp[0]) / _HOUR_S if own else MISSING,
             (now - history.timestamp[0]) / _HOUR_S if history else MISSING,
         ]
-        values += _device_features(event, own)
+        own_devices = device_keys(own)
+        values += _device_features(event, own, own_devices)
         values += [_share(f.extract(event), f, own) for f in VALUE_FEATURES]
-        devices = Counter(own.device_id)
+        devices = Counter(own_devices)
         devices.pop("", None)
         recent = map(le, map(sub, repeat(now), own.timestamp), repeat(_RECENT_DEVICES_S))
         values += [
@@ -135,7 +136,7 @@ class DetectionFeatures:
             len(set(own.ip)),
             len(set(own.country) - {""}),
             max(devices.values()) / len(own) if devices else MISSING,
-            len(set(compress(own.device_id, recent)) - {""}),
+            len(set(compress(own_devices, recent)) - {""}),
         ]
         values += _failure_features(event, history)
         velocity = context.velocity
@@ -188,10 +189,13 @@ def _share(value: str, feature: Feature, own: LoginHistory) -> float:
     return feature.counts(own)[value] / len(own)
 
 
-def _device_features(event: LoginEvent, own: LoginHistory) -> list[float]:
-    device = event.device_id
-    # Per past login: from this device (never, when the login has no device id).
-    here = list(map(eq, own.device_id, repeat(device))) if device else [False] * len(own)
+def _device_features(event: LoginEvent, own: LoginHistory,
+                     own_devices: Sequence[str]) -> list[float]:
+    """The device's features; a login without a fingerprint is compared by its user agent
+    (attributes.device_key), as are past logins without one."""
+    device = device_key(event.device_id, event.user_agent)
+    # Per past login: from this device (never, when the login names none).
+    here = list(map(eq, own_devices, repeat(device))) if device else [False] * len(own)
     on_device = sum(here)
     ip_seen = event.ip in own.ip
     if not device or not own:
@@ -202,12 +206,12 @@ def _device_features(event: LoginEvent, own: LoginHistory) -> list[float]:
     else:
         shared = 0.0
     # A user agent copied onto another fingerprint: the same browser string keeps coming
-    # from a device of the user's while this one is new to it.
+    # from a device of the user's while this one is new to it (only a fingerprint can tell).
     same_agent = list(map(eq, own.user_agent, repeat(event.user_agent)))
     same_agent_logins = sum(same_agent)
     elsewhere = (
-        sum(map(ne, compress(own.device_id, same_agent), repeat(device))) / same_agent_logins
-        if same_agent_logins and device else MISSING
+        sum(map(ne, compress(own.device_id, same_agent), repeat(event.device_id)))
+        / same_agent_logins if same_agent_logins and event.device_id else MISSING
     )
     other = _first(map(not_, here)) if device else None
     return [

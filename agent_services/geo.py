@@ -1,4 +1,5 @@
-"""Geo agent: impossible travel since earlier logins, new countries, hosting networks."""
+"""Geo agent: impossible travel since earlier logins, new countries, hosting networks; the
+last three count for less on the user's own device."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from aegis_domain.geo_data import (
 from aegis_domain.login_history import LoginHistory
 from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, Reason, SignalStatus
 from aegis_runtime.artifacts import fingerprint
+from agent_services.attributes import device_key, device_keys
 from agent_services.base import Agent, AgentDescription
 from agent_services.history import no_history_reason, own_logins
 
@@ -97,6 +99,15 @@ class GeoSettings(BaseSettings):
     hosting_asn_risk: float = Field(
         0.3, ge=0, le=1, description="Risk of a login from a cloud, hosting or VPN network."
     )
+    own_device_factor: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Multiplies the new-country, country-change and hosting-network risks of a "
+        "login from a device the user has logged in from before (without a fingerprint: the "
+        "same user agent) at a possible speed: a trip or a VPN on one's own phone is no "
+        "takeover. Impossible travel is never discounted.",
+    )
     base_risk: float = Field(
         0.02,
         ge=0,
@@ -138,16 +149,20 @@ class GeoAgent(Agent):
         own = own_logins(LoginHistory.of(context.history))
         position = self.locator.locate(event)
         travel = self._fastest_travel(event, position, own)
+        impossible = self._impossible_travel(travel)
         reasons = [
             reason
             for reason in (
-                self._impossible_travel(travel),
                 self._new_country(event, position, own),
                 self._frequent_changes(event, own),
                 self._hosting(event),
             )
             if reason is not None
         ]
+        if impossible is not None:
+            reasons.append(impossible)
+        elif reasons and _own_device(event, own):
+            reasons = [self._on_own_device(reason) for reason in reasons]
         # Noisy-OR: the findings are separate ways a login can be wrong, each enough alone.
         safe = 1 - self.settings.base_risk
         for reason in reasons:
@@ -168,7 +183,8 @@ class GeoAgent(Agent):
         return AgentDescription(
             name=self.name,
             model_version=self.version,
-            features=["latitude", "longitude", "accuracy_radius_km", "country", "asn", "timestamp"],
+            features=["latitude", "longitude", "accuracy_radius_km", "country", "asn", "timestamp",
+                      "device_id", "user_agent"],
             ready=True,
             description="Implied travel speed since the user's recent logins (net of location "
             f"uncertainty, limit {self.settings.max_speed_kmh:.0f} km/h), first-seen and "
@@ -276,6 +292,14 @@ class GeoAgent(Agent):
             weight=self.settings.hosting_asn_risk,
         )
 
+    def _on_own_device(self, reason: Reason) -> Reason:
+        return Reason(
+            code=reason.code,
+            message=f"{reason.message}; on a device the user has logged in from before, at a "
+            "possible speed (travel or a VPN of their own, more likely than a takeover)",
+            weight=reason.weight * self.settings.own_device_factor,
+        )
+
     def _confidence(
         self, own_count: int, position: Position | None, travel: Travel | None
     ) -> float:
@@ -286,6 +310,13 @@ class GeoAgent(Agent):
             other = travel.origin.radius_km if travel else position.radius_km
             precision = _PRECISION_SCALE_KM / (_PRECISION_SCALE_KM + position.radius_km + other)
         return _MIN_CONFIDENCE + (1 - _MIN_CONFIDENCE) * history * (0.5 + 0.5 * precision)
+
+
+def _own_device(event: LoginEvent, own: LoginHistory) -> bool:
+    """Whether the user has logged in from this device before (attributes.device_key: the
+    fingerprint, else the user agent)."""
+    device = device_key(event.device_id, event.user_agent)
+    return bool(device) and device in device_keys(own)
 
 
 def _duration(seconds: float) -> str:

@@ -37,6 +37,15 @@ class AgentTerm(BaseModel):
     weight: float = Field(description="Times the log-odds of the agent's risk.")
 
 
+class Fallback(BaseModel):
+    """The combination to use when the primary agent did not answer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    intercept: float
+    agents: dict[str, AgentTerm] = Field(min_length=1)
+
+
 class CombinerFile(BaseModel):
     """combiner.json, as `aegis train` writes it; trainers may add fields (metrics, data)."""
 
@@ -45,6 +54,14 @@ class CombinerFile(BaseModel):
     model_version: str = Field(min_length=1)
     intercept: float
     agents: dict[str, AgentTerm] = Field(min_length=1)
+    primary: str | None = Field(
+        None,
+        description="The agent the others were trusted less against (on a shifted world, "
+        "where it ranked logins best alone); when it did not answer, `fallback` applies.",
+    )
+    fallback: Fallback | None = Field(
+        None, description="The others at full trust, for a decision without the primary agent."
+    )
     risk_at_challenge_share: dict[float, float] = Field(
         default_factory=dict,
         description="Share of legitimate logins challenged -> the risk at and above which that "
@@ -60,9 +77,15 @@ class LogisticCombiner:
         self.version = version
 
     def risk(self, present: Sequence[AgentSignal]) -> float:
-        z = self.spec.intercept
+        spec = self.spec
+        intercept, terms = spec.intercept, spec.agents
+        # Without the primary agent the others are all there is: their trust was cut only
+        # where the primary agent ranks better.
+        if spec.fallback is not None and all(s.agent != spec.primary for s in present):
+            intercept, terms = spec.fallback.intercept, spec.fallback.agents
+        z = intercept
         for signal in present:
-            term = self.spec.agents.get(signal.agent)
+            term = terms.get(signal.agent)
             if term is not None:
                 z += term.bias + term.weight * logit(signal.risk)
         # Two branches so that exp() never overflows.

@@ -18,10 +18,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from aegis_domain.types import AgentSignal
-from aegis_lab.training.metrics import summarize
+from aegis_lab.training.metrics import flagged_share, summarize, threshold_at_fpr
 from aegis_lab.training.publish import json_bytes
 from router_service.combine import logit
-from router_service.combiner import COMBINER_FILE, AgentTerm, CombinerFile
+from router_service.combiner import COMBINER_FILE, AgentTerm, CombinerFile, Fallback
 
 # Weight of each copy of a login with one agent left out, relative to the whole login: about
 # how often an agent is missing from a decision (the cluster evaluations saw each agent time
@@ -42,13 +42,24 @@ CHALLENGE_SHARES = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05)
 _TIE_MARGIN = 1e-9
 
 
+# How far the agents besides the best one may be trusted, tried from full trust down: the
+# first at which the mesh ranks the validation world's logins at least as well as the best
+# agent alone is kept (0: the best agent's ranking, which ties it).
+TRUST_STEPS = (1.0, 0.75, 0.5, 0.25, 0.0)
+# The validation world's operating points, as shares of its legitimate logins flagged.
+_VALIDATION_FPRS = (0.01, 0.001)
+
+
 @dataclass(frozen=True, slots=True)
 class CombinerRows:
-    """Per login: each agent's signal (None when it did not answer), truth and weight."""
+    """Per login: each agent's signal (None when it did not answer), truth and weight;
+    `validation` marks the logins of a world unlike the training generator's (the shifted
+    combiner world) on which the mesh must rank at least as well as its best agent."""
 
     signals: list[dict[str, AgentSignal]]
     labels: NDArray[np.bool_]
     weights: NDArray[np.float64]
+    validation: NDArray[np.bool_] | None = None
 
 
 def _design(signals: Sequence[dict[str, AgentSignal]], agents: Sequence[str]) -> NDArray:
@@ -121,10 +132,45 @@ def fit(rows: CombinerRows, agents: Sequence[str]) -> tuple[NDArray, dict[str, A
     free[:], free[weight_columns] = True, False
     beta = _newton(x, y, w, free, beta)
     whole = _design(rows.signals, agents)
+    validated: dict[str, Any] = {}
+    if rows.validation is not None and rows.validation.any():
+        beta, validated = _trusted(beta, (x, y, w, free), rows.labels[rows.validation],
+                                   whole[rows.validation], agents)
     risks = 1 / (1 + np.exp(-(whole @ beta)))
     figures = summarize(rows.labels, risks).to_json()
     return beta, {"measured_on": "its own training logins (in-sample)", **figures,
-                  "risk_at_challenge_share": challenge_risks(risks, rows)}
+                  **validated, "risk_at_challenge_share": challenge_risks(risks, rows)}
+
+
+def _recalls(labels: NDArray[np.bool_], scores: NDArray) -> tuple[float, ...]:
+    return tuple(flagged_share(labels, scores, threshold_at_fpr(labels, scores, fpr))
+                 for fpr in _VALIDATION_FPRS)
+
+
+def _trusted(beta: NDArray, problem: tuple[NDArray, NDArray, NDArray, NDArray[np.bool_]],
+             labels: NDArray[np.bool_], design: NDArray, agents: Sequence[str]
+             ) -> tuple[NDArray, dict[str, Any]]:
+    """The whole no worse than its best part where it matters, on logins the training
+    generator did not make: the weights of the agents besides the one that ranks the
+    validation logins best alone are scaled down (TRUST_STEPS, the intercept and biases
+    refitted for calibration) until the mesh's recall at 1% and at 0.1% there is at least
+    that agent's. problem: the fit's (x, y, w, free); labels, design: the validation logins'."""
+    alone = {agent: _recalls(labels, design[:, 2 + 2 * k]) for k, agent in enumerate(agents)}
+    best = max(alone, key=lambda agent: alone[agent])
+    others = np.array([2 + 2 * k for k, agent in enumerate(agents) if agent != best], dtype=int)
+    for trust in TRUST_STEPS:
+        trial = beta.copy()
+        trial[others] *= trust
+        trial = _newton(*problem, trial)
+        mesh = _recalls(labels, design @ trial)
+        if all(m >= a for m, a in zip(mesh, alone[best], strict=True)):
+            break
+    return trial, {"validation": {
+        "world": "shifted combiner world", "best_agent": best, "trust_in_the_others": trust,
+        "recall_at_1pct_and_0_1pct": {"mesh": mesh, **alone},
+        # The coefficients at full trust: what a decision without the best agent uses.
+        "untrusted_beta": beta.tolist(),
+    }}
 
 
 def challenge_risks(risks: NDArray, rows: CombinerRows) -> dict[float, float]:
@@ -146,17 +192,25 @@ def challenge_risks(risks: NDArray, rows: CombinerRows) -> dict[float, float]:
 def combiner_file(beta: NDArray, agents: Sequence[str], metrics: dict[str, Any],
                  data_hash: str) -> CombinerFile:
     version = f"combiner-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{data_hash[:8]}"
+    validation = metrics.get("validation") or {}
+    trusted_less = validation.get("trust_in_the_others", 1.0) < 1.0
     return CombinerFile(
         model_version=version,
         intercept=float(beta[0]),
-        agents={
-            agent: AgentTerm(bias=float(beta[1 + 2 * k]), weight=float(beta[2 + 2 * k]))
-            for k, agent in enumerate(agents)
-        },
+        agents=_terms(beta, agents),
+        primary=validation["best_agent"] if trusted_less else None,
+        fallback=Fallback(intercept=validation["untrusted_beta"][0],
+                          agents=_terms(np.array(validation["untrusted_beta"]), agents))
+        if trusted_less else None,
         metrics=metrics,
         data_hash=data_hash,
         risk_at_challenge_share=metrics["risk_at_challenge_share"],
     )
+
+
+def _terms(beta: NDArray, agents: Sequence[str]) -> dict[str, AgentTerm]:
+    return {agent: AgentTerm(bias=float(beta[1 + 2 * k]), weight=float(beta[2 + 2 * k]))
+            for k, agent in enumerate(agents)}
 
 
 def save(path: Path, combiner: CombinerFile) -> None:

@@ -4,7 +4,11 @@ Order matters: the behavior population and the detection model first, then the c
 which learns from the signals of the agents as they are now on disk (the network agent's
 too, when its model was trained before). The combiner learns on a world of its own (the
 combiner world: other users, later, every attack type in equal share), so that it sees each
-agent as serving will, out of sample, and not the training world's mix of attacks.
+agent as serving will, out of sample, and not the training world's mix of attacks; and, with
+as much weight, on a world of the shifted family (aegis_lab.shifted, a seed of its own that
+no evaluation uses), so that the agents' weights are those that hold when the logins are not
+the training generator's: an agent that only the generator's own constants make strong must
+not outweigh one that holds under shift.
 """
 
 from __future__ import annotations
@@ -18,10 +22,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from aegis_domain.context_rules import ContextBounds
+from aegis_domain.convert import event_from_proto
 from aegis_domain.registry import Registry, default_registry
 from aegis_domain.types import AgentSignal
+from aegis_lab.contexts import OfflineContexts
+from aegis_lab.shifted.config import ShiftedConfig
+from aegis_lab.shifted.tactics import TACTICS
+from aegis_lab.shifted.world import generate as generate_shifted
 from aegis_lab.training import combiner_fit, detection, population
 from aegis_lab.training.dataset import Sampled, Split, WorldData, build, type_balanced_weights
 from aegis_lab.world import ATTACK_TYPES, WorldConfig
@@ -36,6 +46,9 @@ SIGNAL_BATCH = 256
 # The combiner world's seed is the training world's plus this: apart from the seeds that
 # `aegis evaluate` picks by default (the training seed plus one).
 COMBINER_SEED_OFFSET = 1000
+# The shifted combiner world's seed is the training world's plus this: far from the few seeds
+# a shifted evaluation world is given (21-23 in the issue's figures).
+SHIFTED_SEED_OFFSET = 3000
 
 
 def combiner_world(world: WorldConfig, events: int) -> WorldConfig:
@@ -66,6 +79,7 @@ class TrainPlan:
     split: Split = field(default_factory=Split)
     params: detection.DetectionParams = field(default_factory=detection.DetectionParams)
     combiner_events: int = 50_000
+    shifted_users: int = 600
 
     @property
     def combiner_path(self) -> Path:
@@ -75,10 +89,21 @@ class TrainPlan:
     def combiner_world(self) -> WorldConfig:
         return combiner_world(self.world, self.combiner_events)
 
+    @property
+    def shifted_world(self) -> ShiftedConfig | None:
+        """The shifted-family world the combiner also learns on; None when shifted_users is 0."""
+        if not self.shifted_users:
+            return None
+        return ShiftedConfig(users=self.shifted_users, seed=self.world.seed + SHIFTED_SEED_OFFSET)
+
     def world_json(self) -> dict[str, Any]:
+        shifted = self.shifted_world
         return {**world_json(self.world), "warmup_days": self.split.warmup_days,
                 "holdout_share": self.split.holdout_share,
-                "combiner_world": world_json(self.combiner_world)}
+                "combiner_world": world_json(self.combiner_world),
+                "shifted_combiner_world": None if shifted is None else {
+                    "family": "shifted", "seed": shifted.seed, "users": shifted.users,
+                    "history_days": shifted.history_days, "eval_days": shifted.eval_days}}
 
 
 def world_json(w: WorldConfig) -> dict[str, Any]:
@@ -117,6 +142,28 @@ def replay_combiner_world(plan: TrainPlan, progress: ProgressFactory) -> WorldDa
         return build(world, plan.bounds, split, on_login=lambda: bar.update())
 
 
+def replay_shifted_world(plan: TrainPlan, progress: ProgressFactory) -> list[Sampled]:
+    """The shifted combiner world's last days (its hard cases and attacks), each login with
+    its context; attack codes are the tactics' places in TACTICS, plus one."""
+    config = plan.shifted_world
+    if config is None:
+        return []
+    tactics = list(TACTICS)
+    contexts = OfflineContexts(plan.bounds)
+    sampled = []
+    logins = generate_shifted(config)
+    with progress("replaying the shifted combiner world", len(logins)) as bar:
+        for login in logins:
+            event = event_from_proto(login.event)
+            context = contexts.context(event)
+            contexts.record(event)
+            if event.timestamp * 1000 >= config.eval_start_ms:
+                attack = tactics.index(login.truth.attack) + 1 if login.truth.attack else 0
+                sampled.append(Sampled(event, context, attack, 0, 1.0))
+            bar.update()
+    return sampled
+
+
 def train_all(plan: TrainPlan, progress: ProgressFactory) -> TrainReport:
     """Behavior population, detection model, then the combiner."""
     report = TrainReport()
@@ -128,24 +175,40 @@ def train_all(plan: TrainPlan, progress: ProgressFactory) -> TrainReport:
         plan.model_dir / "detection", trained, data, plan.params, plan.world_json()
     )
     report.detection_metrics = trained.metrics
-    train_combiner(plan, replay_combiner_world(plan, progress), progress, report)
+    train_combiner(plan, replay_combiner_world(plan, progress), progress, report,
+                   shifted=replay_shifted_world(plan, progress))
     return report
 
 
 def train_combiner(plan: TrainPlan, data: WorldData, progress: ProgressFactory,
-                  report: TrainReport, registry: Registry | None = None) -> None:
-    """Run every registered agent in-process on the kept logins and fit the combiner, the
-    attack types weighted alike."""
+                  report: TrainReport, registry: Registry | None = None,
+                  shifted: Sequence[Sampled] = ()) -> None:
+    """Run every registered agent in-process on the kept logins (of the combiner world, and
+    of the shifted one if any) and fit the combiner, the attack types of each world weighted
+    alike and the two worlds as much as each other."""
     agents = load_agents(plan.model_dir, registry or default_registry(), report.skipped_agents)
-    with progress("agent signals for the combiner", len(data.sampled)) as bar:
-        signals = list(_signals(agents, data.sampled, bar))
+    signals: list[dict[str, AgentSignal]] = []
+    labels: list[NDArray[np.bool_]] = []
+    weights: list[NDArray[np.float64]] = []
+    for name, logins in (("combiner", data.sampled), ("shifted combiner", shifted)):
+        if not logins:
+            continue
+        with progress(f"agent signals of the {name} world", len(logins)) as bar:
+            signals += _signals(agents, logins, bar)
+        attack = np.array([s.attack for s in logins])
+        weight = np.array([s.weight for s in logins]) * type_balanced_weights(attack)
+        if weights:
+            weight *= weights[0].sum() / weight.sum()
+        labels.append(attack > 0)
+        weights.append(weight)
     answered = [name for name in agents
                 if any(name in by_agent and by_agent[name].present for by_agent in signals)]
-    attack = np.array([s.attack for s in data.sampled])
+    # The shifted world's logins, when there are any, come last.
+    validation = np.zeros(len(signals), dtype=bool)
+    validation[len(data.sampled):] = True
     rows = combiner_fit.CombinerRows(
-        signals=signals,
-        labels=attack > 0,
-        weights=np.array([s.weight for s in data.sampled]) * type_balanced_weights(attack),
+        signals=signals, labels=np.concatenate(labels), weights=np.concatenate(weights),
+        validation=validation,
     )
     beta, metrics = combiner_fit.fit(rows, answered)
     combiner = combiner_fit.combiner_file(beta, answered, metrics, data.data_hash())

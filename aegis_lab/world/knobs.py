@@ -17,6 +17,9 @@ class Knobs:
     users_per_company: int = 60  # behind one corporate egress address pair
     late_join_rate: float = 0.10  # open their account after the world starts
     vpn_user_rate: float = 0.06
+    # Of the VPN users, those who start using it partway through the world (on their own
+    # devices, a first VPN exit is new to their history): the rest use it from the start.
+    vpn_late_start_rate: float = 0.0
     frequent_traveller_rate: float = 0.25
     typo_rate: float = 0.05
     new_phone_rate: float = 1 / 150
@@ -24,11 +27,16 @@ class Knobs:
     # The carrier's NAT pool per country: 2**bits addresses shared by every subscriber.
     carrier_pool_bits: int = 8
     activity_sigma: float = 0.8  # log-normal spread of activity between users
+    # Users whose login service reports only the public RBA dataset's columns (no device id,
+    # session, coordinates, auth method or failure count): the attacks on them too.
+    bare_share: float = 0.0
 
     @classmethod
     def drawn(cls, seed: int) -> Knobs:
         """A world's own constants, drawn from its seed over ranges that hold the defaults
-        and lean towards more benign sharing (big companies, small carrier pools)."""
+        and lean towards more benign sharing (big companies, small carrier pools); a good
+        share of its users bare (RBA-shaped logins), so that a model learns both with and
+        without a device id and coordinates."""
         rng = random.Random(f"{seed}/knobs")
         return cls(
             household_rate=rng.uniform(0.05, 0.35),
@@ -42,4 +50,7 @@ class Knobs:
             on_carrier_rate=rng.uniform(0.2, 0.7),
             carrier_pool_bits=rng.randint(4, 8),
             activity_sigma=rng.uniform(0.5, 1.1),
+            # Drawn last, so that the draws above stay what they were for a seed.
+            bare_share=rng.uniform(0.3, 0.7),
+            vpn_late_start_rate=rng.uniform(0.3, 0.7),
         )

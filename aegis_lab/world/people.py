@@ -95,6 +95,7 @@ class Profile:
     travel_rate: float  # chance per active day of leaving on a trip
     vpn_share: float  # share of logins through a VPN
     vpn_exits: tuple[Network, ...]
+    vpn_from_day: int  # the first day they use the VPN
     join_day: int
 
 
@@ -162,8 +163,18 @@ def profile(config: WorldConfig, index: int) -> Profile:
         travel_rate=0.03 if rng.random() < config.knobs.frequent_traveller_rate else 0.004,
         vpn_share=rng.uniform(0.2, 0.8) if vpn else 0.0,
         vpn_exits=tuple(rng.sample(VPN_EXITS, rng.randint(1, 3))) if vpn else (),
+        vpn_from_day=_vpn_from_day(config, index) if vpn else 0,
         join_day=int(rng.uniform(0, config.days)) if late else 0,
     )
+
+
+def _vpn_from_day(config: WorldConfig, index: int) -> int:
+    """0, or for a late starter a day within the world (from a randomness of its own, so that
+    a profile's other draws stay what they were)."""
+    rng = random.Random(f"{config.seed}/vpn_start/{index}")
+    if rng.random() >= config.knobs.vpn_late_start_rate:
+        return 0
+    return int(rng.uniform(0, config.days))
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +339,7 @@ class _Life:
             # Roaming: the phone's traffic leaves through the home carrier, at home.
             carrier = home.country.mobile
             return home.city, carrier, carrier.address(rng.getrandbits(8)), TRAVEL
-        if person.vpn_share and rng.random() < person.vpn_share:
+        if person.vpn_share and day >= person.vpn_from_day and rng.random() < person.vpn_share:
             exit_ = rng.choice(person.vpn_exits)
             return exit_.city, exit_, exit_.address(rng.getrandbits(8)), VPN
         if person.work_ip and office_hours and not device.is_phone and rng.random() < 0.8:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from operator import attrgetter
@@ -35,8 +36,16 @@ def generate(config: WorldConfig) -> Iterator[GeneratedLogin]:
     streams = [user_logins(config, index) for index in range(config.users)]
     streams.append(attacks(config))
     merged = heapq.merge(*streams, key=attrgetter("at_ms"))
+    bare_share = config.knobs.bare_share
     for number, draft in enumerate(itertools.islice(merged, config.events)):
-        yield GeneratedLogin(to_event(draft, f"gen{config.seed}-{number}"), draft.truth)
+        bare = bare_share > 0 and _bare(config.seed, draft.user_id, bare_share)
+        yield GeneratedLogin(to_event(draft, f"gen{config.seed}-{number}", bare), draft.truth)
+
+
+def _bare(seed: int, user_id: str, share: float) -> bool:
+    """Whether the user's logins (the attacks on them too) carry the RBA columns only: a
+    draw per user, so that one history is all bare or all full."""
+    return zlib.crc32(f"{seed}/bare/{user_id}".encode()) < share * 2**32
 
 
 def attacks(config: WorldConfig) -> Iterator[Draft]:

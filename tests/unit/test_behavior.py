@@ -263,3 +263,20 @@ def test_an_unreadable_population_model_refuses_to_load(
     with pytest.raises(ArtifactError, match=expected) as raised:
         BehaviorAgent(model_dir).load()
     assert str(path) in str(raised.value)
+
+
+def test_a_trip_on_the_users_own_device_is_one_surprise_not_five(tmp_path: Path) -> None:
+    """A new address, network, country, region and city move together: their evidence is
+    bounded as one group, so a trip on the usual browser weighs less than a stranger's
+    browser at the same new place, and less than it would summed feature by feature."""
+    context = LoginContext(history=stable_history())
+    trip = login(0, **{k: v for k, v in ATTACKER.items() if k != "user_agent"})
+    takeover = login(0, **ATTACKER)
+    bounded = BehaviorAgent(tmp_path, BehaviorSettings(max_group_log_lr=8))
+    summed = BehaviorAgent(tmp_path, BehaviorSettings(max_group_log_lr=100))
+
+    where = sum(e.log_lr for e in bounded.evidence(trip, LoginHistory.from_logins(
+        stable_history())) if e.feature.group == "where")
+    assert where > 8
+    assert bounded.assess(trip, context).risk < summed.assess(trip, context).risk
+    assert bounded.assess(trip, context).risk < bounded.assess(takeover, context).risk

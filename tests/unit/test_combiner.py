@@ -13,7 +13,7 @@ from aegis_domain.types import AgentSignal, SignalStatus
 from aegis_lab.training import combiner_fit
 from aegis_runtime.artifacts import ArtifactError
 from router_service.combine import combine, logit
-from router_service.combiner import load_combiner
+from router_service.combiner import LogisticCombiner, load_combiner
 
 WEIGHTS = {"detection": 1.5, "geo": 1.0}
 
@@ -109,3 +109,46 @@ def test_the_file_states_the_risk_at_each_challenge_share(tmp_path: Path) -> Non
         assert (legit >= threshold).mean() > share / 2
     between = combiner.risk_at_share(0.003)
     assert combiner.risk_at_share(0.005) <= between <= combiner.risk_at_share(0.002)
+
+
+def test_on_a_shifted_validation_world_the_mesh_ranks_at_least_as_well_as_its_best_agent(
+) -> None:
+    """geo separates the classes of the combiner world but is noise on the shifted one, where
+    only detection knows: geo's trust is cut until the mesh there is no worse than detection."""
+    rng = np.random.default_rng(11)
+
+    def world(n: int, geo_knows: bool) -> tuple[list[dict[str, AgentSignal]], np.ndarray]:
+        labels = rng.random(n) < 0.1
+        detection = np.clip(0.5 + np.where(labels, 0.2, -0.2) + rng.normal(0, 0.15, n), 0, 1)
+        geo = np.where(labels, 0.9, 0.05) if geo_knows else rng.random(n)
+        return [{"detection": ok("detection", float(d)), "geo": ok("geo", float(g))}
+                for d, g in zip(detection, geo, strict=True)], labels
+
+    fitted, fitted_labels = world(4_000, geo_knows=True)
+    shifted, shifted_labels = world(4_000, geo_knows=False)
+    labels = np.concatenate([fitted_labels, shifted_labels])
+    validation = np.arange(len(labels)) >= len(fitted)
+    agents = ["detection", "geo"]
+
+    def recalls(rows: combiner_fit.CombinerRows) -> tuple[tuple[float, ...], dict]:
+        beta, metrics = combiner_fit.fit(rows, agents)
+        design = combiner_fit._design(shifted, agents)
+        return combiner_fit._recalls(shifted_labels, design @ beta), metrics
+
+    alone = combiner_fit._recalls(
+        shifted_labels, np.array([s["detection"].risk for s in shifted]))
+    unchecked, _ = recalls(combiner_fit.CombinerRows(fitted + shifted, labels,
+                                                     np.ones(len(labels))))
+    checked, metrics = recalls(combiner_fit.CombinerRows(fitted + shifted, labels,
+                                                         np.ones(len(labels)), validation))
+    assert unchecked[0] < alone[0]
+    assert all(m >= a for m, a in zip(checked, alone, strict=True))
+    assert metrics["validation"]["best_agent"] == "detection"
+    assert metrics["validation"]["trust_in_the_others"] < 1
+    # A decision without detection falls back on the others at full trust.
+    rows = combiner_fit.CombinerRows(fitted + shifted, labels, np.ones(len(labels)), validation)
+    spec = combiner_fit.combiner_file(*combiner_fit.fit(rows, agents)[:1], agents,
+                                      metrics, "hash")
+    combiner = LogisticCombiner(spec, "v")
+    assert spec.primary == "detection" and spec.fallback is not None
+    assert combiner.risk([ok("geo", 0.9)]) > combiner.risk([ok("geo", 0.05)]) + 0.1

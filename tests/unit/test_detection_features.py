@@ -95,3 +95,20 @@ def test_features_read_nothing_a_decision_wrote() -> None:
         for neighbor in context.neighbors:
             neighbor.flagged, neighbor.max_risk = neighbor.logins, 0.99
         np.testing.assert_array_equal(FEATURES.vector(event, context), before)
+
+
+def test_without_a_fingerprint_the_user_agent_names_the_device() -> None:
+    """RBA-shaped logins carry no device id: the user's own browser string still reads as
+    their device, a new one as a new device (not every login as new)."""
+    bare = {"device_id": "", "latitude": None, "longitude": None, "accuracy_radius_km": None}
+    past = history(*(login(i, T - (10 - i) * HOUR, **bare) for i in range(6)))
+
+    own = named(login(9, T, ip="10.9.9.9", **bare), past)
+    new = named(login(9, T, ip="10.9.9.9", user_agent="Mozilla/5.0 (Windows NT 10.0)",
+                      **bare), past)
+
+    assert own["device_seen"] == 6 and own["device_share"] == 1.0
+    assert own["new_device_new_ip"] == 0.0 and own["distinct_devices"] == 1
+    assert new["device_seen"] == 0 and new["new_device_new_ip"] == 1.0
+    # Whether a user agent moved to another fingerprint: only a fingerprint can tell.
+    assert math.isnan(own["user_agent_elsewhere"]) and own["has_device_id"] == 0.0

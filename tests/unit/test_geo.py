@@ -303,3 +303,32 @@ def test_haversine_distance() -> None:
     assert london_new_york == pytest.approx(5570, abs=10)
     assert haversine_km(0, 0, 0, 180) == pytest.approx(math.pi * 6371.0088)
     assert haversine_km(10, 10, 10, 10) == 0.0
+
+
+def test_a_new_country_on_the_users_own_phone_counts_less(agent: GeoAgent) -> None:
+    """A trip (or a VPN) on the phone the user always logs in from, at a possible speed, is
+    more likely the user than a takeover; without a fingerprint the user agent names the
+    device (RBA-shaped logins)."""
+    phone: dict[str, Any] = {"user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1)"}
+    context = history(*daily_logins(20, country="GB", **phone))
+
+    own = agent.assess(login(0, country="NG", **phone), context)
+    other = agent.assess(login(0, country="NG", user_agent="Mozilla/5.0 (Windows NT 10.0)"),
+                         context)
+
+    assert reason(own, NEW_COUNTRY).weight == pytest.approx(
+        reason(other, NEW_COUNTRY).weight * GeoSettings().own_device_factor)
+    assert "device the user has logged in from before" in reason(own, NEW_COUNTRY).message
+    assert own.risk < other.risk
+
+
+def test_impossible_travel_on_the_users_own_device_is_not_discounted(agent: GeoAgent) -> None:
+    """A stolen session replayed far away minutes later shows the victim's own browser."""
+    phone: dict[str, Any] = {"user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1)",
+                             "device_id": "d1"}
+    context = history(login(HOUR / 6, **LONDON, **phone), *daily_logins(5, **LONDON, **phone))
+
+    replayed = agent.assess(login(0, **NEW_YORK, **phone), context)
+
+    assert IMPOSSIBLE_TRAVEL in codes(replayed)
+    assert all("logged in from before" not in r.message for r in replayed.reasons)

@@ -18,7 +18,8 @@ from router_service.combiner import load_combiner
 pytest.importorskip("xgboost")
 
 TINY = ["train", "--events", "3000", "--users", "80", "--days", "10", "--warmup-days", "2",
-        "--rounds", "5", "--attack-share", "0.08", "--combiner-events", "1500", "--no-progress",
+        "--rounds", "5", "--attack-share", "0.08", "--combiner-events", "1500",
+        "--shifted-users", "30", "--no-progress",
         "--json"]
 
 
@@ -39,6 +40,7 @@ def test_train_publishes_versioned_artifacts_the_services_load(
     assert combiner_world["seed"] != 7 and combiner_world["events"] == 1500
     assert combiner_world["start"] == "2024-01-11T00:00:00+00:00"  # when training's ends
     assert set(combiner_world["attack_mix"].values()) == {1.0}
+    assert metadata["world"]["shifted_combiner_world"]["seed"] == 3007
     assert 0 <= metadata["metrics"]["recall_at_1pct"] <= 1
     assert set(metadata["metrics"]["recall_at_1pct_by_attack"]) <= {
         "credential_stuffing", "password_spray", "targeted_takeover", "session_hijack",

@@ -21,6 +21,7 @@ from aegis_cli.readers import read_events
 from aegis_domain.geo_data import haversine_km
 from aegis_lab.world import ATTACK_TYPES, HARD_CASES, WorldConfig, generate, parse_attack_mix
 from aegis_lab.world.knobs import Knobs
+from aegis_lab.world.people import profile
 from aegis_lab.world.places import COUNTRIES
 from aegis_lab.world.rows import labels
 from aegis_lab.world.truth import (
@@ -31,6 +32,7 @@ from aegis_lab.world.truth import (
     SHARED_DEVICE,
     TARGETED_TAKEOVER,
     TRAVEL,
+    VPN,
 )
 from router_service.client.rows import ParsedRow
 
@@ -283,3 +285,44 @@ def test_a_randomised_world_shares_carrier_addresses_among_more_users() -> None:
     base = WorldConfig(users=200, events=4_000, seed=seed)
     assert users_per_carrier_address(replace(base, randomised=True)) > 3 * (
         users_per_carrier_address(base))
+
+
+def test_a_randomised_world_has_bare_users_with_the_rba_columns_only() -> None:
+    """Domain randomisation of the fields: a share of a randomised world's users (and the
+    attacks on them) log in as the RBA dataset's logins do, without device id, session,
+    coordinates, auth method or failure count; each user's logins are all bare or all full.
+    The default world has none."""
+    config = WorldConfig(users=200, events=4_000, seed=5, attack_share=0.05)
+    assert not any(_bare(login.event) for login in generate(config))
+    bare_by_user: defaultdict[str, set[bool]] = defaultdict(set)
+    for login in generate(replace(config, randomised=True)):
+        bare_by_user[login.event.user_id].add(_bare(login.event))
+        if _bare(login.event):
+            assert login.event.user_agent and login.event.country and login.event.ip
+            assert not login.event.session_id and not login.event.HasField("longitude")
+            assert login.event.failed_attempts_before == 0
+    assert all(len(kinds) == 1 for kinds in bare_by_user.values())
+    share = sum(kinds == {True} for kinds in bare_by_user.values()) / len(bare_by_user)
+    assert abs(share - Knobs.drawn(5).bare_share) < 0.15
+
+
+def _bare(event: pb.LoginEvent) -> bool:
+    return not event.device_id and not event.HasField("latitude") and not event.auth_method
+
+
+def test_some_vpn_users_of_a_randomised_world_start_later_on_their_own_devices() -> None:
+    """A first VPN exit after weeks without one is a hard case that training must see."""
+    config = WorldConfig(users=300, events=6_000, seed=5)
+    assert not any(profile(config, i).vpn_from_day for i in range(config.users))
+    randomised = replace(config, randomised=True)
+    late = {p.user_id: p for i in range(config.users)
+            if (p := profile(randomised, i)).vpn_share and p.vpn_from_day}
+    assert late
+    first_vpn: dict[str, float] = {}
+    for login in generate(randomised):
+        user = login.event.user_id
+        if user in late and login.truth.hard_case == VPN and user not in first_vpn:
+            first_vpn[user] = login.event.timestamp.seconds
+    assert first_vpn
+    for user, at in first_vpn.items():
+        assert at >= randomised.start.timestamp() + late[user].vpn_from_day * 86_400 - 86_400
