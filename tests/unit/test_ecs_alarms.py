@@ -95,7 +95,7 @@ def test_every_alarm_reads_a_metric_the_collector_sends_by_those_dimensions(
     template: dict[str, Any],
 ) -> None:
     configs = collector_configs(template)
-    assert len(configs) == len(default_registry().names) + 2  # every agent, router, audit
+    assert len(configs) == len(default_registry().names) + 3  # every agent, router, audit, consumer
     assert all(config == configs[0] for config in configs)
     namespace, exported = cloudwatch_metrics(configs[0])
     for logical_id, alarm in alarms(template).items():
