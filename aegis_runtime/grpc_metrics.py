@@ -19,6 +19,7 @@ from typing import Any
 
 import grpc
 
+from aegis_runtime.errors import ServiceError
 from aegis_runtime.histogram_cells import HistogramCells
 from aegis_runtime.interceptors import MethodWrappingInterceptor, replies_of, wrap_handler
 from aegis_runtime.logging import Throttled
@@ -58,6 +59,8 @@ def _served_code(error: BaseException | None, context: grpc.aio.ServicerContext)
 def _called_code(error: BaseException | None) -> int:
     if error is None:
         return _OK
+    if isinstance(error, ServiceError):
+        return int(error.code.value[0])
     if isinstance(error, grpc.aio.AioRpcError):
         return int(error.code().value[0])
     if isinstance(error, TimeoutError):
@@ -138,3 +141,10 @@ def client_call(path: str) -> contextlib.AbstractContextManager[None]:
     """Times the call made in the block (rpc.client.duration), its status from what it
     raised."""
     return _timed(_client_duration, path, _called_code)
+
+
+def lane_batch(path: str) -> contextlib.AbstractContextManager[None]:
+    """Times one batch that a lane (aegis_runtime.lanes) carries as the served call it stands
+    for (`path`, e.g. AssessBatch), so calls per RPC read the same whichever way the router
+    sent them; the lane's own stream is timed once, when it ends."""
+    return _timed(_server_duration, path, _called_code)

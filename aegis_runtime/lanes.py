@@ -22,6 +22,7 @@ from google.protobuf.message import Message
 
 from aegis.v1 import common_pb2
 from aegis_runtime.errors import ServiceError, error_fields
+from aegis_runtime.grpc_metrics import lane_batch
 from aegis_runtime.logging import request_id_var
 from aegis_runtime.telemetry import REQUEST_ID_HEADER, server_span
 
@@ -115,7 +116,7 @@ async def _answer(
         async with asyncio.timeout_at(None if deadline is None else _loop_time(deadline)):
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError
-            with server_span(path, header.metadata):
+            with server_span(path, header.metadata), lane_batch(path):
                 reply.batch.CopyFrom(await handle(request.batch, deadline))
     except TimeoutError:
         reply.status.error.CopyFrom(common_pb2.ItemError(
