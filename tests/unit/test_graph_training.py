@@ -16,6 +16,7 @@ from aegis_lab.graph.training import TrainConfig, TrainReport, train_network
 from aegis_lab.world import GeneratedLogin, Truth
 from aegis_runtime.artifacts import METADATA_FILE
 from agent_services.network.agent import NetworkAgent
+from agent_services.network.inference import SageInference
 from agent_services.network.model import HyperParams
 from agent_services.network.schema import feature_names
 from tests.unit.graph_builders import SMALL_BOUNDS, tiny_world
@@ -66,11 +67,15 @@ def test_the_artifact_round_trips_to_the_same_outputs(
     agent.load()
     assert agent.scorer is not None
     assert agent.describe().model_version == trained.model_version
-    inputs = NeighbourhoodSampler(LoginTable.from_logins(world), BOUNDS).sample(
+    graphs = NeighbourhoodSampler(LoginTable.from_logins(world), BOUNDS).sample(
         np.arange(len(world))
-    ).inputs()
+    )
+    # The served weights are the trained ones: the same pass over them gives the same risks.
+    assert np.array_equal(agent.scorer.inference.risks(graphs),
+                          SageInference(trained.model).risks(graphs))
     with torch.inference_mode():
-        assert torch.equal(agent.scorer.model(inputs), trained.model(inputs))
+        trained_risks = torch.sigmoid(trained.model(graphs.inputs())).double().numpy()
+    assert np.abs(agent.scorer.inference.risks(graphs) - trained_risks).max() < 1e-6
 
 
 def test_the_same_seed_trains_the_same_model(
