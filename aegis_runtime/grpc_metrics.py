@@ -4,8 +4,8 @@ and rpc.grpc.status_code, whose counts are the calls per RPC. OpenTelemetry's Py
 instrumentation makes spans only.
 
 The server's are recorded by an interceptor, which also logs slow calls with their trace id
-(histograms of cells keep no exemplars); the client's around the router's
-batch calls (client_call), which go without client interceptors for their cost."""
+(histograms of cells keep no exemplars); the client's around the router's batch calls
+(client_call), which go without client interceptors for their cost."""
 
 from __future__ import annotations
 
