@@ -18,6 +18,9 @@ MESHES = ("full", "full_short_history", "floor", "ceiling")
 SERVICES = {"audit", "router", "detection", "behavior", "network", "geo"}
 
 
+# Six clusters one after another: past the suite's 120 s per test on a busy machine, and the
+# subprocess's own 300 s bound is the one that should end it (its clusters are stopped then).
+@pytest.mark.timeout(330)
 def test_bench_harness_runs_every_phase_and_reports_every_target(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bench.run", "--smoke", "--state-dir", str(tmp_path)],
