@@ -51,17 +51,22 @@ async def in_user_order(
 
     async def read_items() -> None:
         pending: set[asyncio.Task[None]] = set()
-        async for item in items:
-            await slots.acquire()
-            user = user_of(item)
-            task = asyncio.create_task(handle_one(item, last_of_user.get(user)))
-            last_of_user[user] = task
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-            task.add_done_callback(forget_user(user))
-        if pending:
-            await asyncio.gather(*pending)
-        await replies.put(None)
+        try:
+            async for item in items:
+                await slots.acquire()
+                user = user_of(item)
+                task = asyncio.create_task(handle_one(item, last_of_user.get(user)))
+                last_of_user[user] = task
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+                task.add_done_callback(forget_user(user))
+            if pending:
+                await asyncio.gather(*pending)
+        finally:
+            # Also when reading fails (an item that cannot be decoded aborts the call): the
+            # loop below stops and `await reader` raises that failure in the handler's own
+            # task, instead of the handler waiting for a reply that never comes.
+            replies.put_nowait(None)
 
     reader = asyncio.create_task(read_items())
     time_up = (

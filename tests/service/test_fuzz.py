@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import grpc
+import pytest
 from google.protobuf.message import DecodeError
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -176,12 +177,21 @@ async def _fuzz_score_stream(
 ) -> dict[str, set[grpc.StatusCode]]:
     """One stream per mutant that decodes, between two valid items: the codes the streams
     ended with, and those of their items (ScoreError's, OK for a decision). Each fails alone:
-    the stream ends OK with both valid items decided. An undecodable item is left out: it
-    aborts the stream from the router's reading task (stream_order.in_user_order), which
-    under load sometimes ends as INTERNAL instead of INVALID_ARGUMENT (open)."""
+    the stream ends OK with both valid items decided. An undecodable item ends its stream
+    INVALID_ARGUMENT (checked first)."""
     call = router.stream_stream(SCORE_STREAM)
     ended: set[grpc.StatusCode] = set()
     items: set[grpc.StatusCode] = set()
+    # An item that cannot be decoded breaks the stream itself: it ends INVALID_ARGUMENT
+    # (naming the request), never INTERNAL, never hanging to its deadline.
+    broken = [m for m in mutants(rng, _stream_item) if not _decodes(m)][:20]
+    assert broken
+    for mutant in broken:
+        first = _stream_item(rng.randrange(10**9))
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            async for _ in call(iter((first, mutant)), timeout=10):
+                pass
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, mutant
     for mutant in filter(_decodes, mutants(rng, _stream_item)):
         first, last = (_stream_item(rng.randrange(10**9)) for _ in range(2))
         refs = {router_pb2.ScoreStreamRequest.FromString(v).client_ref for v in (first, last)}

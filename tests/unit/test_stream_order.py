@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable
 
+import pytest
+
 from router_service.stream_order import in_user_order
 
 
@@ -87,3 +89,27 @@ def test_the_closing_reply_goes_out_when_its_time_is_up_among_the_others() -> No
 
     # Out while a1 still waits: the stream asks to close without waiting for its items.
     assert asyncio.run(run()) == ["closing", "a1"]
+
+
+def test_a_stream_that_fails_to_read_ends_with_that_failure() -> None:
+    # gRPC raises from the request iterator when an item cannot be decoded (the call is
+    # aborted INVALID_ARGUMENT there): the scheduler must end with it, not wait for more.
+    class Unreadable(Exception):
+        pass
+
+    async def broken() -> AsyncIterator[str]:
+        yield "a1"
+        raise Unreadable
+
+    async def handle(item: str) -> str:
+        return item
+
+    async def run() -> list[str]:
+        return [reply async for reply in in_user_order(broken(), _user, handle, concurrency=4)]
+
+    async def bounded() -> list[str]:
+        # The bound only turns a hang into a failure; it times nothing.
+        return await asyncio.wait_for(run(), timeout=30)
+
+    with pytest.raises(Unreadable):
+        asyncio.run(bounded())
