@@ -8,9 +8,11 @@ import time
 from pathlib import Path
 
 from aegis.v1 import agent_pb2, agent_pb2_grpc, common_pb2, router_pb2
+from aegis_runtime.lanes import Lanes
 from router_service.client.rows import ParsedRow
 from router_service.client.stream import Outcome, replay
 from router_service.client.summary import ReplaySummary
+from router_service.fanout import ASSESS_BATCH
 from tests.service.mesh import entry, start_mesh
 from tests.service.test_router import FixedAgent, event
 
@@ -26,8 +28,19 @@ class HeldAgent(agent_pb2_grpc.AgentServiceServicer):
     def __init__(self) -> None:
         self.entered = asyncio.Event()
         self.release = asyncio.Event()
+        self.lanes = Lanes()
 
     async def AssessBatch(self, request, context):
+        return await self.answer(request, None)
+
+    async def AssessStream(self, request_iterator, context):
+        # The router's batches come on its lane, each answered as AssessBatch would.
+        async for reply in self.lanes.serve(
+            ASSESS_BATCH, request_iterator, self.answer, agent_pb2.AssessStreamResponse
+        ):
+            yield reply
+
+    async def answer(self, request, deadline):
         self.entered.set()
         await self.release.wait()
         return agent_pb2.AssessBatchResponse(signals=[
