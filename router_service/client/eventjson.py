@@ -47,12 +47,17 @@ def parse_message(obj: Any, message: M) -> list[Problem]:
         whole = type(message)()
         try:
             json_format.ParseDict(obj, whole)
-        except json_format.ParseError:
+        except _REFUSED:
             pass
         else:
             message.MergeFrom(whole)
             return []
     return parse_fields(obj, message)
+
+
+# What ParseDict raises for a bad value: ParseError, and OverflowError where protobuf turns a
+# non-finite number into an enum or integer (`"deviceType": Infinity` is valid to json.loads).
+_REFUSED = (json_format.ParseError, OverflowError)
 
 
 @functools.cache
@@ -80,14 +85,14 @@ def parse_fields(obj: dict[str, Any], message: M) -> list[Problem]:
         part = type(message)()
         try:
             json_format.ParseDict({key: value}, part)
-        except json_format.ParseError as exc:
+        except _REFUSED as exc:
             problems.append(Problem(field.name, _parse_error_detail(exc, value)))
             continue
         message.MergeFrom(part)
     return problems
 
 
-def _parse_error_detail(exc: json_format.ParseError, value: Any) -> str:
+def _parse_error_detail(exc: Exception, value: Any) -> str:
     shown = json.dumps(value, ensure_ascii=False)
     if len(shown) > 80:
         shown = shown[:77] + "..."
