@@ -28,7 +28,13 @@ from aegis_cli.resume import decided_lines
 from aegis_cli.rpc import CLIENT, add_router_option, open_channel
 from aegis_runtime.tls import TlsSettings
 from router_service.client.rows import BadRow, Labels, ParsedRow, Row
-from router_service.client.stream import DEFAULT_MAX_IN_FLIGHT, Outcome, StreamBroken, replay
+from router_service.client.stream import (
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_PER_MESSAGE,
+    Outcome,
+    StreamBroken,
+    replay,
+)
 from router_service.client.summary import MALFORMED, ReplaySummary
 
 # Valid rows of a checked file kept to be sent (CheckedRows): ~0.45 KB each, 90 MB at most.
@@ -41,6 +47,7 @@ class ReplayOptions:
 
     router: str
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    per_message: int = DEFAULT_PER_MESSAGE
     idle_timeout_s: float = 30.0
     progress: bool = True
     out: Path | None = None
@@ -98,6 +105,10 @@ def add_stream_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-in-flight", type=positive_int, default=DEFAULT_MAX_IN_FLIGHT,
                         metavar="N",
                         help="requests awaiting their reply at most (default %(default)s)")
+    parser.add_argument("--per-message", type=positive_int, default=DEFAULT_PER_MESSAGE,
+                        metavar="N",
+                        help="requests packed in one stream message at most; 1 for a router "
+                        "that predates packing (default %(default)s)")
     parser.add_argument("--idle-timeout", type=positive_float, default=30.0, metavar="SECONDS",
                         help="give up when the router answers nothing for this long while "
                         "requests wait (default %(default)s)")
@@ -107,7 +118,8 @@ def add_stream_options(parser: argparse.ArgumentParser) -> None:
 
 def options_from_args(args: argparse.Namespace, router: str) -> ReplayOptions:
     return ReplayOptions(
-        router=router, max_in_flight=args.max_in_flight, idle_timeout_s=args.idle_timeout,
+        router=router, max_in_flight=args.max_in_flight, per_message=args.per_message,
+        idle_timeout_s=args.idle_timeout,
         progress=args.progress, out=args.out, json_summary=args.json,
     )
 
@@ -229,6 +241,7 @@ async def _stream(
         await replay(
             router_pb2_grpc.RouterServiceStub(channel), rows, summary, reporter,
             max_in_flight=options.max_in_flight, idle_timeout_s=options.idle_timeout_s,
+            per_message=options.per_message,
         )
 
 

@@ -11,7 +11,8 @@ from aegis.v1 import router_pb2, router_pb2_grpc
 from aegis_runtime.errors import ServiceError, error_fields, grpc_errors
 from router_service.deadline import Deadline
 from router_service.scoring import Scorer
-from router_service.stream_order import in_user_order
+from router_service.stream_order import ready_in_user_order
+from router_service.stream_packing import Packing
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
     ) -> AsyncIterator[router_pb2.ScoreStreamResponse]:
         """Scores with bounded concurrency (stream_order); logins of one user in stream order,
         so each sees the ones before it in its history (as a live system would have). After
-        replay_stream_max_s it asks the client to close the stream (a `closing` reply)."""
+        replay_stream_max_s it asks the client to close the stream (a `closing` reply).
+        Packed requests get packed replies (stream_packing)."""
         settings = self.scorer.settings
         window = self.scorer.replay_window()
 
@@ -70,8 +72,10 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
         # while the client still writes fails on the client's side, and one that outlives
         # its connection's max-age grace is cut mid-row.
         closing = (settings.replay_stream_max_s, router_pb2.ScoreStreamResponse(closing=True))
-        async for reply in in_user_order(
-            request_iterator, lambda item: item.event.user_id, score_one,
+        packing = Packing()
+        async for ready in ready_in_user_order(
+            packing.requests(request_iterator), lambda item: item.event.user_id, score_one,
             settings.replay_concurrency, closing,
         ):
-            yield reply
+            for message in packing.replies(ready):
+                yield message

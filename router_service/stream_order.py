@@ -19,7 +19,23 @@ async def in_user_order(
     concurrency: int,
     closing: tuple[float, Reply] | None = None,
 ) -> AsyncIterator[Reply]:
-    """`handle` every item, at most `concurrency` at once, yielding each reply as it is ready.
+    """`handle` every item, at most `concurrency` at once, yielding each reply as it is ready
+    (see ready_in_user_order)."""
+    async for ready in ready_in_user_order(items, user_of, handle, concurrency, closing):
+        for reply in ready:
+            yield reply
+
+
+async def ready_in_user_order(
+    items: AsyncIterable[Item],
+    user_of: Callable[[Item], str],
+    handle: Callable[[Item], Awaitable[Reply]],
+    concurrency: int,
+    closing: tuple[float, Reply] | None = None,
+) -> AsyncIterator[list[Reply]]:
+    """`handle` every item, at most `concurrency` at once, yielding the replies ready at each
+    moment together (the items of one batch call to the mesh finish at once: a caller can
+    send them in one message).
 
     An item waits for the previous item of its user, so that each login sees the ones before
     it in its history (as a live system would have). Reading stops while `concurrency` items
@@ -75,7 +91,12 @@ async def in_user_order(
     )
     try:
         while (reply := await replies.get()) is not None:
-            yield reply
+            ready = [reply]
+            while not replies.empty() and (reply := replies.get_nowait()) is not None:
+                ready.append(reply)
+            yield ready
+            if reply is None:
+                break
         await reader
     finally:
         if time_up is not None:

@@ -82,6 +82,12 @@ _RESUMABLE = frozenset(
 # batches, and the logins of one user wait for each other, so a window of a few requests left
 # most of the mesh idle (8 in flight: ~75 rows/s on a realistic file; 128: ~240 rows/s).
 DEFAULT_MAX_IN_FLIGHT = 128
+# Requests packed in one message at most (ScoreStreamRequest.items): a message costs each end
+# about as much CPU as the router's own work on a login, so packing divides that. The rows
+# that fit the window go together; replies come packed as the mesh's batches finish, which
+# frees slots together, so messages stay full under load. 1: one request a message, for a
+# router older than packing.
+DEFAULT_PER_MESSAGE = 32
 # Pause before reopening a stream, doubled while no reply comes, up to the last.
 _REOPEN_PAUSES_S = (0.05, 0.1, 0.2, 0.5, 1.0)
 
@@ -94,13 +100,15 @@ async def replay(
     *,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     idle_timeout_s: float = 30.0,
+    per_message: int = DEFAULT_PER_MESSAGE,
 ) -> None:
     """Score every ParsedRow of `rows` (client_ref = its line number); report every row,
     bad ones included, through `on_outcome` and `summary`.
 
     At most `max_in_flight` requests await their reply, so a large file neither floods the
-    router nor fills memory. When the router asks to close the stream (it does after a
-    while, so that no connection's max-age cut falls mid-row), ends it, or the stream breaks
+    router nor fills memory; up to `per_message` of them travel in one message. When the
+    router asks to close the stream (it does after a while, so that no connection's max-age
+    cut falls mid-row), ends it, or the stream breaks
     (UNAVAILABLE, ABORTED, INTERNAL), a new stream resumes from the first row not answered:
     rows sent but not answered are sent again, and the router answers those it had decided
     with the recorded decision (one decision per event id), so no row is decided twice.
@@ -110,7 +118,9 @@ async def replay(
     requests already sent are still answered, then that error is raised.
     """
     started = time.monotonic()
-    stream = _Resumable(stub, rows, summary, on_outcome, max_in_flight, idle_timeout_s)
+    stream = _Resumable(
+        stub, rows, summary, on_outcome, max_in_flight, idle_timeout_s, per_message
+    )
     try:
         while not await stream.run_once():
             await stream.pause()
@@ -127,14 +137,17 @@ class _Resumable:
     def __init__(
         self, stub: router_pb2_grpc.RouterServiceStub, rows: Iterable[Row],
         summary: ReplaySummary, on_outcome: Callable[[Outcome], None], max_in_flight: int,
-        idle_timeout_s: float,
+        idle_timeout_s: float, per_message: int,
     ) -> None:
+        if per_message < 1:
+            raise ValueError("per_message must be at least 1")
         self.stub = stub
         self.source = iter(rows)
         self.summary = summary
         self.on_outcome = on_outcome
         self.max_in_flight = max_in_flight
         self.idle_timeout_s = idle_timeout_s
+        self.per_message = per_message
         self.pending: dict[str, ParsedRow] = {}
         self.input_done = False
         self.input_failure: list[Exception] = []
@@ -179,20 +192,41 @@ class _Resumable:
         # Set when the router asks to close the stream: send nothing more, half-close.
         closing = asyncio.Event()
 
+        # What was sent and not answered goes first, then the rest of the input.
+        resend = iter(list(self.pending.items()))
+
+        def take(count: int) -> list[router_pb2.ScoreStreamRequest]:
+            requests: list[router_pb2.ScoreStreamRequest] = []
+            while len(requests) < count:
+                if (sent := next(resend, None)) is not None:
+                    ref, row = sent
+                elif (new := self.next_row()) is not None:
+                    # Pending at once: a row taken is never lost to a cut.
+                    ref, row = str(new.line), new
+                    self.pending[ref] = row
+                else:
+                    break
+                requests.append(router_pb2.ScoreStreamRequest(client_ref=ref, event=row.event))
+            return requests
+
         async def send_all() -> None:
-            for ref, sent in list(self.pending.items()):
+            while not closing.is_set():
+                # The slots first: one to wait for, then those free at once, up to a message.
                 await slots.acquire()
+                free = 1
+                while free < self.per_message and not slots.locked():
+                    await slots.acquire()
+                    free += 1
                 if closing.is_set():
                     break
-                await call.write(router_pb2.ScoreStreamRequest(client_ref=ref, event=sent.event))
-            while not closing.is_set():
-                # The slot first: a row taken is pending at once, so never lost to a cut.
-                await slots.acquire()
-                if closing.is_set() or (row := self.next_row()) is None:
-                    break
-                ref = str(row.line)
-                self.pending[ref] = row
-                await call.write(router_pb2.ScoreStreamRequest(client_ref=ref, event=row.event))
+                requests = take(free)
+                if requests:
+                    await call.write(
+                        router_pb2.ScoreStreamRequest(items=requests)
+                        if self.per_message > 1 else requests[0]
+                    )
+                if len(requests) < free:
+                    break  # the input is done
             await call.done_writing()
 
         sender = asyncio.create_task(send_all())
@@ -225,10 +259,13 @@ class _Resumable:
                         return not self.pending and self.input_done
                     if reply.closing:
                         closing.set()
+                        # Wakes a sender waiting for a slot.
+                        slots.release()
                     else:
-                        self.settle(reply)
-                    # A reply frees a slot; `closing` wakes a sender waiting for one.
-                    slots.release()
+                        # Each reply frees a slot (a router packs them as they finish).
+                        for answer in reply.items or (reply,):
+                            self.settle(answer)
+                            slots.release()
                 elif not done and self.pending:
                     message = (f"no reply for {self.idle_timeout_s:g} s with "
                                f"{len(self.pending)} requests waiting")

@@ -60,6 +60,7 @@ class FakeRouter(router_pb2_grpc.RouterServiceServicer):
         self.abort_code = abort_code
         self.silent = silent
         self.received = 0
+        self.packs: list[int] = []
 
     @staticmethod
     def decide(event: pb.LoginEvent) -> pb.Decision:
@@ -86,7 +87,7 @@ class FakeRouter(router_pb2_grpc.RouterServiceServicer):
     ) -> AsyncIterator[router_pb2.ScoreStreamResponse]:
         waiting: deque[router_pb2.ScoreStreamRequest] = deque()
         taken = 0
-        async for request in requests:
+        async for request in self.unpacked(requests):
             self.received += 1
             taken += 1
             if self.received == self.abort_after:
@@ -100,6 +101,16 @@ class FakeRouter(router_pb2_grpc.RouterServiceServicer):
             yield self.reply(waiting.popleft())
         if self.silent:
             await asyncio.Event().wait()
+
+    async def unpacked(
+        self, messages: AsyncIterator[router_pb2.ScoreStreamRequest]
+    ) -> AsyncIterator[router_pb2.ScoreStreamRequest]:
+        """The requests of packed messages (their counts in `packs`); the fake replies one a
+        message, as a router may."""
+        async for message in messages:
+            self.packs.append(len(message.items))
+            for request in message.items or (message,):
+                yield request
 
     def reply(self, request: router_pb2.ScoreStreamRequest) -> router_pb2.ScoreStreamResponse:
         try:
@@ -449,6 +460,33 @@ def test_replay_keeps_at_most_max_in_flight_requests_waiting() -> None:
     # Requests waiting when the next row is pulled: that one makes the 4th.
     assert max(ahead) == 3
     assert sorted(o.line for o in outcomes) == list(range(1, 31))
+
+
+@pytest.mark.parametrize("per_message", [1, 4])
+def test_replay_packs_the_requests_its_window_allows_into_one_message(per_message: int) -> None:
+    rows: list[Row] = list(generated_rows(WorldConfig(users=5, events=30, seed=9)))
+    fake = FakeRouter(hold=8)
+
+    async def scenario() -> ReplaySummary:
+        server = RunningServer(Hosted(router_pb2_grpc, "RouterService", fake), settings())
+        await server.start()
+        summary = ReplaySummary()
+        try:
+            async with service_channel(f"127.0.0.1:{server.port}") as channel:
+                await replay(router_pb2_grpc.RouterServiceStub(channel), rows, summary,
+                             lambda outcome: None, max_in_flight=8, per_message=per_message)
+        finally:
+            await server.stop(1.0)
+        return summary
+
+    assert asyncio.run(scenario()).decisions == 30
+    if per_message == 1:
+        # One request a message, as a router older than packing reads them.
+        assert set(fake.packs) == {0}
+    else:
+        # The window's first 8 in two full messages, and never more than 4 in one.
+        assert fake.packs[:2] == [4, 4]
+        assert max(fake.packs) == 4 and sum(fake.packs) == 30
 
 
 def test_score_prints_the_decision_readably_or_as_json(

@@ -230,6 +230,39 @@ def test_stream_keeps_each_users_order_and_reports_bad_rows(tmp_path: Path) -> N
     run(scenario())
 
 
+def test_packed_requests_get_every_reply_packed_once(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        geo = FixedAgent("geo", 0.01)
+        mesh = await start_mesh(tmp_path, {"geo": (entry("geo"), geo)}, replay_concurrency=8)
+        try:
+            base = time.time() - 30 * 86_400
+            items = [
+                router_pb2.ScoreStreamRequest(
+                    client_ref=str(i), event=event(i, user=f"u{i % 3}", when=base + i * 60)
+                )
+                for i in range(10)
+            ]
+            broken = event(99, when=base)
+            broken.user_id = ""
+            items.append(router_pb2.ScoreStreamRequest(client_ref="bad", event=broken))
+
+            async def feed():
+                yield router_pb2.ScoreStreamRequest(items=items[:4])
+                yield router_pb2.ScoreStreamRequest(items=items[4:])
+
+            messages = [m async for m in mesh.router_stub().ScoreStream(feed())]
+            assert all(m.items and not m.client_ref for m in messages)
+            replies = [item for m in messages for item in m.items]
+            assert sorted(r.client_ref for r in replies) == sorted(i.client_ref for i in items)
+            by_ref = {r.client_ref: r for r in replies}
+            assert by_ref["bad"].error.field == "event.user_id"
+            assert all(by_ref[str(i)].decision.decision_id for i in range(10))
+        finally:
+            await mesh.close()
+
+    run(scenario())
+
+
 def test_one_score_is_one_trace_across_router_agents_and_audit(tmp_path: Path, spans) -> None:
     async def scenario() -> str:
         mesh = await start_mesh(

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterable
 
 import pytest
 
-from router_service.stream_order import in_user_order
+from router_service.stream_order import in_user_order, ready_in_user_order
 
 
 async def _stream(items: Iterable[str]) -> AsyncIterator[str]:
@@ -113,3 +113,20 @@ def test_a_stream_that_fails_to_read_ends_with_that_failure() -> None:
 
     with pytest.raises(Unreadable):
         asyncio.run(bounded())
+
+
+def test_replies_that_finish_together_come_together() -> None:
+    # As the items of one batch call to the mesh do: all three wait for the last to arrive.
+    together = asyncio.Event()
+
+    async def handle(item: str) -> str:
+        if item == "c1":
+            together.set()
+        await together.wait()
+        return item
+
+    async def run() -> list[list[str]]:
+        ready = ready_in_user_order(_stream(["a1", "b1", "c1", "a2"]), _user, handle, 8)
+        return [sorted(replies) async for replies in ready]
+
+    assert asyncio.run(run()) == [["a1", "b1", "c1"], ["a2"]]

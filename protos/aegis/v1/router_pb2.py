@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from aegis.v1 import common_pb2 as aegis_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61\x65gis/v1/router.proto\x12\x08\x61\x65gis.v1\x1a\x15\x61\x65gis/v1/common.proto\"3\n\x0cScoreRequest\x12#\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.aegis.v1.LoginEvent\"l\n\rScoreResponse\x12$\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x12.aegis.v1.Decision\x12%\n\x06timing\x18\x02 \x01(\x0b\x32\x15.aegis.v1.ScoreTiming\x12\x0e\n\x06repeat\x18\x03 \x01(\x08\"i\n\x0bScoreTiming\x12\x12\n\ncontext_ms\x18\x01 \x01(\x01\x12\x1a\n\x12\x63ontext_batch_size\x18\x02 \x01(\r\x12\x10\n\x08\x61udit_ms\x18\x03 \x01(\x01\x12\x18\n\x10\x61udit_batch_size\x18\x04 \x01(\r\"M\n\x12ScoreStreamRequest\x12\x12\n\nclient_ref\x18\x01 \x01(\t\x12#\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x14.aegis.v1.LoginEvent\":\n\nScoreError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\"\xa3\x01\n\x13ScoreStreamResponse\x12\x12\n\nclient_ref\x18\x01 \x01(\t\x12&\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0b\x32\x12.aegis.v1.DecisionH\x00\x12%\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x14.aegis.v1.ScoreErrorH\x00\x12\x0e\n\x06repeat\x18\x04 \x01(\x08\x12\x0f\n\x07\x63losing\x18\x05 \x01(\x08\x42\x08\n\x06result2\x99\x01\n\rRouterService\x12\x38\n\x05Score\x12\x16.aegis.v1.ScoreRequest\x1a\x17.aegis.v1.ScoreResponse\x12N\n\x0bScoreStream\x12\x1c.aegis.v1.ScoreStreamRequest\x1a\x1d.aegis.v1.ScoreStreamResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x61\x65gis/v1/router.proto\x12\x08\x61\x65gis.v1\x1a\x15\x61\x65gis/v1/common.proto\"3\n\x0cScoreRequest\x12#\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.aegis.v1.LoginEvent\"l\n\rScoreResponse\x12$\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x12.aegis.v1.Decision\x12%\n\x06timing\x18\x02 \x01(\x0b\x32\x15.aegis.v1.ScoreTiming\x12\x0e\n\x06repeat\x18\x03 \x01(\x08\"i\n\x0bScoreTiming\x12\x12\n\ncontext_ms\x18\x01 \x01(\x01\x12\x1a\n\x12\x63ontext_batch_size\x18\x02 \x01(\r\x12\x10\n\x08\x61udit_ms\x18\x03 \x01(\x01\x12\x18\n\x10\x61udit_batch_size\x18\x04 \x01(\r\"z\n\x12ScoreStreamRequest\x12\x12\n\nclient_ref\x18\x01 \x01(\t\x12#\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x14.aegis.v1.LoginEvent\x12+\n\x05items\x18\x03 \x03(\x0b\x32\x1c.aegis.v1.ScoreStreamRequest\":\n\nScoreError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\"\xd1\x01\n\x13ScoreStreamResponse\x12\x12\n\nclient_ref\x18\x01 \x01(\t\x12&\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0b\x32\x12.aegis.v1.DecisionH\x00\x12%\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x14.aegis.v1.ScoreErrorH\x00\x12\x0e\n\x06repeat\x18\x04 \x01(\x08\x12\x0f\n\x07\x63losing\x18\x05 \x01(\x08\x12,\n\x05items\x18\x06 \x03(\x0b\x32\x1d.aegis.v1.ScoreStreamResponseB\x08\n\x06result2\x99\x01\n\rRouterService\x12\x38\n\x05Score\x12\x16.aegis.v1.ScoreRequest\x1a\x17.aegis.v1.ScoreResponse\x12N\n\x0bScoreStream\x12\x1c.aegis.v1.ScoreStreamRequest\x1a\x1d.aegis.v1.ScoreStreamResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,11 +39,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SCORETIMING']._serialized_start=221
   _globals['_SCORETIMING']._serialized_end=326
   _globals['_SCORESTREAMREQUEST']._serialized_start=328
-  _globals['_SCORESTREAMREQUEST']._serialized_end=405
-  _globals['_SCOREERROR']._serialized_start=407
-  _globals['_SCOREERROR']._serialized_end=465
-  _globals['_SCORESTREAMRESPONSE']._serialized_start=468
-  _globals['_SCORESTREAMRESPONSE']._serialized_end=631
-  _globals['_ROUTERSERVICE']._serialized_start=634
-  _globals['_ROUTERSERVICE']._serialized_end=787
+  _globals['_SCORESTREAMREQUEST']._serialized_end=450
+  _globals['_SCOREERROR']._serialized_start=452
+  _globals['_SCOREERROR']._serialized_end=510
+  _globals['_SCORESTREAMRESPONSE']._serialized_start=513
+  _globals['_SCORESTREAMRESPONSE']._serialized_end=722
+  _globals['_ROUTERSERVICE']._serialized_start=725
+  _globals['_ROUTERSERVICE']._serialized_end=878
 # @@protoc_insertion_point(module_scope)

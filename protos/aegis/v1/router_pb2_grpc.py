@@ -64,7 +64,9 @@ class RouterServiceServicer:
         """Bulk form for replay: historical timestamps are accepted; one reply per request, in
         completion order, matched by client_ref. Logins of one user are scored in stream order.
         A stream may be asked to close (ScoreStreamResponse.closing); resending a request whose
-        reply was lost is safe (its event's recorded decision comes back as a repeat).
+        reply was lost is safe (its event's recorded decision comes back as a repeat). Bulk
+        clients pack many requests in one message (ScoreStreamRequest.items) and get the replies
+        packed (ScoreStreamResponse.items).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
