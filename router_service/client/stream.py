@@ -195,9 +195,10 @@ class _Resumable:
         # What was sent and not answered goes first, then the rest of the input.
         resend = iter(list(self.pending.items()))
 
-        def take(count: int) -> list[router_pb2.ScoreStreamRequest]:
-            requests: list[router_pb2.ScoreStreamRequest] = []
-            while len(requests) < count:
+        def take(count: int) -> router_pb2.ScoreStreamRequest:
+            """Up to `count` requests, packed in one message."""
+            message = router_pb2.ScoreStreamRequest()
+            while len(message.items) < count:
                 if (sent := next(resend, None)) is not None:
                     ref, row = sent
                 elif (new := self.next_row()) is not None:
@@ -206,8 +207,8 @@ class _Resumable:
                     self.pending[ref] = row
                 else:
                     break
-                requests.append(router_pb2.ScoreStreamRequest(client_ref=ref, event=row.event))
-            return requests
+                message.items.add(client_ref=ref, event=row.event)
+            return message
 
         async def send_all() -> None:
             while not closing.is_set():
@@ -219,13 +220,10 @@ class _Resumable:
                     free += 1
                 if closing.is_set():
                     break
-                requests = take(free)
-                if requests:
-                    await call.write(
-                        router_pb2.ScoreStreamRequest(items=requests)
-                        if self.per_message > 1 else requests[0]
-                    )
-                if len(requests) < free:
+                message = take(free)
+                if message.items:
+                    await call.write(message if self.per_message > 1 else message.items[0])
+                if len(message.items) < free:
                     break  # the input is done
             await call.done_writing()
 
