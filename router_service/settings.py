@@ -77,7 +77,7 @@ class RouterSettings(ServiceSettings):
         300, ge=0, description="Score and replay refuse events this far in the future."
     )
     replay_concurrency: int = Field(
-        128, gt=0, description="Requests of one ScoreStream scored at once (the logins of one "
+        256, gt=0, description="Requests of one ScoreStream scored at once (the logins of one "
         "user among them wait for each other): bulk work is decided fastest in full batches."
     )
     replay_stream_max_s: float = Field(
