@@ -12,6 +12,7 @@ once per stream, not once per batch.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,6 +28,10 @@ from aegis_runtime.logging import request_id_var
 from aegis_runtime.telemetry import REQUEST_ID_HEADER, server_span
 
 log = logging.getLogger(__name__)
+
+# Initial metadata that a lane's server sends as its stream opens: its client then knows that
+# the server reads the stream (router_service.lane).
+LANE_HEADER = "aegis-lane"
 
 # A batch request and its deadline (time.monotonic(), None: none) -> the batch's reply: what
 # the unary batch method does, without its call.
@@ -131,6 +136,29 @@ async def _answer(
             code=grpc.StatusCode.INTERNAL.value[0], message=type(exc).__name__
         ))
     replies.put_nowait(reply)
+
+
+def lane_method(
+    path: str, handle: Callable[[Any, Any, float | None], Awaitable[Message]],
+    response_type: type[Message],
+) -> Callable[[Any, AsyncIterator[Any], grpc.aio.ServicerContext], AsyncIterator[Message]]:
+    """A servicer's stream method (AssessStream, RecordStream, ...) for the calls of the batch
+    method `path`, each answered by `handle(servicer, batch, deadline)` (the servicer's own
+    BatchHandler, unbound). The servicer keeps its Lanes as `self.lanes`:
+
+        AssessStream = lane_method(ASSESS_BATCH, _assess_batch_reply, AssessStreamResponse)
+    """
+
+    async def stream(
+        servicer: Any, requests: AsyncIterator[Any], context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[Message]:
+        await context.send_initial_metadata(((LANE_HEADER, "1"),))
+        async for reply in servicer.lanes.serve(
+            path, requests, functools.partial(handle, servicer), response_type
+        ):
+            yield reply
+
+    return stream
 
 
 def _loop_time(monotonic: float) -> float:

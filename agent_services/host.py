@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
@@ -15,7 +15,7 @@ from aegis.v1 import agent_pb2, agent_pb2_grpc
 from aegis_domain.convert import context_from_proto, event_from_proto, signal_to_proto
 from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, SignalStatus
 from aegis_runtime.errors import InvalidArgument, grpc_errors
-from aegis_runtime.lanes import Lanes
+from aegis_runtime.lanes import Lanes, lane_method
 from aegis_runtime.server import ServiceBinding
 from aegis_runtime.settings import ServiceSettings
 from aegis_runtime.telemetry import method_path
@@ -63,23 +63,15 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     ) -> agent_pb2.AssessBatchResponse:
         return await self._assess_batch_reply(request, None)
 
-    async def AssessStream(
-        self, request_iterator: AsyncIterator[agent_pb2.AssessStreamRequest],
-        context: grpc.aio.ServicerContext,
-    ) -> AsyncIterator[agent_pb2.AssessStreamResponse]:
-        """AssessBatch calls on one stream (the router's lane)."""
-        async for reply in self.lanes.serve(
-            ASSESS_BATCH, request_iterator, self._assess_batch_reply,
-            agent_pb2.AssessStreamResponse,
-        ):
-            yield reply
-
     async def _assess_batch_reply(
         self, request: agent_pb2.AssessBatchRequest, deadline: float | None
     ) -> agent_pb2.AssessBatchResponse:
         return agent_pb2.AssessBatchResponse(
             signals=[signal_to_proto(s) for s in self.assess_batch(request.items)]
         )
+
+    # AssessBatch calls on one stream (the router's lane).
+    AssessStream = lane_method(ASSESS_BATCH, _assess_batch_reply, agent_pb2.AssessStreamResponse)
 
     def assess(self, request: agent_pb2.AssessRequest) -> AgentSignal:
         return self.assess_batch([request])[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import grpc
@@ -20,7 +20,7 @@ from aegis_runtime.errors import (
     error_fields,
     grpc_errors,
 )
-from aegis_runtime.lanes import Lanes
+from aegis_runtime.lanes import Lanes, lane_method
 from aegis_runtime.telemetry import method_path
 from aegis_runtime.tls import peer_identity
 from audit_service import instruments
@@ -139,16 +139,6 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     ) -> audit_pb2.RecordBatchResponse:
         return await self._record_batch(request, caller_deadline(context))
 
-    async def RecordStream(
-        self, request_iterator: AsyncIterator[audit_pb2.RecordStreamRequest],
-        context: grpc.aio.ServicerContext,
-    ) -> AsyncIterator[audit_pb2.RecordStreamResponse]:
-        """RecordBatch calls on one stream (the router's lane)."""
-        async for reply in self.lanes.serve(
-            RECORD_BATCH, request_iterator, self._record_batch, audit_pb2.RecordStreamResponse
-        ):
-            yield reply
-
     async def _record_batch(
         self, request: audit_pb2.RecordBatchRequest, deadline: float | None
     ) -> audit_pb2.RecordBatchResponse:
@@ -172,6 +162,9 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         results = await asyncio.gather(*(record_one(item) for item in request.items))
         return audit_pb2.RecordBatchResponse(results=results)
 
+    # RecordBatch calls on one stream (the router's lane).
+    RecordStream = lane_method(RECORD_BATCH, _record_batch, audit_pb2.RecordStreamResponse)
+
     @grpc_errors
     async def GetContext(
         self, request: audit_pb2.GetContextRequest, context: grpc.aio.ServicerContext
@@ -184,17 +177,6 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self, request: audit_pb2.GetContextBatchRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.GetContextBatchResponse:
         return await self._context_batch(request, None)
-
-    async def GetContextStream(
-        self, request_iterator: AsyncIterator[audit_pb2.GetContextStreamRequest],
-        context: grpc.aio.ServicerContext,
-    ) -> AsyncIterator[audit_pb2.GetContextStreamResponse]:
-        """GetContextBatch calls on one stream (the router's lane)."""
-        async for reply in self.lanes.serve(
-            GET_CONTEXT_BATCH, request_iterator, self._context_batch,
-            audit_pb2.GetContextStreamResponse,
-        ):
-            yield reply
 
     async def _context_batch(
         self, request: audit_pb2.GetContextBatchRequest, deadline: float | None
@@ -216,6 +198,11 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         return audit_pb2.GetContextBatchResponse(
             items=[replies[i] if i in replies else next(found) for i in range(len(request.items))]
         )
+
+    # GetContextBatch calls on one stream (the router's lane).
+    GetContextStream = lane_method(
+        GET_CONTEXT_BATCH, _context_batch, audit_pb2.GetContextStreamResponse
+    )
 
     async def _contexts(
         self, queries: list[ContextQuery], requests: Sequence[audit_pb2.GetContextRequest]

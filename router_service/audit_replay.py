@@ -14,7 +14,7 @@ from aegis.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 from aegis_domain.convert import enum_name, signal_from_proto
 from aegis_domain.types import AgentSignal, SignalStatus
 from router_service.deadline import Deadline
-from router_service.fanout import assess_all
+from router_service.fanout import assess_all, assess_request
 from router_service.scoring import COMBINER, Scorer, thresholds_from_proto
 
 # A failure the agent did not choose (a deadline, a crash, a network): replayed as recorded,
@@ -118,7 +118,7 @@ async def replay(
                 if SignalStatus(s.status) in _ENVIRONMENTAL}
     clients = [c for c in scorer.agents if c.entry.name not in kept]
     asked = await assess_all(
-        clients, agent_pb2.AssessRequest(event=record.event, context=record.context),
+        clients, assess_request(record.event, record.context),
         Deadline.after(deadline_s), 0.0,
     )
     by_name = {s.agent: s for s in asked} | kept

@@ -22,7 +22,7 @@ from router_service.batching import Batched, Batcher, BatchLimits, BatchSizeMism
 from router_service.deadline import Deadline
 from router_service.instruments import BatchInstruments
 from router_service.lane import batch_method
-from router_service.wire import BatchFraming
+from router_service.wire import BatchFraming, message_bytes
 
 ASSESS_BATCH = method_path(
     agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name, "AssessBatch"
@@ -82,6 +82,11 @@ class AgentClient:
         return reply.signals
 
 
+def assess_request(event: common_pb2.LoginEvent, context: common_pb2.LoginContext) -> bytes:
+    """The serialized AssessRequest of a login and its context."""
+    return message_bytes(agent_pb2.AssessRequest, event=event, context=context)
+
+
 def _failed(name: str, status: SignalStatus, started: float, detail: str) -> AgentSignal:
     return AgentSignal(
         agent=name,
@@ -133,16 +138,17 @@ def _signal(
 
 async def assess_all(
     clients: list[AgentClient],
-    request: agent_pb2.AssessRequest,
+    request: bytes,
     deadline: Deadline,
     reserve_s: float,
     cap_s: float | None = None,
 ) -> list[AgentSignal]:
-    """All agents at once, in registry order. Each call may take the agent's registry
-    deadline, or `cap_s` where given (bulk work), leaving `reserve_s` of the deadline."""
+    """All agents at once, in registry order, asked the serialized AssessRequest `request`
+    (assess_request). Each call may take the agent's registry deadline, or `cap_s` where
+    given (bulk work), leaving `reserve_s` of the deadline."""
     started = time.perf_counter()
     # Serialized once for every agent: the context is most of it.
-    item = _ASSESS_ITEMS.item(request)
+    item = _ASSESS_ITEMS.framed(request)
     calls: list[tuple[_Pending | None, float]] = []
     for client in clients:
         budget = deadline.budget(

@@ -22,6 +22,7 @@ import grpc
 from google.protobuf.message import Message
 
 from aegis.v1 import common_pb2
+from aegis_runtime.lanes import LANE_HEADER
 from router_service.wire import field, raw_request_method
 
 _HEADER = 1
@@ -40,6 +41,18 @@ def _time_out(future: asyncio.Future[Any], timeout_s: float) -> None:
         ))
 
 
+class _Unread(Exception):
+    """A batch whose stream ended before its server read anything: a service without the
+    stream method (UNIMPLEMENTED; gRPC fails writes that race with that refusal, and the
+    call with them, as INTERNAL), or one that went before it started. It goes again as a
+    unary call, which answers as the method itself would: every lane's method may be
+    repeated (Assess is pure, GetContext reads, Record is idempotent by decision id)."""
+
+    def __init__(self, error: grpc.aio.AioRpcError) -> None:
+        super().__init__(error.details())
+        self.error = error
+
+
 class _Stream:
     """One stream of a lane: its batches awaiting answers, and the task that reads them."""
 
@@ -47,6 +60,10 @@ class _Stream:
         self.call = call
         self.retire_at = retire_at
         self.accepting = True
+        # Whether the server has shown that it reads this stream (its headers, sent at once
+        # by a lane's server, or an answer), and whether the stream has ended.
+        self.opened = False
+        self.ended = False
         self.pending: dict[int, asyncio.Future[Any]] = {}
         # grpc.aio takes one write at a time on a call.
         self.writing = asyncio.Lock()
@@ -55,7 +72,9 @@ class _Stream:
     async def _read(self) -> None:
         error = _failure(grpc.StatusCode.UNAVAILABLE, "the stream ended")
         try:
+            self.opened = LANE_HEADER in await self.call.initial_metadata()
             async for reply in self.call:
+                self.opened = True
                 status = reply.status
                 if status.closing:
                     await self.retire()
@@ -68,6 +87,7 @@ class _Stream:
             error = exc
         finally:
             self.accepting = False
+            self.ended = True
             for future in self.pending.values():
                 if not future.done():
                     future.set_exception(error)
@@ -119,13 +139,15 @@ class Lane:
     ) -> Any:
         """The batch's reply (the `batch` of the stream's answer)."""
         if self._streams:
+            started = asyncio.get_running_loop().time()
             try:
                 return await self._on_stream(request, timeout, metadata)
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
-                    raise
-                # Refused before any batch was read: this one has not been served.
-                self._streams = False
+            except _Unread as unread:
+                if unread.error.code() == grpc.StatusCode.UNIMPLEMENTED:
+                    self._streams = False
+                timeout -= asyncio.get_running_loop().time() - started
+                if timeout <= 0:
+                    raise unread.error from None
         return await self._unary(request, timeout=timeout, metadata=metadata)
 
     async def _on_stream(
@@ -140,16 +162,19 @@ class Lane:
         stream.pending[batch_id] = future
         timer = asyncio.get_running_loop().call_later(timeout, _time_out, future, timeout)
         try:
-            async with stream.writing:
-                await stream.call.write(field(_HEADER, header) + field(_BATCH, request))
+            try:
+                async with stream.writing:
+                    await stream.call.write(field(_HEADER, header) + field(_BATCH, request))
+            except Exception:
+                # The call has ended or is ending: no batch goes on it any more, and this
+                # one's answer is how the stream ended, which its reader gives every batch
+                # it leaves unanswered.
+                stream.accepting = False
             reply = await future
-        except grpc.aio.AioRpcError:
+        except grpc.aio.AioRpcError as exc:
+            if stream.ended and not stream.opened:
+                raise _Unread(exc) from exc
             raise
-        except Exception as exc:
-            # A write on a call that has just ended: the stream broke, and the next batch
-            # opens another without waiting for the reader to notice.
-            stream.accepting = False
-            raise _failure(grpc.StatusCode.UNAVAILABLE, f"the stream broke: {exc!r}") from exc
         finally:
             timer.cancel()
             await stream.settle(batch_id)

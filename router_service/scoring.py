@@ -14,7 +14,7 @@ from typing import Protocol
 
 import grpc
 
-from aegis.v1 import agent_pb2, audit_pb2, common_pb2, router_pb2
+from aegis.v1 import audit_pb2, common_pb2, router_pb2
 from aegis_domain.convert import (
     reason_to_proto,
     seconds_to_timestamp,
@@ -32,7 +32,7 @@ from router_service.batching import Batched, Batcher, BatchSizeMismatch
 from router_service.combine import Combiner, combine
 from router_service.deadline import Deadline
 from router_service.drivers import drivers
-from router_service.fanout import AgentClient, assess_all
+from router_service.fanout import AgentClient, assess_all, assess_request
 from router_service.instruments import BatchInstruments, RouterInstruments
 from router_service.lane import batch_method
 from router_service.policy import Policy, PolicyInputs, RiskThresholds
@@ -209,7 +209,7 @@ class Scorer:
         context_msg = context.context if context is not None else common_pb2.LoginContext()
         signals = await assess_all(
             self.agents,
-            agent_pb2.AssessRequest(event=event, context=context_msg),
+            assess_request(event, context_msg),
             deadline,
             reserve_s,
             hop_cap_s,

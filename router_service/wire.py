@@ -39,12 +39,27 @@ class BatchFraming:
 
     def item(self, message: Message) -> bytes:
         """One item, serialized and framed."""
-        return field(self._number, message.SerializeToString())
+        return self.framed(message.SerializeToString())
+
+    def framed(self, item: bytes) -> bytes:
+        """One item serialized already, framed."""
+        return field(self._number, item)
 
     @staticmethod
     def batch(items: Sequence[bytes]) -> bytes:
         """The serialized batch request of these framed items."""
         return b"".join(items)
+
+
+def message_bytes(message_type: type[Message], **fields: Message) -> bytes:
+    """`message_type(**fields).SerializeToString()` for message-typed fields, without copying
+    each into a new message first (a Score's context is most of its AssessRequest): a message
+    is its fields' concatenation, in field-number order as protobuf writes them."""
+    numbers = message_type.DESCRIPTOR.fields_by_name
+    return b"".join(
+        field(numbers[name].number, fields[name].SerializeToString())
+        for name in sorted(fields, key=lambda name: numbers[name].number)
+    )
 
 
 def raw_request_method(

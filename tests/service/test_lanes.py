@@ -4,6 +4,7 @@ fail as their unary calls would, each on its own, and survive restarts and drain
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 import grpc
@@ -11,7 +12,7 @@ import pytest
 
 from aegis.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 from aegis_runtime.errors import InvalidArgument
-from aegis_runtime.lanes import Lanes
+from aegis_runtime.lanes import Lanes, lane_method
 from aegis_runtime.server import RunningServer
 from router_service.fanout import ASSESS_BATCH, RawAgentStub
 from tests.service.mesh import ServicerComponent, local
@@ -47,9 +48,7 @@ class Controlled(agent_pb2_grpc.AgentServiceServicer):
 
     async def AssessStream(self, request_iterator, context):
         self.streams += 1
-        async for reply in self.lanes.serve(
-            ASSESS_BATCH, request_iterator, self.answer, agent_pb2.AssessStreamResponse
-        ):
+        async for reply in self.lane(request_iterator, context):
             yield reply
         self.streams_ended += 1
 
@@ -69,6 +68,8 @@ class Controlled(agent_pb2_grpc.AgentServiceServicer):
         return agent_pb2.AssessBatchResponse(signals=[
             common_pb2.AgentSignal(agent="controlled", detail=user) for user in users
         ])
+
+    lane = lane_method(ASSESS_BATCH, answer, agent_pb2.AssessStreamResponse)
 
 
 class LaneComponent(ServicerComponent):
@@ -239,3 +240,32 @@ def test_a_service_without_the_stream_method_gets_unary_calls() -> None:
         assert servicer.calls == 2
 
     served(servicer, scenario)
+
+
+def test_concurrent_first_batches_to_a_service_without_the_stream_method_all_get_answers() -> None:
+    servicer = Unary()
+
+    async def scenario(server, channel, stub) -> None:
+        # Written before the server's refusal comes back: each must still be answered.
+        replies = await asyncio.gather(*(
+            stub.AssessBatch(batch(f"u{n}"), timeout=HANG_S, metadata=()) for n in range(32)
+        ))
+        assert [details(r) for r in replies] == [[f"u{n}"] for n in range(32)]
+        assert servicer.calls == 32
+
+    served(servicer, scenario)
+
+
+def test_a_lane_cut_with_tracing_on_leaves_no_context_to_detach(caplog) -> None:
+    # conftest installs a tracer provider: every server here runs its tracing interceptor.
+    servicer = Controlled()
+
+    async def scenario(server, channel, stub) -> None:
+        assert details(await stub.AssessBatch(batch("a"), timeout=HANG_S, metadata=())) == ["a"]
+        # The server stops with the stream open: the stream is cut, not ended.
+
+    with caplog.at_level(logging.ERROR):
+        # Twice: the first server of a process may leave its stream to the garbage collector.
+        served(servicer, scenario)
+        served(servicer, scenario)
+    assert not [r for r in caplog.records if "detach" in r.getMessage()]

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from aegis.v1 import agent_pb2, agent_pb2_grpc, common_pb2, router_pb2
-from aegis_runtime.lanes import Lanes
+from aegis_runtime.lanes import Lanes, lane_method
 from router_service.client.rows import ParsedRow
 from router_service.client.stream import Outcome, replay
 from router_service.client.summary import ReplaySummary
@@ -33,13 +33,6 @@ class HeldAgent(agent_pb2_grpc.AgentServiceServicer):
     async def AssessBatch(self, request, context):
         return await self.answer(request, None)
 
-    async def AssessStream(self, request_iterator, context):
-        # The router's batches come on its lane, each answered as AssessBatch would.
-        async for reply in self.lanes.serve(
-            ASSESS_BATCH, request_iterator, self.answer, agent_pb2.AssessStreamResponse
-        ):
-            yield reply
-
     async def answer(self, request, deadline):
         self.entered.set()
         await self.release.wait()
@@ -48,6 +41,9 @@ class HeldAgent(agent_pb2_grpc.AgentServiceServicer):
                                    risk=0.02, confidence=0.9, model_version="held-1")
             for _ in request.items
         ])
+
+    # The router's batches come on its lane, each answered as AssessBatch would.
+    AssessStream = lane_method(ASSESS_BATCH, answer, agent_pb2.AssessStreamResponse)
 
 
 def rows() -> list[ParsedRow]:

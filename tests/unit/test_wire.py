@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aegis.v1 import agent_pb2, audit_pb2, common_pb2
-from router_service.wire import BatchFraming
+from router_service.wire import BatchFraming, message_bytes
 
 
 def assess(n: int) -> agent_pb2.AssessRequest:
@@ -35,3 +35,17 @@ def test_record_batches_are_framed_alike() -> None:
     assert framing.batch([framing.item(record)] * 2) == audit_pb2.RecordBatchRequest(
         items=[record, record]
     ).SerializeToString()
+
+
+def test_a_message_from_its_fields_bytes_is_the_message() -> None:
+    for n in (0, 1, 3):
+        request = assess(n)
+        assert message_bytes(
+            agent_pb2.AssessRequest, context=request.context, event=request.event
+        ) == request.SerializeToString()
+    empty = agent_pb2.AssessRequest(
+        event=common_pb2.LoginEvent(), context=common_pb2.LoginContext()
+    )
+    assert message_bytes(
+        agent_pb2.AssessRequest, event=empty.event, context=empty.context
+    ) == empty.SerializeToString()
