@@ -332,3 +332,29 @@ def test_impossible_travel_on_the_users_own_device_is_not_discounted(agent: GeoA
 
     assert IMPOSSIBLE_TRAVEL in codes(replayed)
     assert all("logged in from before" not in r.message for r in replayed.reasons)
+
+
+def test_impossible_travel_to_a_country_the_user_keeps_returning_to_counts_less(
+    agent: GeoAgent,
+) -> None:
+    """A user whose own device keeps showing up in two far-apart countries (a second home, the
+    exit of their own VPN) is no takeover when it jumps between them again; a stranger's
+    device there, or the same jump to a country new to the user, keeps the full risk."""
+    phone: dict[str, Any] = {"user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1)",
+                             "device_id": "d1"}
+    settings = GeoSettings()
+    back_and_forth = [login(d * DAY + (HOUR if d % 2 else 0), **(NEW_YORK if d % 2 else LONDON),
+                            **phone) for d in range(1, 2 * settings.familiar_country_logins + 1)]
+    context = history(login(HOUR / 6, **LONDON, **phone), *back_and_forth)
+
+    returning = agent.assess(login(0, **NEW_YORK, **phone), context)
+    stranger = agent.assess(login(0, **NEW_YORK, device_id="d2"), context)
+    first_time = agent.assess(login(0, **MADRID, **phone),
+                              history(login(HOUR / 6, **LONDON, **phone), *back_and_forth))
+
+    assert reason(returning, IMPOSSIBLE_TRAVEL).weight == pytest.approx(
+        reason(stranger, IMPOSSIBLE_TRAVEL).weight * settings.own_device_factor)
+    assert "often logs in from" in reason(returning, IMPOSSIBLE_TRAVEL).message
+    assert returning.risk < settings.impossible_travel_risk <= stranger.risk
+    assert IMPOSSIBLE_TRAVEL in codes(first_time)
+    assert first_time.risk >= settings.impossible_travel_risk
