@@ -1,6 +1,6 @@
 """Geo agent: impossible travel since earlier logins, new countries, hosting networks; the
 last three count for less on the user's own device, and so does impossible travel to a country
-the user often logs in from."""
+the user often logs in from or through a VPN they have used before."""
 
 from __future__ import annotations
 
@@ -46,6 +46,10 @@ _POSSIBLE_SPEED = ("at a possible speed (travel or a VPN of their own, more like
                    "takeover)")
 _FAMILIAR_COUNTRY = ("in a country this user often logs in from (a second home or their VPN's "
                      "exit, more likely than a takeover)")
+# A VPN's exit is where the provider's servers are, not where the person is: a jump to the
+# exit of a hosting network the user has logged in through before is their own VPN.
+_OWN_VPN = ("through a hosting or VPN network this user has logged in through before (their "
+            "VPN's exit, not where they are)")
 
 
 class GeoSettings(BaseSettings):
@@ -120,7 +124,9 @@ class GeoSettings(BaseSettings):
         description="Impossible travel on the user's own device to a country they have logged "
         "in from at least this often counts at own_device_factor: a place the user keeps "
         "returning to (a second home, their VPN's exit, a coarse IP location) is no journey. "
-        "A new or rarely seen country keeps the full risk (a stolen cookie replayed far away).",
+        "A new or rarely seen country keeps the full risk (a stolen cookie replayed far away) "
+        "unless it is the exit of a hosting or VPN network the user has logged in through "
+        "before.",
     )
     base_risk: float = Field(
         0.02,
@@ -153,7 +159,7 @@ class GeoAgent(Agent):
         self.hosting_asns = load_hosting_asns()
         # Every input of the verdict besides the request: a replay under the same version
         # gives the same signal (design invariant 2).
-        self.version = "geo-1." + fingerprint(
+        self.version = "geo-2." + fingerprint(
             self.settings.model_dump_json(),
             COUNTRIES_PATH.read_bytes(),
             HOSTING_ASNS_PATH.read_bytes(),
@@ -178,6 +184,8 @@ class GeoAgent(Agent):
         elif (event.country
               and own.country.count(event.country) >= self.settings.familiar_country_logins):
             explained = _FAMILIAR_COUNTRY
+        elif event.asn in self.hosting_asns and event.asn in own.asn:
+            explained = _OWN_VPN
         else:
             explained = ""
         if impossible is not None:
