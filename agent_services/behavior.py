@@ -77,10 +77,7 @@ class Evidence:
         if len(shown) > _SHOWN_VALUE_LENGTH:
             shown = shown[: _SHOWN_VALUE_LENGTH - 3] + "..."
         label = f"{self.feature.label} {shown}"
-        if self.logins == 0:
-            # Without a baseline, only the population model's attack counts can accuse.
-            message = f"{label} is more common among attacks than among all logins"
-        elif self.seen == 0:
+        if self.seen == 0:
             message = f"{label} never seen for this user in {self.logins} logins"
         else:
             message = f"{label} seen in only {self.seen} of this user's {self.logins} logins"
@@ -96,8 +93,10 @@ class BehaviorAgent(Agent):
     Witten-Bell interpolation: the chance of a value never seen is distinct/(logins +
     distinct) — high for a user whose IP changes daily, low for one who never moves — and
     that mass is spread by the population's p(value). p(value | attacker) is the population
-    model's attack distribution, or the population at large (an account-takeover attacker is
-    anyone but the user). The features combine as a likelihood ratio under naive-Bayes
+    at large: an account-takeover attacker is anyone but the user, and no labels say more
+    (the attackers of one world, learnt from its labels, are not the next world's: a network
+    that the training world's attackers never used looked safer than the user's own). The
+    features combine as a likelihood ratio under naive-Bayes
     independence, tempered by per-feature weights and bounded per group of features that move
     together (where from, on what device, when: a trip on the user's own phone is one big
     surprise offset by a familiar device, not five), and become a risk through the prior odds.
@@ -117,7 +116,7 @@ class BehaviorAgent(Agent):
 
     @property
     def version(self) -> str:
-        return "freeman-1." + fingerprint(self.settings.model_dump_json(), self.population.version)
+        return "freeman-2." + fingerprint(self.settings.model_dump_json(), self.population.version)
 
     def load(self) -> None:
         """Read the population model when one was trained; without it, uniform priors."""
@@ -150,7 +149,7 @@ class BehaviorAgent(Agent):
             seen, distinct, logins = counts[value], len(counts), counts.total()
             p_global = self.population.global_p(feature.name, value)
             p_user = (seen + distinct * p_global) / (logins + distinct) if logins else p_global
-            log_lr = math.log(self.population.attack_p(feature.name, value) / p_user)
+            log_lr = math.log(p_global / p_user)
             capped = max(-cap, min(cap, log_lr))
             result.append(Evidence(feature, value, seen, logins, feature.weight * capped))
         return result

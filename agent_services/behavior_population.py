@@ -1,4 +1,4 @@
-"""Population model of the behavior agent: how common each feature value is, and in attacks."""
+"""Population model of the behavior agent: how common each feature value is among all logins."""
 
 from __future__ import annotations
 
@@ -10,10 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 from aegis_runtime.artifacts import ArtifactError, fingerprint, read_json_model
 
 POPULATION_FILE = "population.json"
-
-# Pseudo-count of the global distribution inside the attack distribution: a handful of
-# labelled attacks from one network must not make every other network look innocent.
-ATTACK_SMOOTHING = 10.0
 
 Counts = dict[str, dict[str, NonNegativeInt]]
 
@@ -30,13 +26,14 @@ class PopulationFile(BaseModel):
     features: Counts = Field(description="Value counts over all logins of the population.")
     attack: Counts = Field(
         default_factory=dict,
-        description="Value counts over labelled attack logins; optional. Without it the "
-        "attacker is assumed to come from the population at large.",
+        description="Not read: value counts over labelled attacks, which trainers wrote before "
+        "the agent stopped using labels (the attackers of one world are not another's); "
+        "accepted so that such files still load.",
     )
 
 
 class Population:
-    """p(value) in the population and among attackers, for each feature.
+    """p(value) in the population, for each feature.
 
     Without a population file, p(value) is uniform over the feature's `cardinality`: every
     value is equally likely, so only the user's own history separates user from attacker.
@@ -46,15 +43,12 @@ class Population:
         self,
         cardinalities: Mapping[str, int],
         counts: Counts | None = None,
-        attack: Counts | None = None,
         version: str = "uniform",
     ) -> None:
         self.cardinalities = dict(cardinalities)
         self.counts = counts or {}
-        self.attack = attack or {}
         self.version = version
         self._totals = {name: sum(table.values()) for name, table in self.counts.items()}
-        self._attack_totals = {name: sum(table.values()) for name, table in self.attack.items()}
 
     @classmethod
     def load(cls, path: Path, cardinalities: Mapping[str, int]) -> Population:
@@ -67,7 +61,7 @@ class Population:
                 f"(known: {', '.join(sorted(cardinalities))})"
             )
         version = f"{data.model_version}.{fingerprint(path.read_bytes())}"
-        return cls(cardinalities, data.features, data.attack, version)
+        return cls(cardinalities, data.features, version)
 
     def global_p(self, feature: str, value: str) -> float:
         """Laplace-smoothed share of logins with this value: never zero."""
@@ -77,13 +71,3 @@ class Population:
             return 1.0 / cardinality
         support = max(cardinality, len(table) + 1)
         return (table.get(value, 0) + 1) / (self._totals[feature] + support)
-
-    def attack_p(self, feature: str, value: str) -> float:
-        """p(value | attacker), backing off to the population where attacks are few."""
-        base = self.global_p(feature, value)
-        table = self.attack.get(feature)
-        if not table:
-            return base
-        return (table.get(value, 0) + ATTACK_SMOOTHING * base) / (
-            self._attack_totals[feature] + ATTACK_SMOOTHING
-        )

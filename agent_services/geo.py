@@ -1,5 +1,6 @@
 """Geo agent: impossible travel since earlier logins, new countries, hosting networks; the
-last three count for less on the user's own device."""
+last three count for less on the user's own device, and so does impossible travel to a country
+the user often logs in from or through a VPN they have used before."""
 
 from __future__ import annotations
 
@@ -40,6 +41,15 @@ HOSTING_ASN = "HOSTING_ASN"
 _MIN_CONFIDENCE = 0.1
 _HALF_CONFIDENCE_LOGINS = 2
 _PRECISION_SCALE_KM = 500.0
+# Why a finding on the user's own device counts for less, in the reason's words.
+_POSSIBLE_SPEED = ("at a possible speed (travel or a VPN of their own, more likely than a "
+                   "takeover)")
+_FAMILIAR_COUNTRY = ("in a country this user often logs in from (a second home or their VPN's "
+                     "exit, more likely than a takeover)")
+# A VPN's exit is where the provider's servers are, not where the person is: a jump to the
+# exit of a hosting network the user has logged in through before is their own VPN.
+_OWN_VPN = ("through a hosting or VPN network this user has logged in through before (their "
+            "VPN's exit, not where they are)")
 
 
 class GeoSettings(BaseSettings):
@@ -106,7 +116,17 @@ class GeoSettings(BaseSettings):
         description="Multiplies the new-country, country-change and hosting-network risks of a "
         "login from a device the user has logged in from before (without a fingerprint: the "
         "same user agent) at a possible speed: a trip or a VPN on one's own phone is no "
-        "takeover. Impossible travel is never discounted.",
+        "takeover. Impossible travel is discounted only under familiar_country_logins.",
+    )
+    familiar_country_logins: int = Field(
+        3,
+        ge=1,
+        description="Impossible travel on the user's own device to a country they have logged "
+        "in from at least this often counts at own_device_factor: a place the user keeps "
+        "returning to (a second home, their VPN's exit, a coarse IP location) is no journey. "
+        "A new or rarely seen country keeps the full risk (a stolen cookie replayed far away) "
+        "unless it is the exit of a hosting or VPN network the user has logged in through "
+        "before.",
     )
     base_risk: float = Field(
         0.02,
@@ -139,7 +159,7 @@ class GeoAgent(Agent):
         self.hosting_asns = load_hosting_asns()
         # Every input of the verdict besides the request: a replay under the same version
         # gives the same signal (design invariant 2).
-        self.version = "geo-1." + fingerprint(
+        self.version = "geo-2." + fingerprint(
             self.settings.model_dump_json(),
             COUNTRIES_PATH.read_bytes(),
             HOSTING_ASNS_PATH.read_bytes(),
@@ -159,10 +179,19 @@ class GeoAgent(Agent):
             )
             if reason is not None
         ]
+        if impossible is None:
+            explained = _POSSIBLE_SPEED
+        elif (event.country
+              and own.country.count(event.country) >= self.settings.familiar_country_logins):
+            explained = _FAMILIAR_COUNTRY
+        elif event.asn in self.hosting_asns and event.asn in own.asn:
+            explained = _OWN_VPN
+        else:
+            explained = ""
         if impossible is not None:
             reasons.append(impossible)
-        elif reasons and _own_device(event, own):
-            reasons = [self._on_own_device(reason) for reason in reasons]
+        if reasons and explained and _own_device(event, own):
+            reasons = [self._on_own_device(reason, explained) for reason in reasons]
         # Noisy-OR: the findings are separate ways a login can be wrong, each enough alone.
         safe = 1 - self.settings.base_risk
         for reason in reasons:
@@ -292,11 +321,11 @@ class GeoAgent(Agent):
             weight=self.settings.hosting_asn_risk,
         )
 
-    def _on_own_device(self, reason: Reason) -> Reason:
+    def _on_own_device(self, reason: Reason, explained: str) -> Reason:
         return Reason(
             code=reason.code,
-            message=f"{reason.message}; on a device the user has logged in from before, at a "
-            "possible speed (travel or a VPN of their own, more likely than a takeover)",
+            message=f"{reason.message}; on a device the user has logged in from before, "
+            f"{explained}",
             weight=reason.weight * self.settings.own_device_factor,
         )
 

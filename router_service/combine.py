@@ -28,9 +28,9 @@ class Combined:
         return self.answered == 0
 
 
-def logit(p: float) -> float:
-    """log(p / (1 - p)), with p clipped away from 0 and 1."""
-    p = min(max(p, _RISK_CLIP), 1 - _RISK_CLIP)
+def logit(p: float, clip: float = _RISK_CLIP) -> float:
+    """log(p / (1 - p)), with p clipped to [clip, 1 - clip]."""
+    p = min(max(p, clip), 1 - clip)
     return math.log(p / (1 - p))
 
 

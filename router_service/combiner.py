@@ -23,6 +23,11 @@ from router_service.combine import logit
 COMBINER_FILE = "combiner.json"
 # The router's folder among the trained models (each agent has one named after it).
 ROUTER_MODEL_DIR = "router"
+# How far from 0 and 1 a fitted combiner reads an agent's risk. Far wider than the unweighted
+# pool's clip: a fitted weight, not the clip, bounds what one agent can say, and the behavior
+# agent ranks logins between 1e-9 and 1e-3 (a clip at 1e-4 tied most of its ranking: its
+# recall at 1% on a shifted world fell from 0.63 to 0.26 as the combiner read it).
+FITTED_RISK_CLIP = 1e-12
 
 
 def combiner_path(model_dir: Path) -> Path:
@@ -62,6 +67,13 @@ class CombinerFile(BaseModel):
     fallback: Fallback | None = Field(
         None, description="The others at full trust, for a decision without the primary agent."
     )
+    risk_clip: float = Field(
+        1e-4,
+        gt=0,
+        lt=0.5,
+        description="Each agent's risk is read as log-odds clipped to [risk_clip, 1 - "
+        "risk_clip], as in the fit (files without it were fitted at 1e-4).",
+    )
     risk_at_challenge_share: dict[float, float] = Field(
         default_factory=dict,
         description="Share of legitimate logins challenged -> the risk at and above which that "
@@ -87,7 +99,7 @@ class LogisticCombiner:
         for signal in present:
             term = terms.get(signal.agent)
             if term is not None:
-                z += term.bias + term.weight * logit(signal.risk)
+                z += term.bias + term.weight * logit(signal.risk, spec.risk_clip)
         # Two branches so that exp() never overflows.
         if z >= 0:
             return 1 / (1 + math.exp(-z))

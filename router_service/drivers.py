@@ -7,6 +7,7 @@ and the evidence behind it. Codes and raw risks stay in the decision's `reasons`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from aegis_domain.types import Action, AgentSignal, Reason, Velocity
@@ -30,6 +31,14 @@ _VELOCITY_WORDS = {
     "device_distinct_users": "accounts on this device",
 }
 _VELOCITY = "VELOCITY_"
+# The detection agent states a feature, its value and its push ("share of the user's logins
+# with this city: 0 (+4.08 log-odds)"): a reviewer acts on the fact, not on the model's
+# arithmetic, so the push goes and a share reads as one ("none of the user's logins with this
+# city"). A feature that is the share of one of the login's values (DETECTION_CITY_SHARE) is
+# the behavior agent's UNUSUAL_CITY, which names the value: that wording wins when present.
+_DETECTION_FACT = re.compile(r"^(?P<label>.+): (?P<value>\S+) \(\+[0-9.]+ log-odds\)$")
+_SHARE = "share of "
+_DETECTION_SHARE = re.compile(r"^DETECTION_(?P<feature>[A-Z_]+)_SHARE$")
 
 
 def drivers(
@@ -66,12 +75,36 @@ def _agent_facts(signals: Sequence[AgentSignal], floor: float) -> list[str]:
     risky = sorted((s for s in signals if s.present and s.risk >= floor and s.reasons),
                    key=lambda s: -s.risk)
     ranked = [sorted(s.reasons, key=lambda r: -r.weight) for s in risky]
+    unusual = {r.code: r for s in signals if s.present and s.agent == "behavior"
+               for r in s.reasons}
     facts = []
     for rank in range(MAX_DRIVERS):
-        facts += [_agent_fact(s.agent, reasons[rank])
+        facts += [_agent_fact(s.agent, reasons[rank], unusual)
                   for s, reasons in zip(risky, ranked, strict=True) if rank < len(reasons)]
     return facts
 
 
-def _agent_fact(agent: str, reason: Reason) -> str:
+def _agent_fact(agent: str, reason: Reason, unusual: dict[str, Reason]) -> str:
+    if agent == "detection":
+        share = _DETECTION_SHARE.match(reason.code)
+        named = unusual.get(f"UNUSUAL_{share['feature']}") if share else None
+        if named is not None:
+            return _agent_fact("behavior", named, {})
+        return f"{_AGENT_HEADS[agent]}: {_plain(reason.message)}"
     return f"{_AGENT_HEADS.get(agent, f'The {agent} check')}: {reason.message}"
+
+
+def _plain(message: str) -> str:
+    """A detection reason's fact without its push in log-odds; a share as a percentage."""
+    fact = _DETECTION_FACT.match(message)
+    if fact is None:
+        return message
+    label, value = fact["label"], fact["value"]
+    try:
+        number = float(value)
+    except ValueError:
+        return f"{label}: {value}"
+    if label.startswith(_SHARE):
+        of = label.removeprefix(_SHARE)
+        return f"none of {of}" if number == 0 else f"{number:.0%} of {of}"
+    return f"{label}: {number:.4g}"

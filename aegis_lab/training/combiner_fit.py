@@ -21,7 +21,13 @@ from aegis_domain.types import AgentSignal
 from aegis_lab.training.metrics import flagged_share, summarize, threshold_at_fpr
 from aegis_lab.training.publish import json_bytes
 from router_service.combine import logit
-from router_service.combiner import COMBINER_FILE, AgentTerm, CombinerFile, Fallback
+from router_service.combiner import (
+    COMBINER_FILE,
+    FITTED_RISK_CLIP,
+    AgentTerm,
+    CombinerFile,
+    Fallback,
+)
 
 # Weight of each copy of a login with one agent left out, relative to the whole login: about
 # how often an agent is missing from a decision (the cluster evaluations saw each agent time
@@ -43,8 +49,10 @@ _TIE_MARGIN = 1e-9
 
 
 # How far the agents besides the best one may be trusted, tried from full trust down: the
-# first at which the mesh ranks the validation world's logins at least as well as the best
-# agent alone is kept (0: the best agent's ranking, which ties it).
+# first at which the mesh ranks the validation world's logins better than the best agent alone
+# (at least as well at both operating points, better at one) is kept; else 0, the best agent's
+# own ranking, which ties it. A tie at a partial trust is no gain on the validation world and
+# only noise on the next one: it went below the best agent there.
 TRUST_STEPS = (1.0, 0.75, 0.5, 0.25, 0.0)
 # The validation world's operating points, as shares of its legitimate logins flagged.
 _VALIDATION_FPRS = (0.01, 0.001)
@@ -71,7 +79,7 @@ def _design(signals: Sequence[dict[str, AgentSignal]], agents: Sequence[str]) ->
             signal = by_agent.get(agent)
             if signal is not None and signal.present:
                 x[row, 1 + 2 * k] = 1.0
-                x[row, 2 + 2 * k] = logit(signal.risk)
+                x[row, 2 + 2 * k] = logit(signal.risk, FITTED_RISK_CLIP)
     return x
 
 
@@ -154,7 +162,8 @@ def _trusted(beta: NDArray, problem: tuple[NDArray, NDArray, NDArray, NDArray[np
     generator did not make: the weights of the agents besides the one that ranks the
     validation logins best alone are scaled down (TRUST_STEPS, the intercept and biases
     refitted for calibration) until the mesh's recall at 1% and at 0.1% there is at least
-    that agent's. problem: the fit's (x, y, w, free); labels, design: the validation logins'."""
+    that agent's and above it at one; at trust 0 the mesh ranks as that agent does.
+    problem: the fit's (x, y, w, free); labels, design: the validation logins'."""
     alone = {agent: _recalls(labels, design[:, 2 + 2 * k]) for k, agent in enumerate(agents)}
     best = max(alone, key=lambda agent: alone[agent])
     others = np.array([2 + 2 * k for k, agent in enumerate(agents) if agent != best], dtype=int)
@@ -163,7 +172,8 @@ def _trusted(beta: NDArray, problem: tuple[NDArray, NDArray, NDArray, NDArray[np
         trial[others] *= trust
         trial = _newton(*problem, trial)
         mesh = _recalls(labels, design @ trial)
-        if all(m >= a for m, a in zip(mesh, alone[best], strict=True)):
+        pairs = list(zip(mesh, alone[best], strict=True))
+        if all(m >= a for m, a in pairs) and any(m > a for m, a in pairs):
             break
     return trial, {"validation": {
         "world": "shifted combiner world", "best_agent": best, "trust_in_the_others": trust,
@@ -204,6 +214,7 @@ def combiner_file(beta: NDArray, agents: Sequence[str], metrics: dict[str, Any],
         if trusted_less else None,
         metrics=metrics,
         data_hash=data_hash,
+        risk_clip=FITTED_RISK_CLIP,
         risk_at_challenge_share=metrics["risk_at_challenge_share"],
     )
 

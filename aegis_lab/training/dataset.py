@@ -85,7 +85,6 @@ class WorldData:
     measured: NDArray[np.bool_]  # after the warm-up
     sampled: list[Sampled]
     value_counts: dict[str, Counter[str]] = field(default_factory=dict)
-    attack_value_counts: dict[str, Counter[str]] = field(default_factory=dict)
 
     @property
     def label(self) -> NDArray[np.bool_]:
@@ -130,7 +129,6 @@ def build(
     sampler = random.Random(f"{config.seed}/stacker-sample")
     sampled: list[Sampled] = []
     value_counts: dict[str, Counter[str]] = defaultdict(Counter)
-    attack_value_counts: dict[str, Counter[str]] = defaultdict(Counter)
     extractor = DetectionFeatures()
     contexts = OfflineContexts(bounds)
     rows = 0
@@ -145,8 +143,6 @@ def build(
         holdout[row] = split.holdout(event.user_id)
         for name, value in feature_values(event).items():
             value_counts[name][value] += 1
-            if attack[row]:
-                attack_value_counts[name][value] += 1
         if holdout[row] and event.timestamp >= warm_after and (
             attack[row] or sampler.random() < keep_rate
         ):
@@ -163,5 +159,4 @@ def build(
         measured=timestamps[:rows] >= warm_after,
         sampled=sampled,
         value_counts=dict(value_counts),
-        attack_value_counts=dict(attack_value_counts),
     )

@@ -22,7 +22,7 @@ from aegis_runtime.artifacts import ArtifactError
 from agent_services.attributes import feature_values
 from agent_services.behavior import BehaviorAgent, BehaviorSettings
 from agent_services.behavior_population import POPULATION_FILE
-from agent_services.history import NO_HISTORY
+from agent_services.history import NO_HISTORY, own_logins
 
 NOW = 1_780_000_000.0
 DAY = 86_400.0
@@ -217,25 +217,38 @@ def write_population(model_dir: Path, document: object) -> None:
     (model_dir / POPULATION_FILE).write_text(json.dumps(document))
 
 
-def test_population_model_of_attacks_raises_risk_for_known_attack_networks(
+def test_the_agent_reads_no_labels_a_network_new_to_the_user_is_unusual_however_common(
     tmp_path: Path, agent: BehaviorAgent
 ) -> None:
-    write_population(
-        tmp_path / "trained",
-        {
-            "model_version": "pop-test",
-            "features": {"asn": {"60117": 50, "2856": 5000, "3320": 4000}},
-            "attack": {"asn": {"60117": 400}},
-        },
-    )
-    trained = BehaviorAgent(tmp_path / "trained")
+    """The attacker is anyone but the user: a population file's counts of labelled attacks
+    (as trainers once wrote) move nothing, a network the user never used counts against the
+    login as much when it is everyday for others as when it is rare, and without history
+    nothing is unusual."""
+    features = {"asn": {"60117": 50, "2856": 5000, "3320": 4000}}
+    labelled = {"model_version": "pop-test", "features": features,
+                "attack": {"asn": {"3320": 400}}}
+    write_population(tmp_path / "labelled", labelled)
+    write_population(tmp_path / "plain", {"model_version": "pop-test", "features": features})
+    trained, plain = BehaviorAgent(tmp_path / "labelled"), BehaviorAgent(tmp_path / "plain")
     trained.load()
+    plain.load()
+    context = LoginContext(history=stable_history())
 
-    from_attack_network = trained.assess(login(0, asn=60117), LoginContext())
-    from_home_network = trained.assess(login(0, asn=3320), LoginContext())
-    assert from_attack_network.risk > BehaviorSettings().prior_risk > from_home_network.risk
-    assert codes(from_attack_network) == ["UNUSUAL_ASN", NO_HISTORY]
-    assert "more common among attacks" in from_attack_network.reasons[0].message
+    own = own_logins(LoginHistory.of(context.history))
+
+    def asn_evidence(agent: BehaviorAgent, asn: int) -> float:
+        return next(e.log_lr for e in agent.evidence(login(0, asn=asn), own)
+                    if e.feature.name == "asn")
+
+    common = trained.assess(login(0, asn=3320), context)
+    assert common.risk == plain.assess(login(0, asn=3320), context).risk
+    assert asn_evidence(trained, 3320) == asn_evidence(plain, 3320)
+    assert asn_evidence(trained, 2856) < 0 < asn_evidence(trained, 3320) == pytest.approx(
+        asn_evidence(trained, 60117))
+    assert "never seen for this user" in next(
+        r.message for r in common.reasons if r.code == "UNUSUAL_ASN")
+    assert trained.assess(login(0, asn=3320), LoginContext()).risk == pytest.approx(
+        BehaviorSettings().prior_risk)
     assert trained.version != agent.version
     assert "pop-test" in trained.describe().description
 

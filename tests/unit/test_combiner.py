@@ -68,6 +68,31 @@ def test_the_fit_recovers_which_agent_knows(tmp_path: Path) -> None:
     assert loaded.risk([ok("detection", 0.9)]) > 0.5 > loaded.risk([ok("detection", 0.05)])
 
 
+def test_the_fit_reads_an_agent_that_ranks_logins_far_below_one_in_ten_thousand(
+    tmp_path: Path,
+) -> None:
+    """The behavior agent's risks lie between 1e-9 and 1e-3: read through the unweighted pool's
+    clip at 1e-4 its ranking would be a tie. The fitted combiner reads risks as they were
+    fitted (the file states its clip); a file without one keeps 1e-4, as it was fitted."""
+    rng = np.random.default_rng(7)
+    labels = rng.random(4_000) < 0.1
+    signals = [{"behavior": ok("behavior", 1e-6 if y else 1e-8), "geo": ok("geo", rng.random())}
+               for y in labels]
+    rows = combiner_fit.CombinerRows(signals, labels, np.ones(len(labels)))
+    beta, metrics = combiner_fit.fit(rows, ["behavior", "geo"])
+    spec = combiner_fit.combiner_file(beta, ["behavior", "geo"], metrics, "hash")
+    combiner_fit.save(tmp_path / "combiner.json", spec)
+    loaded = load_combiner(tmp_path / "combiner.json")
+    assert loaded is not None
+
+    assert metrics["recall_at_1pct"] == 1.0
+    assert loaded.risk([ok("behavior", 1e-6)]) > 0.5 > loaded.risk([ok("behavior", 1e-8)])
+    older = load_combiner(write(tmp_path / "older.json", agents={
+        "behavior": {"bias": 0.0, "weight": 1.0}}))
+    assert older is not None
+    assert older.risk([ok("behavior", 1e-6)]) == older.risk([ok("behavior", 1e-8)])
+
+
 def test_a_weight_cannot_invert_and_every_weight_leans_toward_the_pool() -> None:
     """geo is anti-correlated with attacks in this world (a quirk a shift turns around): its
     weight is held at 0 before shrinkage, never negative, so the mesh stays monotone in it."""
@@ -152,3 +177,22 @@ def test_on_a_shifted_validation_world_the_mesh_ranks_at_least_as_well_as_its_be
     combiner = LogisticCombiner(spec, "v")
     assert spec.primary == "detection" and spec.fallback is not None
     assert combiner.risk([ok("geo", 0.9)]) > combiner.risk([ok("geo", 0.05)]) + 0.1
+
+
+def test_others_that_only_tie_the_best_agent_on_the_shifted_world_are_not_trusted() -> None:
+    """Where detection alone already ranks the shifted world perfectly, geo can add nothing
+    there: a partial trust that merely ties would be noise on the next world, so the mesh
+    keeps detection's own ranking (trust 0), an honest tie."""
+    rng = np.random.default_rng(3)
+    labels = rng.random(4_000) < 0.1
+    fitted = [{"detection": ok("detection", 0.6 if y else 0.4),
+               "geo": ok("geo", 0.9 if y else 0.05)} for y in labels[:2_000]]
+    shifted = [{"detection": ok("detection", 0.99 if y else 0.01),
+                "geo": ok("geo", float(rng.random()))} for y in labels[2_000:]]
+    validation = np.arange(len(labels)) >= 2_000
+
+    _, metrics = combiner_fit.fit(combiner_fit.CombinerRows(
+        fitted + shifted, labels, np.ones(len(labels)), validation), ["detection", "geo"])
+
+    assert metrics["validation"]["recall_at_1pct_and_0_1pct"]["detection"] == (1.0, 1.0)
+    assert metrics["validation"]["trust_in_the_others"] == 0.0

@@ -55,3 +55,28 @@ def test_velocity_and_what_was_missing_are_named_in_words() -> None:
 def test_when_no_agent_passed_the_threshold_alone_the_riskiest_still_say_why() -> None:
     facts = drivers(outcome(Action.CHALLENGE, "ELEVATED_RISK"), SIGNALS, VELOCITY, 0.95)
     assert facts[0] == "Unusual for this user: ASN 64501 seen in only 1 of this user's 40 logins"
+
+
+def test_the_detection_models_facts_read_as_facts_and_name_the_value_where_behavior_does() -> None:
+    """xgboost's attribution comes as 'feature: value (+push log-odds)': a reviewer gets the
+    fact (a share as a percentage), and the value's name where the behavior agent gives it."""
+    detection = signal(
+        "detection", 0.8,
+        ("DETECTION_CITY_SHARE", "share of the user's logins with this city: 0 (+4.08 log-odds)",
+         4.08),
+        ("DETECTION_IP_SHARE", "share of the user's logins with this IP: 0.0303 (+1.2 log-odds)",
+         1.2),
+        ("DETECTION_SPEED_KMH",
+         "implied travel speed since the user's recent logins: 1558.39 (+1.10 log-odds)", 1.1))
+    behavior = signal("behavior", 0.01, ("UNUSUAL_CITY",
+                                         "city PT/Lisbon/Lisbon never seen for this user in 33 "
+                                         "logins", 0.01))
+
+    facts = drivers(outcome(Action.CHALLENGE, "ELEVATED_RISK"), [detection, behavior],
+                    Velocity(), 0.5)
+
+    assert facts == [
+        "Unusual for this user: city PT/Lisbon/Lisbon never seen for this user in 33 logins",
+        "Like past attacks: 3% of the user's logins with this IP",
+        "Like past attacks: implied travel speed since the user's recent logins: 1558",
+    ]

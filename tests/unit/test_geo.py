@@ -332,3 +332,48 @@ def test_impossible_travel_on_the_users_own_device_is_not_discounted(agent: GeoA
 
     assert IMPOSSIBLE_TRAVEL in codes(replayed)
     assert all("logged in from before" not in r.message for r in replayed.reasons)
+
+
+def test_impossible_travel_to_a_country_the_user_keeps_returning_to_counts_less(
+    agent: GeoAgent,
+) -> None:
+    """A user whose own device keeps showing up in two far-apart countries (a second home, the
+    exit of their own VPN) is no takeover when it jumps between them again; a stranger's
+    device there, or the same jump to a country new to the user, keeps the full risk."""
+    phone: dict[str, Any] = {"user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1)",
+                             "device_id": "d1"}
+    settings = GeoSettings()
+    back_and_forth = [login(d * DAY + (HOUR if d % 2 else 0), **(NEW_YORK if d % 2 else LONDON),
+                            **phone) for d in range(1, 2 * settings.familiar_country_logins + 1)]
+    context = history(login(HOUR / 6, **LONDON, **phone), *back_and_forth)
+
+    returning = agent.assess(login(0, **NEW_YORK, **phone), context)
+    stranger = agent.assess(login(0, **NEW_YORK, device_id="d2"), context)
+    first_time = agent.assess(login(0, **MADRID, **phone),
+                              history(login(HOUR / 6, **LONDON, **phone), *back_and_forth))
+
+    assert reason(returning, IMPOSSIBLE_TRAVEL).weight == pytest.approx(
+        reason(stranger, IMPOSSIBLE_TRAVEL).weight * settings.own_device_factor)
+    assert "often logs in from" in reason(returning, IMPOSSIBLE_TRAVEL).message
+    assert returning.risk < settings.impossible_travel_risk <= stranger.risk
+    assert IMPOSSIBLE_TRAVEL in codes(first_time)
+    assert first_time.risk >= settings.impossible_travel_risk
+
+
+def test_impossible_travel_through_the_users_own_vpn_counts_less(agent: GeoAgent) -> None:
+    """A VPN's exit is where its servers are: the user's own phone jumping to the exit of a
+    hosting network it has logged in through before is their VPN; through a hosting network
+    new to the user it is what a stolen session looks like."""
+    phone: dict[str, Any] = {"user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1)",
+                             "device_id": "d1"}
+    vpn_before = login(3 * DAY, **{**PARIS, "asn": 9009}, **phone)
+    context = history(login(HOUR / 6, **LONDON, **phone), vpn_before,
+                      *daily_logins(5, **LONDON, **phone))
+
+    own_vpn = agent.assess(login(0, **{**NEW_YORK, "asn": 9009}, **phone), context)
+    other_network = agent.assess(login(0, **{**NEW_YORK, "asn": 212238}, **phone), context)
+
+    assert "VPN's exit" in reason(own_vpn, IMPOSSIBLE_TRAVEL).message
+    assert reason(own_vpn, IMPOSSIBLE_TRAVEL).weight == pytest.approx(
+        reason(other_network, IMPOSSIBLE_TRAVEL).weight * GeoSettings().own_device_factor)
+    assert own_vpn.risk < GeoSettings().impossible_travel_risk <= other_network.risk

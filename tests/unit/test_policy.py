@@ -69,6 +69,13 @@ def test_one_sure_agent_alarm_is_not_averaged_away(policy: Policy) -> None:
     assert "AGENT_ALARM:geo" in codes(outcome)
 
 
+def test_the_behavior_agents_novelty_alone_raises_no_alarm(policy: Policy) -> None:
+    """Its risk is a label-free likelihood ratio (a new phone on a new carrier scores near 1),
+    not a calibrated probability: it speaks through the combiner, never as a veto."""
+    behavior = AgentSignal(agent="behavior", status=SignalStatus.OK, risk=0.97, confidence=0.9)
+    assert policy.decide(inputs(risk=0.2, signals=[behavior])).action is Action.ALLOW
+
+
 def test_velocity_limits_from_context(policy: Policy) -> None:
     stuffing = Velocity(ip_distinct_users=25, window_seconds=3600)
     outcome = policy.decide(inputs(velocity=stuffing))
