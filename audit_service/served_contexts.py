@@ -22,14 +22,16 @@ class ContextForgotten(FailedPrecondition):
 
 
 class ServedContexts:
-    """Serialized contexts by reference, the newest `limit` at most (the oldest forgotten
-    first); a reference is good for one record. 0 holds none and gives no references.
+    """Serialized contexts by reference, the newest of them up to `max_bytes` in all (the
+    oldest forgotten first); a reference is good for one record. 0 holds none and gives no
+    references.
 
     A reference is a random prefix of this process and a counter, so a restarted service or
     another task of it never takes one it did not give out for another context."""
 
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._prefix = os.urandom(8)
         self._numbers = itertools.count(1)
         self._held: OrderedDict[bytes, bytes] = OrderedDict()
@@ -38,13 +40,15 @@ class ServedContexts:
         return len(self._held)
 
     def keep(self, context: bytes) -> bytes:
-        """Holds `context` (a serialized LoginContext); its reference, b"" when none is held."""
-        if not self._limit:
+        """Holds `context` (a serialized LoginContext); its reference, b"" when it is not
+        held (larger than max_bytes)."""
+        if not self._max_bytes or len(context) > self._max_bytes:
             return b""
         ref = self._prefix + next(self._numbers).to_bytes(8, "big")
         self._held[ref] = context
-        if len(self._held) > self._limit:
-            self._held.popitem(last=False)
+        self._bytes += len(context)
+        while self._bytes > self._max_bytes:
+            self._bytes -= len(self._held.popitem(last=False)[1])
         return ref
 
     def take(self, ref: bytes) -> bytes:
@@ -52,4 +56,5 @@ class ServedContexts:
         context = self._held.pop(ref, None)
         if context is None:
             raise ContextForgotten()
+        self._bytes -= len(context)
         return context

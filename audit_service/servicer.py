@@ -121,11 +121,11 @@ def batch_item(index: int) -> Iterator[None]:
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     """Converts requests for the store and its answers back; errors map to gRPC statuses."""
 
-    def __init__(self, store: AuditStore, served_contexts: int = 0) -> None:
+    def __init__(self, store: AuditStore, served_context_bytes: int = 0) -> None:
         self.store = store
         self.desk = ReviewDesk(store)
         self.lanes = Lanes()
-        self.served = ServedContexts(served_contexts)
+        self.served = ServedContexts(served_context_bytes)
 
     async def _record(
         self, request: audit_pb2.RecordRequest, deadline: float | None

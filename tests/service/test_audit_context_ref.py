@@ -96,14 +96,19 @@ class Forgetful(ServedContexts):
     """Forgets every context just before a record asks for it: an eviction, a restart or
     another task of the audit service, at the worst moment."""
 
+    asked = 0
+
     def take(self, ref: bytes) -> bytes:
+        self.asked += 1
         self._held.clear()
         return super().take(ref)
 
 
-def _stored_context(forgetful: bool, tmp_path: Path) -> tuple[pb.LoginContext, int]:
-    """A Score of a user with history: the context its record holds, and how many contexts
-    the audit service still holds after it."""
+def _stored_context(
+    forgetful: bool, tmp_path: Path
+) -> tuple[pb.LoginContext, ServedContexts]:
+    """A Score of a user with history: the context its record holds, and the contexts the
+    audit service holds after it."""
 
     async def scenario():
         mesh = await start_mesh(tmp_path, {"geo": (entry("geo"), FixedAgent("geo", 0.05))})
@@ -113,12 +118,12 @@ def _stored_context(forgetful: bool, tmp_path: Path) -> tuple[pb.LoginContext, i
             for n in range(1, 3):
                 await stub.Score(router_pb2.ScoreRequest(event=event(n)), timeout=5)
             if forgetful:
-                servicer.served = Forgetful(4)
+                servicer.served = Forgetful(1 << 20)
             reply = await stub.Score(router_pb2.ScoreRequest(event=event(3)), timeout=5)
             stored = await mesh.audit_stub().GetDecision(
                 audit_pb2.GetDecisionRequest(decision_id=reply.decision.decision_id), timeout=5
             )
-            return stored.record.context, len(servicer.served)
+            return stored.record.context, servicer.served
         finally:
             await mesh.close()
 
@@ -126,15 +131,16 @@ def _stored_context(forgetful: bool, tmp_path: Path) -> tuple[pb.LoginContext, i
 
 
 def test_the_router_records_by_reference(tmp_path: Path) -> None:
-    context, held = _stored_context(False, tmp_path)
+    context, served = _stored_context(False, tmp_path)
     assert list(context.past_logins.event_id) == ["ev-alice-2", "ev-alice-1"]
     assert context.velocity.window_seconds > 0
-    assert held == 0  # every record took its context by reference
+    assert len(served) == 0  # every record took its context by reference
 
 
 def test_the_router_sends_the_context_when_the_audit_no_longer_holds_it(
     tmp_path: Path,
 ) -> None:
-    context, _ = _stored_context(True, tmp_path)
+    context, served = _stored_context(True, tmp_path)
+    assert isinstance(served, Forgetful) and served.asked == 1
     assert list(context.past_logins.event_id) == ["ev-alice-2", "ev-alice-1"]
     assert context.velocity.window_seconds > 0

@@ -11,7 +11,7 @@ from tests.unit.audit_builders import make_record
 
 
 def test_a_reference_gives_its_context_once() -> None:
-    served = ServedContexts(4)
+    served = ServedContexts(100)
     first, second = served.keep(b"one"), served.keep(b"two")
     assert first and second and first != second
     assert served.take(second) == b"two"
@@ -22,7 +22,7 @@ def test_a_reference_gives_its_context_once() -> None:
 
 
 def test_the_oldest_context_is_forgotten_first() -> None:
-    served = ServedContexts(2)
+    served = ServedContexts(2)  # bytes: two of these one-byte contexts
     refs = [served.keep(bytes([n])) for n in range(3)]
     with pytest.raises(ContextForgotten):
         served.take(refs[0])
@@ -31,6 +31,7 @@ def test_the_oldest_context_is_forgotten_first() -> None:
 
 def test_no_references_without_room_and_none_shared_between_services() -> None:
     assert ServedContexts(0).keep(b"context") == b""
+    assert ServedContexts(4).keep(b"12345") == b""  # larger than the bound: never held
     with pytest.raises(ContextForgotten):
         ServedContexts(0).take(b"anything")
     # A restarted service (or another task) must never take a reference it did not give.
