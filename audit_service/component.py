@@ -38,7 +38,7 @@ class AuditComponent:
 
     def __init__(self, settings: AuditSettings, store: AuditStore | None = None) -> None:
         self.store = store if store is not None else make_store(settings)
-        self.servicer = AuditServicer(self.store)
+        self.servicer = AuditServicer(self.store, settings.served_context_bytes)
         self._interval_s = settings.review_queue_interval_s
         self._queue_watch: asyncio.Task[None] | None = None
 

@@ -79,10 +79,11 @@ class GroupCommitter:
         self._thread.shutdown()
 
     async def submit(
-        self, record: common_pb2.DecisionRecord, deadline: float | None
+        self, record: common_pb2.DecisionRecord, deadline: float | None,
+        context: bytes | None = None,
     ) -> RecordResult:
         """The record's result once its batch is durable; a repeat of a decision id still in
-        flight waits for the first and is a duplicate."""
+        flight waits for the first and is a duplicate. `context`: see AuditStore.record."""
         if self._queue is None:
             raise Unavailable("the audit store is not started")
         if self.failure is not None:
@@ -94,7 +95,7 @@ class GroupCommitter:
             result = await asyncio.shield(first)
             return dataclasses.replace(result, duplicate=True)
         pending = PendingRecord(
-            decision_id, canonical_record(record), indexed_entry(record), deadline
+            decision_id, canonical_record(record, context), indexed_entry(record), deadline
         )
         future: asyncio.Future[RecordResult] = asyncio.get_running_loop().create_future()
         self._in_flight[decision_id] = future

@@ -12,7 +12,7 @@ import grpc
 
 from aegis.v1 import audit_pb2, audit_pb2_grpc, common_pb2
 from aegis_domain.convert import context_to_proto, seconds_to_timestamp, timestamp_to_seconds
-from aegis_domain.types import Action
+from aegis_domain.types import Action, LoginContext
 from aegis_runtime.errors import (
     InvalidArgument,
     NotFound,
@@ -27,6 +27,7 @@ from audit_service import instruments
 from audit_service.log.proofs import proof_to_message
 from audit_service.repeats import recorded_decisions
 from audit_service.reviews import ReviewDesk, Verdict
+from audit_service.served_contexts import ServedContexts
 from audit_service.storage import (
     AuditStore,
     ContextQuery,
@@ -120,18 +121,25 @@ def batch_item(index: int) -> Iterator[None]:
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     """Converts requests for the store and its answers back; errors map to gRPC statuses."""
 
-    def __init__(self, store: AuditStore) -> None:
+    def __init__(self, store: AuditStore, served_context_bytes: int = 0) -> None:
         self.store = store
         self.desk = ReviewDesk(store)
         self.lanes = Lanes()
+        self.served = ServedContexts(served_context_bytes)
+
+    async def _record(
+        self, request: audit_pb2.RecordRequest, deadline: float | None
+    ) -> RecordResult:
+        """A valid record, with the context it names by context_ref where it does."""
+        validate_record_request(request)
+        context = self.served.take(request.context_ref) if request.context_ref else None
+        return await self.store.record(request.record, deadline, context)
 
     @grpc_errors
     async def Record(
         self, request: audit_pb2.RecordRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.RecordResponse:
-        validate_record_request(request)
-        result = await self.store.record(request.record, caller_deadline(context))
-        return record_response(result)
+        return record_response(await self._record(request, caller_deadline(context)))
 
     @grpc_errors
     async def RecordBatch(
@@ -147,8 +155,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
 
         async def record_one(item: audit_pb2.RecordRequest) -> audit_pb2.RecordResult:
             try:
-                validate_record_request(item)
-                result = await self.store.record(item.record, deadline)
+                result = await self._record(item, deadline)
             except ServiceError as exc:
                 return audit_pb2.RecordResult(error=common_pb2.ItemError(**error_fields(exc)))
             except Exception as exc:
@@ -216,15 +223,25 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         decided = await recorded_decisions(
             self.store, claims, [(r.event_id, r.event_digest) for r in requests]
         )
-        replies = [
-            audit_pb2.GetContextResponse(context=context_to_proto(c), decided=d)
-            for c, d in zip(contexts, decided, strict=True)
-        ]
+        replies = [self._context_reply(c, d) for c, d in zip(contexts, decided, strict=True)]
         instruments.contexts_served(
             len(contexts), sum(len(c.history) + len(c.neighbors) for c in contexts),
             time.perf_counter() - started,
         )
         return replies
+
+    def _context_reply(
+        self, context: LoginContext, decided: common_pb2.Decision | None
+    ) -> audit_pb2.GetContextResponse:
+        """The reply, and for a login to be decided a reference to its context: the record
+        then names the context instead of carrying it back."""
+        message = context_to_proto(context)
+        if decided is not None:
+            return audit_pb2.GetContextResponse(context=message, decided=decided)
+        # Serialized as the log stores a context (deterministic), once, here: the record's
+        # canonical bytes take these bytes as they are.
+        ref = self.served.keep(message.SerializeToString(deterministic=True))
+        return audit_pb2.GetContextResponse(context=message, context_ref=ref)
 
     @grpc_errors
     async def GetDecision(

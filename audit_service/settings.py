@@ -130,6 +130,14 @@ class AuditSettings(ServiceSettings):
         "newest index rows within the neighbour window (at most a third of context_cache_rows), "
         "so a busy shared key answers its first GetContext from memory.",
     )
+    served_context_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=0,
+        description="Bytes of the contexts GetContext served that it holds for the records "
+        "naming them (context_ref) instead of carrying them back (a realistic context is "
+        "about 18 KiB; each held until its record comes, the oldest forgotten first, when the "
+        "router then sends the context itself); 0 gives no references.",
+    )
     list_page_size: int = Field(100, ge=1, description="ListDecisions: default page size.")
     list_max_page_size: int = Field(1_000, ge=1, description="ListDecisions: largest page size.")
     review_queue_interval_s: float = Field(

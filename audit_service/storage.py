@@ -216,9 +216,12 @@ class AuditStore(abc.ABC):
 
     @abc.abstractmethod
     async def record(
-        self, record: common_pb2.DecisionRecord, deadline: float | None = None
+        self, record: common_pb2.DecisionRecord, deadline: float | None = None,
+        context: bytes | None = None,
     ) -> RecordResult:
         """Durably append `record` and index it; return only once it is on stable storage.
+        `context` (the LoginContext serialized deterministically, as GetContext served it)
+        is written as the record's context in place of `record.context`.
 
         Idempotent by `record.decision.decision_id`: a repeat (also one still in flight)
         writes nothing and returns the first record's reference with duplicate=True. One

@@ -60,6 +60,9 @@ def validate_record_request(request: audit_pb2.RecordRequest) -> None:
         raise InvalidArgument("record.review", "reviews are recorded through DecideReview")
     if not request.record.HasField("event"):
         raise InvalidArgument("record.event", "is required")
+    if request.context_ref and request.record.HasField("context"):
+        # Two contexts for one decision: which one it was made with is not the log's guess.
+        raise InvalidArgument("context_ref", "is set with record.context; send one of them")
     validate_event(request.record.event, _ANY_TIME, prefix="record.event")
 
 

@@ -100,6 +100,10 @@ class RecordRefused(Exception):
         self.code = _STATUS_BY_NUMBER.get(error.code, grpc.StatusCode.UNKNOWN)
 
 
+class ContextForgotten(Unavailable):
+    """The audit service refused a record's context_ref: it no longer holds that context."""
+
+
 def _unavailable(exc: BaseException) -> bool:
     if isinstance(exc, grpc.aio.AioRpcError):
         return exc.code() == grpc.StatusCode.UNAVAILABLE
@@ -227,9 +231,19 @@ class Scorer:
         request = audit_pb2.RecordRequest()
         request.record.decision.CopyFrom(decision)
         request.record.event.CopyFrom(event)
-        request.record.context.CopyFrom(context_msg)
         request.record.environment = self.settings.environment
-        recorded = await self._record(_RECORD_ITEMS.item(request), deadline, timing)
+        if context is not None and context.context_ref:
+            # The audit service writes the context it served: no need to send it back.
+            request.context_ref = context.context_ref
+        else:
+            request.record.context.CopyFrom(context_msg)
+        try:
+            recorded = await self._record(_RECORD_ITEMS.item(request), deadline, timing)
+        except ContextForgotten:
+            # It no longer holds that context (evicted, restarted, another task): send it.
+            request.ClearField("context_ref")
+            request.record.context.CopyFrom(context_msg)
+            recorded = await self._record(_RECORD_ITEMS.item(request), deadline, timing)
         timing.audit_ms = (time.perf_counter() - decided) * 1000
         if recorded.HasField("decided"):
             # Another Score of this event was recorded first (a race): its decision stands.
@@ -360,6 +374,8 @@ class Scorer:
                         raise
                     await asyncio.sleep(pause)
         except RecordRefused as exc:
+            if exc.code == grpc.StatusCode.FAILED_PRECONDITION:
+                raise ContextForgotten(str(exc)) from exc
             if exc.code != grpc.StatusCode.ALREADY_EXISTS:
                 raise self._not_audited(exc) from exc
             raise AlreadyExists(

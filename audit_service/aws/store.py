@@ -316,9 +316,10 @@ class AwsAuditStore(AuditStore):
     # Writes.
 
     async def record(
-        self, record: common_pb2.DecisionRecord, deadline: float | None = None
+        self, record: common_pb2.DecisionRecord, deadline: float | None = None,
+        context: bytes | None = None,
     ) -> RecordResult:
-        return await self._committer.submit(record, deadline)
+        return await self._committer.submit(record, deadline, context)
 
     def _commit_noting_health(
         self, entries: list[PendingRecord]

@@ -281,9 +281,10 @@ class EmbeddedAuditStore(AuditStore):
     # Writes.
 
     async def record(
-        self, record: common_pb2.DecisionRecord, deadline: float | None = None
+        self, record: common_pb2.DecisionRecord, deadline: float | None = None,
+        context: bytes | None = None,
     ) -> RecordResult:
-        return await self._committer.submit(record, deadline)
+        return await self._committer.submit(record, deadline, context)
 
     def _commit(self, entries: list[PendingRecord]) -> list[RecordResult | ServiceError]:
         """In the writer thread: skip what the index already holds (a decision id, or an

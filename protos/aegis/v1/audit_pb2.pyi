@@ -21,10 +21,12 @@ REVIEW_STATE_PENDING: ReviewState
 REVIEW_STATE_DECIDED: ReviewState
 
 class RecordRequest(_message.Message):
-    __slots__ = ("record",)
+    __slots__ = ("record", "context_ref")
     RECORD_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_REF_FIELD_NUMBER: _ClassVar[int]
     record: _common_pb2.DecisionRecord
-    def __init__(self, record: _Optional[_Union[_common_pb2.DecisionRecord, _Mapping]] = ...) -> None: ...
+    context_ref: bytes
+    def __init__(self, record: _Optional[_Union[_common_pb2.DecisionRecord, _Mapping]] = ..., context_ref: _Optional[bytes] = ...) -> None: ...
 
 class RecordResponse(_message.Message):
     __slots__ = ("audit_ref", "duplicate", "decided")
@@ -75,14 +77,16 @@ class GetContextRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., device_id: _Optional[str] = ..., ip: _Optional[str] = ..., asn: _Optional[int] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_id: _Optional[str] = ..., event_digest: _Optional[str] = ...) -> None: ...
 
 class GetContextResponse(_message.Message):
-    __slots__ = ("context", "decided", "error")
+    __slots__ = ("context", "decided", "error", "context_ref")
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     DECIDED_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_REF_FIELD_NUMBER: _ClassVar[int]
     context: _common_pb2.LoginContext
     decided: _common_pb2.Decision
     error: _common_pb2.ItemError
-    def __init__(self, context: _Optional[_Union[_common_pb2.LoginContext, _Mapping]] = ..., decided: _Optional[_Union[_common_pb2.Decision, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.ItemError, _Mapping]] = ...) -> None: ...
+    context_ref: bytes
+    def __init__(self, context: _Optional[_Union[_common_pb2.LoginContext, _Mapping]] = ..., decided: _Optional[_Union[_common_pb2.Decision, _Mapping]] = ..., error: _Optional[_Union[_common_pb2.ItemError, _Mapping]] = ..., context_ref: _Optional[bytes] = ...) -> None: ...
 
 class GetContextBatchRequest(_message.Message):
     __slots__ = ("items",)
