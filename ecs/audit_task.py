@@ -20,6 +20,9 @@ def audit_settings() -> Json:
         "S3_BUCKET": ref(BUCKET_ID),
         "DYNAMODB_TABLE": ref(TABLE_ID),
         "AWS_REGION": ref("AWS::Region"),
+        # Several audit tasks behind round_robin: a record mostly reaches another task than
+        # its GetContext, which would refuse its context reference and have it sent twice.
+        "SERVED_CONTEXT_BYTES": "0",
     }
 
 

@@ -562,3 +562,14 @@ def test_the_consumer_scores_through_the_router_and_uses_the_streams_the_stack_m
         assert resources[logical_id]["Properties"]["ShardCount"] == stream.shards
     table = resources[env[prefix + "LEASE_TABLE"]["Ref"]]["Properties"]
     assert table["KeySchema"] == ingest_resources.lease_table_args("t")["KeySchema"]
+
+
+def test_audit_tasks_behind_round_robin_take_records_with_their_context(
+    resources: dict[str, Any], services: list[DeployedService]
+) -> None:
+    """Several audit tasks: a record mostly reaches another task than its GetContext, so the
+    template turns context references off and the settings read that as none held."""
+    audit = next(s for s in services if s.name == AUDIT)
+    env = {v["Name"]: v["Value"] for v in app_container(resources, audit)["Environment"]}
+    held = env[audit.env_prefix + "SERVED_CONTEXT_BYTES"]
+    assert AuditSettings(served_context_bytes=held).served_context_bytes == 0
