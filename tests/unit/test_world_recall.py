@@ -1,11 +1,11 @@
-"""bench.world_recall's line per scorer: recall at the budgets of legitimate logins
+"""aegis_cli.world_recall's line per scorer: recall at the budgets of legitimate logins
 challenged, overall and per attack type."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from bench.world_recall import report
+from aegis_cli.world_recall import report
 
 
 def test_recall_is_counted_above_the_legitimate_logins_budget_per_attack_type() -> None:

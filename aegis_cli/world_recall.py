@@ -1,11 +1,13 @@
 """Attack recall on a labelled file, in-process: the mesh (every agent and the learned
 combiner) and each agent alone, overall and per attack type, without a cluster.
 
-`.venv/bin/python -m bench.world_recall --model-dir M --warmup-days 21 shift21.csv
+`.venv/bin/python -m aegis_cli.world_recall --model-dir M --warmup-days 21 shift21.csv
 shift21.truth [more.csv more.truth ...]` replays each file (RBA CSV or JSONL with its truth
 file, as `aegis evaluate --world --truth` reads them) in time order with the offline context
 builder, scores every login after the warm-up with the agents of --model-dir, and prints
-recall at 1% and 0.1% of legitimate logins challenged. Deterministic for a file and models:
+recall at 1% and 0.1% of legitimate logins challenged (the mesh's risk: the learned combiner's
+over the agents' signals, as the router's; no line for it without a combiner). Deterministic
+for a file and models:
 a quick, repeatable measure while changing a model. What it cannot show is the cluster's own
 behaviour: the contexts record every login as allowed (so the behavior and geo agents, which
 leave blocked logins out of a history, may read a little differently than in `aegis
@@ -28,7 +30,6 @@ from aegis_lab.contexts import OfflineContexts
 from aegis_lab.training.metrics import flagged_share, threshold_at_fpr
 from aegis_lab.training.pipeline import SIGNAL_BATCH, load_agents
 from audit_service.settings import AuditSettings
-from router_service.combine import combine
 from router_service.combiner import combiner_path, load_combiner
 
 MESH = "mesh"
@@ -55,20 +56,19 @@ def replayed(world: Path, truth: Path, warmup_days: float
 def risks(model_dir: Path, logins: list[tuple[LoginEvent, LoginContext]]
           ) -> dict[str, NDArray[np.float64]]:
     """The mesh's combined risk and each agent's own, per login."""
-    registry = default_registry()
-    agents = load_agents(model_dir, registry, {})
-    weights = {e.name: e.weight for e in registry.agents}
+    agents = load_agents(model_dir, default_registry(), {})
     combiner = load_combiner(combiner_path(model_dir))
     by_name: dict[str, list[float]] = {MESH: [], **{name: [] for name in agents}}
     for start in range(0, len(logins), SIGNAL_BATCH):
         batch = logins[start: start + SIGNAL_BATCH]
         signals = {name: agent.assess_batch(batch) for name, agent in agents.items()}
         for row in range(len(batch)):
-            of_login = [signals[name][row] for name in agents]
-            by_name[MESH].append(combine(of_login, weights, combiner).risk)
-            for signal in of_login:
+            present = [signals[name][row] for name in agents if signals[name][row].present]
+            if combiner is not None:
+                by_name[MESH].append(combiner.risk(present))
+            for signal in present:
                 by_name[signal.agent].append(signal.risk)
-    return {name: np.array(values) for name, values in by_name.items()}
+    return {name: np.array(values) for name, values in by_name.items() if values}
 
 
 def report(name: str, attacks: NDArray[np.str_], scores: NDArray[np.float64]) -> str:
