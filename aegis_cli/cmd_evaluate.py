@@ -109,7 +109,8 @@ def held_out_world(args: argparse.Namespace, trained_on: dict[str, Any] | None) 
         args.seed = seed
     if trained_on is not None:
         combiner = trained_on.get("combiner_world") or {}
-        for name, seen in (("training", trained_on), ("combiner", combiner)):
+        training = trained_on.get("training_worlds") or [trained_on]
+        for name, seen in (*(("training", w) for w in training), ("combiner", combiner)):
             if args.seed == seen.get("seed"):
                 raise CliError(f"--seed {args.seed} is the {name} world's: its users are not "
                                "unseen")

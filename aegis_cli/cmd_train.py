@@ -25,10 +25,10 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL_DIR = Path(".aegis/models")
 FULL = {"events": 200_000, "rounds": 300, "combiner_legit": 15_000, "combiner_events": 50_000,
-        "shifted_users": 600}
+        "shifted_users": 600, "worlds": 3}
 # Seconds, not minutes: what a fresh clone trains before `make run`.
 SMALL = {"events": 6_000, "rounds": 40, "combiner_legit": 1_500, "combiner_events": 4_000,
-         "shifted_users": 100}
+         "shifted_users": 100, "worlds": 1}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -61,6 +61,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help=f"users of the shifted-family world the combiner also learns on "
                         f"(default {FULL['shifted_users']}, {SMALL['shifted_users']} with "
                         "--small; 0: none)")
+    parser.add_argument("--worlds", type=positive_int, default=None,
+                        help=f"training worlds the logins are shared among, each of its own seed "
+                        f"(seed + 100k) and so, randomised, its own habits and sharing (default "
+                        f"{FULL['worlds']}, {SMALL['worlds']} with --small)")
     parser.add_argument("--warmup-days", type=float, default=7.0,
                         help="logins before then only build history (default %(default)s)")
     parser.add_argument("--if-missing", action="store_true",
@@ -104,12 +108,14 @@ def run(args: argparse.Namespace) -> int:
         combiner_events=args.combiner_events or sizes["combiner_events"],
         shifted_users=sizes["shifted_users"] if args.shifted_users is None
         else args.shifted_users,
+        worlds=args.worlds or sizes["worlds"],
     )
     plan = replace(plan, split=replace(plan.split, warmup_days=args.warmup_days,
                                        combiner_legit=split_legit))
     progress = _bars(args.progress)
+    seeds = ", ".join(str(w.seed) for w in plan.training_worlds)
     print(f"training on {world.events} logins of {world.users} users over {world.days:g} days "
-          f"(seed {world.seed}) into {args.model_dir}", file=sys.stderr)
+          f"(seeds {seeds}) into {args.model_dir}", file=sys.stderr)
     try:
         if args.only == "combiner":
             report = TrainReport()

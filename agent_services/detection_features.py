@@ -22,6 +22,7 @@ from aegis_domain.types import LinkKind, LoginContext, LoginEvent, Neighbor
 from agent_services.attributes import FEATURES as VALUE_FEATURES
 from agent_services.attributes import Feature, device_key, device_keys
 from agent_services.history import successful_logins
+from agent_services.user_agents import user_agent_builds
 
 MISSING = math.nan
 _HOUR_S = 3600.0
@@ -62,6 +63,12 @@ def _specs() -> tuple[FeatureSpec, ...]:
     specs += [
         FeatureSpec(f"{f.name}_share", f"share of the user's logins with this {f.label}")
         for f in VALUE_FEATURES
+    ]
+    specs += [
+        FeatureSpec("build_elsewhere_share", "share of the user's logins that reported this "
+                    "browser build under another user-agent string"),
+        FeatureSpec("user_agent_numbers_changed", "numbers that differ from the nearest other "
+                    "user agent of the user's with the same text"),
     ]
     specs += [
         FeatureSpec("distinct_devices", "devices the user has logged in from"),
@@ -128,6 +135,7 @@ class DetectionFeatures:
         own_devices = device_keys(own)
         values += _device_features(event, own, own_devices)
         values += [_share(f.extract(event), f, own) for f in VALUE_FEATURES]
+        values += user_agent_builds(event, own)
         devices = Counter(own_devices)
         devices.pop("", None)
         recent = map(le, map(sub, repeat(now), own.timestamp), repeat(_RECENT_DEVICES_S))

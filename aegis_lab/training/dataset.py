@@ -12,7 +12,7 @@ import hashlib
 import random
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -104,6 +104,25 @@ class WorldData:
         for array in (self.features, self.attack, self.holdout, self.measured):
             digest.update(np.ascontiguousarray(array).tobytes())
         return digest.hexdigest()
+
+
+def concatenate(parts: Sequence[WorldData]) -> WorldData:
+    """Several replayed worlds as one training set (each world's users are its own: their
+    ids come from its seed, so the split by user holds across them)."""
+    value_counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for part in parts:
+        for name, counter in part.value_counts.items():
+            value_counts[name].update(counter)
+    return WorldData(
+        features=np.concatenate([part.features for part in parts]),
+        attack=np.concatenate([part.attack for part in parts]),
+        hard_case=np.concatenate([part.hard_case for part in parts]),
+        timestamps=np.concatenate([part.timestamps for part in parts]),
+        holdout=np.concatenate([part.holdout for part in parts]),
+        measured=np.concatenate([part.measured for part in parts]),
+        sampled=[sampled for part in parts for sampled in part.sampled],
+        value_counts=dict(value_counts),
+    )
 
 
 def build(

@@ -33,7 +33,14 @@ from aegis_lab.shifted.config import ShiftedConfig
 from aegis_lab.shifted.tactics import TACTICS
 from aegis_lab.shifted.world import generate as generate_shifted
 from aegis_lab.training import combiner_fit, detection, population
-from aegis_lab.training.dataset import Sampled, Split, WorldData, build, type_balanced_weights
+from aegis_lab.training.dataset import (
+    Sampled,
+    Split,
+    WorldData,
+    build,
+    concatenate,
+    type_balanced_weights,
+)
 from aegis_lab.world import ATTACK_TYPES, WorldConfig
 from aegis_runtime.artifacts import ArtifactError
 from agent_services.base import Agent, build_agent
@@ -49,6 +56,9 @@ COMBINER_SEED_OFFSET = 1000
 # The shifted combiner world's seed is the training world's plus this: far from the few seeds
 # a shifted evaluation world is given (21-23 in the issue's figures).
 SHIFTED_SEED_OFFSET = 3000
+# The training worlds after the first have the training seed plus multiples of this: below the
+# combiner's offset, and apart from the seed `aegis evaluate` picks (the training seed plus one).
+TRAINING_SEED_STRIDE = 100
 
 
 def combiner_world(world: WorldConfig, events: int) -> WorldConfig:
@@ -60,6 +70,19 @@ def combiner_world(world: WorldConfig, events: int) -> WorldConfig:
         start=world.start + timedelta(days=world.days),
         attack_mix=dict.fromkeys(ATTACK_TYPES, 1.0),
     )
+
+
+def training_worlds(world: WorldConfig, count: int) -> list[WorldConfig]:
+    """`world` shared among `count` worlds of their own seeds (its logins and users split
+    evenly): under domain randomisation each draws its own habits and sharing, so that the
+    models learn from several draws rather than one world's constants."""
+    if count <= 1:
+        return [world]
+    return [
+        replace(world, seed=world.seed + k * TRAINING_SEED_STRIDE,
+                events=max(1, world.events // count), users=max(10, world.users // count))
+        for k in range(count)
+    ]
 
 
 class Progress(Protocol):
@@ -80,6 +103,8 @@ class TrainPlan:
     params: detection.DetectionParams = field(default_factory=detection.DetectionParams)
     combiner_events: int = 50_000
     shifted_users: int = 600
+    # Training worlds the world's logins are shared among (see training_worlds).
+    worlds: int = 1
 
     @property
     def combiner_path(self) -> Path:
@@ -96,9 +121,15 @@ class TrainPlan:
             return None
         return ShiftedConfig(users=self.shifted_users, seed=self.world.seed + SHIFTED_SEED_OFFSET)
 
+    @property
+    def training_worlds(self) -> list[WorldConfig]:
+        return training_worlds(self.world, self.worlds)
+
     def world_json(self) -> dict[str, Any]:
         shifted = self.shifted_world
-        return {**world_json(self.world), "warmup_days": self.split.warmup_days,
+        return {**world_json(self.world),
+                "training_worlds": [world_json(w) for w in self.training_worlds],
+                "warmup_days": self.split.warmup_days,
                 "holdout_share": self.split.holdout_share,
                 "combiner_world": world_json(self.combiner_world),
                 "shifted_combiner_world": None if shifted is None else {
@@ -127,10 +158,13 @@ class TrainReport:
 
 
 def replay_world(plan: TrainPlan, progress: ProgressFactory) -> WorldData:
-    """The training world; it keeps no logins whole (the combiner has a world of its own)."""
+    """The training worlds as one; they keep no logins whole (the combiner has a world of its
+    own)."""
     split = replace(plan.split, combiner_legit=0)
-    with progress("replaying the world", plan.world.events) as bar:
-        return build(plan.world, plan.bounds, split, on_login=lambda: bar.update())
+    worlds = plan.training_worlds
+    with progress("replaying the training worlds", sum(w.events for w in worlds)) as bar:
+        return concatenate([build(world, plan.bounds, split, on_login=lambda: bar.update())
+                            for world in worlds])
 
 
 def replay_combiner_world(plan: TrainPlan, progress: ProgressFactory) -> WorldData:

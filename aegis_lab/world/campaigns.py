@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.geo_data import haversine_km
+from aegis_lab.world.clients import near_copy
 from aegis_lab.world.config import DAY_MS, HOUR_MS, WorldConfig
 from aegis_lab.world.draft import Draft
 from aegis_lab.world.people import Device, Profile, profile, user_logins
@@ -230,13 +231,18 @@ def fraud_ring(config: WorldConfig, number: int, at: int, size: int) -> Iterator
 
 def low_and_slow(config: WorldConfig, number: int, at: int, size: int) -> Iterator[Draft]:
     """A patient attacker who knows the victim: the victim's city and ISP (a residential
-    proxy there), the user agent of the victim's everyday device, the victim's usual hours,
-    one login every few days. Only the device fingerprint and the address are the attacker's."""
+    proxy there), the user agent of the victim's everyday device (as captured when the victim's
+    account opened: exact, or one number off), the victim's usual hours, one login every few
+    days. Only the device fingerprint and the address are the attacker's."""
     c = _Campaign(config, LOW_AND_SLOW, number)
     rng = c.rng
     victim = c.victim(at)
     home = victim.home
-    device = Device(hex_id(rng), victim.devices[0].client)
+    client = victim.devices[0].client
+    near = config.knobs.near_copy_rate
+    if near and rng.random() < near:
+        client = near_copy(client, rng)
+    device = Device(hex_id(rng), client)
     sticky = rng.random() < 0.5
     place = c.residential(home.country, home.city)
     day = (at - config.start_ms) // DAY_MS

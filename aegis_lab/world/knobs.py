@@ -30,6 +30,12 @@ class Knobs:
     # Users whose login service reports only the public RBA dataset's columns (no device id,
     # session, coordinates, auth method or failure count): the attacks on them too.
     bare_share: float = 0.0
+    # Chance per active day that one of a user's devices updates its browser (a new version
+    # in its user agent): new to the user's history, and benign.
+    browser_update_rate: float = 0.0
+    # Of the attackers who know the victim (low_and_slow), those whose user agent is the
+    # victim's with one number off rather than an exact copy.
+    near_copy_rate: float = 0.0
 
     @classmethod
     def drawn(cls, seed: int) -> Knobs:
@@ -53,4 +59,6 @@ class Knobs:
             # Drawn last, so that the draws above stay what they were for a seed.
             bare_share=rng.uniform(0.3, 0.7),
             vpn_late_start_rate=rng.uniform(0.3, 0.7),
+            browser_update_rate=rng.uniform(0.01, 0.06),
+            near_copy_rate=rng.uniform(0.2, 0.8),
         )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.geo_data import haversine_km
+from aegis_lab.world.clients import updated
 from aegis_lab.world.config import DAY_MS, HOUR_MS, WorldConfig
 from aegis_lab.world.draft import Draft
 from aegis_lab.world.places import (
@@ -240,6 +241,11 @@ class _Life:
                 self.devices[old] = phone
             self.new_phone = phone
             self.new_phone_logins_left = NEW_DEVICE_LOGINS
+        update = self.config.knobs.browser_update_rate
+        if update and rng.random() < update:
+            which = rng.randrange(len(self.devices))
+            device = self.devices[which]
+            self.devices[which] = replace(device, client=updated(device.client))
 
     def _move(self, to: City) -> None:
         self.not_before_ms = self.last_ms + flight_ms(self.where, to)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -171,6 +172,7 @@ def _reference_vector(
         else math.nan
         for f in FEATURES
     ]
+    values += _reference_builds(event, own)
     devices = Counter(e.device_id for e in own if e.device_id)
     values += [
         len(devices), len({e.ip for e in own}), len({e.country for e in own if e.country}),
@@ -198,6 +200,23 @@ def _reference_vector(
                float(event.auth_method), float(bool(event.device_id)),
                math.nan if event.round_trip_time_ms is None else event.round_trip_time_ms]
     return [float(value) for value in values]
+
+
+def _reference_builds(event: LoginEvent, own: list[LoginEvent]) -> list[float]:
+    if not own or not event.browser or not event.user_agent:
+        return [math.nan, math.nan]
+    elsewhere = [e for e in own if e.browser == event.browser and e.user_agent != event.user_agent]
+
+    def shape(agent: str) -> tuple[str, list[str]]:
+        return re.sub(r"\d+", "#", agent), re.findall(r"\d+", agent)
+
+    text, numbers = shape(event.user_agent)
+    changed = [
+        sum(a != b for a, b in zip(numbers, shape(e.user_agent)[1], strict=True))
+        for e in own
+        if e.user_agent not in ("", event.user_agent) and shape(e.user_agent)[0] == text
+    ]
+    return [len(elsewhere) / len(own), min(changed) if changed else math.nan]
 
 
 def _reference_device_features(event: LoginEvent, own: list[LoginEvent]) -> list[float]:

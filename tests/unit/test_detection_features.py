@@ -112,3 +112,27 @@ def test_without_a_fingerprint_the_user_agent_names_the_device() -> None:
     assert new["device_seen"] == 0 and new["new_device_new_ip"] == 1.0
     # Whether a user agent moved to another fingerprint: only a fingerprint can tell.
     assert math.isnan(own["user_agent_elsewhere"]) and own["has_device_id"] == 0.0
+
+
+def test_a_user_agent_one_number_off_the_users_own_reads_as_near_not_new() -> None:
+    """A look-alike build (the user's browser string with one number changed, the same parsed
+    browser) is told apart from the user's own string and from another browser altogether,
+    and still on its second visit, when its first is in the history."""
+    chrome = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+              "Gecko) Chrome/126.0.6478.126 Safari/537.36")
+    own_build = {"user_agent": chrome, "browser": "Chrome 126.0.6478", "os": "Windows 10"}
+    near_build = own_build | {"user_agent": chrome.replace("Safari/537.36", "Safari/537.38")}
+    own_logins = [login(i, T - (10 - i) * HOUR, **own_build) for i in range(6)]
+    past = history(*own_logins)
+
+    own = named(login(9, T, **own_build), past)
+    near = named(login(9, T, **near_build), past)
+    again = named(login(9, T, **near_build), history(*own_logins, login(7, T - HOUR, **near_build)))
+    other = named(login(9, T, user_agent="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/"
+                        "20100101 Firefox/128.0", browser="Firefox 128.0", os="Linux"), past)
+
+    assert own["build_elsewhere_share"] == 0.0 and math.isnan(own["user_agent_numbers_changed"])
+    assert near["build_elsewhere_share"] == 1.0 and near["user_agent_numbers_changed"] == 1
+    assert again["build_elsewhere_share"] == 6 / 7 and again["user_agent_numbers_changed"] == 1
+    assert other["build_elsewhere_share"] == 0.0
+    assert math.isnan(other["user_agent_numbers_changed"])

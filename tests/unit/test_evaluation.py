@@ -128,6 +128,11 @@ def test_the_held_out_world_is_later_and_has_other_users() -> None:
     combiner_seed = build_parser().parse_args(["evaluate", "--seed", "1007"])
     with pytest.raises(CliError, match="combiner world's"):
         held_out_world(combiner_seed, with_combiner)
+    # Trained on several worlds: none of their seeds either.
+    with_worlds = {**trained_on, "training_worlds": [{"seed": 7}, {"seed": 107}]}
+    second_seed = build_parser().parse_args(["evaluate", "--seed", "107"])
+    with pytest.raises(CliError, match="training world's"):
+        held_out_world(second_seed, with_worlds)
 
 
 def test_an_agent_without_its_model_or_left_out_of_the_combiner_is_named(tmp_path: Path) -> None:

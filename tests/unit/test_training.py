@@ -41,6 +41,11 @@ def test_train_publishes_versioned_artifacts_the_services_load(
     assert combiner_world["start"] == "2024-01-11T00:00:00+00:00"  # when training's ends
     assert set(combiner_world["attack_mix"].values()) == {1.0}
     assert metadata["world"]["shifted_combiner_world"]["seed"] == 3007
+    # The logins shared among three training worlds of their own seeds (and habits).
+    worlds = metadata["world"]["training_worlds"]
+    assert [w["seed"] for w in worlds] == [7, 107, 207]
+    assert [w["events"] for w in worlds] == [1000] * 3
+    assert len({json.dumps(w["knobs"], sort_keys=True) for w in worlds}) == 3
     assert 0 <= metadata["metrics"]["recall_at_1pct"] <= 1
     assert set(metadata["metrics"]["recall_at_1pct_by_attack"]) <= {
         "credential_stuffing", "password_spray", "targeted_takeover", "session_hijack",

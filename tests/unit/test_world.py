@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import re
 import tracemalloc
 from collections import Counter, defaultdict
 from dataclasses import replace
@@ -326,3 +327,37 @@ def test_some_vpn_users_of_a_randomised_world_start_later_on_their_own_devices()
     assert first_vpn
     for user, at in first_vpn.items():
         assert at >= randomised.start.timestamp() + late[user].vpn_from_day * 86_400 - 86_400
+
+
+def test_browsers_of_a_randomised_world_update_and_its_patient_attackers_copy_near() -> None:
+    """Domain randomisation of the user agent: in a randomised world some devices update
+    their browser (the same fingerprint, a new version in its string: benign novelty), and
+    some attackers who know their victim send the victim's string one number off rather than
+    an exact copy. The default world has neither."""
+
+    def changes(config: WorldConfig) -> tuple[int, int]:
+        agents: defaultdict[str, set[str]] = defaultdict(set)
+        own: defaultdict[str, set[str]] = defaultdict(set)
+        near = 0
+        for login in generate(config):
+            event = login.event
+            if not login.truth.attack:
+                agents[event.device_id].add(event.user_agent)
+                own[event.user_id].add(event.user_agent)
+            elif login.truth.attack == LOW_AND_SLOW:
+                near += event.user_agent not in own[event.user_id] and any(
+                    _one_number_off(event.user_agent, agent) for agent in own[event.user_id])
+        return sum(len(seen) > 1 for device, seen in agents.items() if device), near
+
+    config = WorldConfig(users=200, events=8_000, seed=5, attack_share=0.1,
+                         attack_mix={LOW_AND_SLOW: 1.0})
+    assert changes(config) == (0, 0)
+    updated_devices, near_copies = changes(replace(config, randomised=True))
+    assert updated_devices > 0 and near_copies > 0
+
+
+def _one_number_off(a: str, b: str) -> bool:
+    numbers = re.compile(r"\d+")
+    if numbers.sub("#", a) != numbers.sub("#", b):
+        return False
+    return sum(x != y for x, y in zip(numbers.findall(a), numbers.findall(b), strict=True)) == 1
