@@ -15,6 +15,7 @@ import asyncio
 import json
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,10 @@ async def run_rate(
     duration_s: float,
     timeout_s: float,
     cpu: CpuMeter,
+    on_reply: Callable[[float, router_pb2.ScoreResponse], None] | None = None,
 ) -> dict[str, Any]:
-    """Send rate x duration calls on schedule; wait for every reply; summarise."""
+    """Send rate x duration calls on schedule; wait for every reply; summarise. `on_reply`
+    is given each reply with its latency (ms), for a caller that reads more of it."""
     total = max(1, int(rate * duration_s))
     latencies: list[float] = []
     agent_latencies: dict[str, list[float]] = defaultdict(list)
@@ -64,6 +67,8 @@ async def run_rate(
         done = time.perf_counter()
         finished_at.append(done)
         latencies.append((done - intended) * 1000)
+        if on_reply is not None:
+            on_reply(latencies[-1], reply)
         actions[enum_name(common_pb2.Action, reply.decision.action)] += 1
         timing = reply.timing
         context_latencies.append(timing.context_ms)
