@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 
 from aegis_runtime import grpc_metrics, metrics, telemetry
 from aegis_runtime.authorization import AuthorizationInterceptor
+from aegis_runtime.gc_pauses import measure_gc_pauses
 from aegis_runtime.interceptors import RequestContextInterceptor
 from aegis_runtime.logging import configure_logging
 from aegis_runtime.settings import ServiceSettings
@@ -205,5 +206,6 @@ def serve(
     configure_logging(service, settings.log_level, settings.log_format)
     telemetry.configure_tracing(service)
     metrics.configure_metrics(service, settings.host, settings.metrics_port)
+    measure_gc_pauses()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_until_signal(make_component, settings, tls))

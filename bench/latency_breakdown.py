@@ -16,7 +16,7 @@ after round, so that a busy machine disturbs each alike) and the same open-loop 
   within buckets, and exact means): the router's queue wait and call per downstream, each
   call as served, the work inside it (GetContext, group commit, model time) and the mean
   fsync, so that a hop splits into waiting for a call slot, transport and scheduling (call
-  less served) and work.
+  less served) and work; and each service's garbage-collector pauses.
 """
 
 from __future__ import annotations
@@ -61,6 +61,11 @@ _AUDIT = {
 _AGENT = {
     "served": ("rpc_server_duration_seconds", {"rpc_method": "AssessBatch"}),
     "model": ("aegis_agent_batch_duration_seconds", {}),
+}
+# Every service's: a collection stops everything its process serves.
+_GC = {
+    "gc pause": ("aegis_runtime_gc_pause_seconds", {}),
+    "gc pause, full": ("aegis_runtime_gc_pause_seconds", {"generation": "2"}),
 }
 _NOT_AGENTS = {"context", "record"}
 
@@ -152,7 +157,7 @@ def server_views(urls: Mapping[str, str], before: Mapping[str, Series],
     for service in urls:
         rows = _ROUTER if service == "router" else _AUDIT if service == "audit" else _AGENT
         views[service] = {row: histogram(before[service], after[service], name, labels)
-                          for row, (name, labels) in rows.items()}
+                          for row, (name, labels) in {**rows, **_GC}.items()}
     audit_before, audit_after = before.get("audit", {}), after.get("audit", {})
     if audit_after:
         writes = _grown(audit_before, audit_after, "aegis_audit_storage_writes_total")
