@@ -1,11 +1,12 @@
-"""bench.latency_breakdown: a Score's hops from its reply, histograms between two scrapes."""
+"""bench.hops and bench.served: a Score's hops from its reply, histograms between two scrapes."""
 
 from __future__ import annotations
 
 import pytest
 
 from aegis.v1 import common_pb2, router_pb2
-from bench.latency_breakdown import Series, histogram, hops
+from bench.hops import hops
+from bench.served import Series, histogram
 
 OK = common_pb2.SIGNAL_STATUS_OK
 TIMEOUT = common_pb2.SIGNAL_STATUS_TIMEOUT
