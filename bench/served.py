@@ -15,7 +15,8 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-# Histogram series (Prometheus name, label filter) -> the row it is shown as, per service.
+# Histogram series (Prometheus name, label filter) -> the row it is shown as, per service. A
+# filter's "*agent" matches every downstream but the audit service's two: the agents'.
 _ROUTER = {
     "context queue wait": ("aegis_router_batch_queue_wait_seconds", {"downstream": "context"}),
     "context call": ("rpc_client_duration_seconds", {"rpc_method": "GetContextBatch"}),
