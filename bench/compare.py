@@ -12,11 +12,13 @@ which the noise of a shared machine disturbs less than latency does.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +31,13 @@ def aegis(tree: Path, *args: str, env: dict[str, str]) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def measure_tree(
-    tree: Path, state: Path, models: Path, rates: list[float], duration: float,
-    population: Path | None,
-) -> list[dict[str, Any]]:
+@contextlib.contextmanager
+def tree_cluster(
+    tree: Path, state: Path, models: Path, population: Path | None,
+) -> Iterator[tuple[str, list[str]]]:
+    """A cluster of `tree`'s code on `state` (on a fresh copy of `population`'s seeded
+    audit data, if given), up while inside: its service pids as `--cpu-pids` takes them, and
+    the load generator's population options."""
     env = {**os.environ, "PYTHONPATH": str(tree), "AEGIS_AGENT_MODEL_DIR": str(models),
            "AEGIS_ROUTER_COMBINER_PATH": str(models / "router" / "combiner.json")}
     load = []
@@ -43,15 +48,23 @@ def measure_tree(
         load = ["--templates", str(population / "templates.jsonl")]
     aegis(tree, "cluster", "up", "--state-dir", str(state), env=env)
     try:
-        pids = ",".join(f"{p.stem}={p.read_text().strip()}" for p in (state / "run").glob("*.pid"))
-        out = state / "rates.json"
+        yield ",".join(f"{p.stem}={p.read_text().strip()}"
+                       for p in (state / "run").glob("*.pid")), load
+    finally:
+        aegis(tree, "cluster", "down", "--state-dir", str(state), env=env)
+
+
+def measure_tree(
+    tree: Path, state: Path, models: Path, rates: list[float], duration: float,
+    population: Path | None,
+) -> list[dict[str, Any]]:
+    out = state / "rates.json"
+    with tree_cluster(tree, state, models, population) as (pids, load):
         subprocess.run([sys.executable, "-m", "bench.loadgen", "--rates",
                         ",".join(f"{rate:g}" for rate in rates), "--duration", str(duration),
                         "--out", str(out), "--target", router_address(), "--cpu-pids", pids,
                         *load],
                        check=True)
-    finally:
-        aegis(tree, "cluster", "down", "--state-dir", str(state), env=env)
     rows: list[dict[str, Any]] = json.loads(out.read_text())
     return rows
 

@@ -25,6 +25,7 @@ from aegis_domain.convert import enum_name
 from aegis_runtime.tls import TlsSettings, server_name_option
 from bench.capacity import missing
 from bench.cpu import CpuMeter
+from bench.hops import hops, summarise_hops
 from bench.population import Population, read_templates
 from bench.stats import summarise
 
@@ -53,6 +54,7 @@ async def run_rate(
     batch_sizes: dict[str, list[float]] = defaultdict(list)
     context_latencies: list[float] = []
     audit_latencies: list[float] = []
+    score_hops: list[dict[str, float]] = []
 
     async def call(intended: float, event: common_pb2.LoginEvent) -> None:
         nonlocal degraded_decisions, timeout_decisions
@@ -64,6 +66,7 @@ async def run_rate(
         done = time.perf_counter()
         finished_at.append(done)
         latencies.append((done - intended) * 1000)
+        score_hops.append(hops(latencies[-1], reply))
         actions[enum_name(common_pb2.Action, reply.decision.action)] += 1
         timing = reply.timing
         context_latencies.append(timing.context_ms)
@@ -109,6 +112,8 @@ async def run_rate(
         "context_latency_ms": summarise(context_latencies),
         # Until the audit acknowledged the record: the durable commit as the router sees it.
         "audit_commit_latency_ms": summarise(audit_latencies),
+        # Where each Score's time went (bench.hops).
+        "hops_ms": summarise_hops(score_hops),
         "batch_size": {
             name: {"mean": round(sum(v) / len(v), 2), **summarise(v)}
             for name, v in sorted(batch_sizes.items())

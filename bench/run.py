@@ -42,6 +42,7 @@ from aegis_mesh.cluster import (
     ClusterPaths,
     LocalCluster,
     cluster_stages,
+    metrics_url,
     router_address,
 )
 from aegis_runtime.tls import TLS_ENV_PREFIX
@@ -50,6 +51,7 @@ from bench import history, ingest_lag, inprocess, metrics_cost
 from bench.capacity import DEFINITION, capacity, shortfalls
 from bench.ceiling import ceiling_cluster
 from bench.cpu import CpuMeter
+from bench.served import scrape_all, server_views
 
 UNLOADED_RATE = 20.0
 # A connection in TIME_WAIT holds its port for 60 s on Linux.
@@ -142,10 +144,14 @@ class Load:
         try:
             pids = {s.name: s.pid for s in cluster.status() if s.pid}
             idle = idle_cores(pids)
+            urls = {s.name: url for s in cluster.services if (url := metrics_url(s)) is not None}
+            before = scrape_all(urls)
             unloaded = self.run(
                 self.state / f"{name}-unloaded.json", [UNLOADED_RATE], pids, templates, False,
                 cluster,
             )[0]
+            # Where the unloaded Scores waited, as each service saw its batches (bench.served).
+            unloaded["served_ms"] = server_views(before, scrape_all(urls))
             steps = (
                 self.run(self.state / f"{name}-rates.json", rates, pids, templates, True,
                          cluster)
@@ -276,6 +282,11 @@ def summarise_run(
             "degraded_share": loaded.get("degraded_share"), "cpu_ms_per_score": cpu,
         },
         "unloaded_p50_ms": p50,
+        # The full mesh's unloaded Scores hop by hop (bench.hops): [p50, p99] ms.
+        "full_unloaded_hops_ms": {
+            hop: [v["p50"], v["p99"]]
+            for hop, v in full["unloaded"].get("hops_ms", {}).items()
+        },
         "idle_cpu_cores": {name: results[name]["idle_cpu_cores"]["total"] for name in meshes},
         "population": {k: results["population"][k] for k in (
             "load_users", "history_records", "load_users_at_history_bound", "seed_s"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import grpc
+
 from aegis.v1 import router_pb2, router_pb2_grpc
 from aegis_domain.registry import Registry
 from aegis_runtime.channels import service_channel
@@ -30,7 +32,7 @@ class RouterComponent:
             settings.audit_addr, tls=tls, peer="audit", intercepted=False
         )
         self.channels = [self.audit_channel]
-        agents = {}
+        agents: dict[str, grpc.aio.Channel] = {}
         for entry in registry.agents:
             channel = service_channel(
                 settings.agent_address(entry.name, entry.port), tls=tls, peer=entry.name,
@@ -38,6 +40,7 @@ class RouterComponent:
             )
             self.channels.append(channel)
             agents[entry.name] = channel
+        self.agent_channels = agents
         self.scorer = build_scorer_on_channels(
             settings, registry, policy, self.audit_channel, agents, combiner
         )
@@ -65,7 +68,24 @@ class RouterComponent:
                 f"audit service at {self.settings.audit_addr} not reachable after "
                 f"{self.settings.startup_timeout_s} s"
             ) from None
+        # Every agent connected, or found down, before SERVING: otherwise the first Scores pay
+        # four connection set-ups inside their agents' deadlines (and timed out doing so).
+        # A down agent is not waited for: its signals are UNAVAILABLE until it comes.
+        settling = [asyncio.create_task(_settled(c)) for c in self.agent_channels.values()]
+        if settling:
+            _, unsettled = await asyncio.wait(settling, timeout=self.settings.startup_timeout_s)
+            for task in unsettled:
+                task.cancel()
 
     async def close(self) -> None:
         for channel in self.channels:
             await channel.close()
+
+
+async def _settled(channel: grpc.aio.Channel) -> None:
+    """Returns once `channel` has connected, or failed to (a refused connection)."""
+    state = channel.get_state(try_to_connect=True)
+    while state not in (grpc.ChannelConnectivity.READY,
+                        grpc.ChannelConnectivity.TRANSIENT_FAILURE):
+        await channel.wait_for_state_change(state)
+        state = channel.get_state(try_to_connect=True)

@@ -68,7 +68,8 @@ class RouterSettings(ServiceSettings):
         "before the caller gives up (DEADLINE_EXCEEDED would not say why).",
     )
     startup_timeout_s: float = Field(
-        30.0, gt=0, description="How long start-up waits for the audit service."
+        30.0, gt=0, description="How long start-up waits for the audit service, and at most "
+        "for the agents to connect (a down agent is not waited for).",
     )
     max_event_age_s: int = Field(
         86_400, gt=0, description="Score refuses events older than this (replay accepts any)."

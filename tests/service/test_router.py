@@ -16,6 +16,7 @@ from aegis.v1 import agent_pb2, agent_pb2_grpc, audit_pb2, common_pb2, router_pb
 from aegis_domain.convert import seconds_to_timestamp
 from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, Reason, SignalStatus
 from agent_services.base import Agent, AgentDescription
+from router_service.component import RouterComponent
 from tests.service.mesh import entry, start_mesh
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -146,6 +147,26 @@ def test_slow_and_down_agents_are_recorded_and_the_deadline_holds(tmp_path: Path
             codes = [r.code for r in reply.decision.reasons]
             assert "REQUIRED_AGENT_MISSING:slow" in codes
             assert reply.decision.action == common_pb2.ACTION_CHALLENGE
+        finally:
+            await mesh.close()
+
+    run(scenario())
+
+
+def test_agents_are_connected_before_serving(tmp_path: Path) -> None:
+    """The first Scores must not pay the agents' connection set-ups inside their deadlines;
+    a down agent does not keep the router from serving."""
+    async def scenario() -> None:
+        mesh = await start_mesh(tmp_path, {
+            "geo": (entry("geo"), FixedAgent("geo", 0.05)),
+            "down": (entry("down"), None),
+        })
+        try:
+            component = mesh.router.component
+            assert isinstance(component, RouterComponent)
+            channels = component.agent_channels
+            assert channels["geo"].get_state() == grpc.ChannelConnectivity.READY
+            assert channels["down"].get_state() != grpc.ChannelConnectivity.READY
         finally:
             await mesh.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import subprocess
 import sys
@@ -90,6 +91,29 @@ def test_serving_only_after_start_and_not_serving_while_draining() -> None:
         await channel.close()
 
     asyncio.run(scenario())
+
+
+def test_a_service_freezes_what_start_up_made_before_serving() -> None:
+    """A full collection that traverses the models and warmed caches paused services for
+    100-300 ms while serving; frozen, they are out of its reach."""
+    async def scenario() -> tuple[int, int]:
+        component = SlowStartComponent()
+        component.loaded.set()
+        server = RunningServer(component, local())
+        gc.unfreeze()
+        try:
+            await server.start(freeze_heap=True)
+            channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+            async with channel:
+                serving = await health_of(channel)
+            return gc.get_freeze_count(), serving
+        finally:
+            gc.unfreeze()
+            await server.stop(grace_s=0)
+
+    frozen, serving = asyncio.run(scenario())
+    assert frozen > 0
+    assert serving == health_pb2.HealthCheckResponse.SERVING
 
 
 def test_reflection_lists_the_services() -> None:

@@ -22,7 +22,9 @@ _GROUPING = re.compile(r"\b(?:by|without)\s*\([^)]*\)")
 
 def registered() -> set[str]:
     """Every instrument's Prometheus name, once each service's instruments are made (the
-    audit service's and the gRPC ones are made when their modules are imported)."""
+    audit service's, the gRPC ones and the collector's are made when their modules are
+    imported)."""
+    import aegis_runtime.gc_pauses
     import aegis_runtime.grpc_metrics  # noqa: F401
     import audit_service.instruments  # noqa: F401
 
