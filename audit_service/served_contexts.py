@@ -39,6 +39,11 @@ class ServedContexts:
     def __len__(self) -> int:
         return len(self._held)
 
+    @property
+    def enabled(self) -> bool:
+        """False when nothing is held (max_bytes 0): callers need not serialize a context."""
+        return self._max_bytes > 0
+
     def keep(self, context: bytes) -> bytes:
         """Holds `context` (a serialized LoginContext); its reference, b"" when it is not
         held (larger than max_bytes)."""

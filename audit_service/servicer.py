@@ -238,6 +238,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         message = context_to_proto(context)
         if decided is not None:
             return audit_pb2.GetContextResponse(context=message, decided=decided)
+        if not self.served.enabled:
+            return audit_pb2.GetContextResponse(context=message)
         # Serialized as the log stores a context (deterministic), once, here: the record's
         # canonical bytes take these bytes as they are.
         ref = self.served.keep(message.SerializeToString(deterministic=True))
