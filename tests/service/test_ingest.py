@@ -26,6 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from aegis.v1 import audit_pb2, common_pb2
 from aegis_cli.main import main as aegis
+from aegis_domain.types import Action
 from aegis_runtime.server import RunningServer
 from ingest_service.clients import make_clients
 from ingest_service.component import IngestComponent
@@ -41,6 +42,7 @@ from tests.service.test_metrics import Counts
 from tests.service.test_router import FixedAgent, event
 
 USERS = ("alice", "bob", "carol", "dave", "erin", "frank")
+ACTIONS = {action.name for action in Action}
 
 
 @pytest.fixture(scope="module")
@@ -402,7 +404,9 @@ def test_aegis_stream_put_and_tail(
 
         printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
         assert sorted(d["event_id"] for d in printed) == sorted(e.event_id for e in logins)
-        assert all(d["decision_id"] and d["action"] == "ALLOW" for d in printed)
+        # Which action is not this test's concern (a decision made without context under a
+        # loaded machine is challenged); that each line is a whole decision is.
+        assert all(d["decision_id"] and d["action"] in ACTIONS for d in printed)
 
     on_rig(tmp_path, moto_endpoint, body)
 
