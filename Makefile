@@ -110,7 +110,7 @@ cluster-down: $(STAMP)  ## graceful stop of the local cluster
 cluster-status: $(STAMP)  ## pid, port and health of each local service
 	$(BIN)/aegis cluster status --state-dir $(STATE) $(TLS_FLAG)
 
-models: $(STAMP)  ## small default models, only where none exist (make run does this first)
+models: $(STAMP)  ## small default models, only where none of these features exist (make run does this first)
 	test -f $(MODELS)/network/model.pt || $(PY) -m aegis_cli.train_network --small --quiet --out $(MODELS)/network
 	$(BIN)/aegis train --small --if-missing --model-dir $(MODELS)
 

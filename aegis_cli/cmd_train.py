@@ -17,7 +17,6 @@ from tqdm import tqdm
 from aegis_cli import cmd_generate
 from aegis_cli.argtypes import non_negative_int, positive_int
 from aegis_cli.errors import FAILURE, CliError
-from aegis_runtime.artifacts import METADATA_FILE
 from audit_service.settings import AuditSettings
 
 if TYPE_CHECKING:
@@ -68,7 +67,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--warmup-days", type=float, default=7.0,
                         help="logins before then only build history (default %(default)s)")
     parser.add_argument("--if-missing", action="store_true",
-                        help="do nothing when a detection model is already there")
+                        help="do nothing when a detection model of this code's features is "
+                        "already there")
     parser.add_argument("--only", choices=("combiner",),
                         help="refit only the combiner (after training the network agent)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -82,7 +82,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Exit 0 once every artifact is published."""
     # Heavy imports (numpy, xgboost) only for this command.
-    from aegis_lab.training.detection import DetectionParams
+    from aegis_lab.training.detection import DetectionParams, is_current
     from aegis_lab.training.pipeline import (
         TrainPlan,
         TrainReport,
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         train_combiner,
     )
 
-    if args.if_missing and (args.model_dir / "detection" / METADATA_FILE).exists():
+    if args.if_missing and is_current(args.model_dir):
         print(f"models present in {args.model_dir}; not training", file=sys.stderr)
         return 0
     sizes = SMALL if args.small else FULL

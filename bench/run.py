@@ -209,6 +209,11 @@ def mesh(state: Path, name: str, seeded: Path | None, tls: bool) -> LocalCluster
     return LocalCluster(cluster_stages(paths, tls=tls), paths, say=lambda _msg: None)
 
 
+# Round trips between processes on an unloaded Score's critical path: client -> router,
+# router -> audit GetContext, router -> agents (in parallel), router -> audit Record.
+SEQUENTIAL_HOPS = 4
+
+
 def at_rate(steps: list[dict[str, Any]], rate: float) -> dict[str, Any] | None:
     return next((s for s in steps if s["rate"] == rate), None)
 
@@ -282,6 +287,13 @@ def summarise_run(
             "degraded_share": loaded.get("degraded_share"), "cpu_ms_per_score": cpu,
         },
         "unloaded_p50_ms": p50,
+        # A Score's critical path is SEQUENTIAL_HOPS round trips between processes (client ->
+        # router, GetContext, the agents, Record: design.md's order); at a low rate each wakes
+        # an idle process, as the ceiling's one hop does. Their sum is the unloaded p50 that no
+        # code inside the services can go below on this machine.
+        "unloaded_p50_transport_floor_ms": (
+            None if p50["ceiling"] is None else round(SEQUENTIAL_HOPS * p50["ceiling"], 3)
+        ),
         # The full mesh's unloaded Scores hop by hop (bench.hops): [p50, p99] ms.
         "full_unloaded_hops_ms": {
             hop: [v["p50"], v["p99"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -123,6 +124,16 @@ def drift_reference(
     return build_reference(
         {RISK: risks, **{name: features[:, FEATURE_NAMES.index(name)] for name in main}}
     )
+
+
+def is_current(model_dir: Path) -> bool:
+    """Whether `model_dir` holds a detection model trained on the features this code computes
+    (a checkout that pulled new features keeps a model the agent would refuse to load)."""
+    try:
+        metadata = json.loads((model_dir / "detection" / METADATA_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(metadata, dict) and tuple(metadata.get("features") or ()) == FEATURE_NAMES
 
 
 def save(model_dir: Path, trained: TrainedDetection, data: WorldData, params: DetectionParams,

@@ -39,6 +39,9 @@ def test_bench_harness_runs_every_phase_and_reports_every_target(tmp_path: Path)
     assert set(summary["at_reference_rate"]["cpu_ms_per_score"]) == SERVICES | {"total", "loadgen"}
     assert summary["at_reference_rate"]["cpu_ms_per_score"]["total"] > 0
     assert set(summary["idle_cpu_cores"]) == set(MESHES)
+    # The unloaded floor is four of the ceiling's hops: the full mesh cannot go below it.
+    assert summary["unloaded_p50_transport_floor_ms"] == pytest.approx(
+        4 * summary["unloaded_p50_ms"]["ceiling"], abs=0.002)
     # The streaming phase: every login put was decided and published (its lag is the bench's).
     [ingest] = summary["ingest"].values()
     assert ingest["published"] == ingest["sent"] > 0 and ingest["lag_p50_ms"] is not None

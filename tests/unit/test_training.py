@@ -84,6 +84,14 @@ def test_the_same_world_gives_the_same_data_hash_and_if_missing_keeps_the_model(
     assert (first / "detection" / "model.json").read_bytes() == before
     assert "not training" in capsys.readouterr().err
 
+    # A model of other features (a checkout that pulled new ones) counts as missing.
+    metadata_path = first / "detection" / "metadata.json"
+    metadata = json.loads(metadata_path.read_text())
+    metadata_path.write_text(json.dumps({**metadata, "features": ["retired_feature"]}))
+    assert main([*TINY, "--model-dir", str(first), "--if-missing", "--seed", "99"]) == 0
+    assert "not training" not in capsys.readouterr().err
+    assert (first / "detection" / "model.json").read_bytes() != before
+
 
 def test_type_balanced_weights_weigh_every_attack_type_alike() -> None:
     attack = np.array([0, 0, 0, 1, 1, 1, 1, 2, 3, 3])
