@@ -85,6 +85,13 @@ class VelocityLimit(_Strict):
     metric: VelocityMetric
     limit: int = Field(gt=0)
     action: ActionName
+    # The limit holds only a login whose combined risk is at least this: a count that tips an
+    # unusual login into a challenge need not hold an ordinary one (a user's own forgotten
+    # password, retried on their own device and network, is no attack on the account).
+    only_above_risk: float = Field(0.0, ge=0, le=1)
+    # The same as a share of legitimate logins, turned into only_above_risk by the budget's
+    # table (see Policy.within): a shift that moves every risk leaves a share its meaning.
+    only_above_share: float | None = Field(None, gt=0, lt=1)
 
 
 class Degraded(_Strict):
@@ -183,18 +190,30 @@ class Policy:
         return Policy(spec)
 
     def within(self, table: RiskTable | None) -> Policy:
-        """This policy with its budget turned into risk thresholds by `table` (the risks of
-        `thresholds` stay where there is no budget or no table)."""
+        """This policy with its budget and its velocity limits' shares turned into risks by
+        `table` (the policy's own risks stay where there is no budget, share or table)."""
         budget = self.spec.budget
-        if budget is None or table is None:
+        if table is None:
             return self
+        policy = self._velocity_within(table)
+        if budget is None:
+            return policy
         challenge, block, escalate = (table.risk_at_share(share) for share in (
             budget.challenge, budget.block_temporary, budget.escalate_above))
         if challenge is None or block is None or escalate is None:
-            return self
+            return policy
         block = max(block, challenge)
-        return self.at(RiskThresholds(challenge, block, max(self.spec.critical_risk, block),
-                                      escalate))
+        return policy.at(RiskThresholds(challenge, block, max(self.spec.critical_risk, block),
+                                        escalate))
+
+    def _velocity_within(self, table: RiskTable) -> Policy:
+        limits = []
+        for limit in self.spec.velocity:
+            risk = (None if limit.only_above_share is None
+                    else table.risk_at_share(limit.only_above_share))
+            limits.append(limit if risk is None
+                          else limit.model_copy(update={"only_above_risk": risk}))
+        return Policy(self.spec.model_copy(update={"velocity": limits}))
 
     def decide(self, inputs: PolicyInputs) -> Outcome:
         """Every rule that fires adds a reason; the most severe action among them wins."""
@@ -236,7 +255,7 @@ class Policy:
         if inputs.context_available:
             for limit in spec.velocity:
                 observed = getattr(inputs.velocity, limit.metric)
-                if observed >= limit.limit:
+                if observed >= limit.limit and c.risk >= limit.only_above_risk:
                     fire(limit.action, f"VELOCITY_{limit.metric.upper()}",
                          f"{limit.metric} {observed} >= {limit.limit} in "
                          f"{inputs.velocity.window_seconds} s")

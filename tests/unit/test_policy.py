@@ -201,3 +201,19 @@ def test_the_network_agent_alone_never_challenges_a_user(policy: Policy) -> None
     assert policy.decide(inputs(risk=0.1, signals=[shared_ip])).action is Action.ALLOW
     sure = AgentSignal(agent="detection", status=SignalStatus.OK, risk=0.99, confidence=0.9)
     assert policy.decide(inputs(risk=0.1, signals=[sure])).action is Action.CHALLENGE
+
+
+def test_a_users_own_failures_hold_only_a_login_the_mesh_finds_unusual(policy: Policy) -> None:
+    """A forgotten password (failures, then the user's own device and network: a low risk) is
+    let through; the same failures before an unusual login are challenged. The limit's share
+    becomes a risk by the combiner's table, like the budget."""
+    failures = Velocity(user_failures=6, window_seconds=3600)
+    assert policy.decide(inputs(risk=0.01, velocity=failures)).action is Action.ALLOW
+    assert policy.decide(inputs(risk=0.2, velocity=failures)).action is Action.CHALLENGE
+    budgeted = policy.within(_Table())
+    assert budgeted.decide(inputs(risk=0.45, velocity=failures)).action is Action.ALLOW
+    outcome = budgeted.decide(inputs(risk=0.55, velocity=failures))
+    assert outcome.action is Action.CHALLENGE and "VELOCITY_USER_FAILURES" in codes(outcome)
+    # Counts over the shared links hold whatever the risk: stuffing behind ordinary logins.
+    stuffing = Velocity(ip_distinct_users=25, window_seconds=3600)
+    assert budgeted.decide(inputs(risk=0.01, velocity=stuffing)).action is Action.BLOCK_TEMPORARY
