@@ -80,6 +80,10 @@ def _specs() -> tuple[FeatureSpec, ...]:
         FeatureSpec("failed_before", "failed attempts reported before this one"),
         FeatureSpec("failures_24h", "failed attempts on the account in the last 24 h"),
         FeatureSpec("failures_since_success", "failed attempts since the last success"),
+        FeatureSpec("address_failure_share", "share of the account's attempts from this "
+                    "address that failed"),
+        FeatureSpec("address_return_share", "share of the account's attempts since this "
+                    "address first appeared that came from it"),
         FeatureSpec("user_attempts_1h", "attempts on the account in the velocity window"),
         FeatureSpec("user_failures_1h", "failures on the account in the velocity window"),
         FeatureSpec("ip_attempts_1h", "attempts from this address in the velocity window"),
@@ -147,6 +151,7 @@ class DetectionFeatures:
             len(set(compress(own_devices, recent)) - {""}),
         ]
         values += _failure_features(event, history)
+        values += _address_features(event, history)
         velocity = context.velocity
         values += [
             velocity.user_attempts, velocity.user_failures, velocity.ip_attempts,
@@ -251,6 +256,26 @@ def _failure_features(event: LoginEvent, history: LoginHistory) -> list[float]:
         len(recent) - sum(recent),
         len(history) if since_success is None else since_success,
     ]
+
+
+def _address_features(event: LoginEvent, history: LoginHistory) -> list[float]:
+    """How the account's earlier attempts from this address went, and how steadily it has
+    been used since it first appeared; MISSING for an address new to the account.
+
+    Where the device is only its user-agent string (RBA-shaped logins), an attacker with the
+    victim's exact browser in the victim's city differs by address alone, and an address
+    seen before reads as the user's own by share. Two things still tell it: the attempts
+    from it that failed (a guessed or phished password), and how it comes back - a new home
+    address takes over the account's logins, an intruder's recurs between the user's own.
+    """
+    here = list(map(eq, history.ip, repeat(event.ip)))
+    seen = sum(here)
+    if not seen:
+        return [MISSING, MISSING]
+    failed = seen - sum(compress(history.login_successful, here))
+    # The oldest attempt from this address: the last one, most recent first.
+    since_first = len(here) - here[::-1].index(True)
+    return [failed / seen, seen / since_first]
 
 
 def _failure_rate(neighbors: list[Neighbor]) -> float:
