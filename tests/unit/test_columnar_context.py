@@ -204,11 +204,14 @@ def _reference_vector(
 
 
 def _reference_address(event: LoginEvent, history: list[LoginEvent]) -> list[float]:
+    on_network = [e.ip for e in history if e.asn == event.asn]
+    one_off = (sum([e.ip for e in history].count(ip) == 1 for ip in on_network)
+               / len(on_network) if event.asn and on_network else math.nan)
     here = [k for k, e in enumerate(history) if e.ip == event.ip]
     if not here:
-        return [math.nan, math.nan]
+        return [math.nan, math.nan, one_off]
     failed = sum(not history[k].login_successful for k in here)
-    return [failed / len(here), len(here) / (here[-1] + 1)]
+    return [failed / len(here), len(here) / (here[-1] + 1), one_off]
 
 
 def _reference_builds(event: LoginEvent, own: list[LoginEvent]) -> list[float]:

@@ -159,3 +159,20 @@ def test_an_address_that_recurs_between_the_users_own_reads_apart_from_a_new_hom
     assert intruder["address_failure_share"] == 0.5
     assert math.isnan(first["address_return_share"])
     assert math.isnan(first["address_failure_share"])
+
+
+def test_a_trail_of_addresses_used_once_on_the_users_network_shows() -> None:
+    """A home address that changed once leaves no address used once; an intruder coming back
+    through the user's own provider with another address each visit does."""
+    bare = {"device_id": ""}
+    moved = [login(i, T - (20 - i) * HOUR, ip="81.166.1.2" if i < 4 else "81.166.9.9", **bare)
+             for i in range(8)]
+    visited = [login(i, T - (20 - i) * HOUR, ip=f"81.166.7.{i}" if i in (2, 5) else "81.166.1.2",
+                     **bare) for i in range(8)]
+
+    assert named(login(9, T, ip="81.166.3.3", **bare), history(*moved))[
+        "network_one_off_share"] == 0.0
+    assert named(login(9, T, ip="81.166.3.3", **bare), history(*visited))[
+        "network_one_off_share"] == 2 / 8
+    assert math.isnan(named(login(9, T, ip="5.6.7.8", asn=64500, **bare), history(*moved))[
+        "network_one_off_share"])
