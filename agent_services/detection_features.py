@@ -80,6 +80,12 @@ def _specs() -> tuple[FeatureSpec, ...]:
         FeatureSpec("failed_before", "failed attempts reported before this one"),
         FeatureSpec("failures_24h", "failed attempts on the account in the last 24 h"),
         FeatureSpec("failures_since_success", "failed attempts since the last success"),
+        FeatureSpec("address_failure_share", "share of the account's attempts from this "
+                    "address that failed"),
+        FeatureSpec("address_return_share", "share of the account's attempts since this "
+                    "address first appeared that came from it"),
+        FeatureSpec("network_one_off_share", "share of the account's attempts on this network "
+                    "from an address it used only that once"),
         FeatureSpec("user_attempts_1h", "attempts on the account in the velocity window"),
         FeatureSpec("user_failures_1h", "failures on the account in the velocity window"),
         FeatureSpec("ip_attempts_1h", "attempts from this address in the velocity window"),
@@ -147,6 +153,7 @@ class DetectionFeatures:
             len(set(compress(own_devices, recent)) - {""}),
         ]
         values += _failure_features(event, history)
+        values += _address_features(event, history)
         velocity = context.velocity
         values += [
             velocity.user_attempts, velocity.user_failures, velocity.ip_attempts,
@@ -251,6 +258,42 @@ def _failure_features(event: LoginEvent, history: LoginHistory) -> list[float]:
         len(recent) - sum(recent),
         len(history) if since_success is None else since_success,
     ]
+
+
+def _address_features(event: LoginEvent, history: LoginHistory) -> list[float]:
+    """How the account's earlier attempts from this address went, and how steadily it has
+    been used since it first appeared; MISSING for an address new to the account.
+
+    Where the device is only its user-agent string (RBA-shaped logins), an attacker with the
+    victim's exact browser in the victim's city differs by address alone, and an address
+    seen before reads as the user's own by share. Two things still tell it: the attempts
+    from it that failed (a guessed or phished password), and how it comes back - a new home
+    address takes over the account's logins, an intruder's recurs between the user's own.
+    """
+    return [*_address_history(event, history), _one_off_share(event, history)]
+
+
+def _address_history(event: LoginEvent, history: LoginHistory) -> list[float]:
+    here = list(map(eq, history.ip, repeat(event.ip)))
+    seen = sum(here)
+    if not seen:
+        return [MISSING, MISSING]
+    failed = seen - sum(compress(history.login_successful, here))
+    # The oldest attempt from this address: the last one, most recent first.
+    since_first = len(here) - here[::-1].index(True)
+    return [failed / seen, seen / since_first]
+
+
+def _one_off_share(event: LoginEvent, history: LoginHistory) -> float:
+    """A home connection keeps its address for weeks and a new one then takes over; an
+    intruder who comes back through the victim's own provider brings another address each
+    visit, and leaves a trail of addresses used once on that network. (A carrier's pool does
+    so too, for phones: the device type and network tell those apart.)"""
+    on_network = list(compress(history.ip, map(eq, history.asn, repeat(event.asn))))
+    if not event.asn or not on_network:
+        return MISSING
+    uses = Counter(history.ip)
+    return sum(uses[ip] == 1 for ip in on_network) / len(on_network)
 
 
 def _failure_rate(neighbors: list[Neighbor]) -> float:

@@ -184,6 +184,7 @@ def _reference_vector(
                          len(history))
     values += [float(event.login_successful), event.failed_attempts_before,
                sum(not e.login_successful for e in recent), since_success]
+    values += _reference_address(event, [p.event for p in history])
     v = context.velocity
     values += [v.user_attempts, v.user_failures, v.ip_attempts, v.ip_failures,
                v.ip_distinct_users, v.device_distinct_users,
@@ -200,6 +201,17 @@ def _reference_vector(
                float(event.auth_method), float(bool(event.device_id)),
                math.nan if event.round_trip_time_ms is None else event.round_trip_time_ms]
     return [float(value) for value in values]
+
+
+def _reference_address(event: LoginEvent, history: list[LoginEvent]) -> list[float]:
+    on_network = [e.ip for e in history if e.asn == event.asn]
+    one_off = (sum([e.ip for e in history].count(ip) == 1 for ip in on_network)
+               / len(on_network) if event.asn and on_network else math.nan)
+    here = [k for k, e in enumerate(history) if e.ip == event.ip]
+    if not here:
+        return [math.nan, math.nan, one_off]
+    failed = sum(not history[k].login_successful for k in here)
+    return [failed / len(here), len(here) / (here[-1] + 1), one_off]
 
 
 def _reference_builds(event: LoginEvent, own: list[LoginEvent]) -> list[float]:

@@ -136,3 +136,43 @@ def test_a_user_agent_one_number_off_the_users_own_reads_as_near_not_new() -> No
     assert again["build_elsewhere_share"] == 6 / 7 and again["user_agent_numbers_changed"] == 1
     assert other["build_elsewhere_share"] == 0.0
     assert math.isnan(other["user_agent_numbers_changed"])
+
+
+def test_an_address_that_recurs_between_the_users_own_reads_apart_from_a_new_home() -> None:
+    """The user's exact browser from an address seen before: a new home address carries the
+    logins since it appeared, an intruder's comes back between the user's own, and the
+    attempts that failed from an address count against it."""
+    bare = {"device_id": ""}
+    home = [login(i, T - (20 - i) * HOUR, **bare) for i in range(4)]
+    moved = [login(4 + i, T - (10 - i) * HOUR, ip="81.166.9.9", **bare) for i in range(4)]
+    guessed = [login(4, T - 15 * HOUR, ip="5.6.7.8", login_successful=False, **bare),
+               login(5, T - 14 * HOUR, ip="5.6.7.8", **bare)]
+    back_home = [login(6 + i, T - (10 - i) * HOUR, **bare) for i in range(4)]
+
+    new_home = named(login(9, T, ip="81.166.9.9", **bare), history(*home, *moved))
+    intruder = named(login(9, T, ip="5.6.7.8", **bare), history(*home, *guessed, *back_home))
+    first = named(login(9, T, ip="7.7.7.7", **bare), history(*home))
+
+    assert new_home["address_return_share"] == 1.0
+    assert new_home["address_failure_share"] == 0.0
+    assert intruder["address_return_share"] == 2 / 6
+    assert intruder["address_failure_share"] == 0.5
+    assert math.isnan(first["address_return_share"])
+    assert math.isnan(first["address_failure_share"])
+
+
+def test_a_trail_of_addresses_used_once_on_the_users_network_shows() -> None:
+    """A home address that changed once leaves no address used once; an intruder coming back
+    through the user's own provider with another address each visit does."""
+    bare = {"device_id": ""}
+    moved = [login(i, T - (20 - i) * HOUR, ip="81.166.1.2" if i < 4 else "81.166.9.9", **bare)
+             for i in range(8)]
+    visited = [login(i, T - (20 - i) * HOUR, ip=f"81.166.7.{i}" if i in (2, 5) else "81.166.1.2",
+                     **bare) for i in range(8)]
+
+    assert named(login(9, T, ip="81.166.3.3", **bare), history(*moved))[
+        "network_one_off_share"] == 0.0
+    assert named(login(9, T, ip="81.166.3.3", **bare), history(*visited))[
+        "network_one_off_share"] == 2 / 8
+    assert math.isnan(named(login(9, T, ip="5.6.7.8", asn=64500, **bare), history(*moved))[
+        "network_one_off_share"])
