@@ -10,11 +10,12 @@ import subprocess
 import sys
 
 import grpc
+import uvloop
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from aegis.v1 import agent_pb2, agent_pb2_grpc, common_pb2
-from aegis_runtime.server import RunningServer
+from aegis_runtime.server import RunningServer, service_loop
 from tests.service.mesh import ServicerComponent, local
 
 AGENT_SERVICE = "aegis.v1.AgentService"
@@ -114,6 +115,30 @@ def test_a_service_freezes_what_start_up_made_before_serving() -> None:
     frozen, serving = asyncio.run(scenario())
     assert frozen > 0
     assert serving == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_a_service_serves_on_uvloop() -> None:
+    """Every service runs on service_loop(): uvloop's, on which grpc.aio must serve and call."""
+    async def scenario() -> tuple[asyncio.AbstractEventLoop, int, str]:
+        agent = GatedAgent()
+        agent.release.set()
+        server = RunningServer(ServicerComponent(agent), local())
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+                serving = await health_of(channel)
+                reply = await agent_pb2_grpc.AgentServiceStub(channel).Assess(
+                    agent_pb2.AssessRequest(), timeout=2
+                )
+            return asyncio.get_running_loop(), serving, reply.signal.agent
+        finally:
+            await server.stop(0.5)
+
+    with service_loop() as runner:
+        loop, serving, answered_by = runner.run(scenario())
+    assert isinstance(loop, uvloop.Loop)
+    assert serving == health_pb2.HealthCheckResponse.SERVING
+    assert answered_by == "gated"
 
 
 def test_reflection_lists_the_services() -> None:
