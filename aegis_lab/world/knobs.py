@@ -36,10 +36,6 @@ class Knobs:
     # Of the attackers who know the victim (low_and_slow), those whose user agent is the
     # victim's with one number off rather than an exact copy.
     near_copy_rate: float = 0.0
-    # Of the VPN users, those whose provider is in no hosting list (UNLISTED_VPN_EXITS): its
-    # first exit, far from home minutes after a login there, is an impossible journey on the
-    # user's own device that only the exit's many users tell from a stolen session.
-    unlisted_vpn_rate: float = 0.0
 
     @classmethod
     def drawn(cls, seed: int) -> Knobs:
@@ -65,5 +61,4 @@ class Knobs:
             vpn_late_start_rate=rng.uniform(0.3, 0.7),
             browser_update_rate=rng.uniform(0.01, 0.06),
             near_copy_rate=rng.uniform(0.2, 0.8),
-            unlisted_vpn_rate=rng.uniform(0.3, 0.8),
         )

@@ -21,7 +21,6 @@ from aegis_lab.world.places import (
     MOBILE_CLIENTS,
     NEW_PHONE_CLIENTS,
     TABLET_CLIENTS,
-    UNLISTED_VPN_EXITS,
     VPN_EXITS,
     City,
     Client,
@@ -164,21 +163,10 @@ def profile(config: WorldConfig, index: int) -> Profile:
         else pb.AUTH_METHOD_PASSWORD,
         travel_rate=0.03 if rng.random() < config.knobs.frequent_traveller_rate else 0.004,
         vpn_share=rng.uniform(0.2, 0.8) if vpn else 0.0,
-        vpn_exits=_provider(config, index, tuple(rng.sample(VPN_EXITS, rng.randint(1, 3))))
-        if vpn else (),
+        vpn_exits=tuple(rng.sample(VPN_EXITS, rng.randint(1, 3))) if vpn else (),
         vpn_from_day=_vpn_from_day(config, index) if vpn else 0,
         join_day=int(rng.uniform(0, config.days)) if late else 0,
     )
-
-
-def _provider(config: WorldConfig, index: int, exits: tuple[Network, ...]) -> tuple[Network, ...]:
-    """The user's VPN exits: `exits` (a listed provider's), or for a share of a randomised
-    world's VPN users as many of a provider in no hosting list (from a randomness of its own,
-    so that a profile's other draws, and the default worlds, stay what they were)."""
-    rng = random.Random(f"{config.seed}/vpn_provider/{index}")
-    if rng.random() >= config.knobs.unlisted_vpn_rate:
-        return exits
-    return tuple(rng.sample(UNLISTED_VPN_EXITS, len(exits)))
 
 
 def _vpn_from_day(config: WorldConfig, index: int) -> int:

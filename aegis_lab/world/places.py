@@ -180,16 +180,6 @@ VPN_EXITS = (
     Network(212238, NetworkKind.VPN, _block("146.70.11.0/26"), _city("PL")),
     Network(212238, NetworkKind.VPN, _block("146.70.12.0/26"), _city("JP")),
 )
-# A VPN provider on its own ASN, in no list the agents read (hosting_asns.csv), its exits in
-# several countries: nothing but the traffic tells that its addresses are a VPN's (many of our
-# users, from many homes, behind each exit), not a stolen session replayed from far away.
-UNLISTED_VPN_EXITS = (
-    Network(39351, NetworkKind.VPN, _block("185.213.154.0/26"), _STOCKHOLM),
-    Network(39351, NetworkKind.VPN, _block("185.213.155.0/26"), _city("GB")),
-    Network(39351, NetworkKind.VPN, _block("185.213.156.0/26"), _city("US", 1)),
-    Network(39351, NetworkKind.VPN, _block("185.213.157.0/26"), _city("BR")),
-    Network(39351, NetworkKind.VPN, _block("185.213.158.0/26"), _city("TH")),
-)
 
 
 def _c(ua: str, browser: str, os: str, kind: pb.DeviceType.ValueType) -> Client:

@@ -33,7 +33,7 @@ def world() -> list[GeneratedLogin]:
 def test_nothing_of_its_geography_or_browsers_is_the_training_generators() -> None:
     trained_networks = [n for c in training.COUNTRIES
                         for n in (*c.residential, c.mobile, c.business)]
-    trained_networks += [*training.HOSTING, *training.VPN_EXITS, *training.UNLISTED_VPN_EXITS]
+    trained_networks += [*training.HOSTING, *training.VPN_EXITS]
     ours = [n for land in ALL_LANDS for n in (*land.isps, land.carrier, land.offices)]
     ours += [*HOSTING, *VPN_EXITS]
     assert not {c.code for c in training.COUNTRIES} & {land.code for land in ALL_LANDS}

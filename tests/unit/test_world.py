@@ -19,11 +19,11 @@ from aegis.v1 import common_pb2 as pb
 from aegis_cli.cmd_generate import write_jsonl, write_rba
 from aegis_cli.main import main
 from aegis_cli.readers import read_events
-from aegis_domain.geo_data import haversine_km, load_hosting_asns
+from aegis_domain.geo_data import haversine_km
 from aegis_lab.world import ATTACK_TYPES, HARD_CASES, WorldConfig, generate, parse_attack_mix
 from aegis_lab.world.knobs import Knobs
 from aegis_lab.world.people import profile
-from aegis_lab.world.places import COUNTRIES, UNLISTED_VPN_EXITS
+from aegis_lab.world.places import COUNTRIES
 from aegis_lab.world.rows import labels
 from aegis_lab.world.truth import (
     CREDENTIAL_STUFFING,
@@ -361,18 +361,3 @@ def _one_number_off(a: str, b: str) -> bool:
     if numbers.sub("#", a) != numbers.sub("#", b):
         return False
     return sum(x != y for x, y in zip(numbers.findall(a), numbers.findall(b), strict=True)) == 1
-
-
-def test_some_vpn_users_of_a_randomised_world_use_a_provider_in_no_hosting_list() -> None:
-    """A first VPN exit that no list names is benign too: training must see it, or an
-    impossible journey through an unlisted network reads as a stolen session. The default
-    world keeps its VPN users on the listed providers."""
-    config = WorldConfig(users=300, events=6_000, seed=5)
-    unlisted = {n.asn for n in UNLISTED_VPN_EXITS}
-    assert not unlisted & set(load_hosting_asns())
-    default = [profile(config, i) for i in range(config.users)]
-    assert all(n.asn not in unlisted for p in default for n in p.vpn_exits)
-    randomised = [profile(replace(config, randomised=True), i) for i in range(config.users)]
-    users = [p for p in randomised if p.vpn_exits]
-    on_unlisted = [p for p in users if {n.asn for n in p.vpn_exits} <= unlisted]
-    assert 0 < len(on_unlisted) < len(users)
