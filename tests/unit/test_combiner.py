@@ -196,3 +196,37 @@ def test_others_that_only_tie_the_best_agent_on_the_shifted_world_are_not_truste
 
     assert metrics["validation"]["recall_at_1pct_and_0_1pct"]["detection"] == (1.0, 1.0)
     assert metrics["validation"]["trust_in_the_others"] == 0.0
+
+
+def test_a_trust_that_gains_on_the_shifted_world_but_loses_on_the_combiner_world_is_cut() -> None:
+    """geo knows the shifted world's attacks and is noise on the combiner world, where
+    detection ranks well but not perfectly: trusting geo in full would gain on the shifted
+    world and lose on the other, so the trust kept is one under which the mesh is no worse
+    than detection on either world."""
+    rng = np.random.default_rng(5)
+
+    def world(n: int, geo_knows: bool) -> tuple[list[dict[str, AgentSignal]], np.ndarray]:
+        labels = rng.random(n) < 0.1
+        detection = np.clip(0.5 + np.where(labels, 0.25, -0.25) + rng.normal(0, 0.12, n), 0, 1)
+        geo = (np.clip(np.where(labels, 0.7, 0.3) + rng.normal(0, 0.2, n), 0, 1) if geo_knows
+               else rng.random(n))
+        return [{"detection": ok("detection", float(d)), "geo": ok("geo", float(g))}
+                for d, g in zip(detection, geo, strict=True)], labels
+
+    fitted, fitted_labels = world(6_000, geo_knows=False)
+    shifted, shifted_labels = world(4_000, geo_knows=True)
+    labels = np.concatenate([fitted_labels, shifted_labels])
+    validation = np.arange(len(labels)) >= len(fitted)
+    agents = ["detection", "geo"]
+
+    beta, metrics = combiner_fit.fit(combiner_fit.CombinerRows(
+        fitted + shifted, labels, np.ones(len(labels)), validation), agents)
+
+    design = combiner_fit._design(fitted, agents)
+    alone = combiner_fit._recalls(fitted_labels, design[:, 2])
+    full = beta.copy()
+    full[4] = metrics["validation"]["untrusted_beta"][4]
+    assert combiner_fit._recalls(fitted_labels, design @ full)[0] < alone[0]
+    assert metrics["validation"]["trust_in_the_others"] < 1
+    mesh = combiner_fit._recalls(fitted_labels, design @ beta)
+    assert all(m >= a for m, a in zip(mesh, alone, strict=True))
