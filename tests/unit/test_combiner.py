@@ -136,6 +136,16 @@ def test_the_file_states_the_risk_at_each_challenge_share(tmp_path: Path) -> Non
     assert combiner.risk_at_share(0.005) <= between <= combiner.risk_at_share(0.002)
 
 
+def _signals(detection: np.ndarray, geo: np.ndarray) -> list[dict[str, AgentSignal]]:
+    return [{"detection": ok("detection", float(d)), "geo": ok("geo", float(g))}
+            for d, g in zip(detection, geo, strict=True)]
+
+
+def _joined(fitted: np.ndarray, shifted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two worlds' labels as one, and which logins are the shifted (validation) world's."""
+    return np.concatenate([fitted, shifted]), np.arange(len(fitted) + len(shifted)) >= len(fitted)
+
+
 def test_on_a_shifted_validation_world_the_mesh_ranks_at_least_as_well_as_its_best_agent(
 ) -> None:
     """geo separates the classes of the combiner world but is noise on the shifted one, where
@@ -146,13 +156,11 @@ def test_on_a_shifted_validation_world_the_mesh_ranks_at_least_as_well_as_its_be
         labels = rng.random(n) < 0.1
         detection = np.clip(0.5 + np.where(labels, 0.2, -0.2) + rng.normal(0, 0.15, n), 0, 1)
         geo = np.where(labels, 0.9, 0.05) if geo_knows else rng.random(n)
-        return [{"detection": ok("detection", float(d)), "geo": ok("geo", float(g))}
-                for d, g in zip(detection, geo, strict=True)], labels
+        return _signals(detection, geo), labels
 
     fitted, fitted_labels = world(4_000, geo_knows=True)
     shifted, shifted_labels = world(4_000, geo_knows=False)
-    labels = np.concatenate([fitted_labels, shifted_labels])
-    validation = np.arange(len(labels)) >= len(fitted)
+    labels, validation = _joined(fitted_labels, shifted_labels)
     agents = ["detection", "geo"]
 
     def recalls(rows: combiner_fit.CombinerRows) -> tuple[tuple[float, ...], dict]:
@@ -196,3 +204,35 @@ def test_others_that_only_tie_the_best_agent_on_the_shifted_world_are_not_truste
 
     assert metrics["validation"]["recall_at_1pct_and_0_1pct"]["detection"] == (1.0, 1.0)
     assert metrics["validation"]["trust_in_the_others"] == 0.0
+
+
+def test_a_trust_that_gains_on_the_shifted_world_but_loses_on_the_combiner_world_is_cut() -> None:
+    """geo knows the shifted world's attacks and is noise on the combiner world, where
+    detection ranks well but not perfectly: trusting geo in full would gain on the shifted
+    world and lose on the other, so the trust kept is one under which the mesh is no worse
+    than detection on either world."""
+    rng = np.random.default_rng(5)
+
+    def world(n: int, geo_knows: bool) -> tuple[list[dict[str, AgentSignal]], np.ndarray]:
+        labels = rng.random(n) < 0.1
+        detection = np.clip(0.5 + np.where(labels, 0.25, -0.25) + rng.normal(0, 0.12, n), 0, 1)
+        geo = (np.clip(np.where(labels, 0.7, 0.3) + rng.normal(0, 0.2, n), 0, 1) if geo_knows
+               else rng.random(n))
+        return _signals(detection, geo), labels
+
+    fitted, fitted_labels = world(6_000, geo_knows=False)
+    shifted, shifted_labels = world(4_000, geo_knows=True)
+    labels, validation = _joined(fitted_labels, shifted_labels)
+    agents = ["detection", "geo"]
+
+    beta, metrics = combiner_fit.fit(combiner_fit.CombinerRows(
+        fitted + shifted, labels, np.ones(len(labels)), validation), agents)
+
+    design = combiner_fit._design(fitted, agents)
+    alone = combiner_fit._recalls(fitted_labels, design[:, 2])
+    full = beta.copy()
+    full[4] = metrics["validation"]["untrusted_beta"][4]
+    assert combiner_fit._recalls(fitted_labels, design @ full)[0] < alone[0]
+    assert metrics["validation"]["trust_in_the_others"] < 1
+    mesh = combiner_fit._recalls(fitted_labels, design @ beta)
+    assert all(m >= a for m, a in zip(mesh, alone, strict=True))
