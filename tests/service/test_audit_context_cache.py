@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from aegis.v1 import common_pb2 as pb
 from aegis_domain.types import LoginContext
 from audit_service.embedded.store import EmbeddedAuditStore
 from audit_service.settings import AuditSettings
+from audit_service.storage import ContextQuery
 from tests.unit.audit_builders import T0, make_record
 
 BOUNDS: dict[str, Any] = {"history_limit": 4, "neighbor_limit": 3, "scan_limit": 12,
@@ -81,6 +84,38 @@ def test_a_memory_bound_evicts_keys_and_keeps_answers_exact(tmp_path: Path) -> N
     from_memory, _ = answers(tmp_path / "memory", records, seed=5, context_cache_rows=40)
     assert from_memory == from_index
 
+
+def test_what_memory_holds_is_answered_without_a_reader_thread(tmp_path: Path) -> None:
+    """A context memory holds, and its event's claim, are served on the event loop: they
+    come back while the only reader thread is busy (a long verify or page read)."""
+    store = EmbeddedAuditStore(AuditSettings(data_dir=tmp_path, environment="test", **BOUNDS))
+    query = ContextQuery("alice", "dev-alice", "192.0.2.1", 64500, T0 + 10)
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+        await store.start()
+        try:
+            await store.record(make_record("d-1", ts=T0))
+            # The first query loads its keys from the index, in the reader thread.
+            [loaded], _ = await store.contexts_and_claims([query], [])
+            release = threading.Event()
+            busy = loop.run_in_executor(None, release.wait)
+            try:
+                # A guard against a hang, not a timing: the thread is busy until released.
+                [held], claims = await asyncio.wait_for(
+                    store.contexts_and_claims([query], ["ev-d-1", "ev-new"]), timeout=60
+                )
+            finally:
+                release.set()
+                await busy
+            assert held == loaded and [p.event.event_id for p in held.history] == ["ev-d-1"]
+            assert list(claims) == ["ev-d-1"] and claims["ev-d-1"].decision_id == "d-1"
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+    assert store.context_cache_misses == 0
 
 
 def committed(data_dir: Path, records: list[pb.DecisionRecord]) -> None:
