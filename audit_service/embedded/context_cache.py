@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from typing import Any, Final, NamedTuple
@@ -64,7 +64,11 @@ collection would otherwise walk (GetContext's CPU went to it)."""
 TS: Final = 0
 USER_ID: Final = 2
 FAILED: Final = 3
+FLAGGED: Final = 4
+RISK: Final = 5
 PAST: Final = 6
+# Keys whose ranked window is at least this long keep a _Tally; smaller ones re-rank.
+_TALLY_MIN_ROWS = 64
 
 
 def row_of(decision_id: str, user_id: str, ts: float, successful: bool, action: int,
@@ -109,8 +113,64 @@ class _Ranked(NamedTuple):
         )
 
 
+class _Tally:
+    """The users of a key's newest `limit` rows, kept as rows are appended: what _rank
+    sums, so that a busy link that every commit touches is not re-ranked from its 1,000 rows
+    per query. Per user the risks of their rows in the window (oldest first), failures and
+    flagged; users in the order they were last seen (newest last)."""
+
+    __slots__ = ("last_seen", "limit", "risks", "sums")
+
+    def __init__(self, rows: Sequence[Row], limit: int) -> None:
+        self.limit = limit
+        self.last_seen: dict[str, float] = {}  # insertion order: by last seen
+        self.risks: dict[str, deque[float]] = {}
+        self.sums: dict[str, list[int]] = {}  # failures, flagged
+        for row in rows[-limit:]:
+            self._add(row)
+
+    def _add(self, row: Row) -> None:
+        user = row[USER_ID]
+        self.last_seen.pop(user, None)
+        self.last_seen[user] = row[TS]
+        if user in self.risks:
+            self.risks[user].append(row[RISK])
+            sums = self.sums[user]
+            sums[0] += row[FAILED]
+            sums[1] += row[FLAGGED]
+        else:
+            self.risks[user] = deque((row[RISK],))
+            self.sums[user] = [int(row[FAILED]), int(row[FLAGGED])]
+
+    def appended(self, rows: Sequence[Row]) -> None:
+        """rows[-1] was appended: it enters the window, and the row before the window's
+        first leaves it (the oldest row of its user's in the window)."""
+        self._add(rows[-1])
+        if len(rows) > self.limit:
+            gone = rows[-self.limit - 1]
+            user = gone[USER_ID]
+            risks = self.risks[user]
+            risks.popleft()
+            if risks:
+                sums = self.sums[user]
+                sums[0] -= gone[FAILED]
+                sums[1] -= gone[FLAGGED]
+            else:
+                del self.risks[user], self.sums[user], self.last_seen[user]
+
+    def ranked(self, top: int) -> _Ranked:
+        """_rank of the window."""
+        last_seen = self.last_seen
+        chosen = _most_recent(reversed(last_seen), last_seen, top)
+        top_sums = []
+        for other in chosen:
+            risks, (failures, flagged) = self.risks[other], self.sums[other]
+            top_sums.append((other, len(risks), failures, flagged, max(risks), last_seen[other]))
+        return _Ranked(top=top_sums, last_seen=last_seen)
+
+
 class _Key:
-    __slots__ = ("complete_after", "ranked", "rows", "version")
+    __slots__ = ("complete_after", "ranked", "rows", "tally", "version")
 
     def __init__(self, rows: list[Row], complete_after: float) -> None:
         self.rows = rows
@@ -119,6 +179,9 @@ class _Key:
         # The last ranking (its version, span and size first): a busy IP or ASN is ranked
         # once for every query between two commits that touch it, not once per query.
         self.ranked: tuple[tuple[int, int, int, int], _Ranked] | None = None
+        # A busy key's newest rows tallied (live queries rank them): kept while rows are
+        # appended in time order, dropped when one arrives late.
+        self.tally: _Tally | None = None
 
     def _span(self, since: float, as_of: float, limit: int) -> tuple[int, int] | None:
         """Where the newest `limit` rows in [since, as_of) are; None when some may be
@@ -143,6 +206,11 @@ class _Key:
         span = self._span(since, as_of, limit)
         if span is None:
             return None
+        if span[1] == len(self.rows) and span[1] - span[0] == limit >= _TALLY_MIN_ROWS:
+            # The newest `limit` rows, as a live query at a busy key reads them.
+            if self.tally is None or self.tally.limit != limit:
+                self.tally = _Tally(self.rows, limit)
+            return self.tally.ranked(top)
         memo = (self.version, *span, top)
         if self.ranked is None or self.ranked[0] != memo:
             self.ranked = memo, _rank(self.rows[span[0] : span[1]], top)
@@ -213,6 +281,11 @@ class ContextCache:
         rows.insert(at, row)
         held.version += 1
         self._rows += 1
+        if held.tally is not None:
+            if at == len(rows) - 1:
+                held.tally.appended(rows)
+            else:
+                held.tally = None
         if len(rows) > retain:
             held.complete_after = rows.pop(0)[TS]
             self._rows -= 1
@@ -326,6 +399,20 @@ class ContextCache:
         return LoginHistory.from_rows(logins), truncated
 
 
+def _most_recent(newest_first: Iterable[str], last_seen: dict[str, float],
+                 top: int) -> list[str]:
+    """The `top` users most recently seen, ties by user id; `newest_first`: every user once,
+    most recently seen first."""
+    chosen: list[str] = []
+    for other in newest_first:
+        # Past the bound only while tied with the last one taken: ties go by user id.
+        if len(chosen) >= top and last_seen[other] < last_seen[chosen[-1]]:
+            break
+        chosen.append(other)
+    chosen.sort(key=lambda other: (-last_seen[other], other))
+    return chosen[:top]
+
+
 def _rank(rows: Sequence[Row], top: int) -> _Ranked:
     """Per user of the rows (oldest first): logins, failures, flagged, highest risk, last
     seen; users most recently seen first (ties by user id), the first `top` summed.
@@ -336,14 +423,8 @@ def _rank(rows: Sequence[Row], top: int) -> _Ranked:
     """
     users = list(map(_USER_ID, rows))
     last_seen = dict(zip(users, map(_TS, rows), strict=True))  # ascending: the latest wins
-    chosen: list[str] = []
-    for other in dict.fromkeys(reversed(users)):
-        # Past the bound only while tied with the last one taken: ties go by user id.
-        if len(chosen) >= top and last_seen[other] < last_seen[chosen[-1]]:
-            break
-        chosen.append(other)
-    chosen.sort(key=lambda other: (-last_seen[other], other))
-    listed = {other: [0, 0, 0, float("-inf")] for other in chosen[:top]}
+    listed = {other: [0, 0, 0, float("-inf")]
+              for other in _most_recent(dict.fromkeys(reversed(users)), last_seen, top)}
     for _, _, other, failed, flagged, risk, _ in [r for r in rows if r[USER_ID] in listed]:
         sums = listed[other]
         sums[0] += 1

@@ -85,6 +85,43 @@ def test_a_memory_bound_evicts_keys_and_keeps_answers_exact(tmp_path: Path) -> N
     assert from_memory == from_index
 
 
+def live_answers(tmp_path: Path, records: list[pb.DecisionRecord],
+                 **settings: Any) -> list[LoginContext]:
+    """Each ASN's context asked after every third commit, as of just after it (a live
+    query reads a link's newest rows)."""
+    store = EmbeddedAuditStore(AuditSettings(data_dir=tmp_path, environment="test",
+                                             **{**BOUNDS, **settings}))
+
+    async def scenario() -> list[LoginContext]:
+        await store.start()
+        try:
+            contexts = []
+            for i, record in enumerate(records):
+                await store.record(record)
+                if i % 3 == 0:
+                    for asn in (0, 64500, 64501):
+                        contexts.append(
+                            await store.get_context("user-1", "", "", asn, T0 + i * 20 + 1)
+                        )
+            return contexts
+        finally:
+            await store.close()
+
+    return asyncio.run(scenario())
+
+
+def test_busy_links_kept_tallied_answer_as_the_index_does(tmp_path: Path) -> None:
+    """Links with more rows in the window than a tally's threshold: their neighbours are
+    kept as rows arrive (the oldest leaving the scanned window, late arrivals starting over)
+    and stay the index's."""
+    records = random_world(seed=17, logins=900)
+    busy = {"scan_limit": 80, "neighbor_limit": 5, "neighbor_window_s": 100_000.0}
+    from_index = live_answers(tmp_path / "index", records, context_cache_rows=0, **busy)
+    from_memory = live_answers(tmp_path / "memory", records, **busy)
+    assert from_memory == from_index
+    assert max(c.asn_users for c in from_index) > 5  # the neighbour bound is reached
+
+
 def test_what_memory_holds_is_answered_without_a_reader_thread(tmp_path: Path) -> None:
     """A context memory holds, and its event's claim, are served on the event loop: they
     come back while the only reader thread is busy (a long verify or page read)."""
