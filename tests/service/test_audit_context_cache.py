@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -42,13 +43,26 @@ def random_world(seed: int, logins: int) -> list[pb.DecisionRecord]:
     return records
 
 
+Query = tuple[str, str, str, int, float]
+
+
+def random_queries(i: int, rng: random.Random) -> list[Query]:
+    """After every fifth commit one random query, as of now or long before."""
+    if i % 5:
+        return []
+    as_of = T0 + i * 20 - rng.choice((0, 0, 10, 20, 3_000))
+    return [(f"user-{rng.randrange(30)}", f"dev-{rng.randrange(40)}",
+             f"198.51.100.{rng.randrange(7)}", rng.choice((0, 64500, 64502)), as_of)]
+
+
 def answers(tmp_path: Path, records: list[pb.DecisionRecord], seed: int,
+            queries: Callable[[int, random.Random], list[Query]] = random_queries,
             **settings: Any) -> tuple[list[LoginContext], int]:
-    """Contexts of random queries asked between commits (as of now, or long before), and
-    how many memory could not answer."""
+    """The contexts of `queries(i, rng)` asked after commit i, and how many memory could not
+    answer."""
     rng = random.Random(seed)
     store = EmbeddedAuditStore(AuditSettings(data_dir=tmp_path, environment="test",
-                                             **BOUNDS, **settings))
+                                             **{**BOUNDS, **settings}))
 
     async def scenario() -> list[LoginContext]:
         await store.start()
@@ -56,12 +70,7 @@ def answers(tmp_path: Path, records: list[pb.DecisionRecord], seed: int,
             contexts = []
             for i, record in enumerate(records):
                 await store.record(record)
-                if i % 5 == 0:
-                    as_of = T0 + i * 20 - rng.choice((0, 0, 10, 20, 3_000))
-                    contexts.append(await store.get_context(
-                        f"user-{rng.randrange(30)}", f"dev-{rng.randrange(40)}",
-                        f"198.51.100.{rng.randrange(7)}", rng.choice((0, 64500, 64502)), as_of,
-                    ))
+                contexts.extend([await store.get_context(*q) for q in queries(i, rng)])
             return contexts
         finally:
             await store.close()
@@ -85,29 +94,10 @@ def test_a_memory_bound_evicts_keys_and_keeps_answers_exact(tmp_path: Path) -> N
     assert from_memory == from_index
 
 
-def live_answers(tmp_path: Path, records: list[pb.DecisionRecord],
-                 **settings: Any) -> list[LoginContext]:
-    """Each ASN's context asked after every third commit, as of just after it (a live
-    query reads a link's newest rows)."""
-    store = EmbeddedAuditStore(AuditSettings(data_dir=tmp_path, environment="test",
-                                             **{**BOUNDS, **settings}))
-
-    async def scenario() -> list[LoginContext]:
-        await store.start()
-        try:
-            contexts = []
-            for i, record in enumerate(records):
-                await store.record(record)
-                if i % 3 == 0:
-                    for asn in (0, 64500, 64501):
-                        contexts.append(
-                            await store.get_context("user-1", "", "", asn, T0 + i * 20 + 1)
-                        )
-            return contexts
-        finally:
-            await store.close()
-
-    return asyncio.run(scenario())
+def live_queries(i: int, rng: random.Random) -> list[Query]:
+    """After every third commit each ASN's context as of just after it (a live query reads a
+    link's newest rows)."""
+    return [] if i % 3 else [("user-1", "", "", asn, T0 + i * 20 + 1) for asn in (0, 64500, 64501)]
 
 
 def test_busy_links_kept_tallied_answer_as_the_index_does(tmp_path: Path) -> None:
@@ -116,8 +106,9 @@ def test_busy_links_kept_tallied_answer_as_the_index_does(tmp_path: Path) -> Non
     and stay the index's."""
     records = random_world(seed=17, logins=900)
     busy = {"scan_limit": 80, "neighbor_limit": 5, "neighbor_window_s": 100_000.0}
-    from_index = live_answers(tmp_path / "index", records, context_cache_rows=0, **busy)
-    from_memory = live_answers(tmp_path / "memory", records, **busy)
+    from_index, _ = answers(tmp_path / "index", records, 0, live_queries,
+                            context_cache_rows=0, **busy)
+    from_memory, _ = answers(tmp_path / "memory", records, 0, live_queries, **busy)
     assert from_memory == from_index
     assert max(c.asn_users for c in from_index) > 5  # the neighbour bound is reached
 
