@@ -2,8 +2,9 @@
 population (issue 12): `.venv/bin/python -m bench.context_hits FOLDER` takes FOLDER/audit-data
 and FOLDER/templates.jsonl as `bench.history` made them, starts a store on a fresh copy
 (warmed as the service is) and asks the context of the load's logins in the load generator's
-order; per stretch of logins it prints the keys loaded from the index on first use and the
-queries memory could not answer (read from SQLite instead). Prints JSON.
+order; per stretch of logins it prints the keys loaded from the index on first use, the
+queries memory could not answer (read from SQLite instead) and this process's CPU per login
+(every thread's). Prints JSON.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aegis_domain.convert import timestamp_to_seconds
 from aegis_mesh.cluster import ENVIRONMENT
 from audit_service.embedded.store import EmbeddedAuditStore
 from audit_service.settings import AuditSettings
+from bench.cpu import own_cpu_seconds
 from bench.population import Population, read_templates
 
 STRETCHES = (400, 1_000, 4_500, 9_000)  # logins asked so far at the end of each stretch
@@ -35,13 +37,16 @@ async def measure(data_dir: Path, templates: Path) -> list[dict[str, Any]]:
     try:
         for end in STRETCHES:
             loads, misses = store.context_cache_loads, store.context_cache_misses
+            cpu = own_cpu_seconds()
             for _ in range(end - asked):
                 event = population.next_login()
                 await store.get_context(event.user_id, event.device_id, event.ip, event.asn,
                                         timestamp_to_seconds(event.timestamp))
             rows.append({"logins": f"{asked + 1}..{end}",
                          "index_loads": store.context_cache_loads - loads,
-                         "answered_by_index": store.context_cache_misses - misses})
+                         "answered_by_index": store.context_cache_misses - misses,
+                         "cpu_ms_per_login": round((own_cpu_seconds() - cpu) * 1000
+                                                   / (end - asked), 3)})
             asked = end
     finally:
         await store.close()

@@ -26,6 +26,7 @@ from audit_service.index_rows import (
     IndexedReview,
     RecordLocation,
     event_from_json,
+    history_columns_from_json,
 )
 from audit_service.log.layout import audit_ref
 from audit_service.paging import decode_token, encode_token
@@ -412,7 +413,7 @@ class IndexSnapshot:
             ]
         return [
             row_of(decision_id, user_id, ts, successful, action, risk,
-                   PastLogin(event_from_json(event_json), Action(action), risk))
+                   history_columns_from_json(event_json, action, risk))
             for decision_id, user_id, ts, successful, action, risk, event_json
             in self._conn.execute(_NEWEST.format(event=", event_json", column=column),
                                   (key, limit))

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from aegis.v1 import common_pb2
+from aegis_domain.login_history import column_row
 from aegis_domain.types import Action, LoginContext, PastLogin
 from aegis_runtime.errors import ServiceError, Unavailable
 from audit_service.embedded.checkpoints import (
@@ -331,17 +332,33 @@ class EmbeddedAuditStore(AuditStore):
         self, user_id: str, device_id: str, ip: str, asn: int, as_of: float
     ) -> LoginContext:
         query = ContextQuery(user_id, device_id, ip, asn, as_of)
-        contexts, _ = await asyncio.to_thread(self._read_contexts, [query], ())
+        contexts, _ = await self.contexts_and_claims([query], ())
         return contexts[0]
 
     async def get_contexts(self, queries: Sequence[ContextQuery]) -> list[LoginContext]:
-        contexts, _ = await asyncio.to_thread(self._read_contexts, queries, ())
+        contexts, _ = await self.contexts_and_claims(queries, ())
         return contexts
 
     async def contexts_and_claims(
         self, queries: Sequence[ContextQuery], event_ids: Sequence[str]
     ) -> tuple[list[LoginContext], dict[str, EventClaim]]:
-        return await asyncio.to_thread(self._read_contexts, queries, event_ids)
+        """On the event loop when memory holds every context (live traffic, mostly): the
+        claims are then a few primary-key lookups, cheaper than waking a reader thread.
+        Otherwise the rest, and the claims, in a reader thread."""
+        held = self._contexts.held_contexts(queries)
+        contexts = [context for context in held if context is not None]
+        if len(contexts) == len(queries):
+            return contexts, self._read_claims(event_ids)
+        rest = [q for q, context in zip(queries, held, strict=True) if context is None]
+        read, claims = await asyncio.to_thread(self._read_contexts, rest, event_ids)
+        found = iter(read)
+        return [next(found) if context is None else context for context in held], claims
+
+    def _read_claims(self, event_ids: Sequence[str]) -> dict[str, EventClaim]:
+        if not event_ids:
+            return {}
+        with self._index.snapshot() as index:
+            return index.event_claims(event_ids)
 
     def _read_contexts(
         self, queries: Sequence[ContextQuery], event_ids: Sequence[str]
@@ -360,11 +377,7 @@ class EmbeddedAuditStore(AuditStore):
             return contexts, index.event_claims(event_ids) if event_ids else {}
 
     async def event_claims(self, wanted: Sequence[str]) -> dict[str, EventClaim]:
-        def read() -> dict[str, EventClaim]:
-            with self._index.snapshot() as index:
-                return index.event_claims(wanted)
-
-        return await asyncio.to_thread(read)
+        return await asyncio.to_thread(self._read_claims, wanted)
 
     async def get_decision(
         self, decision_id: str
@@ -523,7 +536,7 @@ def _cache_rows(entries: Iterable[IndexedEntry]) -> list[tuple[Row, str, str, in
     return [
         (
             row_of(e.decision_id, e.user_id, e.ts, e.login_successful, e.action, e.risk,
-                   PastLogin(e.event, Action(e.action), e.risk)),
+                   column_row(PastLogin(e.event, Action(e.action), e.risk))),
             e.device_id, e.ip, e.asn,
         )
         for e in entries

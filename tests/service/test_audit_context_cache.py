@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ from aegis.v1 import common_pb2 as pb
 from aegis_domain.types import LoginContext
 from audit_service.embedded.store import EmbeddedAuditStore
 from audit_service.settings import AuditSettings
+from audit_service.storage import ContextQuery
 from tests.unit.audit_builders import T0, make_record
 
 BOUNDS: dict[str, Any] = {"history_limit": 4, "neighbor_limit": 3, "scan_limit": 12,
@@ -39,13 +43,26 @@ def random_world(seed: int, logins: int) -> list[pb.DecisionRecord]:
     return records
 
 
+Query = tuple[str, str, str, int, float]
+
+
+def random_queries(i: int, rng: random.Random) -> list[Query]:
+    """After every fifth commit one random query, as of now or long before."""
+    if i % 5:
+        return []
+    as_of = T0 + i * 20 - rng.choice((0, 0, 10, 20, 3_000))
+    return [(f"user-{rng.randrange(30)}", f"dev-{rng.randrange(40)}",
+             f"198.51.100.{rng.randrange(7)}", rng.choice((0, 64500, 64502)), as_of)]
+
+
 def answers(tmp_path: Path, records: list[pb.DecisionRecord], seed: int,
+            queries: Callable[[int, random.Random], list[Query]] = random_queries,
             **settings: Any) -> tuple[list[LoginContext], int]:
-    """Contexts of random queries asked between commits (as of now, or long before), and
-    how many memory could not answer."""
+    """The contexts of `queries(i, rng)` asked after commit i, and how many memory could not
+    answer."""
     rng = random.Random(seed)
     store = EmbeddedAuditStore(AuditSettings(data_dir=tmp_path, environment="test",
-                                             **BOUNDS, **settings))
+                                             **{**BOUNDS, **settings}))
 
     async def scenario() -> list[LoginContext]:
         await store.start()
@@ -53,12 +70,7 @@ def answers(tmp_path: Path, records: list[pb.DecisionRecord], seed: int,
             contexts = []
             for i, record in enumerate(records):
                 await store.record(record)
-                if i % 5 == 0:
-                    as_of = T0 + i * 20 - rng.choice((0, 0, 10, 20, 3_000))
-                    contexts.append(await store.get_context(
-                        f"user-{rng.randrange(30)}", f"dev-{rng.randrange(40)}",
-                        f"198.51.100.{rng.randrange(7)}", rng.choice((0, 64500, 64502)), as_of,
-                    ))
+                contexts.extend([await store.get_context(*q) for q in queries(i, rng)])
             return contexts
         finally:
             await store.close()
@@ -81,6 +93,57 @@ def test_a_memory_bound_evicts_keys_and_keeps_answers_exact(tmp_path: Path) -> N
     from_memory, _ = answers(tmp_path / "memory", records, seed=5, context_cache_rows=40)
     assert from_memory == from_index
 
+
+def live_queries(i: int, rng: random.Random) -> list[Query]:
+    """After every third commit each ASN's context as of just after it (a live query reads a
+    link's newest rows)."""
+    return [] if i % 3 else [("user-1", "", "", asn, T0 + i * 20 + 1) for asn in (0, 64500, 64501)]
+
+
+def test_busy_links_kept_tallied_answer_as_the_index_does(tmp_path: Path) -> None:
+    """Links with more rows in the window than a tally's threshold: their neighbours are
+    kept as rows arrive (the oldest leaving the scanned window, late arrivals starting over)
+    and stay the index's."""
+    records = random_world(seed=17, logins=900)
+    busy = {"scan_limit": 80, "neighbor_limit": 5, "neighbor_window_s": 100_000.0}
+    from_index, _ = answers(tmp_path / "index", records, 0, live_queries,
+                            context_cache_rows=0, **busy)
+    from_memory, _ = answers(tmp_path / "memory", records, 0, live_queries, **busy)
+    assert from_memory == from_index
+    assert max(c.asn_users for c in from_index) > 5  # the neighbour bound is reached
+
+
+def test_what_memory_holds_is_answered_without_a_reader_thread(tmp_path: Path) -> None:
+    """A context memory holds, and its event's claim, are served on the event loop: they
+    come back while the only reader thread is busy (a long verify or page read)."""
+    store = EmbeddedAuditStore(AuditSettings(data_dir=tmp_path, environment="test", **BOUNDS))
+    query = ContextQuery("alice", "dev-alice", "192.0.2.1", 64500, T0 + 10)
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+        await store.start()
+        try:
+            await store.record(make_record("d-1", ts=T0))
+            # The first query loads its keys from the index, in the reader thread.
+            [loaded], _ = await store.contexts_and_claims([query], [])
+            release = threading.Event()
+            busy = loop.run_in_executor(None, release.wait)
+            try:
+                # A guard against a hang, not a timing: the thread is busy until released.
+                [held], claims = await asyncio.wait_for(
+                    store.contexts_and_claims([query], ["ev-d-1", "ev-new"]), timeout=60
+                )
+            finally:
+                release.set()
+                await busy
+            assert held == loaded and [p.event.event_id for p in held.history] == ["ev-d-1"]
+            assert list(claims) == ["ev-d-1"] and claims["ev-d-1"].decision_id == "d-1"
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+    assert store.context_cache_misses == 0
 
 
 def committed(data_dir: Path, records: list[pb.DecisionRecord]) -> None:

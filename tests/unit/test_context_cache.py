@@ -4,6 +4,7 @@ between commits."""
 
 from __future__ import annotations
 
+from aegis_domain.login_history import column_row
 from aegis_domain.types import Action, LoginEvent, PastLogin
 from audit_service.embedded.context_cache import USER, USER_ID, ContextCache, Row, row_of
 from audit_service.settings import AuditSettings
@@ -16,7 +17,7 @@ def committed(decision_id: str, ts: float, user_id: str = "alice") -> Row:
     event = LoginEvent(event_id=f"ev-{decision_id}", timestamp=ts, user_id=user_id,
                        device_id="dev", ip="192.0.2.1", asn=64500)
     return row_of(decision_id, user_id, ts, True, int(Action.ALLOW), 0.1,
-                  PastLogin(event, Action.ALLOW, 0.1))
+                  column_row(PastLogin(event, Action.ALLOW, 0.1)))
 
 
 def test_a_commit_already_loaded_from_the_index_is_held_once() -> None:
