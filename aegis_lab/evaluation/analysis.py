@@ -32,9 +32,14 @@ from aegis_lab.training.metrics import (
 from router_service.combine import Combiner, combine
 
 MESH = "mesh"
-TARGET_RECALL = 0.95
-TARGET_RECALL_PER_ATTACK = 0.85
+# The detection issue's bar (issue 13, point 6) at the 1% and 0.1% challenge budgets.
+TARGET_RECALL = 0.97
+TARGET_RECALL_PER_ATTACK = 0.90
+TARGET_RECALL_AT_0_1PCT = 0.85
 TARGET_ECE = 0.05
+# Legitimate logins the default policy does not allow: overall, and in each hard case.
+TARGET_NOT_ALLOWED = 0.01
+TARGET_NOT_ALLOWED_HARD_CASE = 0.05
 BASELINE = "behavior"  # Freeman et al.: the user's own history, nothing else
 NOVELTY = "novelty baseline"
 # The issue's margin: a mesh within noise of counting new attributes has not earned its parts.
@@ -255,15 +260,24 @@ def _action_shares(actions: NDArray[np.int8]) -> dict[str, float]:
 def targets(analysis: Analysis) -> dict[str, bool]:
     """The issue's targets at a 1% challenge rate, each true or false as measured."""
     mesh = analysis.scores[MESH]
-    singles = [analysis.scores[a].summary.recall_at_1pct for a in analysis.agent_statuses]
+    singles = [analysis.scores[a].summary for a in analysis.agent_statuses]
     floor = analysis.scores[NOVELTY].summary.recall_at_1pct
+    not_allowed = dict(analysis.policy_not_allowed)
+    legitimate = not_allowed.pop("all", 0.0)
     return {
         f"mesh recall at 1% >= {TARGET_RECALL}": mesh.summary.recall_at_1pct >= TARGET_RECALL,
         f"every attack type's recall at 1% >= {TARGET_RECALL_PER_ATTACK}": all(
             r >= TARGET_RECALL_PER_ATTACK for r in mesh.recall_by_attack.values()),
-        "mesh beats its best single agent (recall at 1%)":
-            mesh.summary.recall_at_1pct > max(singles, default=0.0),
+        f"mesh recall at 0.1% >= {TARGET_RECALL_AT_0_1PCT}":
+            mesh.summary.recall_at_0_1pct >= TARGET_RECALL_AT_0_1PCT,
+        "mesh at least as good as its best single agent (recall at 1% and at 0.1%)": all(
+            mesh.summary.recall_at_1pct >= single.recall_at_1pct
+            and mesh.summary.recall_at_0_1pct >= single.recall_at_0_1pct for single in singles),
         f"ECE <= {TARGET_ECE}": analysis.reliability.ece <= TARGET_ECE,
+        f"legitimate logins not allowed <= {TARGET_NOT_ALLOWED:.0%} (the policy's actions)":
+            legitimate <= TARGET_NOT_ALLOWED,
+        f"every hard case's legitimate logins not allowed <= {TARGET_NOT_ALLOWED_HARD_CASE:.0%}":
+            all(share <= TARGET_NOT_ALLOWED_HARD_CASE for share in not_allowed.values()),
         f"mesh beats the novelty baseline by >= {NOVELTY_MARGIN} (recall at 1%)":
             mesh.summary.recall_at_1pct >= floor + NOVELTY_MARGIN,
         f"{BASELINE} alone is at least as good as the novelty baseline (recall at 1%)":

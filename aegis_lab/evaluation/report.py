@@ -148,7 +148,7 @@ def _markdown(a: Analysis, about: dict[str, Any]) -> str:
               for name, why in about.get("untrained_agents", {}).items()]
     lines += [
         "",
-        "## Targets (1% of legitimate logins challenged)",
+        "## Targets (recall at the 1% and 0.1% challenge budgets; friction at the default policy)",
         "",
     ]
     lines += [f"- [{'x' if met else ' '}] {name}" for name, met in a.targets.items()]

@@ -63,12 +63,16 @@ def test_each_score_is_measured_after_the_warm_up() -> None:
     # 150 + 75 attacks among the 3,000 measured logins; 30 escalations, all legitimate.
     assert analysis.escalation_rate["legitimate"] == pytest.approx(30 / 2_775)
     assert analysis.reliability.ece < 0.05
-    # Perfect but not better than detection alone: that target is not met.
+    # Perfect, as detection alone is: a tie meets "at least its best agent". The 30 legitimate
+    # escalations are 1.08% of legitimate logins (over the 1% bar); no travel login among them.
     assert analysis.targets == {
-        "mesh recall at 1% >= 0.95": True,
-        "every attack type's recall at 1% >= 0.85": True,
-        "mesh beats its best single agent (recall at 1%)": False,
+        "mesh recall at 1% >= 0.97": True,
+        "every attack type's recall at 1% >= 0.9": True,
+        "mesh recall at 0.1% >= 0.85": True,
+        "mesh at least as good as its best single agent (recall at 1% and at 0.1%)": True,
         "ECE <= 0.05": True,
+        "legitimate logins not allowed <= 1% (the policy's actions)": False,
+        "every hard case's legitimate logins not allowed <= 5%": True,
         "mesh beats the novelty baseline by >= 0.02 (recall at 1%)": True,
         "behavior alone is at least as good as the novelty baseline (recall at 1%)": False,
     }
