@@ -44,7 +44,9 @@ HOST = "127.0.0.1"
 ROUTER_PORT = 50051
 AUDIT_PORT = 50052
 # Shifts every port of the cluster (moto, audit, agents, router) by this much, so that a
-# second cluster (a test run, an evaluation) can run beside a developer's.
+# second cluster (a test run, an evaluation) can run beside a developer's. A negative one
+# moves the cluster below the default ports: at -17,500 or lower every port lies below Linux's
+# ephemeral range (32768-60999 by default), where no outgoing connection can hold one.
 PORT_OFFSET_ENV = "AEGIS_CLUSTER_PORT_OFFSET"
 MAX_PORT_OFFSET = 10_000
 ENVIRONMENT = "local"
@@ -53,6 +55,8 @@ INGEST_SOURCES = ("none", "kinesis")
 # `make cluster-up` without AUDIT= follows the audit service's own setting.
 DEFAULT_AUDIT_BACKEND = os.environ.get("AEGIS_AUDIT_BACKEND", "embedded")
 MOTO_PORT = 50050
+# The lowest offset keeps the lowest port (moto's) out of the privileged range.
+MIN_PORT_OFFSET = 1024 - MOTO_PORT
 # The stream consumer's gRPC port (health only), IngestSettings' default.
 INGEST_PORT = 50070
 MOTO = "moto"
@@ -82,8 +86,9 @@ def port_offset() -> int:
         offset = int(raw)
     except ValueError:
         raise ClusterError(f"{PORT_OFFSET_ENV}={raw!r} is not a whole number") from None
-    if not 0 <= offset <= MAX_PORT_OFFSET:
-        raise ClusterError(f"{PORT_OFFSET_ENV}={offset} is outside 0..{MAX_PORT_OFFSET}")
+    if not MIN_PORT_OFFSET <= offset <= MAX_PORT_OFFSET:
+        raise ClusterError(
+            f"{PORT_OFFSET_ENV}={offset} is outside {MIN_PORT_OFFSET}..{MAX_PORT_OFFSET}")
     return offset
 
 

@@ -116,7 +116,19 @@ def test_a_port_offset_shifts_every_service_and_tells_the_router_where_agents_ar
     assert router_address() == router.address
 
 
-@pytest.mark.parametrize("raw", ["ten", "-1", "60000"])
+def test_a_negative_port_offset_moves_every_port_below_the_ephemeral_range(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PORT_OFFSET_ENV, "-20000")
+
+    specs = [spec for stage in cluster_stages(ClusterPaths(tmp_path), "moto") for spec in stage]
+
+    ports = [p for spec in specs for p in (spec.port, spec.metrics_port) if p is not None]
+    assert ROUTER_PORT - 20000 in ports
+    assert all(1024 <= port < 32768 for port in ports)
+
+
+@pytest.mark.parametrize("raw", ["ten", "-49027", "60000"])
 def test_a_bad_port_offset_is_refused_naming_the_setting(
     raw: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
