@@ -19,11 +19,11 @@ from aegis.v1 import common_pb2 as pb
 from aegis_cli.cmd_generate import write_jsonl, write_rba
 from aegis_cli.main import main
 from aegis_cli.readers import read_events
-from aegis_domain.geo_data import haversine_km
+from aegis_domain.geo_data import haversine_km, load_hosting_asns
 from aegis_lab.world import ATTACK_TYPES, HARD_CASES, WorldConfig, generate, parse_attack_mix
 from aegis_lab.world.knobs import Knobs
 from aegis_lab.world.people import profile
-from aegis_lab.world.places import COUNTRIES
+from aegis_lab.world.places import COUNTRIES, unlisted_vpn
 from aegis_lab.world.rows import labels
 from aegis_lab.world.truth import (
     CREDENTIAL_STUFFING,
@@ -361,3 +361,19 @@ def _one_number_off(a: str, b: str) -> bool:
     if numbers.sub("#", a) != numbers.sub("#", b):
         return False
     return sum(x != y for x, y in zip(numbers.findall(a), numbers.findall(b), strict=True)) == 1
+
+
+def test_a_randomised_world_has_a_vpn_in_no_hosting_list_that_attackers_use_too() -> None:
+    """A commercial VPN is known by its exits' spread over countries, not by a list: the
+    world's own provider serves benign users from several countries, and attacks come
+    through it too, so that the spread is no free pass. The default world has none."""
+    hosting = load_hosting_asns()
+    config = WorldConfig(users=600, events=15_000, seed=7, randomised=True)
+    exits = unlisted_vpn(config.seed)
+    assert exits[0].asn not in hosting and len({e.city.country for e in exits}) >= 2
+    through = Counter(g.truth.attack or "benign" for g in generate(config)
+                      if g.event.asn == exits[0].asn)
+    assert through["benign"] > 100
+    assert through.total() > through["benign"]
+    assert not any(g.event.asn == exits[0].asn
+                   for g in generate(replace(config, randomised=False)))
