@@ -39,6 +39,9 @@ class Knobs:
     # Of the VPN users, those whose provider is in no hosting list (the world's own, with exits
     # in several countries: places.unlisted_vpn); attackers use its exits too.
     unlisted_vpn_rate: float = 0.0
+    # Of a VPN user's VPN logins, those through any exit of their provider (its app picked
+    # another server) rather than their usual ones: a first login from that exit's country.
+    vpn_roam_rate: float = 0.0
 
     @classmethod
     def drawn(cls, seed: int) -> Knobs:
@@ -65,4 +68,5 @@ class Knobs:
             browser_update_rate=rng.uniform(0.01, 0.06),
             near_copy_rate=rng.uniform(0.2, 0.8),
             unlisted_vpn_rate=rng.uniform(0.2, 0.8),
+            vpn_roam_rate=rng.uniform(0.05, 0.4),
         )

@@ -222,6 +222,7 @@ class _Life:
         self.not_before_ms = 0
         self.last_ms = config.start_ms - 1
         self.logins = 0
+        self.vpn_provider = _vpn_provider(config, person.index) if person.vpn_share else ()
 
     @property
     def where(self) -> City:
@@ -360,7 +361,9 @@ class _Life:
             carrier = home.country.mobile
             return home.city, carrier, carrier.address(rng.getrandbits(8)), TRAVEL
         if person.vpn_share and day >= person.vpn_from_day and rng.random() < person.vpn_share:
-            exit_ = rng.choice(person.vpn_exits)
+            roam = self.config.knobs.vpn_roam_rate
+            exit_ = rng.choice(self.vpn_provider if roam and rng.random() < roam
+                               else person.vpn_exits)
             return exit_.city, exit_, exit_.address(rng.getrandbits(8)), VPN
         if person.work_ip and office_hours and not device.is_phone and rng.random() < 0.8:
             return home.city, home.country.business, person.work_ip, ""

@@ -4,6 +4,7 @@ shaped as described, with the truth kept out of the events."""
 from __future__ import annotations
 
 import io
+import ipaddress
 import itertools
 import json
 import re
@@ -377,3 +378,23 @@ def test_a_randomised_world_has_a_vpn_in_no_hosting_list_that_attackers_use_too(
     assert through.total() > through["benign"]
     assert not any(g.event.asn == exits[0].asn
                    for g in generate(replace(config, randomised=False)))
+
+
+def test_vpn_users_of_a_randomised_world_roam_over_their_providers_exits() -> None:
+    """A VPN app picks another server now and then: a first login from that exit's country,
+    through a network seen from many; the default world's users keep to their own exits."""
+
+    def roamed(config: WorldConfig) -> int:
+        people = {p.user_id: p for p in (profile(config, i) for i in range(config.users))}
+        outside = 0
+        for g in generate(config):
+            person = people.get(g.event.user_id)
+            if g.truth.attack or person is None or g.truth.hard_case != VPN:
+                continue
+            address = ipaddress.ip_address(g.event.ip)
+            outside += not any(address in e.block for e in person.vpn_exits)
+        return outside
+
+    config = WorldConfig(users=600, events=15_000, seed=7, randomised=True)
+    assert roamed(config) > 10
+    assert roamed(replace(config, randomised=False)) == 0
