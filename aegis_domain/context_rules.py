@@ -7,7 +7,8 @@ A login's context is a function of the log strictly before its timestamp (`as_of
 - links: the login's device, IP and ASN (an empty key or ASN 0 links to nobody);
 - neighbours: per link, the other users among its newest scan_limit logins in
   [as_of - neighbor_window_s, as_of), most recently seen first, at most neighbor_limit listed,
-  all of them counted; listed device, then IP, then ASN;
+  all of them counted; listed device, then IP, then ASN; and the distinct (non-empty)
+  countries of those logins, every user's, over the ASN (asn_countries);
 - velocity: attempts, failures and distinct users per user, IP and device among the newest
   scan_limit logins in [as_of - velocity_window_s, as_of).
 
@@ -20,7 +21,7 @@ with the embedded store.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from aegis_domain.types import Action, LinkKind, LoginContext, Neighbor, PastLogin, Velocity
@@ -63,14 +64,21 @@ class ContextWindows:
 
 @dataclass(frozen=True, slots=True)
 class LinkNeighbors:
-    """Neighbours over one link: the listed (bounded) ones and how many distinct users
-    other than the user in question the link has in the window."""
+    """Neighbours over one link: the listed (bounded) ones, how many distinct users
+    other than the user in question the link has in the window, and how many distinct
+    countries its logins in the window came from (the user's own too)."""
 
     neighbors: list[Neighbor]
     total_users: int
+    countries: int = 0
 
 
 NO_NEIGHBORS = LinkNeighbors(neighbors=[], total_users=0)
+
+
+def distinct_countries(countries: Iterable[str]) -> int:
+    """How many countries a link's logins came from; a login without one counts for none."""
+    return len(set(countries) - {""})
 
 
 def links(device_id: str, ip: str, asn: int) -> list[tuple[LinkKind, str | int]]:
@@ -117,6 +125,7 @@ def assemble_context(
         ip_users=ip.total_users,
         asn_users=asn.total_users,
         history_truncated=history_truncated,
+        asn_countries=asn.countries,
     )
 
 
@@ -129,6 +138,7 @@ class LinkRow:
     login_successful: bool
     action: int
     risk: float
+    country: str = ""
 
 
 def link_neighbors(
@@ -153,7 +163,10 @@ def link_neighbors(
         for other, seen in by_user.items()
     ]
     neighbors.sort(key=lambda n: (-n.last_seen, n.user_id))
-    return LinkNeighbors(neighbors=neighbors[: bounds.neighbor_limit], total_users=len(by_user))
+    return LinkNeighbors(
+        neighbors=neighbors[: bounds.neighbor_limit], total_users=len(by_user),
+        countries=distinct_countries(row.country for row in rows),
+    )
 
 
 def window_counts(rows: Sequence[LinkRow]) -> tuple[int, int, int]:

@@ -280,6 +280,7 @@ def _context_from_proto(msg: pb.LoginContext) -> LoginContext:
         ip_users=msg.ip_users,
         asn_users=msg.asn_users,
         history_truncated=msg.history_truncated,
+        asn_countries=msg.asn_countries,
     )
 
 
@@ -312,6 +313,7 @@ def context_to_proto(ctx: LoginContext) -> pb.LoginContext:
         ip_users=ctx.ip_users,
         asn_users=ctx.asn_users,
         history_truncated=ctx.history_truncated,
+        asn_countries=ctx.asn_countries,
     )
 
 

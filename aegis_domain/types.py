@@ -131,6 +131,7 @@ class LoginContext:
     ip_users: int = 0
     asn_users: int = 0
     history_truncated: bool = False
+    asn_countries: int = 0
 
 
 @dataclass(slots=True)

@@ -20,6 +20,7 @@ from aegis_domain.context_rules import (
     ContextWindows,
     LinkNeighbors,
     assemble_context,
+    distinct_countries,
     history_cut,
     links,
 )
@@ -50,6 +51,7 @@ class _Row:
     successful: bool
     action: Action
     risk: float
+    country: str
 
 
 @dataclass(slots=True)
@@ -77,6 +79,7 @@ class _Window:
     def __init__(self, limit: int, span_s: float) -> None:
         self.rows: deque[_Row] = deque()
         self.users: dict[str, _UserRows] = {}
+        self.countries: Counter[str] = Counter()  # rows per country
         self.failures = 0
         self.limit = limit
         self.span_s = span_s
@@ -84,6 +87,7 @@ class _Window:
     def push(self, row: _Row) -> None:
         self.rows.append(row)
         self.failures += not row.successful
+        self.countries[row.country] += 1
         user = self.users.pop(row.user_id, None) or _UserRows()
         self.users[row.user_id] = user  # moved to the end: the latest
         user.logins += 1
@@ -103,6 +107,9 @@ class _Window:
     def _drop_oldest(self) -> None:
         row = self.rows.popleft()
         self.failures -= not row.successful
+        self.countries[row.country] -= 1
+        if not self.countries[row.country]:
+            del self.countries[row.country]
         user = self.users[row.user_id]
         user.logins -= 1
         if not user.logins:
@@ -128,6 +135,7 @@ class _Window:
         return LinkNeighbors(
             neighbors=[rows.neighbor(kind, other) for other, rows in chosen[:limit]],
             total_users=total,
+            countries=distinct_countries(self.countries),
         )
 
 
@@ -187,7 +195,8 @@ class OfflineContexts:
         if self._pending and self._pending[0][1].ts < event.timestamp:
             self._flush()
         self._pending.append(
-            (event, _Row(event.timestamp, event.user_id, event.login_successful, action, risk))
+            (event, _Row(event.timestamp, event.user_id, event.login_successful, action, risk,
+                         event.country))
         )
         self._recorded += 1
         if self._recorded % _SWEEP_EVERY == 0:

@@ -99,6 +99,7 @@ def _specs() -> tuple[FeatureSpec, ...]:
         FeatureSpec("ip_neighbor_failure_rate", "failure rate of the address's other accounts"),
         FeatureSpec("asn_neighbor_failure_rate", "failure rate of the network's other accounts"),
         FeatureSpec("asn_neighbors_1h", "other accounts on this network in the last hour"),
+        FeatureSpec("asn_countries", "countries this network's logins came from"),
         FeatureSpec("hour_deviation", "hours from the user's usual time of day"),
         FeatureSpec("hour_share_2h", "share of the user's logins within 2 h of this time of day"),
         FeatureSpec("distance_km", "km from the user's last located login"),
@@ -165,6 +166,7 @@ class DetectionFeatures:
             by_link[neighbor.link].append(neighbor)
         values += [_failure_rate(by_link[kind]) for kind in LinkKind]
         values.append(sum(now - n.last_seen <= _HOUR_S for n in by_link[LinkKind.ASN]))
+        values.append(context.asn_countries)
         values += _hour_features(event, own)
         values += self._travel(event, own)
         values += [

@@ -1,6 +1,7 @@
 """Geo agent: impossible travel since earlier logins, new countries, hosting networks; the
 last three count for less on the user's own device, and so does impossible travel to a country
-the user often logs in from or through a VPN they have used before."""
+the user often logs in from, through a VPN they have used before, or through a network whose
+logins come from many countries (a commercial VPN's exits)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,11 @@ _FAMILIAR_COUNTRY = ("in a country this user often logs in from (a second home o
 # exit of a hosting network the user has logged in through before is their own VPN.
 _OWN_VPN = ("through a hosting or VPN network this user has logged in through before (their "
             "VPN's exit, not where they are)")
+# A network whose logins come from many countries is a VPN's exits whatever list it is in: a
+# jump to one of them on the user's own device is the user switching their VPN on. A stolen
+# session replayed from a rented server or a home connection comes through a one-country network.
+_MANY_COUNTRY_NETWORK = ("through a network whose logins come from {countries} countries (a "
+                         "VPN's exits, not where the user is)")
 
 
 class GeoSettings(BaseSettings):
@@ -116,7 +122,8 @@ class GeoSettings(BaseSettings):
         description="Multiplies the new-country, country-change and hosting-network risks of a "
         "login from a device the user has logged in from before (without a fingerprint: the "
         "same user agent) at a possible speed: a trip or a VPN on one's own phone is no "
-        "takeover. Impossible travel is discounted only under familiar_country_logins.",
+        "takeover. Impossible travel is discounted only under familiar_country_logins and "
+        "vpn_network_countries.",
     )
     familiar_country_logins: int = Field(
         3,
@@ -127,6 +134,13 @@ class GeoSettings(BaseSettings):
         "A new or rarely seen country keeps the full risk (a stolen cookie replayed far away) "
         "unless it is the exit of a hosting or VPN network the user has logged in through "
         "before.",
+    )
+    vpn_network_countries: int = Field(
+        3,
+        ge=2,
+        description="Impossible travel on the user's own device through a network (ASN) "
+        "that logins came from at least this many countries in the audit's neighbourhood "
+        "window counts at own_device_factor: a commercial VPN's exits, not a journey.",
     )
     base_risk: float = Field(
         0.02,
@@ -186,6 +200,8 @@ class GeoAgent(Agent):
             explained = _FAMILIAR_COUNTRY
         elif event.asn in self.hosting_asns and event.asn in own.asn:
             explained = _OWN_VPN
+        elif context.asn_countries >= self.settings.vpn_network_countries:
+            explained = _MANY_COUNTRY_NETWORK.format(countries=context.asn_countries)
         else:
             explained = ""
         if impossible is not None:
@@ -213,7 +229,7 @@ class GeoAgent(Agent):
             name=self.name,
             model_version=self.version,
             features=["latitude", "longitude", "accuracy_radius_km", "country", "asn", "timestamp",
-                      "device_id", "user_agent"],
+                      "device_id", "user_agent", "asn_countries"],
             ready=True,
             description="Implied travel speed since the user's recent logins (net of location "
             f"uncertainty, limit {self.settings.max_speed_kmh:.0f} km/h), first-seen and "

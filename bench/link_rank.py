@@ -35,7 +35,7 @@ def main() -> None:
 
     def login(decision_id: str, ts: float) -> Row:
         return row_of(decision_id, f"u-{rng.randrange(USERS)}", ts, rng.random() > 0.2, 1,
-                      rng.random(), None)
+                      rng.random(), "", None)
 
     held = [login(f"d-{i:06}", T0 + i) for i in range(1100)]
 

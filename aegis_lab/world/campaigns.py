@@ -25,6 +25,7 @@ from aegis_lab.world.places import (
     City,
     Country,
     Network,
+    unlisted_vpn,
 )
 from aegis_lab.world.randomness import hex_id, round_trip_ms, stranger_id, user_id
 from aegis_lab.world.truth import (
@@ -67,6 +68,7 @@ class _Campaign:
         self.config = config
         self.rng = random.Random(f"{config.seed}/{attack}/{number}")
         self.truth = Truth(attack=attack, campaign=f"{attack}-{number}")
+        self.unlisted_vpn = unlisted_vpn(config.seed) if config.knobs.unlisted_vpn_rate else ()
 
     def attempt(
         self, at: int, user: str, device: Device, place: Place, successful: bool,
@@ -127,7 +129,8 @@ def password_spray(config: WorldConfig, number: int, at: int, size: int) -> Iter
     and servers with ordinary browser user agents."""
     c = _Campaign(config, PASSWORD_SPRAY, number)
     rng = c.rng
-    pool = [c.server(rng.choice(HOSTING + VPN_EXITS)) for _ in range(rng.randint(20, 150))]
+    exits = HOSTING + VPN_EXITS + c.unlisted_vpn
+    pool = [c.server(rng.choice(exits)) for _ in range(rng.randint(20, 150))]
     clients = rng.sample(DESKTOP_CLIENTS, 3)
     for _ in range(size):
         at += rng.randint(5_000, 120_000)
@@ -152,7 +155,7 @@ def targeted_takeover(config: WorldConfig, number: int, at: int, size: int) -> I
         carrier = country.mobile
         place = (rng.choice(country.cities), carrier, carrier.address(rng.getrandbits(8)))
     else:
-        place = c.server(rng.choice(HOSTING + VPN_EXITS))
+        place = c.server(rng.choice(HOSTING + VPN_EXITS + c.unlisted_vpn))
     device = Device(hex_id(rng), rng.choice(DESKTOP_CLIENTS + MOBILE_CLIENTS))
     failures = rng.choice((0, 0, 1, 1, 2))
     for _ in range(failures):
@@ -189,7 +192,9 @@ def session_hijack(config: WorldConfig, number: int, at: int, size: int) -> Iter
 
     countries = [nation for nation in (*ATTACKER_COUNTRIES, BY_CODE["US"], BY_CODE["JP"])
                  if far(nation.cities[0])]
-    servers = [network for network in HOSTING if far(network.city)]
+    # Rented servers, or a commercial VPN's exits where the world has an unlisted one (its
+    # spread over countries must not pass a stolen session as the victim's VPN).
+    servers = [network for network in HOSTING + c.unlisted_vpn if far(network.city)]
     if servers and (not countries or rng.random() < 0.4):
         place = c.server(rng.choice(servers))
     elif countries:

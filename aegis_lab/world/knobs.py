@@ -36,6 +36,12 @@ class Knobs:
     # Of the attackers who know the victim (low_and_slow), those whose user agent is the
     # victim's with one number off rather than an exact copy.
     near_copy_rate: float = 0.0
+    # Of the VPN users, those whose provider is in no hosting list (the world's own, with exits
+    # in several countries: places.unlisted_vpn); attackers use its exits too.
+    unlisted_vpn_rate: float = 0.0
+    # Of a VPN user's VPN logins, those through any exit of their provider (its app picked
+    # another server) rather than their usual ones: a first login from that exit's country.
+    vpn_roam_rate: float = 0.0
 
     @classmethod
     def drawn(cls, seed: int) -> Knobs:
@@ -61,4 +67,6 @@ class Knobs:
             vpn_late_start_rate=rng.uniform(0.3, 0.7),
             browser_update_rate=rng.uniform(0.01, 0.06),
             near_copy_rate=rng.uniform(0.2, 0.8),
+            unlisted_vpn_rate=rng.uniform(0.2, 0.8),
+            vpn_roam_rate=rng.uniform(0.05, 0.4),
         )

@@ -26,6 +26,7 @@ from aegis_lab.world.places import (
     Client,
     Country,
     Network,
+    unlisted_vpn,
 )
 from aegis_lab.world.randomness import geometric, hex_id, positive_poisson, round_trip_ms, user_id
 from aegis_lab.world.truth import (
@@ -163,10 +164,23 @@ def profile(config: WorldConfig, index: int) -> Profile:
         else pb.AUTH_METHOD_PASSWORD,
         travel_rate=0.03 if rng.random() < config.knobs.frequent_traveller_rate else 0.004,
         vpn_share=rng.uniform(0.2, 0.8) if vpn else 0.0,
-        vpn_exits=tuple(rng.sample(VPN_EXITS, rng.randint(1, 3))) if vpn else (),
+        vpn_exits=_sample(rng, _vpn_provider(config, index), rng.randint(1, 3)) if vpn else (),
         vpn_from_day=_vpn_from_day(config, index) if vpn else 0,
         join_day=int(rng.uniform(0, config.days)) if late else 0,
     )
+
+
+def _vpn_provider(config: WorldConfig, index: int) -> tuple[Network, ...]:
+    """The exits of the user's VPN: the listed providers', or the world's unlisted one's (from
+    a randomness of its own, so that a profile's other draws stay what they were)."""
+    rate = config.knobs.unlisted_vpn_rate
+    if rate and random.Random(f"{config.seed}/vpn_provider/{index}").random() < rate:
+        return unlisted_vpn(config.seed)
+    return VPN_EXITS
+
+
+def _sample(rng: random.Random, exits: tuple[Network, ...], wanted: int) -> tuple[Network, ...]:
+    return tuple(rng.sample(exits, min(wanted, len(exits))))
 
 
 def _vpn_from_day(config: WorldConfig, index: int) -> int:
@@ -208,6 +222,7 @@ class _Life:
         self.not_before_ms = 0
         self.last_ms = config.start_ms - 1
         self.logins = 0
+        self.vpn_provider = _vpn_provider(config, person.index) if person.vpn_share else ()
 
     @property
     def where(self) -> City:
@@ -346,7 +361,9 @@ class _Life:
             carrier = home.country.mobile
             return home.city, carrier, carrier.address(rng.getrandbits(8)), TRAVEL
         if person.vpn_share and day >= person.vpn_from_day and rng.random() < person.vpn_share:
-            exit_ = rng.choice(person.vpn_exits)
+            roam = self.config.knobs.vpn_roam_rate
+            exit_ = rng.choice(self.vpn_provider if roam and rng.random() < roam
+                               else person.vpn_exits)
             return exit_.city, exit_, exit_.address(rng.getrandbits(8)), VPN
         if person.work_ip and office_hours and not device.is_phone and rng.random() < 0.8:
             return home.city, home.country.business, person.work_ip, ""

@@ -1,9 +1,12 @@
-"""The fixed geography of the world: countries, cities, networks by kind, and user agents."""
+"""The fixed geography of the world: countries, cities, networks by kind, and user agents;
+and each world's own unlisted VPN."""
 
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
+import random
 from dataclasses import dataclass
 
 from aegis.v1 import common_pb2 as pb
@@ -180,6 +183,23 @@ VPN_EXITS = (
     Network(212238, NetworkKind.VPN, _block("146.70.11.0/26"), _city("PL")),
     Network(212238, NetworkKind.VPN, _block("146.70.12.0/26"), _city("JP")),
 )
+
+
+
+@functools.lru_cache(maxsize=64)
+def unlisted_vpn(seed: int) -> tuple[Network, ...]:
+    """A consumer VPN of the world's own, drawn per seed: an ASN in no hosting list and /26
+    exits in two to six countries. Nothing but the spread of its logins over countries (and
+    of its exits' addresses) tells it from a one-country network: a model learns that fact,
+    not which ASNs are listed."""
+    rng = random.Random(f"{seed}/unlisted_vpn")
+    asn = rng.randint(300_000, 390_000)  # above every ASN of hosting_asns.csv but one
+    first, second = rng.randint(150, 180), rng.randrange(256)
+    return tuple(
+        Network(asn, NetworkKind.VPN, _block(f"{first}.{second}.{k}.0/26"),
+                rng.choice(country.cities))
+        for k, country in enumerate(rng.sample(COUNTRIES, rng.randint(2, 6)))
+    )
 
 
 def _c(ua: str, browser: str, os: str, kind: pb.DeviceType.ValueType) -> Client:

@@ -275,4 +275,5 @@ def link_row(item: Mapping[str, Any]) -> LinkRow:
         login_successful=bool(item["login_successful"]["BOOL"]),
         action=integer(item, "action"),
         risk=number(item, "risk"),
+        country=text(item, "country"),
     )

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from typing import Any, Final, NamedTuple
@@ -39,6 +39,7 @@ from aegis_domain.context_rules import (
     ContextWindows,
     LinkNeighbors,
     assemble_context,
+    distinct_countries,
     history_cut,
     links,
 )
@@ -53,9 +54,9 @@ _SLACK = 16
 _NEVER = float("-inf")
 
 
-Row = tuple[float, str, str, bool, bool, float, "tuple[Any, ...] | None"]
+Row = tuple[float, str, str, bool, bool, float, str, "tuple[Any, ...] | None"]
 """One indexed decision as GetContext reads it, ordered by (ts, decision_id): ts, decision
-id, user id, failed, flagged, risk, and the login as a history column row
+id, user id, failed, flagged, risk, country, and the login as a history column row
 (login_history.column_row, encoded once) on a user's rows (their history), None on loaded
 link rows. A plain tuple of immutable values, not a NamedTuple: the garbage collector stops
 tracking such tuples, and memory holds up to a million of them, which every full
@@ -66,20 +67,22 @@ USER_ID: Final = 2
 FAILED: Final = 3
 FLAGGED: Final = 4
 RISK: Final = 5
-PAST: Final = 6
+COUNTRY: Final = 6
+PAST: Final = 7
 # Keys whose ranked window is at least this long keep a _Tally; smaller ones re-rank.
 _TALLY_MIN_ROWS = 64
 
 
 def row_of(decision_id: str, user_id: str, ts: float, successful: bool, action: int,
-           risk: float, past: tuple[Any, ...] | None) -> Row:
+           risk: float, country: str, past: tuple[Any, ...] | None) -> Row:
     """A Row from index columns; `past`: the login's history columns (column_row), on a
     user's rows."""
-    return (ts, decision_id, user_id, not successful, action != _ALLOW, risk, past)
+    return (ts, decision_id, user_id, not successful, action != _ALLOW, risk, country, past)
 
 
 _TS = itemgetter(TS)
 _USER_ID = itemgetter(USER_ID)
+_COUNTRY = itemgetter(COUNTRY)
 
 # Columns of the index a key belongs to; the loader reads the newest rows of one.
 USER, DEVICE, IP, ASN = "user_id", "device_id", "ip", "asn"
@@ -99,10 +102,12 @@ def _not_held(column: str, key: str | int, limit: int) -> list[Row]:
 
 class _Ranked(NamedTuple):
     """The users of a window of rows, most recently seen first (ties by user id), the first
-    few with their sums: (user, logins, failures, flagged, max risk, last seen)."""
+    few with their sums: (user, logins, failures, flagged, max risk, last seen); and the
+    distinct countries of the rows."""
 
     top: list[tuple[str, int, int, int, float, float]]
     last_seen: dict[str, float]
+    countries: int
 
     def neighbors(self, kind: LinkKind, user_id: str, limit: int) -> LinkNeighbors:
         """The neighbours of `user_id` (every user but them); `top` holds limit + 1."""
@@ -110,6 +115,7 @@ class _Ranked(NamedTuple):
         return LinkNeighbors(
             neighbors=[Neighbor(kind, *ranked) for ranked in listed],
             total_users=len(self.last_seen) - (user_id in self.last_seen),
+            countries=self.countries,
         )
 
 
@@ -117,15 +123,16 @@ class _Tally:
     """The users of a key's newest `limit` rows, kept as rows are appended: what _rank
     sums, so that a busy link that every commit touches is not re-ranked from its 1,000 rows
     per query. Per user the risks of their rows in the window (oldest first), failures and
-    flagged; users in the order they were last seen (newest last)."""
+    flagged; users in the order they were last seen (newest last); rows per country."""
 
-    __slots__ = ("last_seen", "limit", "risks", "sums")
+    __slots__ = ("countries", "last_seen", "limit", "risks", "sums")
 
     def __init__(self, rows: Sequence[Row], limit: int) -> None:
         self.limit = limit
         self.last_seen: dict[str, float] = {}  # insertion order: by last seen
         self.risks: dict[str, deque[float]] = {}
         self.sums: dict[str, list[int]] = {}  # failures, flagged
+        self.countries: Counter[str] = Counter()
         for row in rows[-limit:]:
             self._add(row)
 
@@ -133,6 +140,7 @@ class _Tally:
         user = row[USER_ID]
         self.last_seen.pop(user, None)
         self.last_seen[user] = row[TS]
+        self.countries[row[COUNTRY]] += 1
         if user in self.risks:
             self.risks[user].append(row[RISK])
             sums = self.sums[user]
@@ -148,6 +156,9 @@ class _Tally:
         self._add(rows[-1])
         if len(rows) > self.limit:
             gone = rows[-self.limit - 1]
+            self.countries[gone[COUNTRY]] -= 1
+            if not self.countries[gone[COUNTRY]]:
+                del self.countries[gone[COUNTRY]]
             user = gone[USER_ID]
             risks = self.risks[user]
             risks.popleft()
@@ -166,7 +177,8 @@ class _Tally:
         for other in chosen:
             risks, (failures, flagged) = self.risks[other], self.sums[other]
             top_sums.append((other, len(risks), failures, flagged, max(risks), last_seen[other]))
-        return _Ranked(top=top_sums, last_seen=last_seen)
+        return _Ranked(top=top_sums, last_seen=last_seen,
+                       countries=distinct_countries(self.countries))
 
 
 class _Key:
@@ -425,7 +437,7 @@ def _rank(rows: Sequence[Row], top: int) -> _Ranked:
     last_seen = dict(zip(users, map(_TS, rows), strict=True))  # ascending: the latest wins
     listed = {other: [0, 0, 0, float("-inf")]
               for other in _most_recent(dict.fromkeys(reversed(users)), last_seen, top)}
-    for _, _, other, failed, flagged, risk, _ in [r for r in rows if r[USER_ID] in listed]:
+    for _, _, other, failed, flagged, risk, _, _ in [r for r in rows if r[USER_ID] in listed]:
         sums = listed[other]
         sums[0] += 1
         sums[1] += failed
@@ -436,4 +448,5 @@ def _rank(rows: Sequence[Row], top: int) -> _Ranked:
         top=[(other, int(s[0]), int(s[1]), int(s[2]), s[3], last_seen[other])
              for other, s in listed.items()],
         last_seen=last_seen,
+        countries=distinct_countries(map(_COUNTRY, rows)),
     )

@@ -142,9 +142,10 @@ _FIRST_REVIEW = (
 _LINK_COLUMN = {LinkKind.DEVICE: "device_id", LinkKind.IP: "ip", LinkKind.ASN: "asn"}
 # The newest `scan_limit` rows of one key in a window: the bounded input of every count.
 _SCAN = (
-    "SELECT user_id, ts, login_successful, action, risk FROM decisions "
+    "SELECT user_id, ts, login_successful, action, risk, country FROM decisions "
     "WHERE {column} = ? AND ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?"
 )
+_COUNTRIES = "SELECT COUNT(DISTINCT NULLIF(country, '')) FROM (" + _SCAN + ")"
 # COUNT(*) OVER () runs after GROUP BY: the number of distinct neighbours before LIMIT.
 _NEIGHBORS = (
     "SELECT user_id, COUNT(*), TOTAL(login_successful = 0), TOTAL(action != ?), MAX(risk), "
@@ -156,13 +157,14 @@ _VELOCITY = (
 )
 # A key's newest rows, as the context cache loads them (USER rows carry their event).
 _NEWEST = (
-    "SELECT decision_id, user_id, ts, login_successful, action, risk{event} FROM decisions "
+    "SELECT decision_id, user_id, ts, login_successful, action, risk, country{event} "
+    "FROM decisions "
     "WHERE {column} = ? ORDER BY ts DESC, decision_id DESC LIMIT ?"
 )
 # The index's newest rows with their link keys, as the context cache warms at start.
 _RECENT = (
-    "SELECT decision_id, user_id, ts, login_successful, action, risk, device_id, ip, asn "
-    "FROM decisions WHERE ts >= ? ORDER BY ts DESC, decision_id DESC LIMIT ?"
+    "SELECT decision_id, user_id, ts, login_successful, action, risk, country, device_id, ip, "
+    "asn FROM decisions WHERE ts >= ? ORDER BY ts DESC, decision_id DESC LIMIT ?"
 )
 _HISTORY = (
     "SELECT ts, action, risk, event_json FROM decisions WHERE user_id = ? AND ts < ? "
@@ -406,15 +408,16 @@ class IndexSnapshot:
         """The key's newest `limit` rows, newest first (the context cache's loader)."""
         if column != USER:
             return [
-                row_of(decision_id, user_id, ts, successful, action, risk, None)
-                for decision_id, user_id, ts, successful, action, risk in self._conn.execute(
+                row_of(decision_id, user_id, ts, successful, action, risk, country, None)
+                for decision_id, user_id, ts, successful, action, risk, country
+                in self._conn.execute(
                     _NEWEST.format(event="", column=column), (key, limit)
                 )
             ]
         return [
-            row_of(decision_id, user_id, ts, successful, action, risk,
+            row_of(decision_id, user_id, ts, successful, action, risk, country,
                    history_columns_from_json(event_json, action, risk))
-            for decision_id, user_id, ts, successful, action, risk, event_json
+            for decision_id, user_id, ts, successful, action, risk, country, event_json
             in self._conn.execute(_NEWEST.format(event=", event_json", column=column),
                                   (key, limit))
         ]
@@ -424,8 +427,9 @@ class IndexSnapshot:
         """The newest rows at or after `since`, at most `limit`, newest first (with device,
         IP and ASN), and the time after which they are every row of the index."""
         rows = [
-            (row_of(decision_id, user_id, ts, successful, action, risk, None), device, ip, asn)
-            for decision_id, user_id, ts, successful, action, risk, device, ip, asn
+            (row_of(decision_id, user_id, ts, successful, action, risk, country, None),
+             device, ip, asn)
+            for decision_id, user_id, ts, successful, action, risk, country, device, ip, asn
             in self._conn.execute(_RECENT, (since, limit))
         ]
         # A cut by the limit may leave out rows at the oldest scanned instant, never newer.
@@ -451,8 +455,18 @@ class IndexSnapshot:
             for other, logins, failures, flagged, max_risk, last_seen, _ in rows
         ]
         return LinkNeighbors(
-            neighbors=neighbors[: bounds.neighbor_limit], total_users=rows[0][6] if rows else 0
+            neighbors=neighbors[: bounds.neighbor_limit], total_users=rows[0][6] if rows else 0,
+            countries=self._countries(key, windows, bounds) if kind is LinkKind.ASN else 0,
         )
+
+    def _countries(self, asn: str | int, windows: ContextWindows, bounds: ContextBounds) -> int:
+        """distinct_countries of the ASN's scanned rows (the user's own too, which the
+        neighbour query leaves out)."""
+        (count,) = self._conn.execute(
+            _COUNTRIES.format(column="asn"),
+            (asn, windows.neighbor_since, windows.as_of, bounds.scan_limit),
+        ).fetchone()
+        return int(count)
 
     def _velocity(
         self, user_id: str, device_id: str, ip: str, windows: ContextWindows,

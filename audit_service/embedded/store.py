@@ -536,7 +536,7 @@ def _cache_rows(entries: Iterable[IndexedEntry]) -> list[tuple[Row, str, str, in
     return [
         (
             row_of(e.decision_id, e.user_id, e.ts, e.login_successful, e.action, e.risk,
-                   column_row(PastLogin(e.event, Action(e.action), e.risk))),
+                   e.country, column_row(PastLogin(e.event, Action(e.action), e.risk))),
             e.device_id, e.ip, e.asn,
         )
         for e in entries

@@ -213,3 +213,25 @@ def test_scan_limit_bounds_the_rows_read_per_link(backend: Backend) -> None:
     context = context_after(backend, records, scan_limit=3)
     assert context.ip_users == 3
     assert context.velocity.ip_attempts == 3
+
+
+def test_an_asn_counts_the_countries_its_logins_came_from_in_the_window(
+    backend: Backend,
+) -> None:
+    records = [
+        # alice's own login counts: a network's countries are everyone's.
+        make_record("a-1", ts=T0 - HOUR, country="NO"),
+        make_record("b-1", user_id="bob", ts=T0 - 2 * HOUR, device_id="dev-bob", country="JP"),
+        make_record("b-2", user_id="bob", ts=T0 - 90, device_id="dev-bob", country="JP"),
+        make_record("c-1", user_id="carol", ts=T0 - 60, device_id="dev-carol", country="US"),
+        # No country, another network, too old, not before as_of: none of them count.
+        make_record("d-1", user_id="dave", ts=T0 - 30, device_id="dev-dave", country=""),
+        make_record("e-1", user_id="erin", ts=T0 - 20, asn=65001, country="BR"),
+        make_record("f-1", user_id="fay", ts=T0 - 3 * DAY, country="DE"),
+        make_record("g-1", user_id="gus", ts=T0, country="FR"),
+    ]
+    assert context_after(backend, records, neighbor_window_s=2 * DAY).asn_countries == 3
+    # The bound on rows read holds here too: the newest three are dave's, carol's, bob's.
+    assert context_after(backend, records, neighbor_window_s=2 * DAY,
+                         scan_limit=3).asn_countries == 2
+    assert context_after(backend, records, asn=0).asn_countries == 0

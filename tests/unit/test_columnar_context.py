@@ -147,7 +147,7 @@ def test_signals_equal_those_of_a_login_at_a_time(
     for event, context in logins:
         objects = LoginContext(list(context.history), list(context.neighbors), context.velocity,
                                context.device_users, context.ip_users, context.asn_users,
-                               context.history_truncated)
+                               context.history_truncated, context.asn_countries)
         assert agent.assess(event, context) == agent.assess(event, objects)
 
 
@@ -195,6 +195,7 @@ def _reference_vector(
         values.append(sum(n.failures for n in linked) / total if total else math.nan)
     values.append(sum(now - n.last_seen <= _HOUR_S for n in context.neighbors
                       if n.link == LinkKind.ASN))
+    values.append(context.asn_countries)
     values += _reference_hours(event, own)
     values += _reference_travel(features.locator, event, own)
     values += [float(event.asn in features.hosting_asns), float(event.device_type),

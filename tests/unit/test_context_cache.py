@@ -16,7 +16,7 @@ T0 = 1_700_000_000.0
 def committed(decision_id: str, ts: float, user_id: str = "alice") -> Row:
     event = LoginEvent(event_id=f"ev-{decision_id}", timestamp=ts, user_id=user_id,
                        device_id="dev", ip="192.0.2.1", asn=64500)
-    return row_of(decision_id, user_id, ts, True, int(Action.ALLOW), 0.1,
+    return row_of(decision_id, user_id, ts, True, int(Action.ALLOW), 0.1, "",
                   column_row(PastLogin(event, Action.ALLOW, 0.1)))
 
 

@@ -377,3 +377,33 @@ def test_impossible_travel_through_the_users_own_vpn_counts_less(agent: GeoAgent
     assert reason(own_vpn, IMPOSSIBLE_TRAVEL).weight == pytest.approx(
         reason(other_network, IMPOSSIBLE_TRAVEL).weight * GeoSettings().own_device_factor)
     assert own_vpn.risk < GeoSettings().impossible_travel_risk <= other_network.risk
+
+
+def test_impossible_travel_through_a_network_seen_from_many_countries_counts_less(
+    agent: GeoAgent,
+) -> None:
+    """A network whose logins come from many countries is a commercial VPN's exits, listed or
+    not: the user's own phone switching it on jumps to the exit. The same jump through a
+    network seen from one country (a rented server, a home connection) keeps the full risk,
+    and so does a stranger's device through the VPN."""
+    phone: dict[str, Any] = {"user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1)",
+                             "device_id": "d1"}
+    settings = GeoSettings()
+    logins = (login(HOUR, **LONDON, **phone), *daily_logins(5, **LONDON, **phone))
+
+    def seen_from(countries: int) -> LoginContext:
+        context = history(*logins)
+        context.asn_countries = countries
+        return context
+
+    exit_ = login(0, **{**NEW_YORK, "asn": 64_777}, **phone)
+    vpn = agent.assess(exit_, seen_from(settings.vpn_network_countries))
+    one_country = agent.assess(exit_, seen_from(1))
+    stranger = agent.assess(login(0, **{**NEW_YORK, "asn": 64_777}, device_id="d2"),
+                            seen_from(settings.vpn_network_countries))
+
+    assert "countries (a VPN's exits" in reason(vpn, IMPOSSIBLE_TRAVEL).message
+    assert reason(vpn, IMPOSSIBLE_TRAVEL).weight == pytest.approx(
+        reason(one_country, IMPOSSIBLE_TRAVEL).weight * settings.own_device_factor)
+    assert vpn.risk < settings.impossible_travel_risk <= one_country.risk
+    assert stranger.risk >= settings.impossible_travel_risk

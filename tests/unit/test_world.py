@@ -4,6 +4,7 @@ shaped as described, with the truth kept out of the events."""
 from __future__ import annotations
 
 import io
+import ipaddress
 import itertools
 import json
 import re
@@ -19,11 +20,11 @@ from aegis.v1 import common_pb2 as pb
 from aegis_cli.cmd_generate import write_jsonl, write_rba
 from aegis_cli.main import main
 from aegis_cli.readers import read_events
-from aegis_domain.geo_data import haversine_km
+from aegis_domain.geo_data import haversine_km, load_hosting_asns
 from aegis_lab.world import ATTACK_TYPES, HARD_CASES, WorldConfig, generate, parse_attack_mix
 from aegis_lab.world.knobs import Knobs
 from aegis_lab.world.people import profile
-from aegis_lab.world.places import COUNTRIES
+from aegis_lab.world.places import COUNTRIES, unlisted_vpn
 from aegis_lab.world.rows import labels
 from aegis_lab.world.truth import (
     CREDENTIAL_STUFFING,
@@ -361,3 +362,39 @@ def _one_number_off(a: str, b: str) -> bool:
     if numbers.sub("#", a) != numbers.sub("#", b):
         return False
     return sum(x != y for x, y in zip(numbers.findall(a), numbers.findall(b), strict=True)) == 1
+
+
+def test_a_randomised_world_has_a_vpn_in_no_hosting_list_that_attackers_use_too() -> None:
+    """A commercial VPN is known by its exits' spread over countries, not by a list: the
+    world's own provider serves benign users from several countries, and attacks come
+    through it too, so that the spread is no free pass. The default world has none."""
+    hosting = load_hosting_asns()
+    config = WorldConfig(users=600, events=15_000, seed=7, randomised=True)
+    exits = unlisted_vpn(config.seed)
+    assert exits[0].asn not in hosting and len({e.city.country for e in exits}) >= 2
+    through = Counter(g.truth.attack or "benign" for g in generate(config)
+                      if g.event.asn == exits[0].asn)
+    assert through["benign"] > 100
+    assert through.total() > through["benign"]
+    assert not any(g.event.asn == exits[0].asn
+                   for g in generate(replace(config, randomised=False)))
+
+
+def test_vpn_users_of_a_randomised_world_roam_over_their_providers_exits() -> None:
+    """A VPN app picks another server now and then: a first login from that exit's country,
+    through a network seen from many; the default world's users keep to their own exits."""
+
+    def roamed(config: WorldConfig) -> int:
+        people = {p.user_id: p for p in (profile(config, i) for i in range(config.users))}
+        outside = 0
+        for g in generate(config):
+            person = people.get(g.event.user_id)
+            if g.truth.attack or person is None or g.truth.hard_case != VPN:
+                continue
+            address = ipaddress.ip_address(g.event.ip)
+            outside += not any(address in e.block for e in person.vpn_exits)
+        return outside
+
+    config = WorldConfig(users=600, events=15_000, seed=7, randomised=True)
+    assert roamed(config) > 10
+    assert roamed(replace(config, randomised=False)) == 0

@@ -237,7 +237,7 @@ class LoginHistory(_message.Message):
     def __init__(self, event_id: _Optional[_Iterable[str]] = ..., timestamp: _Optional[_Iterable[float]] = ..., user_id: _Optional[_Iterable[str]] = ..., session_id: _Optional[_Iterable[str]] = ..., device_id: _Optional[_Iterable[str]] = ..., ip: _Optional[_Iterable[str]] = ..., country: _Optional[_Iterable[str]] = ..., region: _Optional[_Iterable[str]] = ..., city: _Optional[_Iterable[str]] = ..., asn: _Optional[_Iterable[int]] = ..., user_agent: _Optional[_Iterable[str]] = ..., browser: _Optional[_Iterable[str]] = ..., os: _Optional[_Iterable[str]] = ..., device_type: _Optional[_Iterable[_Union[DeviceType, str]]] = ..., login_successful: _Optional[_Iterable[bool]] = ..., round_trip_time_ms: _Optional[_Iterable[float]] = ..., auth_method: _Optional[_Iterable[_Union[AuthMethod, str]]] = ..., failed_attempts_before: _Optional[_Iterable[int]] = ..., latitude: _Optional[_Iterable[float]] = ..., longitude: _Optional[_Iterable[float]] = ..., accuracy_radius_km: _Optional[_Iterable[float]] = ..., action: _Optional[_Iterable[_Union[Action, str]]] = ..., risk: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class LoginContext(_message.Message):
-    __slots__ = ("history", "neighbors", "velocity", "device_users", "ip_users", "asn_users", "history_truncated", "past_logins")
+    __slots__ = ("history", "neighbors", "velocity", "device_users", "ip_users", "asn_users", "history_truncated", "past_logins", "asn_countries")
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     NEIGHBORS_FIELD_NUMBER: _ClassVar[int]
     VELOCITY_FIELD_NUMBER: _ClassVar[int]
@@ -246,6 +246,7 @@ class LoginContext(_message.Message):
     ASN_USERS_FIELD_NUMBER: _ClassVar[int]
     HISTORY_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     PAST_LOGINS_FIELD_NUMBER: _ClassVar[int]
+    ASN_COUNTRIES_FIELD_NUMBER: _ClassVar[int]
     history: _containers.RepeatedCompositeFieldContainer[PastLogin]
     neighbors: _containers.RepeatedCompositeFieldContainer[Neighbor]
     velocity: Velocity
@@ -254,7 +255,8 @@ class LoginContext(_message.Message):
     asn_users: int
     history_truncated: bool
     past_logins: LoginHistory
-    def __init__(self, history: _Optional[_Iterable[_Union[PastLogin, _Mapping]]] = ..., neighbors: _Optional[_Iterable[_Union[Neighbor, _Mapping]]] = ..., velocity: _Optional[_Union[Velocity, _Mapping]] = ..., device_users: _Optional[int] = ..., ip_users: _Optional[int] = ..., asn_users: _Optional[int] = ..., history_truncated: _Optional[bool] = ..., past_logins: _Optional[_Union[LoginHistory, _Mapping]] = ...) -> None: ...
+    asn_countries: int
+    def __init__(self, history: _Optional[_Iterable[_Union[PastLogin, _Mapping]]] = ..., neighbors: _Optional[_Iterable[_Union[Neighbor, _Mapping]]] = ..., velocity: _Optional[_Union[Velocity, _Mapping]] = ..., device_users: _Optional[int] = ..., ip_users: _Optional[int] = ..., asn_users: _Optional[int] = ..., history_truncated: _Optional[bool] = ..., past_logins: _Optional[_Union[LoginHistory, _Mapping]] = ..., asn_countries: _Optional[int] = ...) -> None: ...
 
 class Reason(_message.Message):
     __slots__ = ("code", "message", "weight")
