@@ -182,15 +182,15 @@ class _Tally:
 
 
 class _Key:
-    __slots__ = ("complete_after", "ranked", "rows", "tally", "version")
+    __slots__ = ("complete_after", "ranked", "rows", "tally")
 
     def __init__(self, rows: list[Row], complete_after: float) -> None:
         self.rows = rows
         self.complete_after = complete_after
-        self.version = 0  # bumped whenever `rows` changes
-        # The last ranking (its version, span and size first): a busy IP or ASN is ranked
-        # once for every query between two commits that touch it, not once per query.
-        self.ranked: tuple[tuple[int, int, int, int], _Ranked] | None = None
+        # The last ranking, under the rows it ranked (see _window_id): a busy IP or ASN is
+        # ranked again only when a query's window holds other rows, not after every commit
+        # (a replay's queries lag its newest commits, so their windows often stay the same).
+        self.ranked: tuple[tuple[Any, ...], _Ranked] | None = None
         # A busy key's newest rows tallied (live queries rank them): kept while rows are
         # appended in time order, dropped when one arrives late.
         self.tally: _Tally | None = None
@@ -223,10 +223,19 @@ class _Key:
             if self.tally is None or self.tally.limit != limit:
                 self.tally = _Tally(self.rows, limit)
             return self.tally.ranked(top)
-        memo = (self.version, *span, top)
+        memo = (*self._window_id(*span), top)
         if self.ranked is None or self.ranked[0] != memo:
             self.ranked = memo, _rank(self.rows[span[0] : span[1]], top)
         return self.ranked[1]
+
+    def _window_id(self, lo: int, hi: int) -> tuple[Any, ...]:
+        """Names the rows[lo:hi] by its first and last (ts, decision id) and its length: rows
+        are sorted and unique, and only ever inserted or dropped at the oldest end, so two
+        windows so named hold the same rows."""
+        if lo == hi:
+            return ()
+        rows = self.rows
+        return rows[lo][:2], rows[hi - 1][:2], hi - lo
 
 
 class ContextCache:
@@ -235,11 +244,17 @@ class ContextCache:
     def __init__(self, bounds: ContextBounds, max_rows: int) -> None:
         self._bounds = bounds
         self._max_rows = max_rows
+        # A link key (device, IP, ASN) keeps half a scan more: a replay decides its window
+        # of rows (256 in flight) out of file order, so a login waiting for its user's
+        # previous one asks about an instant after which other users' logins through a busy
+        # ASN or carrier IP may be committed already; without those rows in memory its query
+        # read the index (most of a replay's misses, each a full SQL context).
+        late = bounds.scan_limit // 2
         self._retain = {
             USER: bounds.history_limit + 1 + _SLACK,
-            DEVICE: bounds.scan_limit + _SLACK,
-            IP: bounds.scan_limit + _SLACK,
-            ASN: bounds.scan_limit + _SLACK,
+            DEVICE: bounds.scan_limit + _SLACK + late,
+            IP: bounds.scan_limit + _SLACK + late,
+            ASN: bounds.scan_limit + _SLACK + late,
         }
         self._keys: OrderedDict[tuple[str, str | int], _Key] = OrderedDict()
         self._rows = 0
@@ -291,7 +306,6 @@ class ContextCache:
         if at < len(rows) and rows[at][:2] == ts_id:
             return  # loaded from a snapshot that already held it
         rows.insert(at, row)
-        held.version += 1
         self._rows += 1
         if held.tally is not None:
             if at == len(rows) - 1:

@@ -16,6 +16,7 @@ import pytest
 
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.types import LoginContext
+from audit_service.embedded import context_cache
 from audit_service.embedded.store import EmbeddedAuditStore
 from audit_service.settings import AuditSettings
 from audit_service.storage import ContextQuery
@@ -111,6 +112,56 @@ def test_busy_links_kept_tallied_answer_as_the_index_does(tmp_path: Path) -> Non
     from_memory, _ = answers(tmp_path / "memory", records, 0, live_queries, **busy)
     assert from_memory == from_index
     assert max(c.asn_users for c in from_index) > 5  # the neighbour bound is reached
+
+
+def test_queries_lagging_the_newest_commits_as_a_replay_asks_are_answered_from_memory(
+    tmp_path: Path,
+) -> None:
+    """A replay decides its window out of file order: a login waiting for its user's previous
+    one asks about an instant after which a busy ASN already has many rows committed. Memory
+    keeps enough of them to answer (it read the index for each such query before)."""
+    records = [
+        make_record(f"d-{i}", user_id=f"user-{i % 10}", ts=T0 + i * 20, ip=f"198.51.100.{i}",
+                    device_id=f"dev-{i}", asn=64500)
+        for i in range(120)
+    ]
+
+    def lagging(i: int, rng: random.Random) -> list[Query]:
+        lag = 20  # commits after the query's instant, every one through the ASN
+        return [] if i < 40 else [("user-0", "", "", 64500, T0 + (i - lag) * 20 + 1)]
+
+    from_index, _ = answers(tmp_path / "index", records, 0, lagging, context_cache_rows=0)
+    from_memory, misses = answers(tmp_path / "memory", records, 0, lagging)
+    assert from_memory == from_index
+    assert misses == 0
+
+
+def test_a_window_that_later_commits_leave_alone_is_ranked_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Queries about one instant, asked between commits of newer rows through the same ASN
+    (a replay's lagging queries), rank its window once: the rows they read are the same."""
+    ranked: list[int] = []
+    rank = context_cache._rank
+
+    def counted(rows: Any, top: int) -> Any:
+        ranked.append(len(rows))
+        return rank(rows, top)
+
+    monkeypatch.setattr(context_cache, "_rank", counted)
+    records = [
+        make_record(f"d-{i}", user_id=f"user-{i % 10}", ts=T0 + i * 20, ip=f"198.51.100.{i}",
+                    device_id=f"dev-{i}", asn=64500)
+        for i in range(50)
+    ]
+
+    def same_instant(i: int, rng: random.Random) -> list[Query]:
+        return [] if i < 40 else [("user-0", "", "", 64500, T0 + 35 * 20 + 1)]
+
+    from_index, _ = answers(tmp_path / "index", records, 0, same_instant, context_cache_rows=0)
+    from_memory, _ = answers(tmp_path / "memory", records, 0, same_instant)
+    assert from_memory == from_index
+    assert len(ranked) == 1
 
 
 def test_what_memory_holds_is_answered_without_a_reader_thread(tmp_path: Path) -> None:
