@@ -36,7 +36,8 @@ class Split:
     """How the world's logins are used.
 
     warmup_days: logins before then build history only: every user's first logins have none,
-      which a mature service would not see.
+      which a mature service would not see; except an account's very first attempt (see
+      first_attempts), fitted wherever it falls.
     holdout_share: share of users whose logins calibrate instead of fit.
     combiner_legit: legitimate holdout logins kept (with their contexts) for the combiner,
       besides every attack; each stands for 1/its sampling rate.
@@ -48,6 +49,15 @@ class Split:
 
     def holdout(self, user_id: str) -> bool:
         return zlib.crc32(user_id.encode()) % 1000 < self.holdout_share * 1000
+
+
+def first_attempts(features: NDArray[np.float32]) -> NDArray[np.bool_]:
+    """The rows of an account's first attempt (no history at all), whatever their label.
+
+    After the warm-up they are a few late sign-ups beside every stuffing list's unknown names,
+    so a model fitted there alone reads "no history" itself as an attack's. A service signs
+    users up all the time: the warm-up's first attempts (every user's) are new accounts too."""
+    return features[:, FEATURE_NAMES.index("attempts")] == 0
 
 
 def type_balanced_weights(attack: NDArray[np.integer]) -> NDArray[np.float64]:
@@ -175,7 +185,7 @@ def build(
         hard_case=hard_case[:rows],
         timestamps=timestamps[:rows],
         holdout=holdout[:rows],
-        measured=timestamps[:rows] >= warm_after,
+        measured=(timestamps[:rows] >= warm_after) | first_attempts(features[:rows]),
         sampled=sampled,
         value_counts=dict(value_counts),
     )

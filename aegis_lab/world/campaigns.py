@@ -48,7 +48,7 @@ _MEAN_ATTEMPTS = {
     PASSWORD_SPRAY: 200.0,
     TARGETED_TAKEOVER: 3.0,
     SESSION_HIJACK: 2.0,
-    FRAUD_RING: 25.0,
+    FRAUD_RING: 12.0,
     LOW_AND_SLOW: 6.5,
 }
 _STUFFING_REAL_TARGETS = 0.6
@@ -215,18 +215,22 @@ def fraud_ring(config: WorldConfig, number: int, at: int, size: int) -> Iterator
     c = _Campaign(config, FRAUD_RING, number)
     rng = c.rng
     country = rng.choices(HOMES, weights=[h.weight for h in HOMES])[0]
+    # Each ring its own shape (how many devices and addresses it reuses, over how long, how
+    # often a bought password is stale), so that a model learns reuse across accounts, not
+    # one ring's numbers.
     devices = [
         Device(hex_id(rng), rng.choice(MOBILE_CLIENTS + DESKTOP_CLIENTS))
-        for _ in range(rng.randint(3, 8))
+        for _ in range(rng.randint(1, 8))
     ]
-    places = [c.residential(country) for _ in range(rng.randint(4, 12))]
-    period = rng.randint(3, 14) * DAY_MS
+    places = [c.residential(country) for _ in range(rng.randint(2, 12))]
+    period = rng.randint(2, 21) * DAY_MS
+    stale = rng.uniform(0.0, 0.5)
     attempts: list[Draft] = []
     while len(attempts) < size:
         victim = c.victim(at + period)
         when = at + rng.randint(0, period)
         device, place = rng.choice(devices), rng.choice(places)
-        failures = 1 if rng.random() < 0.3 else 0
+        failures = 1 if rng.random() < stale else 0
         if failures:
             attempts.append(c.attempt(when, victim.user_id, device, place, False))
             when += rng.randint(20_000, 300_000)

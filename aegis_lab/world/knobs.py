@@ -54,7 +54,9 @@ class Knobs:
             household_rate=rng.uniform(0.05, 0.35),
             employed_rate=rng.uniform(0.15, 0.55),
             users_per_company=rng.randint(20, 400),
-            late_join_rate=rng.uniform(0.03, 0.2),
+            # Wide, and high: a service signs up new users all the time, and a model that saw few
+            # first logins reads "no history" as an attack's (a stuffing list's unknown names).
+            late_join_rate=rng.uniform(0.1, 0.5),
             vpn_user_rate=rng.uniform(0.02, 0.15),
             frequent_traveller_rate=rng.uniform(0.1, 0.4),
             typo_rate=rng.uniform(0.02, 0.1),

@@ -46,6 +46,9 @@ FORGOTTEN_PASSWORD_RATE = 0.004
 GIVE_UP_RATE = 0.15  # of forgotten passwords never recovered that day
 NEW_DEVICE_LOGINS = 5  # first logins on a new phone that count as a hard case
 NEW_ACCOUNT_LOGINS = 3
+# A new account's first sign-in fails more often than a habit's: the password is new and no
+# password manager or browser has it yet.
+NEW_ACCOUNT_TYPO_RATE = 0.2
 # The ceiling of activity.
 _MOST_LOGINS_PER_DAY = 12.0
 _USUAL_HOURS = (7.5, 12.5, 18.0, 21.0)
@@ -310,11 +313,16 @@ class _Life:
             return [login]
         if rng.random() < FORGOTTEN_PASSWORD_RATE:
             return self._forgotten(login)
-        if rng.random() < self.config.knobs.typo_rate:
+        if rng.random() < self._typo_rate():
             typo = replace(login, at_ms=at - rng.randint(5_000, 60_000), successful=False,
                            session_id=hex_id(rng), round_trip_ms=None)
             return [typo, replace(login, failed_before=1)]
         return [login]
+
+    def _typo_rate(self) -> float:
+        if self.person.join_day and self.logins == 1:
+            return NEW_ACCOUNT_TYPO_RATE
+        return self.config.knobs.typo_rate
 
     def _forgotten(self, login: Draft) -> list[Draft]:
         """Several wrong passwords in a row, then (mostly) the right one."""

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from aegis_cli.main import main
-from aegis_lab.training.dataset import type_balanced_weights
+from aegis_lab.training.dataset import Split, build, type_balanced_weights
+from aegis_lab.world import WorldConfig
 from agent_services.behavior import BehaviorAgent
 from agent_services.detection import DetectionAgent
 from agent_services.detection_features import FEATURE_NAMES
+from audit_service.settings import AuditSettings
 from router_service.combiner import load_combiner
 
 pytest.importorskip("xgboost")
@@ -101,3 +103,17 @@ def test_type_balanced_weights_weigh_every_attack_type_alike() -> None:
     assert per_type == pytest.approx([7 / 3] * 3)
     assert weights[attack > 0].sum() == pytest.approx(7)
     assert type_balanced_weights(np.zeros(4, dtype=int)).tolist() == [1.0] * 4
+
+
+def test_an_accounts_first_attempt_is_fitted_even_in_the_warm_up() -> None:
+    """Every user's first login falls in the warm-up: fitted only after it, a model sees a
+    few sign-ups beside every stuffing list's unknown names and reads "no history" as an
+    attack. Whatever its label, a first attempt is fitted wherever it falls; the rest of the
+    warm-up only builds history."""
+    config = WorldConfig(users=60, events=1_500, seed=3, days=10, attack_share=0.05)
+    data = build(config, AuditSettings().context_bounds(), Split(warmup_days=3))
+    first = data.features[:, FEATURE_NAMES.index("attempts")] == 0
+    warm_up = data.timestamps < config.start.timestamp() + 3 * 86_400
+    assert (warm_up & first).sum() >= 30
+    assert data.measured[warm_up].tolist() == first[warm_up].tolist()
+    assert data.measured[~warm_up].all()

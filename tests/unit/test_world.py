@@ -398,3 +398,30 @@ def test_vpn_users_of_a_randomised_world_roam_over_their_providers_exits() -> No
     config = WorldConfig(users=600, events=15_000, seed=7, randomised=True)
     assert roamed(config) > 10
     assert roamed(replace(config, randomised=False)) == 0
+
+
+def test_a_new_accounts_first_sign_in_fails_more_often_than_a_habit_does(world: list) -> None:
+    """Benign new accounts that fail first, as a stuffing list's names do: a model must learn
+    stuffing from its infrastructure and pace, not from "no history and a failure"."""
+    late = {p.user_id for i in range(CONFIG.users) if (p := profile(CONFIG, i)).join_day}
+    first: dict[str, bool] = {}
+    for g in world:
+        if not g.truth.attack and g.event.user_id in late:
+            first.setdefault(g.event.user_id, g.event.login_successful)
+    assert len(first) >= 20
+    failed_first = sum(not ok for ok in first.values()) / len(first)
+    assert failed_first > 2 * CONFIG.knobs.typo_rate
+
+
+def test_fraud_rings_differ_in_how_many_devices_they_reuse() -> None:
+    """Domain randomisation of the ring: some work through one or two devices, others
+    through many, so that a model learns reuse across accounts rather than one ring's size."""
+    config = WorldConfig(users=300, events=6_000, seed=5, attack_share=0.1,
+                         attack_mix={FRAUD_RING: 1.0})
+    devices: defaultdict[str, set[str]] = defaultdict(set)
+    for g in generate(config):
+        if g.truth.attack == FRAUD_RING:
+            devices[g.truth.campaign].add(g.event.device_id)
+    sizes = sorted(len(d) for d in devices.values())
+    assert len(sizes) >= 10
+    assert sizes[0] <= 2 and sizes[-1] >= 6
