@@ -7,8 +7,14 @@ convolutions over a disjoint union, which at a batch of one login cost more than
 millisecond. Here the three key types go through each step together (stacked weights),
 each mean is a segment sum over rows grouped by (key type, login), the root weights into
 users are summed once at load, and the last round computes only the logins' own nodes (the
-readout reads nothing else). The arithmetic is the model's; only the order of float32
-additions differs (tests/unit/test_network_inference.py holds the risks to the torch model).
+readout reads nothing else). The arithmetic is the model's; only the order of additions
+differs (tests/unit/test_network_inference.py holds the risks to the torch model).
+
+A login's risk must not depend on the batch it came in (agents are pure: a record replays
+identically whether its login was scored alone or with others), yet BLAS rounds a product's
+last bits differently for another number of rows. So the pass runs in float64 and each risk is
+rounded to float32: the batch moves a float64 risk by ~1e-16, which changes its float32 value
+only if it lies that close to a rounding boundary (about once in 10^8 logins).
 """
 
 from __future__ import annotations
@@ -27,10 +33,10 @@ _KINDS = len(KEY_TYPES)
 
 def _weights(linear: Any) -> tuple[np.ndarray, np.ndarray]:
     """A torch Linear's weight transposed (rows: inputs) and bias (zeros if it has none)."""
-    weight = linear.weight.detach().cpu().numpy().astype(np.float32)
+    weight = linear.weight.detach().cpu().numpy().astype(np.float64)
     if linear.bias is None:
-        return np.ascontiguousarray(weight.T), np.zeros(len(weight), dtype=np.float32)
-    return np.ascontiguousarray(weight.T), linear.bias.detach().cpu().numpy().astype(np.float32)
+        return np.ascontiguousarray(weight.T), np.zeros(len(weight), dtype=np.float64)
+    return np.ascontiguousarray(weight.T), linear.bias.detach().cpu().numpy().astype(np.float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +58,7 @@ class _Stacked:
     def by_kind(self, x: np.ndarray, bounds: np.ndarray) -> np.ndarray:
         """[R, in] rows sorted by type (type k: rows bounds[k]:bounds[k + 1]) -> [R, out],
         each through its own type's layer."""
-        out = np.empty((len(x), self.weight.shape[2]), dtype=np.float32)
+        out = np.empty((len(x), self.weight.shape[2]), dtype=np.float64)
         for kind in range(_KINDS):
             rows = slice(bounds[kind], bounds[kind + 1])
             out[rows] = x[rows] @ self.weight[kind] + self.bias[kind]
@@ -127,7 +133,7 @@ class _Segments:
         if len(self.group):
             flat = total.reshape(-1, total.shape[2])
             flat[self.group[self.starts]] += np.add.reduceat(rows, self.starts, axis=0)
-        return total / (1.0 + self.count[..., None]).astype(np.float32)
+        return total / (1.0 + self.count[..., None])
 
 
 class SageInference:
@@ -140,15 +146,15 @@ class SageInference:
         self.head = (_weights(model.head[0]), _weights(model.head[2]))
 
     def risks(self, graphs: LoginGraphs) -> np.ndarray:
-        """The probability of each login, float64."""
+        """The probability of each login (float64 holding a float32 value, see above)."""
         logins = graphs.logins
         past = _Segments.of(graphs.past_type, graphs.past_login, logins)
         neighbours = _Segments.of(graphs.neighbour_link, graphs.neighbour_login, logins)
         weight, bias = self.user_encoder
-        target = _relu(_float32(graphs.target_x) @ weight + bias)
-        neighbour = _relu(_float32(graphs.neighbour_x)[neighbours.order] @ weight + bias)
-        current = _relu(self.key_encoders.stacked(_float32(graphs.current_x).transpose(1, 0, 2)))
-        past_keys = _relu(self.key_encoders.by_kind(_float32(graphs.past_x)[past.order],
+        target = _relu(_float64(graphs.target_x) @ weight + bias)
+        neighbour = _relu(_float64(graphs.neighbour_x)[neighbours.order] @ weight + bias)
+        current = _relu(self.key_encoders.stacked(_float64(graphs.current_x).transpose(1, 0, 2)))
+        past_keys = _relu(self.key_encoders.by_kind(_float64(graphs.past_x)[past.order],
                                                     past.bounds))
         for number, step in enumerate(self.rounds):
             # The current keys' users: the target and its neighbours through that key; the
@@ -172,14 +178,15 @@ class SageInference:
             target = target + _relu(target @ step.user_root + step.user_bias + into_target)
         (w1, b1), (w2, b2) = self.head
         features = np.concatenate(
-            (target, *current, _float32(graphs.event_x)), axis=1)
+            (target, *current, _float64(graphs.event_x)), axis=1)
         logits = (_relu(features @ w1 + b1) @ w2 + b2)[:, 0]
-        return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+        risks = 1.0 / (1.0 + np.exp(-logits))
+        return risks.astype(np.float32).astype(np.float64)
 
 
 def _relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0.0, out=x)
 
 
-def _float32(x: np.ndarray) -> np.ndarray:
-    return np.asarray(x, dtype=np.float32)
+def _float64(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)

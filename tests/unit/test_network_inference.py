@@ -76,3 +76,18 @@ def test_a_login_without_history_or_neighbours_is_scored(
     graphs = graphs_from_contexts([(bare, LoginContext()), logins[0]])
     assert np.abs(SageInference(model).risks(graphs) - torch_risks(model, graphs)).max() \
         < TOLERANCE
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_a_logins_risk_does_not_depend_on_the_batch_it_came_in(
+    logins: list[tuple[LoginEvent, LoginContext]], layers: int
+) -> None:
+    """Agents are pure (design.md): a signal is a function of the event, its context and the
+    model, so a record replays identically whether its login was scored alone or with
+    others. Matrix products of another number of rows may round their last bits differently."""
+    inference = SageInference(trained_like(HyperParams(layers=layers, hidden=16), seed=layers))
+    together = inference.risks(graphs_from_contexts(logins))
+    alone = np.concatenate([inference.risks(graphs_from_contexts([login])) for login in logins])
+    pairs = np.concatenate([inference.risks(graphs_from_contexts(logins[i:i + 2]))
+                            for i in range(0, len(logins), 2)])
+    assert together.tolist() == alone.tolist() == pairs.tolist()
