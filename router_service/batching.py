@@ -1,10 +1,11 @@
 """Adaptive batching of concurrent requests toward one service.
 
-A quiet system waits for nothing: a request that finds a free call slot goes out at once, in a
-batch of one. Under load every slot is busy, and the requests that arrive meanwhile wait for
-the next free slot, then go out together in one batch call (the scheme of "continuous"
-batching in model servers): at a few requests per second batches hold one, near saturation they
-hold what arrived during one call.
+A quiet system waits for nothing: a request that finds a free call slot goes out at once (at
+the end of the event loop's turn, with the requests that turn queued), in a batch of one. Under
+load every slot is busy, and the requests that arrive meanwhile wait for the next free slot,
+then go out together in one batch call (the scheme of "continuous" batching in model servers):
+at a few requests per second batches hold one, near saturation they hold what arrived during
+one call.
 
 Between the two, a free slot would send each request alone while another call is out, and
 every call pays the whole gRPC stack at both ends. So while a call is in flight, a request
@@ -114,6 +115,11 @@ class Batcher(Generic[Item, Result]):
         self._gathering: asyncio.TimerHandle | None = None
         # Calls running; kept referenced so that the event loop does not drop them.
         self._calls: set[asyncio.Task[None]] = set()
+        # Armed by the first request queued in a turn of the event loop: the requests that
+        # the same turn queues go with it. The Scores of a batch answered together (a
+        # context batch, a packed ScoreStream message) resume in one turn; dispatching each
+        # at once sent the first alone and left the rest to gather for the second slot.
+        self._dispatch_soon: asyncio.Handle | None = None
 
     @property
     def queued(self) -> int:
@@ -138,8 +144,13 @@ class Batcher(Generic[Item, Result]):
         self._queue.append(
             _Waiting(item, now, now + budget_s, future, contextvars.copy_context())
         )
-        self._dispatch()
+        if self._dispatch_soon is None:
+            self._dispatch_soon = loop.call_soon(self._dispatch_queued)
         return future
+
+    def _dispatch_queued(self) -> None:
+        self._dispatch_soon = None
+        self._dispatch()
 
     def _dispatch(self) -> None:
         while self._queue and self._in_flight < self.limits.max_in_flight:

@@ -111,14 +111,27 @@ def test_a_batch_stops_before_its_items_pass_max_bytes_and_a_big_item_goes_alone
 
 def test_each_free_slot_takes_a_call_of_its_own() -> None:
     async def scenario() -> None:
-        service = GatedService()
-        service.gate.clear()
-        batcher = Batcher(service.send, BatchLimits(max_batch=8, max_in_flight=2))
-        tasks = [asyncio.create_task(batcher.submit(n, 1.0)) for n in range(2)]
+        service, batcher, head = await occupied(max_in_flight=2)
+        second = asyncio.create_task(batcher.submit(1, 1.0))
         await until(lambda: len(service.calls) == 2)
         assert [items for items, _ in service.calls] == [[0], [1]]
         service.gate.set()
-        await asyncio.gather(*tasks)
+        await asyncio.gather(head, second)
+
+    asyncio.run(scenario())
+
+
+def test_requests_queued_in_one_turn_of_the_loop_go_in_one_call() -> None:
+    """The Scores of one answered batch resume in one turn: they share their next call
+    though a slot is free (sending each at once split them: the first alone)."""
+
+    async def scenario() -> None:
+        service = GatedService()
+        batcher = Batcher(service.send, BatchLimits(max_batch=8, max_in_flight=2))
+        futures = [batcher.enqueue(n, 1.0) for n in range(5)]
+        results = await asyncio.gather(*futures)
+        assert [items for items, _ in service.calls] == [[0, 1, 2, 3, 4]]
+        assert [r.batch_size for r in results] == [5] * 5
 
     asyncio.run(scenario())
 
