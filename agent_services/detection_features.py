@@ -84,6 +84,8 @@ def _specs() -> tuple[FeatureSpec, ...]:
                     "address that failed"),
         FeatureSpec("address_return_share", "share of the account's attempts since this "
                     "address first appeared that came from it"),
+        FeatureSpec("address_rival_returns", "attempts on the account since this address first "
+                    "appeared from addresses it used before"),
         FeatureSpec("network_one_off_share", "share of the account's attempts on this network "
                     "from an address it used only that once"),
         FeatureSpec("user_attempts_1h", "attempts on the account in the velocity window"),
@@ -104,6 +106,8 @@ def _specs() -> tuple[FeatureSpec, ...]:
         FeatureSpec("hour_share_2h", "share of the user's logins within 2 h of this time of day"),
         FeatureSpec("distance_km", "km from the user's last located login"),
         FeatureSpec("speed_kmh", "implied travel speed since the user's recent logins"),
+        FeatureSpec("one_country_speed_kmh", "implied travel speed through a network seen from "
+                    "one country only"),
         FeatureSpec("hosting_asn", "a cloud, hosting or VPN network"),
         FeatureSpec("device_type", "device type"),
         FeatureSpec("auth_method", "authentication method"),
@@ -168,7 +172,12 @@ class DetectionFeatures:
         values.append(sum(now - n.last_seen <= _HOUR_S for n in by_link[LinkKind.ASN]))
         values.append(context.asn_countries)
         values += _hour_features(event, own)
-        values += self._travel(event, own)
+        distance, speed = self._travel(event, own)
+        # A network whose logins come from several countries (a VPN's exits) says little of
+        # where its user is: the speed through it is kept apart from the speed through a
+        # network that places its user (a home line, a carrier, a server in one country).
+        spread = context.asn_countries > 1 and not math.isnan(speed)
+        values += [distance, speed, 0.0 if spread else speed]
         values += [
             float(event.asn in self.hosting_asns),
             float(event.device_type),
@@ -178,21 +187,21 @@ class DetectionFeatures:
         ]
         return [float(value) for value in values]
 
-    def _travel(self, event: LoginEvent, own: LoginHistory) -> list[float]:
+    def _travel(self, event: LoginEvent, own: LoginHistory) -> tuple[float, float]:
         """Distance from the last located login, and the fastest implied speed since the
         user's recent logins (net of location uncertainty, as the geo agent measures it)."""
         here = self.locator.locate(event)
         if here is None:
-            return [MISSING, MISSING]
+            return MISSING, MISSING
         located = list(itertools.islice(self.locator.located(own), _COMPARE_LAST))
         if not located:
-            return [MISSING, MISSING]
+            return MISSING, MISSING
         speeds = [
             here.clearance_km(there)
             / (max(event.timestamp - timestamp, MIN_TRAVEL_GAP_S) / _HOUR_S)
             for timestamp, there in located
         ]
-        return [here.distance_km(located[0][1]), max(speeds)]
+        return here.distance_km(located[0][1]), max(speeds)
 
 
 def _days(seconds: float) -> float:
@@ -270,7 +279,9 @@ def _address_features(event: LoginEvent, history: LoginHistory) -> list[float]:
     victim's exact browser in the victim's city differs by address alone, and an address
     seen before reads as the user's own by share. Two things still tell it: the attempts
     from it that failed (a guessed or phished password), and how it comes back - a new home
-    address takes over the account's logins, an intruder's recurs between the user's own.
+    address takes over the account's logins, an intruder's recurs between the user's own,
+    whose earlier addresses stay in use (a share dilutes that in a busy account; the count of
+    returns to them does not).
     """
     return [*_address_history(event, history), _one_off_share(event, history)]
 
@@ -279,11 +290,14 @@ def _address_history(event: LoginEvent, history: LoginHistory) -> list[float]:
     here = list(map(eq, history.ip, repeat(event.ip)))
     seen = sum(here)
     if not seen:
-        return [MISSING, MISSING]
+        return [MISSING, MISSING, MISSING]
     failed = seen - sum(compress(history.login_successful, here))
     # The oldest attempt from this address: the last one, most recent first.
     since_first = len(here) - here[::-1].index(True)
-    return [failed / seen, seen / since_first]
+    earlier = set(history.ip[since_first:])
+    earlier.discard(event.ip)
+    rival_returns = sum(map(earlier.__contains__, history.ip[:since_first]))
+    return [failed / seen, seen / since_first, rival_returns]
 
 
 def _one_off_share(event: LoginEvent, history: LoginHistory) -> float:

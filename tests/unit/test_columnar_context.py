@@ -197,7 +197,9 @@ def _reference_vector(
                       if n.link == LinkKind.ASN))
     values.append(context.asn_countries)
     values += _reference_hours(event, own)
-    values += _reference_travel(features.locator, event, own)
+    distance, speed = _reference_travel(features.locator, event, own)
+    values += [distance, speed,
+               0.0 if context.asn_countries > 1 and not math.isnan(speed) else speed]
     values += [float(event.asn in features.hosting_asns), float(event.device_type),
                float(event.auth_method), float(bool(event.device_id)),
                math.nan if event.round_trip_time_ms is None else event.round_trip_time_ms]
@@ -210,9 +212,11 @@ def _reference_address(event: LoginEvent, history: list[LoginEvent]) -> list[flo
                / len(on_network) if event.asn and on_network else math.nan)
     here = [k for k, e in enumerate(history) if e.ip == event.ip]
     if not here:
-        return [math.nan, math.nan, one_off]
+        return [math.nan, math.nan, math.nan, one_off]
     failed = sum(not history[k].login_successful for k in here)
-    return [failed / len(here), len(here) / (here[-1] + 1), one_off]
+    earlier = {e.ip for e in history[here[-1] + 1:]} - {event.ip}
+    rival_returns = sum(e.ip in earlier for e in history[: here[-1]])
+    return [failed / len(here), len(here) / (here[-1] + 1), rival_returns, one_off]
 
 
 def _reference_builds(event: LoginEvent, own: list[LoginEvent]) -> list[float]:
@@ -272,16 +276,17 @@ def _reference_hours(event: LoginEvent, own: list[LoginEvent]) -> list[float]:
     return [gap(hour, mean % 24), sum(gap(hour, h) <= 2 for h in hours) / len(hours)]
 
 
-def _reference_travel(locator: Locator, event: LoginEvent, own: list[LoginEvent]) -> list[float]:
+def _reference_travel(locator: Locator, event: LoginEvent,
+                      own: list[LoginEvent]) -> tuple[float, float]:
     here = locator.locate(event)
     located = list(itertools.islice(
         ((e, p) for e in own if (p := locator.locate(e)) is not None), 3))
     if here is None or not located:
-        return [math.nan, math.nan]
+        return math.nan, math.nan
     speeds = [here.clearance_km(there)
               / (max(event.timestamp - past.timestamp, MIN_TRAVEL_GAP_S) / _HOUR_S)
               for past, there in located]
-    return [here.distance_km(located[0][1]), max(speeds)]
+    return here.distance_km(located[0][1]), max(speeds)
 
 
 def test_a_column_value_or_length_an_agent_would_choke_on_is_refused_up_front() -> None:

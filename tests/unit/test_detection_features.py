@@ -4,6 +4,7 @@ their names say."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -69,6 +70,19 @@ def test_an_impossible_journey_shows_as_speed() -> None:
     assert far["distance_km"] > 10_000
     assert far["speed_kmh"] > 5_000
     assert far["country_share"] == 0.0
+
+
+def test_an_impossible_journey_through_a_many_country_network_is_kept_apart() -> None:
+    """A VPN's exits in several countries do not place its user: the speed through such a
+    network reads apart from the speed through one that does."""
+    past = history(login(1, T - HOUR))
+    journey = login(2, T, latitude=-23.55, longitude=-46.63, country="BR")
+    placed = named(journey, replace(past, asn_countries=1))
+    spread = named(journey, replace(past, asn_countries=4))
+    assert placed["one_country_speed_kmh"] == placed["speed_kmh"] > 5_000
+    assert spread["one_country_speed_kmh"] == 0.0 and spread["speed_kmh"] > 5_000
+    assert math.isnan(named(journey, replace(history(), asn_countries=4))[
+        "one_country_speed_kmh"])
 
 
 def test_failures_velocity_and_neighbourhood_come_from_the_context() -> None:
@@ -159,6 +173,11 @@ def test_an_address_that_recurs_between_the_users_own_reads_apart_from_a_new_hom
     assert intruder["address_failure_share"] == 0.5
     assert math.isnan(first["address_return_share"])
     assert math.isnan(first["address_failure_share"])
+    # The user's own earlier address stays in use after the intruder's appeared; a home
+    # address that changed is never used again.
+    assert intruder["address_rival_returns"] == 4
+    assert new_home["address_rival_returns"] == 0
+    assert math.isnan(first["address_rival_returns"])
 
 
 def test_a_trail_of_addresses_used_once_on_the_users_network_shows() -> None:
