@@ -101,17 +101,68 @@ def live_queries(i: int, rng: random.Random) -> list[Query]:
     return [] if i % 3 else [("user-1", "", "", asn, T0 + i * 20 + 1) for asn in (0, 64500, 64501)]
 
 
-def test_busy_links_kept_tallied_answer_as_the_index_does(tmp_path: Path) -> None:
+@pytest.mark.parametrize("busy", [
+    # The scan bound cuts each window: the oldest row leaves as a new one arrives.
+    {"scan_limit": 80, "neighbor_limit": 5, "neighbor_window_s": 100_000.0},
+    # The window's age cuts it (about 80 rows per ASN): rows leave as time moves on.
+    {"scan_limit": 1_000, "neighbor_limit": 5, "neighbor_window_s": 5_000.0},
+], ids=["by-count", "by-age"])
+def test_busy_links_kept_tallied_answer_as_the_index_does(
+    tmp_path: Path, busy: dict[str, Any],
+) -> None:
     """Links with more rows in the window than a tally's threshold: their neighbours are
     kept as rows arrive (the oldest leaving the scanned window, late arrivals starting over)
     and stay the index's."""
     records = random_world(seed=17, logins=900)
-    busy = {"scan_limit": 80, "neighbor_limit": 5, "neighbor_window_s": 100_000.0}
     from_index, _ = answers(tmp_path / "index", records, 0, live_queries,
                             context_cache_rows=0, **busy)
     from_memory, _ = answers(tmp_path / "memory", records, 0, live_queries, **busy)
     assert from_memory == from_index
     assert max(c.asn_users for c in from_index) > 5  # the neighbour bound is reached
+
+
+@pytest.fixture
+def ranked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The length of every window ranked row by row (context_cache._rank), in order."""
+    lengths: list[int] = []
+    rank = context_cache._rank
+
+    def counted(rows: Any, top: int) -> Any:
+        lengths.append(len(rows))
+        return rank(rows, top)
+
+    monkeypatch.setattr(context_cache, "_rank", counted)
+    return lengths
+
+
+def one_asn_world(users: int, logins: int) -> list[pb.DecisionRecord]:
+    """Logins 20 s apart through one ASN, of `users` users in turn."""
+    return [
+        make_record(f"d-{i}", user_id=f"user-{i % users}", ts=T0 + i * 20, ip=f"198.51.100.{i}",
+                    device_id=f"dev-{i}", asn=64500)
+        for i in range(logins)
+    ]
+
+
+def test_a_busy_link_whose_window_is_bounded_by_age_is_not_ranked_per_query(
+    tmp_path: Path, ranked: list[int],
+) -> None:
+    """An ASN with fewer rows in its neighbourhood window than the scan bound (most of them
+    on a 30-day window) is tallied like one at the bound: live queries between commits,
+    each after a new row, are answered without ranking its window again."""
+    records = one_asn_world(users=30, logins=300)
+
+    def live(i: int, rng: random.Random) -> list[Query]:
+        return [("user-0", "", "", 64500, T0 + i * 20 + 1)]
+
+    window = {"scan_limit": 1_000, "neighbor_limit": 5, "neighbor_window_s": 2_000.0}
+    from_index, _ = answers(tmp_path / "index", records, 0, live, context_cache_rows=0,
+                            **window)
+    ranked.clear()
+    from_memory, _ = answers(tmp_path / "memory", records, 0, live, **window)
+    assert from_memory == from_index
+    # Only windows below the tally's threshold (the first rows) are ranked row by row.
+    assert ranked and max(ranked) < context_cache._TALLY_MIN_ROWS
 
 
 def test_queries_lagging_the_newest_commits_as_a_replay_asks_are_answered_from_memory(
@@ -120,11 +171,7 @@ def test_queries_lagging_the_newest_commits_as_a_replay_asks_are_answered_from_m
     """A replay decides its window out of file order: a login waiting for its user's previous
     one asks about an instant after which a busy ASN already has many rows committed. Memory
     keeps enough of them to answer (it read the index for each such query before)."""
-    records = [
-        make_record(f"d-{i}", user_id=f"user-{i % 10}", ts=T0 + i * 20, ip=f"198.51.100.{i}",
-                    device_id=f"dev-{i}", asn=64500)
-        for i in range(120)
-    ]
+    records = one_asn_world(users=10, logins=120)
 
     def lagging(i: int, rng: random.Random) -> list[Query]:
         lag = 20  # commits after the query's instant, every one through the ASN
@@ -137,23 +184,11 @@ def test_queries_lagging_the_newest_commits_as_a_replay_asks_are_answered_from_m
 
 
 def test_a_window_that_later_commits_leave_alone_is_ranked_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, ranked: list[int],
 ) -> None:
     """Queries about one instant, asked between commits of newer rows through the same ASN
     (a replay's lagging queries), rank its window once: the rows they read are the same."""
-    ranked: list[int] = []
-    rank = context_cache._rank
-
-    def counted(rows: Any, top: int) -> Any:
-        ranked.append(len(rows))
-        return rank(rows, top)
-
-    monkeypatch.setattr(context_cache, "_rank", counted)
-    records = [
-        make_record(f"d-{i}", user_id=f"user-{i % 10}", ts=T0 + i * 20, ip=f"198.51.100.{i}",
-                    device_id=f"dev-{i}", asn=64500)
-        for i in range(50)
-    ]
+    records = one_asn_world(users=10, logins=50)
 
     def same_instant(i: int, rng: random.Random) -> list[Query]:
         return [] if i < 40 else [("user-0", "", "", 64500, T0 + 35 * 20 + 1)]
