@@ -6,7 +6,9 @@ ASN) holds its newest rows in time order, loaded from the index on first use (un
 cache lock, from a snapshot pinned under it, so no commit falls between) and then kept up
 to date by every commit. At start the link keys (device, IP, ASN) are warmed from one
 bounded scan of the index's newest rows (`warm`), so the first query on a busy carrier-NAT
-IP or mobile ASN does not pay a load of about 1,000 rows. A key holds at most `retain`
+IP or mobile ASN does not pay a load of about 1,000 rows, and the users of that scan are
+loaded as their first query would (`warm_users`), so that their first login after a restart
+pays neither a load nor a reader thread's wake-up. A key holds at most `retain`
 rows; dropping the oldest sets `complete_after`: every row of the key newer than that is
 held. A query is answered from memory only when the rows it reads are provably all held
 (live traffic: always; a replay asking about last year, or a user with more logins in the
@@ -311,6 +313,21 @@ class ContextCache:
                 self._rows += len(rows)
             self._evict()
 
+    def warm_users(self, user_ids: Iterable[str], load: Loader, max_rows: int) -> None:
+        """Hold these users' rows (each loaded as on its first query, `load` reading a
+        snapshot pinned under the lock), in order, until `max_rows` rows are held so: the
+        first login of a recently active user after a start needs no load from the index."""
+        if not self._max_rows:
+            return
+        added = 0
+        with self.lock:
+            for user_id in user_ids:
+                if added >= max_rows:
+                    break
+                if (USER, user_id) not in self._keys:
+                    added += len(self._load(USER, user_id, load).rows)
+            self._evict()
+
     def _insert(self, held: _Key, row: Row, retain: int) -> None:
         rows = held.rows
         ts_id = row[:2]  # a loaded row and its committed copy differ in `past`: never compared
@@ -342,9 +359,13 @@ class ContextCache:
         if held is not None:
             self._keys.move_to_end((column, key))
             return held
+        held = self._load(column, key, load)
+        self.loads += 1
+        return held
+
+    def _load(self, column: str, key: str | int, load: Loader) -> _Key:
         retain = self._retain[column]
         rows = load(column, key, retain)
-        self.loads += 1
         rows.reverse()
         held = _Key(rows, rows[0][TS] if len(rows) == retain else _NEVER)
         self._keys[(column, key)] = held

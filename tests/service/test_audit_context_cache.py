@@ -281,6 +281,24 @@ def test_a_restart_warms_busy_keys_and_answers_them_from_memory(tmp_path: Path) 
     assert loads == 1  # the user's history; the IP and the ASN were warmed at start
 
 
+def test_a_restart_holds_recently_seen_users_before_their_first_query(tmp_path: Path) -> None:
+    """A user seen within the warm scan's window is held at start: their first login after a
+    restart loads nothing from the index (and goes to no reader thread), and the answer,
+    history and all, is the index's."""
+    now = T0 + 1_000
+    committed(tmp_path, [
+        make_record(f"d-{i}", user_id=f"user-{i % 5}", ts=now - 900 + i * 10,
+                    ip=f"198.51.100.{i % 3}", device_id=f"dev-{i % 5}", asn=64500)
+        for i in range(60)
+    ])
+    queries = [(f"user-{i}", f"dev-{i}", "198.51.100.1", 64500, now + 5) for i in range(5)]
+    from_index, _ = restarted(tmp_path, now, queries, context_cache_rows=0)
+    from_memory, loads = restarted(tmp_path, now, queries)
+    assert from_memory == from_index
+    assert all(len(context.history) == BOUNDS["history_limit"] for context in from_index)
+    assert loads == 0
+
+
 @pytest.mark.parametrize("rows", [1_000_000, 60])  # the window cuts the scan; the row bound
 def test_warmed_answers_are_the_index_s(tmp_path: Path, rows: int) -> None:
     records = random_world(seed=13, logins=400)
