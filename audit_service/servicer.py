@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import grpc
 
 from aegis.v1 import audit_pb2, audit_pb2_grpc, common_pb2
-from aegis_domain.convert import context_to_proto, seconds_to_timestamp, timestamp_to_seconds
+from aegis_domain.convert import seconds_to_timestamp, timestamp_to_seconds
 from aegis_domain.types import Action, LoginContext
 from aegis_runtime.errors import (
     InvalidArgument,
@@ -24,6 +24,7 @@ from aegis_runtime.lanes import Lanes, lane_method
 from aegis_runtime.telemetry import method_path
 from aegis_runtime.tls import peer_identity
 from audit_service import instruments
+from audit_service.context_bytes import ContextEncoder
 from audit_service.log.proofs import proof_to_message
 from audit_service.repeats import recorded_decisions
 from audit_service.reviews import ReviewDesk, Verdict
@@ -126,6 +127,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self.desk = ReviewDesk(store)
         self.lanes = Lanes()
         self.served = ServedContexts(served_context_bytes)
+        self.encoder = ContextEncoder()
 
     async def _record(
         self, request: audit_pb2.RecordRequest, deadline: float | None
@@ -235,15 +237,17 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     ) -> audit_pb2.GetContextResponse:
         """The reply, and for a login to be decided a reference to its context: the record
         then names the context instead of carrying it back."""
-        message = context_to_proto(context)
+        # Serialized as the log stores a context (deterministic), once, here: the reply is
+        # parsed from these bytes (in C) and the record's canonical bytes take them as they are.
+        encoded = self.encoder.encode(context)
+        reply = audit_pb2.GetContextResponse()
+        reply.context.SetInParent()
+        reply.context.MergeFromString(encoded)
         if decided is not None:
-            return audit_pb2.GetContextResponse(context=message, decided=decided)
-        if not self.served.enabled:
-            return audit_pb2.GetContextResponse(context=message)
-        # Serialized as the log stores a context (deterministic), once, here: the record's
-        # canonical bytes take these bytes as they are.
-        ref = self.served.keep(message.SerializeToString(deterministic=True))
-        return audit_pb2.GetContextResponse(context=message, context_ref=ref)
+            reply.decided.CopyFrom(decided)
+        elif self.served.enabled:
+            reply.context_ref = self.served.keep(encoded)
+        return reply
 
     @grpc_errors
     async def GetDecision(
