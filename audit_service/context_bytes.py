@@ -15,6 +15,7 @@ import dataclasses
 
 from aegis.v1 import common_pb2 as pb
 from aegis_domain.convert import context_to_proto
+from aegis_domain.login_history import LoginHistory
 from aegis_domain.types import LoginContext, Neighbor
 
 # About 150 bytes each: a bound far above the neighbours the busy links of a working set
@@ -31,20 +32,27 @@ class ContextEncoder:
 
     def encode(self, context: LoginContext) -> bytes:
         """context_to_proto(context).SerializeToString(deterministic=True)."""
+        if len(self._neighbors) >= self._max_neighbors:
+            self._neighbors.clear()
+        keys = [_memo_key(n) for n in context.neighbors]
+        missing = [n for n, key in zip(context.neighbors, keys, strict=True)
+                   if key not in self._neighbors]
+        if missing:
+            # One conversion for all of them (with a history that costs nothing to convert).
+            messages = context_to_proto(LoginContext(history=_NO_HISTORY, neighbors=missing))
+            for neighbor, message in zip(missing, messages.neighbors, strict=True):
+                # As field 2 of a LoginContext: tag, length, message.
+                self._neighbors[_memo_key(neighbor)] = pb.LoginContext(
+                    neighbors=[message]).SerializeToString(deterministic=True)
         rest = context_to_proto(dataclasses.replace(context, neighbors=()))
-        neighbors = [self._neighbor(n) for n in context.neighbors]
+        neighbors = [self._neighbors[key] for key in keys]
         return b"".join(neighbors) + rest.SerializeToString(deterministic=True)
 
-    def _neighbor(self, neighbor: Neighbor) -> bytes:
-        """The neighbour as field 2 of a LoginContext (tag, length, message)."""
-        # float.hex: 0.0 and -0.0 are equal keys but different bytes.
-        key = (neighbor.link, neighbor.user_id, neighbor.logins, neighbor.failures,
-               neighbor.flagged, neighbor.max_risk.hex(), neighbor.last_seen)
-        encoded = self._neighbors.get(key)
-        if encoded is None:
-            if len(self._neighbors) >= self._max_neighbors:
-                self._neighbors.clear()
-            message = context_to_proto(LoginContext(neighbors=[neighbor])).neighbors[0]
-            encoded = pb.LoginContext(neighbors=[message]).SerializeToString(deterministic=True)
-            self._neighbors[key] = encoded
-        return encoded
+
+_NO_HISTORY = LoginHistory.from_rows([])
+
+
+def _memo_key(neighbor: Neighbor) -> tuple[object, ...]:
+    # float.hex: 0.0 and -0.0 are equal keys but different bytes.
+    return (neighbor.link, neighbor.user_id, neighbor.logins, neighbor.failures,
+            neighbor.flagged, neighbor.max_risk.hex(), neighbor.last_seen)
