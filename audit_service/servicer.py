@@ -178,7 +178,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     async def GetContext(
         self, request: audit_pb2.GetContextRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.GetContextResponse:
-        (reply,) = await self._contexts([context_query(request)], [request])
+        reply = audit_pb2.GetContextResponse()
+        await self._contexts([context_query(request)], [request], [reply])
         return reply
 
     @grpc_errors
@@ -190,23 +191,24 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     async def _context_batch(
         self, request: audit_pb2.GetContextBatchRequest, deadline: float | None
     ) -> audit_pb2.GetContextBatchResponse:
-        """A bad item gets its own error (naming items[i].field); the others are served."""
-        replies: dict[int, audit_pb2.GetContextResponse] = {}
-        queries, served = [], []
+        """A bad item gets its own error (naming items[i].field); the others are served.
+        Each reply is built in its place in the response: a context is tens of KiB, and
+        copying replies into a response cost more than parsing them."""
+        response = audit_pb2.GetContextBatchResponse()
+        queries, served, replies = [], [], []
         for index, item in enumerate(request.items):
+            reply = response.items.add()
             try:
                 with batch_item(index):
                     queries.append(context_query(item))
             except InvalidArgument as exc:
-                replies[index] = audit_pb2.GetContextResponse(
-                    error=common_pb2.ItemError(**error_fields(exc))
-                )
+                reply.error.CopyFrom(common_pb2.ItemError(**error_fields(exc)))
             else:
                 served.append(item)
-        found = iter(await self._contexts(queries, served) if queries else [])
-        return audit_pb2.GetContextBatchResponse(
-            items=[replies[i] if i in replies else next(found) for i in range(len(request.items))]
-        )
+                replies.append(reply)
+        if queries:
+            await self._contexts(queries, served, replies)
+        return response
 
     # GetContextBatch calls on one stream (the router's lane).
     GetContextStream = lane_method(
@@ -214,10 +216,11 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     )
 
     async def _contexts(
-        self, queries: list[ContextQuery], requests: Sequence[audit_pb2.GetContextRequest]
-    ) -> list[audit_pb2.GetContextResponse]:
-        """Each login's context and, where its event was decided before, that decision: the
-        router then answers with it and asks no agent."""
+        self, queries: list[ContextQuery], requests: Sequence[audit_pb2.GetContextRequest],
+        replies: Sequence[audit_pb2.GetContextResponse],
+    ) -> None:
+        """Fills each reply with its login's context and, where its event was decided before,
+        that decision: the router then answers with it and asks no agent."""
         started = time.perf_counter()
         contexts, claims = await self.store.contexts_and_claims(
             queries, [r.event_id for r in requests if r.event_id]
@@ -225,29 +228,29 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         decided = await recorded_decisions(
             self.store, claims, [(r.event_id, r.event_digest) for r in requests]
         )
-        replies = [self._context_reply(c, d) for c, d in zip(contexts, decided, strict=True)]
+        for context, decision, reply in zip(contexts, decided, replies, strict=True):
+            self._context_reply(context, decision, reply)
         instruments.contexts_served(
             len(contexts), sum(len(c.history) + len(c.neighbors) for c in contexts),
             time.perf_counter() - started,
         )
-        return replies
 
     def _context_reply(
-        self, context: LoginContext, decided: common_pb2.Decision | None
-    ) -> audit_pb2.GetContextResponse:
-        """The reply, and for a login to be decided a reference to its context: the record
-        then names the context instead of carrying it back."""
+        self, context: LoginContext, decided: common_pb2.Decision | None,
+        reply: audit_pb2.GetContextResponse,
+    ) -> None:
+        """The reply (an empty message, filled here), and for a login to be decided a
+        reference to its context: the record then names the context instead of carrying it
+        back."""
         # Serialized as the log stores a context (deterministic), once, here: the reply is
         # parsed from these bytes (in C) and the record's canonical bytes take them as they are.
         encoded = self.encoder.encode(context)
-        reply = audit_pb2.GetContextResponse()
         reply.context.SetInParent()
         reply.context.MergeFromString(encoded)
         if decided is not None:
             reply.decided.CopyFrom(decided)
         elif self.served.enabled:
             reply.context_ref = self.served.keep(encoded)
-        return reply
 
     @grpc_errors
     async def GetDecision(
