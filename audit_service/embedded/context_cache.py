@@ -73,6 +73,10 @@ COUNTRY: Final = 6
 PAST: Final = 7
 # Keys whose ranked window is at least this long keep a _Tally; smaller ones re-rank.
 _TALLY_MIN_ROWS = 64
+# A tally is (re)built only once this many rows in a row were appended in time order: a late
+# row drops it, and building one costs several rankings, so a key whose commits arrive out of
+# order (concurrent Scores finish in any order) is ranked instead.
+_TALLY_STEADY_ROWS = 4
 
 
 def row_of(decision_id: str, user_id: str, ts: float, successful: bool, action: int,
@@ -183,7 +187,7 @@ class _Tally:
 
 
 class _Key:
-    __slots__ = ("complete_after", "dropped", "ranked", "rows", "tally")
+    __slots__ = ("complete_after", "dropped", "ranked", "rows", "steady", "tally")
 
     def __init__(self, rows: list[Row], complete_after: float) -> None:
         self.rows = rows
@@ -199,6 +203,8 @@ class _Key:
         # appended in time order and leave the window oldest first, dropped when one arrives
         # late.
         self.tally: _Tally | None = None
+        # Rows appended in time order since the last late one (see _TALLY_STEADY_ROWS).
+        self.steady = 0
 
     def _span(self, since: float, as_of: float, limit: int) -> tuple[int, int] | None:
         """Where the newest `limit` rows in [since, as_of) are; None when some may be
@@ -224,7 +230,8 @@ class _Key:
         if span is None:
             return None
         lo, hi = span
-        if hi == len(self.rows) and hi - lo >= _TALLY_MIN_ROWS:
+        if (hi == len(self.rows) and hi - lo >= _TALLY_MIN_ROWS
+                and (self.tally is not None or self.steady >= _TALLY_STEADY_ROWS)):
             # The newest rows, as a live query at a busy key reads them: the window moves on
             # by the rows appended since and those that left it (by age or by count).
             return self._tally(self.dropped + lo).ranked(top)
@@ -336,11 +343,13 @@ class ContextCache:
             return  # loaded from a snapshot that already held it
         rows.insert(at, row)
         self._rows += 1
-        if held.tally is not None:
-            if at == len(rows) - 1:
+        if at == len(rows) - 1:
+            held.steady += 1
+            if held.tally is not None:
                 held.tally.add(row)
-            else:
-                held.tally = None
+        else:
+            held.steady = 0
+            held.tally = None
         if len(rows) > retain:
             gone = rows.pop(0)
             held.complete_after = gone[TS]

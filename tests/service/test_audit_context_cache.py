@@ -165,6 +165,36 @@ def test_a_busy_link_whose_window_is_bounded_by_age_is_not_ranked_per_query(
     assert ranked and max(ranked) < context_cache._TALLY_MIN_ROWS
 
 
+def test_a_busy_link_whose_rows_arrive_out_of_order_is_ranked_not_tallied_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under load concurrent Scores commit out of time order: a late row drops a link's tally,
+    and building one costs several rankings, so a key whose rows keep arriving late is
+    ranked per query instead of having its tally built again after every late row."""
+    built: list[int] = []
+    tally_init = context_cache._Tally.__init__
+
+    def counted(self: Any, rows: Any, start: int) -> None:
+        built.append(len(rows))
+        tally_init(self, rows, start)
+
+    monkeypatch.setattr(context_cache._Tally, "__init__", counted)
+    records = one_asn_world(users=30, logins=300)
+    for i, record in enumerate(records):
+        if i % 2:  # every other login committed after a newer one
+            record.event.timestamp.seconds -= 30
+
+    def live(i: int, rng: random.Random) -> list[Query]:
+        return [("user-0", "", "", 64500, T0 + i * 20 + 1)]
+
+    window = {"scan_limit": 1_000, "neighbor_limit": 5, "neighbor_window_s": 100_000.0}
+    from_index, _ = answers(tmp_path / "index", records, 0, live, context_cache_rows=0,
+                            **window)
+    from_memory, _ = answers(tmp_path / "memory", records, 0, live, **window)
+    assert from_memory == from_index
+    assert built == []
+
+
 def test_queries_lagging_the_newest_commits_as_a_replay_asks_are_answered_from_memory(
     tmp_path: Path,
 ) -> None:
