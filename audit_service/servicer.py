@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import grpc
 
 from aegis.v1 import audit_pb2, audit_pb2_grpc, common_pb2
-from aegis_domain.convert import context_to_proto, seconds_to_timestamp, timestamp_to_seconds
+from aegis_domain.convert import seconds_to_timestamp, timestamp_to_seconds
 from aegis_domain.types import Action, LoginContext
 from aegis_runtime.errors import (
     InvalidArgument,
@@ -24,6 +24,7 @@ from aegis_runtime.lanes import Lanes, lane_method
 from aegis_runtime.telemetry import method_path
 from aegis_runtime.tls import peer_identity
 from audit_service import instruments
+from audit_service.context_bytes import ContextEncoder
 from audit_service.log.proofs import proof_to_message
 from audit_service.repeats import recorded_decisions
 from audit_service.reviews import ReviewDesk, Verdict
@@ -126,6 +127,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self.desk = ReviewDesk(store)
         self.lanes = Lanes()
         self.served = ServedContexts(served_context_bytes)
+        self.encoder = ContextEncoder()
 
     async def _record(
         self, request: audit_pb2.RecordRequest, deadline: float | None
@@ -176,7 +178,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     async def GetContext(
         self, request: audit_pb2.GetContextRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.GetContextResponse:
-        (reply,) = await self._contexts([context_query(request)], [request])
+        reply = audit_pb2.GetContextResponse()
+        await self._contexts([context_query(request)], [request], [reply])
         return reply
 
     @grpc_errors
@@ -188,23 +191,24 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     async def _context_batch(
         self, request: audit_pb2.GetContextBatchRequest, deadline: float | None
     ) -> audit_pb2.GetContextBatchResponse:
-        """A bad item gets its own error (naming items[i].field); the others are served."""
-        replies: dict[int, audit_pb2.GetContextResponse] = {}
-        queries, served = [], []
+        """A bad item gets its own error (naming items[i].field); the others are served.
+        Each reply is built in its place in the response: a context is tens of KiB, and
+        copying replies into a response cost more than parsing them."""
+        response = audit_pb2.GetContextBatchResponse()
+        queries, served, replies = [], [], []
         for index, item in enumerate(request.items):
+            reply = response.items.add()
             try:
                 with batch_item(index):
                     queries.append(context_query(item))
             except InvalidArgument as exc:
-                replies[index] = audit_pb2.GetContextResponse(
-                    error=common_pb2.ItemError(**error_fields(exc))
-                )
+                reply.error.CopyFrom(common_pb2.ItemError(**error_fields(exc)))
             else:
                 served.append(item)
-        found = iter(await self._contexts(queries, served) if queries else [])
-        return audit_pb2.GetContextBatchResponse(
-            items=[replies[i] if i in replies else next(found) for i in range(len(request.items))]
-        )
+                replies.append(reply)
+        if queries:
+            await self._contexts(queries, served, replies)
+        return response
 
     # GetContextBatch calls on one stream (the router's lane).
     GetContextStream = lane_method(
@@ -212,10 +216,11 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     )
 
     async def _contexts(
-        self, queries: list[ContextQuery], requests: Sequence[audit_pb2.GetContextRequest]
-    ) -> list[audit_pb2.GetContextResponse]:
-        """Each login's context and, where its event was decided before, that decision: the
-        router then answers with it and asks no agent."""
+        self, queries: list[ContextQuery], requests: Sequence[audit_pb2.GetContextRequest],
+        replies: Sequence[audit_pb2.GetContextResponse],
+    ) -> None:
+        """Fills each reply with its login's context and, where its event was decided before,
+        that decision: the router then answers with it and asks no agent."""
         started = time.perf_counter()
         contexts, claims = await self.store.contexts_and_claims(
             queries, [r.event_id for r in requests if r.event_id]
@@ -223,27 +228,29 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         decided = await recorded_decisions(
             self.store, claims, [(r.event_id, r.event_digest) for r in requests]
         )
-        replies = [self._context_reply(c, d) for c, d in zip(contexts, decided, strict=True)]
+        for context, decision, reply in zip(contexts, decided, replies, strict=True):
+            self._context_reply(context, decision, reply)
         instruments.contexts_served(
             len(contexts), sum(len(c.history) + len(c.neighbors) for c in contexts),
             time.perf_counter() - started,
         )
-        return replies
 
     def _context_reply(
-        self, context: LoginContext, decided: common_pb2.Decision | None
-    ) -> audit_pb2.GetContextResponse:
-        """The reply, and for a login to be decided a reference to its context: the record
-        then names the context instead of carrying it back."""
-        message = context_to_proto(context)
+        self, context: LoginContext, decided: common_pb2.Decision | None,
+        reply: audit_pb2.GetContextResponse,
+    ) -> None:
+        """The reply (an empty message, filled here), and for a login to be decided a
+        reference to its context: the record then names the context instead of carrying it
+        back."""
+        # Serialized as the log stores a context (deterministic), once, here: the reply is
+        # parsed from these bytes (in C) and the record's canonical bytes take them as they are.
+        encoded = self.encoder.encode(context)
+        reply.context.SetInParent()
+        reply.context.MergeFromString(encoded)
         if decided is not None:
-            return audit_pb2.GetContextResponse(context=message, decided=decided)
-        if not self.served.enabled:
-            return audit_pb2.GetContextResponse(context=message)
-        # Serialized as the log stores a context (deterministic), once, here: the record's
-        # canonical bytes take these bytes as they are.
-        ref = self.served.keep(message.SerializeToString(deterministic=True))
-        return audit_pb2.GetContextResponse(context=message, context_ref=ref)
+            reply.decided.CopyFrom(decided)
+        elif self.served.enabled:
+            reply.context_ref = self.served.keep(encoded)
 
     @grpc_errors
     async def GetDecision(

@@ -128,7 +128,8 @@ class AuditSettings(ServiceSettings):
         True,
         description="Embedded backend: before SERVING, hold the device, IP and ASN rows of the "
         "newest index rows within the neighbour window (at most a third of context_cache_rows), "
-        "so a busy shared key answers its first GetContext from memory.",
+        "so a busy shared key answers its first GetContext from memory, and the history of "
+        "those rows' users, the most recently seen first (up to another third).",
     )
     served_context_bytes: int = Field(
         32 * 1024 * 1024,

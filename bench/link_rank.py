@@ -1,8 +1,12 @@
 """CPU of GetContext's neighbours on a busy link that every commit touches, without gRPC:
 a `ContextCache` holding one ASN with 1,100 rows of 400 users; each round commits one login
-on it and asks a live context there (the neighbours of its 1,000 newest rows).
+on it and asks a live context there (the neighbours of its 1,000 newest rows). `--held 300`:
+an ASN with fewer rows in its 30-day window than the scan bound (most of them), whose window
+grows with each commit instead. `--late-every 4`: every fourth commit is a login a second
+older than the newest (concurrent Scores commit out of time order under load).
 
-    PYTHONPATH=TREE .venv/bin/python bench/link_rank.py [--rounds 3000]
+    PYTHONPATH=TREE .venv/bin/python bench/link_rank.py [--rounds 3000] [--held 1100]
+        [--late-every N]
 
 Run as a file, so that PYTHONPATH picks the tree measured (before/after: run it per tree,
 alternating). Prints µs of CPU per commit + query.
@@ -30,6 +34,9 @@ def cpu_seconds() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3000)
+    parser.add_argument("--held", type=int, default=1100, help="rows on the ASN at the start")
+    parser.add_argument("--late-every", type=int, default=0,
+                        help="every Nth commit arrives late (0: none)")
     args = parser.parse_args()
     rng = random.Random(1)
 
@@ -37,7 +44,7 @@ def main() -> None:
         return row_of(decision_id, f"u-{rng.randrange(USERS)}", ts, rng.random() > 0.2, 1,
                       rng.random(), "", None)
 
-    held = [login(f"d-{i:06}", T0 + i) for i in range(1100)]
+    held = [login(f"d-{i:06}", T0 + i) for i in range(args.held)]
 
     def load(column: str, key: str | int, limit: int) -> list[Row]:
         return list(reversed(held))[:limit] if column == ASN else []
@@ -48,7 +55,8 @@ def main() -> None:
         cache.context(ContextQuery("u-1", "", "", 64500, now), load)
     start = cpu_seconds()
     for i in range(args.rounds):
-        cache.add([(login(f"e-{i:06}", now + i), "", "", 64500)])
+        late = args.late_every and i % args.late_every == 0
+        cache.add([(login(f"e-{i:06}", now + i - (1.5 if late else 0)), "", "", 64500)])
         with cache.lock:
             cache.context(ContextQuery(f"u-{i % USERS}", "", "", 64500, now + i + 0.5), load)
     print(f"{(cpu_seconds() - start) / args.rounds * 1e6:.1f} µs of CPU per commit + query")

@@ -6,7 +6,9 @@ ASN) holds its newest rows in time order, loaded from the index on first use (un
 cache lock, from a snapshot pinned under it, so no commit falls between) and then kept up
 to date by every commit. At start the link keys (device, IP, ASN) are warmed from one
 bounded scan of the index's newest rows (`warm`), so the first query on a busy carrier-NAT
-IP or mobile ASN does not pay a load of about 1,000 rows. A key holds at most `retain`
+IP or mobile ASN does not pay a load of about 1,000 rows, and the users of that scan are
+loaded as their first query would (`warm_users`), so that their first login after a restart
+pays neither a load nor a reader thread's wake-up. A key holds at most `retain`
 rows; dropping the oldest sets `complete_after`: every row of the key newer than that is
 held. A query is answered from memory only when the rows it reads are provably all held
 (live traffic: always; a replay asking about last year, or a user with more logins in the
@@ -71,6 +73,10 @@ COUNTRY: Final = 6
 PAST: Final = 7
 # Keys whose ranked window is at least this long keep a _Tally; smaller ones re-rank.
 _TALLY_MIN_ROWS = 64
+# A tally is (re)built only once this many rows in a row were appended in time order: a late
+# row drops it, and building one costs several rankings, so a key whose commits arrive out of
+# order (concurrent Scores finish in any order) is ranked instead.
+_TALLY_STEADY_ROWS = 4
 
 
 def row_of(decision_id: str, user_id: str, ts: float, successful: bool, action: int,
@@ -120,23 +126,25 @@ class _Ranked(NamedTuple):
 
 
 class _Tally:
-    """The users of a key's newest `limit` rows, kept as rows are appended: what _rank
-    sums, so that a busy link that every commit touches is not re-ranked from its 1,000 rows
-    per query. Per user the risks of their rows in the window (oldest first), failures and
-    flagged; users in the order they were last seen (newest last); rows per country."""
+    """The users of a key's rows from its row number `start` (counted from the first row the
+    key ever held) to its newest, kept as rows are appended and the oldest leave: what _rank
+    sums, so that a busy link that every commit touches is not re-ranked from its hundreds of
+    rows per query. Per user the risks of their rows in the window (oldest first), failures
+    and flagged; users in the order they were last seen (newest last); rows per country."""
 
-    __slots__ = ("countries", "last_seen", "limit", "risks", "sums")
+    __slots__ = ("countries", "last_seen", "risks", "start", "sums")
 
-    def __init__(self, rows: Sequence[Row], limit: int) -> None:
-        self.limit = limit
+    def __init__(self, rows: Sequence[Row], start: int) -> None:
+        self.start = start
         self.last_seen: dict[str, float] = {}  # insertion order: by last seen
         self.risks: dict[str, deque[float]] = {}
         self.sums: dict[str, list[int]] = {}  # failures, flagged
         self.countries: Counter[str] = Counter()
-        for row in rows[-limit:]:
-            self._add(row)
+        for row in rows:
+            self.add(row)
 
-    def _add(self, row: Row) -> None:
+    def add(self, row: Row) -> None:
+        """`row` was appended: it is the newest."""
         user = row[USER_ID]
         self.last_seen.pop(user, None)
         self.last_seen[user] = row[TS]
@@ -150,24 +158,21 @@ class _Tally:
             self.risks[user] = deque((row[RISK],))
             self.sums[user] = [int(row[FAILED]), int(row[FLAGGED])]
 
-    def appended(self, rows: Sequence[Row]) -> None:
-        """rows[-1] was appended: it enters the window, and the row before the window's
-        first leaves it (the oldest row of its user's in the window)."""
-        self._add(rows[-1])
-        if len(rows) > self.limit:
-            gone = rows[-self.limit - 1]
-            self.countries[gone[COUNTRY]] -= 1
-            if not self.countries[gone[COUNTRY]]:
-                del self.countries[gone[COUNTRY]]
-            user = gone[USER_ID]
-            risks = self.risks[user]
-            risks.popleft()
-            if risks:
-                sums = self.sums[user]
-                sums[0] -= gone[FAILED]
-                sums[1] -= gone[FLAGGED]
-            else:
-                del self.risks[user], self.sums[user], self.last_seen[user]
+    def drop_oldest(self, row: Row) -> None:
+        """`row`, the oldest of the window, leaves it (the oldest of its user's too)."""
+        self.start += 1
+        self.countries[row[COUNTRY]] -= 1
+        if not self.countries[row[COUNTRY]]:
+            del self.countries[row[COUNTRY]]
+        user = row[USER_ID]
+        risks = self.risks[user]
+        risks.popleft()
+        if risks:
+            sums = self.sums[user]
+            sums[0] -= row[FAILED]
+            sums[1] -= row[FLAGGED]
+        else:
+            del self.risks[user], self.sums[user], self.last_seen[user]
 
     def ranked(self, top: int) -> _Ranked:
         """_rank of the window."""
@@ -182,18 +187,24 @@ class _Tally:
 
 
 class _Key:
-    __slots__ = ("complete_after", "ranked", "rows", "tally")
+    __slots__ = ("complete_after", "dropped", "ranked", "rows", "steady", "tally")
 
     def __init__(self, rows: list[Row], complete_after: float) -> None:
         self.rows = rows
         self.complete_after = complete_after
+        # Rows dropped from the oldest end so far: rows[i] is the key's row number
+        # dropped + i (a tally's window starts at such a number).
+        self.dropped = 0
         # The last ranking, under the rows it ranked (see _window_id): a busy IP or ASN is
         # ranked again only when a query's window holds other rows, not after every commit
         # (a replay's queries lag its newest commits, so their windows often stay the same).
         self.ranked: tuple[tuple[Any, ...], _Ranked] | None = None
         # A busy key's newest rows tallied (live queries rank them): kept while rows are
-        # appended in time order, dropped when one arrives late.
+        # appended in time order and leave the window oldest first, dropped when one arrives
+        # late.
         self.tally: _Tally | None = None
+        # Rows appended in time order since the last late one (see _TALLY_STEADY_ROWS).
+        self.steady = 0
 
     def _span(self, since: float, as_of: float, limit: int) -> tuple[int, int] | None:
         """Where the newest `limit` rows in [since, as_of) are; None when some may be
@@ -218,15 +229,25 @@ class _Key:
         span = self._span(since, as_of, limit)
         if span is None:
             return None
-        if span[1] == len(self.rows) and span[1] - span[0] == limit >= _TALLY_MIN_ROWS:
-            # The newest `limit` rows, as a live query at a busy key reads them.
-            if self.tally is None or self.tally.limit != limit:
-                self.tally = _Tally(self.rows, limit)
-            return self.tally.ranked(top)
+        lo, hi = span
+        if (hi == len(self.rows) and hi - lo >= _TALLY_MIN_ROWS
+                and (self.tally is not None or self.steady >= _TALLY_STEADY_ROWS)):
+            # The newest rows, as a live query at a busy key reads them: the window moves on
+            # by the rows appended since and those that left it (by age or by count).
+            return self._tally(self.dropped + lo).ranked(top)
         memo = (*self._window_id(*span), top)
         if self.ranked is None or self.ranked[0] != memo:
             self.ranked = memo, _rank(self.rows[span[0] : span[1]], top)
         return self.ranked[1]
+
+    def _tally(self, start: int) -> _Tally:
+        """The tally of the rows from row number `start` to the newest."""
+        tally = self.tally
+        if tally is None or tally.start > start:
+            tally = self.tally = _Tally(self.rows[start - self.dropped :], start)
+        while tally.start < start:
+            tally.drop_oldest(self.rows[tally.start - self.dropped])
+        return tally
 
     def _window_id(self, lo: int, hi: int) -> tuple[Any, ...]:
         """Names the rows[lo:hi] by its first and last (ts, decision id) and its length: rows
@@ -299,6 +320,21 @@ class ContextCache:
                 self._rows += len(rows)
             self._evict()
 
+    def warm_users(self, user_ids: Iterable[str], load: Loader, max_rows: int) -> None:
+        """Hold these users' rows (each loaded as on its first query, `load` reading a
+        snapshot pinned under the lock), in order, until `max_rows` rows are held so: the
+        first login of a recently active user after a start needs no load from the index."""
+        if not self._max_rows:
+            return
+        added = 0
+        with self.lock:
+            for user_id in user_ids:
+                if added >= max_rows:
+                    break
+                if (USER, user_id) not in self._keys:
+                    added += len(self._load(USER, user_id, load).rows)
+            self._evict()
+
     def _insert(self, held: _Key, row: Row, retain: int) -> None:
         rows = held.rows
         ts_id = row[:2]  # a loaded row and its committed copy differ in `past`: never compared
@@ -307,14 +343,20 @@ class ContextCache:
             return  # loaded from a snapshot that already held it
         rows.insert(at, row)
         self._rows += 1
-        if held.tally is not None:
-            if at == len(rows) - 1:
-                held.tally.appended(rows)
-            else:
-                held.tally = None
+        if at == len(rows) - 1:
+            held.steady += 1
+            if held.tally is not None:
+                held.tally.add(row)
+        else:
+            held.steady = 0
+            held.tally = None
         if len(rows) > retain:
-            held.complete_after = rows.pop(0)[TS]
+            gone = rows.pop(0)
+            held.complete_after = gone[TS]
+            held.dropped += 1
             self._rows -= 1
+            if held.tally is not None and held.tally.start < held.dropped:
+                held.tally.drop_oldest(gone)
 
     def _evict(self) -> None:
         while self._rows > self._max_rows and len(self._keys) > 1:
@@ -326,9 +368,13 @@ class ContextCache:
         if held is not None:
             self._keys.move_to_end((column, key))
             return held
+        held = self._load(column, key, load)
+        self.loads += 1
+        return held
+
+    def _load(self, column: str, key: str | int, load: Loader) -> _Key:
         retain = self._retain[column]
         rows = load(column, key, retain)
-        self.loads += 1
         rows.reverse()
         held = _Key(rows, rows[0][TS] if len(rows) == retain else _NEVER)
         self._keys[(column, key)] = held

@@ -21,7 +21,7 @@ from audit_service.embedded.checkpoints import (
     newest_first,
     read_checkpoint_files,
 )
-from audit_service.embedded.context_cache import ContextCache, Row, row_of
+from audit_service.embedded.context_cache import USER_ID, ContextCache, Row, row_of
 from audit_service.embedded.index import IndexSnapshot, SqliteIndex
 from audit_service.embedded.segments import SegmentLog
 from audit_service.group_commit import GroupCommitter, PendingRecord
@@ -146,7 +146,8 @@ class EmbeddedAuditStore(AuditStore):
     def _warm_contexts(self) -> None:
         """Before SERVING: the link keys of the newest rows within the neighbour and velocity
         windows (at most a third of context_cache_rows), so a busy IP or ASN answers its first
-        query from memory."""
+        query from memory; then the users of those rows, the most recently seen first (up to
+        another third), so a user's first login after a start is answered from memory too."""
         # Each scanned row is held by up to three keys: the scan leaves memory's bound unmet.
         limit = self._settings.context_cache_rows // 3
         if not limit or not self._settings.context_cache_warm:
@@ -155,7 +156,9 @@ class EmbeddedAuditStore(AuditStore):
         since = self._clock() - max(bounds.neighbor_window_s, bounds.velocity_window_s)
         with self._index.snapshot() as index:
             rows, floor = index.recent_rows(since, limit)
-        self._contexts.warm(rows, floor)
+            self._contexts.warm(rows, floor)
+            users = dict.fromkeys(row[USER_ID] for row, _, _, _ in rows)
+            self._contexts.warm_users(users, index.newest_rows, limit)
 
     def _close_files(self) -> None:
         with self._write_lock:

@@ -101,17 +101,98 @@ def live_queries(i: int, rng: random.Random) -> list[Query]:
     return [] if i % 3 else [("user-1", "", "", asn, T0 + i * 20 + 1) for asn in (0, 64500, 64501)]
 
 
-def test_busy_links_kept_tallied_answer_as_the_index_does(tmp_path: Path) -> None:
+@pytest.mark.parametrize("busy", [
+    # The scan bound cuts each window: the oldest row leaves as a new one arrives.
+    {"scan_limit": 80, "neighbor_limit": 5, "neighbor_window_s": 100_000.0},
+    # The window's age cuts it (about 80 rows per ASN): rows leave as time moves on.
+    {"scan_limit": 1_000, "neighbor_limit": 5, "neighbor_window_s": 5_000.0},
+], ids=["by-count", "by-age"])
+def test_busy_links_kept_tallied_answer_as_the_index_does(
+    tmp_path: Path, busy: dict[str, Any],
+) -> None:
     """Links with more rows in the window than a tally's threshold: their neighbours are
     kept as rows arrive (the oldest leaving the scanned window, late arrivals starting over)
     and stay the index's."""
     records = random_world(seed=17, logins=900)
-    busy = {"scan_limit": 80, "neighbor_limit": 5, "neighbor_window_s": 100_000.0}
     from_index, _ = answers(tmp_path / "index", records, 0, live_queries,
                             context_cache_rows=0, **busy)
     from_memory, _ = answers(tmp_path / "memory", records, 0, live_queries, **busy)
     assert from_memory == from_index
     assert max(c.asn_users for c in from_index) > 5  # the neighbour bound is reached
+
+
+@pytest.fixture
+def ranked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The length of every window ranked row by row (context_cache._rank), in order."""
+    lengths: list[int] = []
+    rank = context_cache._rank
+
+    def counted(rows: Any, top: int) -> Any:
+        lengths.append(len(rows))
+        return rank(rows, top)
+
+    monkeypatch.setattr(context_cache, "_rank", counted)
+    return lengths
+
+
+def one_asn_world(users: int, logins: int) -> list[pb.DecisionRecord]:
+    """Logins 20 s apart through one ASN, of `users` users in turn."""
+    return [
+        make_record(f"d-{i}", user_id=f"user-{i % users}", ts=T0 + i * 20, ip=f"198.51.100.{i}",
+                    device_id=f"dev-{i}", asn=64500)
+        for i in range(logins)
+    ]
+
+
+def test_a_busy_link_whose_window_is_bounded_by_age_is_not_ranked_per_query(
+    tmp_path: Path, ranked: list[int],
+) -> None:
+    """An ASN with fewer rows in its neighbourhood window than the scan bound (most of them
+    on a 30-day window) is tallied like one at the bound: live queries between commits,
+    each after a new row, are answered without ranking its window again."""
+    records = one_asn_world(users=30, logins=300)
+
+    def live(i: int, rng: random.Random) -> list[Query]:
+        return [("user-0", "", "", 64500, T0 + i * 20 + 1)]
+
+    window = {"scan_limit": 1_000, "neighbor_limit": 5, "neighbor_window_s": 2_000.0}
+    from_index, _ = answers(tmp_path / "index", records, 0, live, context_cache_rows=0,
+                            **window)
+    ranked.clear()
+    from_memory, _ = answers(tmp_path / "memory", records, 0, live, **window)
+    assert from_memory == from_index
+    # Only windows below the tally's threshold (the first rows) are ranked row by row.
+    assert ranked and max(ranked) < context_cache._TALLY_MIN_ROWS
+
+
+def test_a_busy_link_whose_rows_arrive_out_of_order_is_ranked_not_tallied_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under load concurrent Scores commit out of time order: a late row drops a link's tally,
+    and building one costs several rankings, so a key whose rows keep arriving late is
+    ranked per query instead of having its tally built again after every late row."""
+    built: list[int] = []
+    tally_init = context_cache._Tally.__init__
+
+    def counted(self: Any, rows: Any, start: int) -> None:
+        built.append(len(rows))
+        tally_init(self, rows, start)
+
+    monkeypatch.setattr(context_cache._Tally, "__init__", counted)
+    records = one_asn_world(users=30, logins=300)
+    for i, record in enumerate(records):
+        if i % 2:  # every other login committed after a newer one
+            record.event.timestamp.seconds -= 30
+
+    def live(i: int, rng: random.Random) -> list[Query]:
+        return [("user-0", "", "", 64500, T0 + i * 20 + 1)]
+
+    window = {"scan_limit": 1_000, "neighbor_limit": 5, "neighbor_window_s": 100_000.0}
+    from_index, _ = answers(tmp_path / "index", records, 0, live, context_cache_rows=0,
+                            **window)
+    from_memory, _ = answers(tmp_path / "memory", records, 0, live, **window)
+    assert from_memory == from_index
+    assert built == []
 
 
 def test_queries_lagging_the_newest_commits_as_a_replay_asks_are_answered_from_memory(
@@ -120,11 +201,7 @@ def test_queries_lagging_the_newest_commits_as_a_replay_asks_are_answered_from_m
     """A replay decides its window out of file order: a login waiting for its user's previous
     one asks about an instant after which a busy ASN already has many rows committed. Memory
     keeps enough of them to answer (it read the index for each such query before)."""
-    records = [
-        make_record(f"d-{i}", user_id=f"user-{i % 10}", ts=T0 + i * 20, ip=f"198.51.100.{i}",
-                    device_id=f"dev-{i}", asn=64500)
-        for i in range(120)
-    ]
+    records = one_asn_world(users=10, logins=120)
 
     def lagging(i: int, rng: random.Random) -> list[Query]:
         lag = 20  # commits after the query's instant, every one through the ASN
@@ -137,23 +214,11 @@ def test_queries_lagging_the_newest_commits_as_a_replay_asks_are_answered_from_m
 
 
 def test_a_window_that_later_commits_leave_alone_is_ranked_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, ranked: list[int],
 ) -> None:
     """Queries about one instant, asked between commits of newer rows through the same ASN
     (a replay's lagging queries), rank its window once: the rows they read are the same."""
-    ranked: list[int] = []
-    rank = context_cache._rank
-
-    def counted(rows: Any, top: int) -> Any:
-        ranked.append(len(rows))
-        return rank(rows, top)
-
-    monkeypatch.setattr(context_cache, "_rank", counted)
-    records = [
-        make_record(f"d-{i}", user_id=f"user-{i % 10}", ts=T0 + i * 20, ip=f"198.51.100.{i}",
-                    device_id=f"dev-{i}", asn=64500)
-        for i in range(50)
-    ]
+    records = one_asn_world(users=10, logins=50)
 
     def same_instant(i: int, rng: random.Random) -> list[Query]:
         return [] if i < 40 else [("user-0", "", "", 64500, T0 + 35 * 20 + 1)]
@@ -244,6 +309,24 @@ def test_a_restart_warms_busy_keys_and_answers_them_from_memory(tmp_path: Path) 
     assert from_memory == from_index
     assert from_index.ip_users == 12 and from_index.velocity.ip_attempts == 12
     assert loads == 1  # the user's history; the IP and the ASN were warmed at start
+
+
+def test_a_restart_holds_recently_seen_users_before_their_first_query(tmp_path: Path) -> None:
+    """A user seen within the warm scan's window is held at start: their first login after a
+    restart loads nothing from the index (and goes to no reader thread), and the answer,
+    history and all, is the index's."""
+    now = T0 + 1_000
+    committed(tmp_path, [
+        make_record(f"d-{i}", user_id=f"user-{i % 5}", ts=now - 900 + i * 10,
+                    ip=f"198.51.100.{i % 3}", device_id=f"dev-{i % 5}", asn=64500)
+        for i in range(60)
+    ])
+    queries = [(f"user-{i}", f"dev-{i}", "198.51.100.1", 64500, now + 5) for i in range(5)]
+    from_index, _ = restarted(tmp_path, now, queries, context_cache_rows=0)
+    from_memory, loads = restarted(tmp_path, now, queries)
+    assert from_memory == from_index
+    assert all(len(context.history) == BOUNDS["history_limit"] for context in from_index)
+    assert loads == 0
 
 
 @pytest.mark.parametrize("rows", [1_000_000, 60])  # the window cuts the scan; the row bound
