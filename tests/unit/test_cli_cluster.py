@@ -16,6 +16,7 @@ from aegis_cli.main import build_parser, main
 from aegis_domain.registry import default_registry
 from aegis_lab.world import DEFAULT_START, generate
 from aegis_mesh.cluster import (
+    AGENT_HOSTS_ENV,
     AUDIT_PORT,
     INGEST_PORT,
     MOTO_PORT,
@@ -114,6 +115,42 @@ def test_a_port_offset_shifts_every_service_and_tells_the_router_where_agents_ar
         a.name: a.address for a in agents
     }
     assert router_address() == router.address
+
+
+def test_agents_that_share_a_host_are_one_process_the_router_finds_at_one_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(AGENT_HOSTS_ENV, "geo+detection")
+    registry = default_registry()
+
+    _, agents, (router,) = cluster_stages(ClusterPaths(tmp_path), "embedded")
+
+    (host,) = [a for a in agents if a.name == "geo+detection"]
+    alone = [a for a in agents if a is not host]
+    assert host.args == ("-m", "agent_services", "geo", "detection")
+    assert host.port == registry.get("geo").port
+    assert [a.name for a in alone] == [n for n in registry.names if n not in ("geo", "detection")]
+    for key, value in router.env.items():
+        monkeypatch.setenv(key, value)
+    settings = RouterSettings()
+    where = {e.name: settings.agent_address(e.name, e.port) for e in registry.agents}
+    assert where["geo"] == where["detection"] == host.address
+    assert {where[a.name] for a in alone} == {a.address for a in alone}
+
+
+@pytest.mark.parametrize(("hosts", "processes"), [("all", 1), ("none", 4), ("geo+behavior", 3)])
+def test_the_agent_hosts_setting_says_how_many_agent_processes_run(
+    tmp_path: Path, hosts: str, processes: int
+) -> None:
+    _, agents, _ = cluster_stages(ClusterPaths(tmp_path), "embedded", hosts=hosts)
+
+    assert len(agents) == processes
+    assert sorted(n for a in agents for n in a.args[2:]) == sorted(default_registry().names)
+
+
+def test_an_unknown_agent_in_the_hosts_setting_is_refused_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(ClusterError, match=f"{AGENT_HOSTS_ENV}.*'gep'"):
+        cluster_stages(ClusterPaths(tmp_path), "embedded", hosts="gep+behavior")
 
 
 def test_a_negative_port_offset_moves_every_port_below_the_ephemeral_range(
