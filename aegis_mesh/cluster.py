@@ -50,7 +50,10 @@ AUDIT_PORT = 50052
 PORT_OFFSET_ENV = "AEGIS_CLUSTER_PORT_OFFSET"
 # Which agents share a process (agent_hosts).
 AGENT_HOSTS_ENV = "AEGIS_CLUSTER_AGENT_HOSTS"
-DEFAULT_AGENT_HOSTS = "none"
+# On a small machine one process serving every agent costs less CPU per Score than one each
+# (docs/benchmarks.md, "Agent hosts"): fewer messages and fewer processes to wake.
+DEFAULT_AGENT_HOSTS = "all"
+ALL_AGENTS = "agents"  # the process name of a host serving every agent
 MAX_PORT_OFFSET = 10_000
 ENVIRONMENT = "local"
 AUDIT_BACKENDS = ("embedded", "aws", "moto")
@@ -132,6 +135,32 @@ def agent_hosts(registry: Registry, spec: str | None = None) -> list[list[AgentE
             groups[members[0].name] = members
     # In registry order of each group's first agent.
     return sorted(groups.values(), key=lambda group: registry.names.index(group[0].name))
+
+
+def agent_host_of(registry: Registry, hosts: str | None = None) -> dict[str, AgentEntry]:
+    """Each agent's host in the local cluster (agent_hosts), as the host's first agent: the
+    port it listens on (before the offset) and the certificate it presents are that one's."""
+    return {e.name: group[0] for group in agent_hosts(registry, hosts) for e in group}
+
+
+def _host_name(group: Sequence[AgentEntry], registry: Registry) -> str:
+    """The process name of agents served together: `agents` for all of them."""
+    if len(group) > 1 and len(group) == len(registry.agents):
+        return ALL_AGENTS
+    return "+".join(e.name for e in group)
+
+
+def _running_hosts(paths: ClusterPaths, registry: Registry) -> str | None:
+    """The agent_hosts spec of the agent processes whose pid files `paths` holds (None:
+    none)."""
+    running = [p.stem for p in paths.run.glob("*.pid")]
+    if ALL_AGENTS in running:
+        return "all"
+    agents = [name for name in running
+              if all(part in registry.names for part in name.split("+"))]
+    if not agents:
+        return None
+    return ",".join(name for name in agents if "+" in name) or "none"
 
 
 def grpc_health(address: str) -> str:
@@ -243,6 +272,9 @@ def cluster_stages(
                            f"{', '.join(INGEST_SOURCES)}")
     registry = registry or default_registry()
     offset = port_offset() if offset is None else offset
+    # A running cluster keeps the agent processes it was started with, whatever the setting
+    # says now: its pid files name them.
+    hosts = hosts or _running_hosts(paths, registry)
 
     def service_env(prefix: str, port: int, **extra: str) -> dict[str, str]:
         settings = {"HOST": HOST, "PORT": str(port), "ENVIRONMENT": ENVIRONMENT,
@@ -276,7 +308,7 @@ def cluster_stages(
         port = group[0].port + offset
         # A host presents its first agent's certificate (the router names that peer).
         agents.append(secured(service(
-            "+".join(e.name for e in group), ("-m", "agent_services", *(e.name for e in group)),
+            _host_name(group, registry), ("-m", "agent_services", *(e.name for e in group)),
             port, service_env("AEGIS_AGENT_", port),
         ), group[0].name))
         addresses |= {e.name: agents[-1].address for e in group}

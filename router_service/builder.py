@@ -56,10 +56,8 @@ def build_scorer_on_channels(
     for name, channel in agents.items():
         hosts.setdefault(channel, []).append(name)
     for channel, names in hosts.items():
-        if len(names) == 1:
-            stubs[names[0]] = RawAgentStub(channel, max_age_s)
-        elif max_age_s is None:
-            stubs |= {name: RawAgentStub(channel, None, hosted=name) for name in names}
+        if len(names) == 1 or max_age_s is None:
+            stubs |= {name: RawAgentStub(channel, max_age_s, name) for name in names}
         else:
             lane = HostLane(channel, max_age_s)
             stubs |= {name: lane.agent(name) for name in names}

@@ -50,18 +50,19 @@ class AgentStub(Protocol):
 
 class RawAgentStub:
     """An agent's AssessBatch over a channel, sent as the bytes the fan-out assembled: on a
-    lane of streams that live `stream_max_age_s` each, or (None) one unary call a batch."""
+    lane of streams that live `stream_max_age_s` each, or (None) one unary call a batch;
+    named `agent` in its calls' metadata where given."""
 
     def __init__(
         self, channel: grpc.aio.Channel, stream_max_age_s: float | None,
-        hosted: str | None = None,
+        agent: str | None = None,
     ) -> None:
+        # Calls name their agent: an agent host at the address serves several.
+        self._named = () if agent is None else ((AGENT_HEADER, agent),)
         self._call = batch_method(
             channel, ASSESS_BATCH, agent_pb2.AssessBatchResponse,
-            agent_pb2.AssessStreamResponse, stream_max_age_s,
+            agent_pb2.AssessStreamResponse, stream_max_age_s, self._named,
         )
-        # The agent's name, for an agent host's unary calls (it serves several).
-        self._named = () if hosted is None else ((AGENT_HEADER, hosted),)
 
     def AssessBatch(
         self, request: bytes, timeout: float, metadata: Sequence[tuple[str, str]],

@@ -13,6 +13,7 @@ calls do under round_robin (one stream reaches one task).
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import math
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -131,11 +132,12 @@ class Lane:
     def __init__(
         self, channel: grpc.aio.Channel, path: str, response_type: type[Message],
         stream_response_type: type[Message], max_age_s: float,
+        metadata: Sequence[tuple[str, str]] = (),
     ) -> None:
-        self._slot = StreamSlot(channel.stream_stream(
+        self._slot = StreamSlot(functools.partial(channel.stream_stream(
             stream_path(path), request_serializer=None,
             response_deserializer=stream_response_type.FromString,
-        ), max_age_s)
+        ), metadata=metadata), max_age_s)
         self._unary = raw_request_method(channel, path, response_type)
         self._streams = True
 
@@ -236,13 +238,15 @@ async def answer(
 def batch_method(
     channel: grpc.aio.Channel, path: str, response_type: type[Message],
     stream_response_type: type[Message], stream_max_age_s: float | None,
+    stream_metadata: Sequence[tuple[str, str]] = (),
 ) -> Any:
     """The batch method at `path` called with its request serialized: on a lane (its stream
-    method, `path` + "Stream" in place of "Batch") when `stream_max_age_s` is given, else
-    one unary call per batch."""
+    method, `path` + "Stream" in place of "Batch", opened with `stream_metadata`) when
+    `stream_max_age_s` is given, else one unary call per batch."""
     if stream_max_age_s is None:
         return raw_request_method(channel, path, response_type)
-    return Lane(channel, path, response_type, stream_response_type, stream_max_age_s)
+    return Lane(channel, path, response_type, stream_response_type, stream_max_age_s,
+                stream_metadata)
 
 
 def stream_path(path: str) -> str:

@@ -120,8 +120,11 @@ def test_an_agent_signals_alike_hosted_and_alone() -> None:
     """Purity: the same event and context give the same signal, co-hosted or alone."""
 
     async def scenario() -> None:
-        batch = agent_pb2.AssessBatchRequest(items=[london_then_new_york()] * 3).SerializeToString()
-        host = RunningServer(AgentHostComponent([GeoAgent(), FixedAgent("behavior", 0.2)]), local())
+        items = [london_then_new_york()] * 3
+        batch = agent_pb2.AssessBatchRequest(items=items).SerializeToString()
+        host = RunningServer(
+            AgentHostComponent([GeoAgent(), FixedAgent("behavior", 0.2)]), local()
+        )
         alone = RunningServer(AgentComponent(GeoAgent()), local())
         await host.start()
         await alone.start()
@@ -130,13 +133,15 @@ def test_an_agent_signals_alike_hosted_and_alone() -> None:
                     grpc.aio.insecure_channel(f"127.0.0.1:{alone.port}") as to_alone:
                 hosted = await HostLane(to_host, 60).agent("geo").AssessBatch(batch, 5, ())
                 single = await RawAgentStub(to_alone, 60).AssessBatch(batch, 5, ())
-                unary = await RawAgentStub(to_host, None, hosted="geo").AssessBatch(
-                    batch, 5, ()
-                )
+                # Lanes and unary calls that name their agent reach it at the host too.
+                unary = await RawAgentStub(to_host, None, "geo").AssessBatch(batch, 5, ())
+                on_lane = await RawAgentStub(to_host, 60, "geo").AssessBatch(batch, 5, ())
             assert hosted.signals[0].status == common_pb2.SIGNAL_STATUS_OK
             assert hosted.signals[0].reasons
-            assert _without_latency(hosted.signals) == _without_latency(single.signals)
-            assert _without_latency(unary.signals) == _without_latency(single.signals)
+            expected = _without_latency(single.signals)
+            assert _without_latency(hosted.signals) == expected
+            assert _without_latency(unary.signals) == expected
+            assert _without_latency(on_lane.signals) == expected
         finally:
             await host.stop(0.5)
             await alone.stop(0.5)
