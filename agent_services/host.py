@@ -73,6 +73,10 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     async def _assess_batch_reply(
         self, request: agent_pb2.AssessBatchRequest, deadline: float | None
     ) -> agent_pb2.AssessBatchResponse:
+        return self.batch_reply(request)
+
+    def batch_reply(self, request: agent_pb2.AssessBatchRequest) -> agent_pb2.AssessBatchResponse:
+        """AssessBatch's reply, without its call."""
         return agent_pb2.AssessBatchResponse(
             signals=[signal_to_proto(s) for s in self.assess_batch(request.items)]
         )
@@ -236,10 +240,7 @@ class AgentHostServicer(agent_pb2_grpc.AgentServiceServicer):
         # assessing: its answer (DEADLINE_EXCEEDED) has gone already.
         if deadline is not None and time.monotonic() >= deadline:
             raise TimeoutError
-        servicer = self.servicers[name]
-        return agent_pb2.AssessBatchResponse(
-            signals=[signal_to_proto(s) for s in servicer.assess_batch(batch.items)]
-        )
+        return self.servicers[name].batch_reply(batch)
 
     def close(self) -> None:
         for threads in self._threads.values():

@@ -18,7 +18,7 @@ import grpc
 
 from aegis.v1 import agent_pb2
 from aegis_runtime.telemetry import method_path
-from router_service.lane import StreamSlot, _Stream, _Unread, answer
+from router_service.lane import LaneStream, StreamSlot, Unread, answer
 from router_service.wire import field
 
 ASSESS_HOST = method_path(
@@ -44,7 +44,7 @@ def _host_request(calls: Sequence[tuple[bytes, str, bytes]]) -> bytes:
     return b"".join(encoded)
 
 
-async def _flush(stream: _Stream) -> None:
+async def _flush(stream: LaneStream) -> None:
     async with stream.writing:
         calls, stream.queued = stream.queued, []
         try:
@@ -88,7 +88,7 @@ class HostLane:
 
         try:
             return await answer(stream, batch_id, timeout, send)
-        except _Unread as unread:
+        except Unread as unread:
             # A host always has AssessHost: a stream that ended unread is the host gone.
             raise unread.error from None
 

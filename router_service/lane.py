@@ -42,7 +42,7 @@ def _time_out(future: asyncio.Future[Any], timeout_s: float) -> None:
         ))
 
 
-class _Unread(Exception):
+class Unread(Exception):
     """A batch whose stream ended before its server read anything: a service without the
     stream method (UNIMPLEMENTED; gRPC fails writes that race with that refusal, and the
     call with them, as INTERNAL), or one that went before it started. It goes again as a
@@ -54,7 +54,7 @@ class _Unread(Exception):
         self.error = error
 
 
-class _Stream:
+class LaneStream:
     """One stream of a lane: its batches awaiting answers, and the task that reads them."""
 
     def __init__(
@@ -149,7 +149,7 @@ class Lane:
             started = asyncio.get_running_loop().time()
             try:
                 return await self._on_stream(request, timeout, metadata)
-            except _Unread as unread:
+            except Unread as unread:
                 if unread.error.code() == grpc.StatusCode.UNIMPLEMENTED:
                     self._streams = False
                 timeout -= asyncio.get_running_loop().time() - started
@@ -182,7 +182,7 @@ class StreamSlot:
         self._max_age_s = max_age_s
         self._answers = answers
         self._ids = itertools.count(1)
-        self._stream: _Stream | None = None
+        self._stream: LaneStream | None = None
 
     def header(
         self, timeout: float, metadata: Sequence[tuple[str, str]]
@@ -193,20 +193,20 @@ class StreamSlot:
             id=batch_id, timeout_ms=max(1, math.ceil(timeout * 1000)), metadata=dict(metadata)
         ).SerializeToString(), batch_id
 
-    async def current(self) -> _Stream:
+    async def current(self) -> LaneStream:
         stream = self._stream
         if stream is not None and stream.accepting:
             if asyncio.get_running_loop().time() < stream.retire_at:
                 return stream
             await stream.retire()
-        stream = self._stream = _Stream(
+        stream = self._stream = LaneStream(
             self._open(), asyncio.get_running_loop().time() + self._max_age_s, self._answers
         )
         return stream
 
 
 async def answer(
-    stream: _Stream, batch_id: int, timeout: float, send: Callable[[], Awaitable[None]],
+    stream: LaneStream, batch_id: int, timeout: float, send: Callable[[], Awaitable[None]],
 ) -> Any:
     """The reply's `batch` to the batch `batch_id` that `send` writes on `stream`, or the
     error its unary call would have raised."""
@@ -224,7 +224,7 @@ async def answer(
         reply = await future
     except grpc.aio.AioRpcError as exc:
         if stream.ended and not stream.opened:
-            raise _Unread(exc) from exc
+            raise Unread(exc) from exc
         raise
     finally:
         timer.cancel()
