@@ -20,6 +20,7 @@ from aegis_runtime.server import RunningServer
 from agent_services.base import Agent, AgentDescription
 from agent_services.geo import GeoAgent
 from agent_services.host import AgentComponent, AgentHostComponent
+from router_service.audit_replay import running_versions
 from router_service.fanout import RawAgentStub
 from router_service.host_lane import HostLane
 from tests.service.mesh import entry, local, start_mesh
@@ -175,6 +176,23 @@ def test_a_host_describes_and_assesses_each_agent_by_name() -> None:
                     health_pb2.HealthCheckRequest(service="aegis.v1.AgentService"), timeout=5
                 )
                 assert health.status == health_pb2.HealthCheckResponse.SERVING
+        finally:
+            await host.stop(0.5)
+
+    run(scenario())
+
+
+def test_a_replay_reads_each_hosted_agents_model_version() -> None:
+    async def scenario() -> None:
+        host = RunningServer(
+            AgentHostComponent([FixedAgent("geo", 0.1), BlockedAgent("behavior")]), local()
+        )
+        await host.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{host.port}") as channel:
+                stub = agent_pb2_grpc.AgentServiceStub(channel)
+                versions = await running_versions({"geo": stub, "behavior": stub})
+            assert versions == {"geo": "fixed-1", "behavior": "blocked-1"}
         finally:
             await host.stop(0.5)
 
