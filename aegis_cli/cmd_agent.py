@@ -16,7 +16,8 @@ from aegis_cli.output import show
 from aegis_cli.render import describe_text, signal_text
 from aegis_cli.rpc import OPERATOR, ROUTER, add_timeout_option, call
 from aegis_domain.registry import default_registry
-from aegis_mesh.cluster import local_address
+from aegis_mesh.cluster import agent_host_of, local_address
+from aegis_runtime.lanes import AGENT_HEADER
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -27,8 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="ask one agent directly (Assess or --describe)",
         description="Assess one login on one agent, with an optional context (history and "
         "neighbourhood) that the router would otherwise gather from the audit service; "
-        "or describe the agent. The address is 127.0.0.1 and the agent's registry port "
-        "(shifted by AEGIS_CLUSTER_PORT_OFFSET, as the local cluster's) unless --addr is given.",
+        "or describe the agent. The address is 127.0.0.1 and the agent's registry port, or "
+        "that of its agent host (AEGIS_CLUSTER_AGENT_HOSTS), shifted by "
+        "AEGIS_CLUSTER_PORT_OFFSET as the local cluster's, unless --addr is given.",
     )
     parser.add_argument("name", choices=registry.names, metavar="NAME",
                         help=f"the agent: {', '.join(registry.names)}")
@@ -45,15 +47,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Describe the agent, or Assess the event after the router's own checks."""
-    address = args.addr or local_address(default_registry().get(args.name).port)
+    # An agent host (AEGIS_CLUSTER_AGENT_HOSTS) listens on its first agent's port and presents
+    # that one's certificate; the metadata names the agent asked.
+    host = agent_host_of(default_registry())[args.name]
+    address = args.addr or local_address(host.port)
+    named = ((AGENT_HEADER, args.name),)
     service = f"agent {args.name}"
     if args.describe:
         described = call(
             address, service,
             lambda channel: agent_pb2_grpc.AgentServiceStub(channel).Describe(
-                agent_pb2.DescribeRequest(), timeout=args.timeout
+                agent_pb2.DescribeRequest(), timeout=args.timeout, metadata=named
             ),
-            caller=OPERATOR, peer=args.name,
+            caller=OPERATOR, peer=host.name,
         )
         show(described, args.json, describe_text)
         return 0
@@ -66,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
     assessed = call(
         address, service,
         lambda channel: agent_pb2_grpc.AgentServiceStub(channel).Assess(
-            request, timeout=args.timeout
+            request, timeout=args.timeout, metadata=named
         ),
-        caller=ROUTER, peer=args.name,
+        caller=ROUTER, peer=host.name,
     )
     show(assessed.signal, args.json, signal_text)
     return 0

@@ -31,7 +31,7 @@ from aegis_cli.rpc import (
 from aegis_domain.convert import enum_name
 from aegis_domain.registry import Registry, default_registry
 from aegis_lab.labels import label_row
-from aegis_mesh.cluster import port_offset
+from aegis_mesh.cluster import agent_host_of, port_offset
 from aegis_runtime.errors import ServiceError
 from audit_service.component import make_store
 from audit_service.log.proofs import ProofError, check_proof, proof_from_message
@@ -257,8 +257,9 @@ def run_replay(args: argparse.Namespace) -> int:
 
     async def run() -> ReplayResult:
         # The scorer's batch calls trace themselves: no interceptors on these channels.
+        hosts = agent_host_of(registry)
         channels = {
-            name: open_channel(address, peer=name, caller=ROUTER, intercepted=False)
+            name: open_channel(address, peer=hosts[name].name, caller=ROUTER, intercepted=False)
             for name, address in agent_addresses(settings, registry).items()
         }
         try:
@@ -297,8 +298,10 @@ def run_replay(args: argparse.Namespace) -> int:
 
 def agent_addresses(settings: RouterSettings, registry: Registry) -> dict[str, str]:
     """Each agent where the router would reach it: the router's own settings, with the local
-    cluster's ports shifted by AEGIS_CLUSTER_PORT_OFFSET as `aegis cluster up` shifts them."""
-    return {e.name: settings.agent_address(e.name, e.port + port_offset())
+    cluster's ports shifted by AEGIS_CLUSTER_PORT_OFFSET as `aegis cluster up` shifts them
+    (an agent host's, AEGIS_CLUSTER_AGENT_HOSTS, for the agents it serves)."""
+    hosts = agent_host_of(registry)
+    return {e.name: settings.agent_address(e.name, hosts[e.name].port + port_offset())
             for e in registry.agents}
 
 

@@ -41,6 +41,7 @@ AUTHORISED: dict[str, frozenset[Role]] = {
     _AGENT + "Assess": frozenset({Role.ROUTER}),
     _AGENT + "AssessBatch": frozenset({Role.ROUTER}),
     _AGENT + "AssessStream": frozenset({Role.ROUTER}),
+    _AGENT + "AssessHost": frozenset({Role.ROUTER}),
     _AGENT + "Describe": frozenset({Role.ROUTER, Role.OPERATOR}),
     # The audit writes and the context (any user's history) answer the router only: a forged
     # Record would be signed into the log like a real decision.

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aegis_domain.registry import Registry, default_registry
+from aegis_domain.registry import AgentEntry, Registry, default_registry
 from aegis_runtime.healthcheck import check
 from aegis_runtime.tls import TLS_ENV_PREFIX, TlsIdentity
 from audit_service.settings import AuditSettings
@@ -48,6 +48,12 @@ AUDIT_PORT = 50052
 # moves the cluster below the default ports: at -17,500 or lower every port lies below Linux's
 # ephemeral range (32768-60999 by default), where no outgoing connection can hold one.
 PORT_OFFSET_ENV = "AEGIS_CLUSTER_PORT_OFFSET"
+# Which agents share a process (agent_hosts).
+AGENT_HOSTS_ENV = "AEGIS_CLUSTER_AGENT_HOSTS"
+# On a small machine one process serving every agent costs less CPU per Score than one each
+# (docs/benchmarks.md, "Agent hosts"): fewer messages and fewer processes to wake.
+DEFAULT_AGENT_HOSTS = "all"
+ALL_AGENTS = "agents"  # the process name of a host serving every agent
 MAX_PORT_OFFSET = 10_000
 ENVIRONMENT = "local"
 AUDIT_BACKENDS = ("embedded", "aws", "moto")
@@ -106,6 +112,55 @@ def router_address(offset: int | None = None) -> str:
 def audit_address(offset: int | None = None) -> str:
     """Where the cluster's audit service answers."""
     return local_address(AUDIT_PORT, offset)
+
+
+def agent_hosts(registry: Registry, spec: str | None = None) -> list[list[AgentEntry]]:
+    """The agents' processes: the groups of registry agents that one process (an agent host,
+    at the first one's port) serves together. `spec` (default: AEGIS_CLUSTER_AGENT_HOSTS, else
+    DEFAULT_AGENT_HOSTS): `all` (one host), `none` (a process each), or groups of names joined
+    by `+`, separated by `,` (`detection+geo,behavior`); an agent in no group runs alone."""
+    if spec is None:
+        spec = os.environ.get(AGENT_HOSTS_ENV, "").strip() or DEFAULT_AGENT_HOSTS
+    if spec == "all":
+        return [list(registry.agents)]
+    groups: dict[str, list[AgentEntry]] = {e.name: [e] for e in registry.agents}
+    if spec != "none":
+        for group in spec.split(","):
+            try:
+                members = [registry.get(name.strip()) for name in group.split("+")]
+            except KeyError as exc:
+                raise ClusterError(f"{AGENT_HOSTS_ENV}={spec!r}: {exc.args[0]}") from None
+            for member in members:
+                groups.pop(member.name, None)
+            groups[members[0].name] = members
+    # In registry order of each group's first agent.
+    return sorted(groups.values(), key=lambda group: registry.names.index(group[0].name))
+
+
+def agent_host_of(registry: Registry, hosts: str | None = None) -> dict[str, AgentEntry]:
+    """Each agent's host in the local cluster (agent_hosts), as the host's first agent: the
+    port it listens on (before the offset) and the certificate it presents are that one's."""
+    return {e.name: group[0] for group in agent_hosts(registry, hosts) for e in group}
+
+
+def _host_name(group: Sequence[AgentEntry], registry: Registry) -> str:
+    """The process name of agents served together: `agents` for all of them."""
+    if len(group) > 1 and len(group) == len(registry.agents):
+        return ALL_AGENTS
+    return "+".join(e.name for e in group)
+
+
+def _running_hosts(paths: ClusterPaths, registry: Registry) -> str | None:
+    """The agent_hosts spec of the agent processes whose pid files `paths` holds (None:
+    none)."""
+    running = [p.stem for p in paths.run.glob("*.pid")]
+    if ALL_AGENTS in running:
+        return "all"
+    agents = [name for name in running
+              if all(part in registry.names for part in name.split("+"))]
+    if not agents:
+        return None
+    return ",".join(name for name in agents if "+" in name) or "none"
 
 
 def grpc_health(address: str) -> str:
@@ -200,13 +255,15 @@ class ClusterPaths:
 def cluster_stages(
     paths: ClusterPaths, audit_backend: str = "embedded", registry: Registry | None = None,
     offset: int | None = None, tls: bool = False, ingest: str = "none",
+    hosts: str | None = None,
 ) -> list[list[ServiceSpec]]:
     """Start order: the moto server (with --audit moto or --ingest kinesis), the audit
     service, then every registered agent, then the router (which needs both), then the
     stream consumer (with --ingest kinesis). Services of one stage start together. A moto
     server or consumer this cluster started is part of it until stopped. Every port is
     shifted by `offset` (default: AEGIS_CLUSTER_PORT_OFFSET). With `tls`, the gRPC services
-    speak mutual TLS with the certificates of paths.tls, each presenting its own."""
+    speak mutual TLS with the certificates of paths.tls, each presenting its own. `hosts`:
+    which agents share a process (agent_hosts; default AEGIS_CLUSTER_AGENT_HOSTS)."""
     if audit_backend not in AUDIT_BACKENDS:
         raise ClusterError(f"unknown audit backend {audit_backend!r}; expected one of "
                            f"{', '.join(AUDIT_BACKENDS)}")
@@ -215,6 +272,9 @@ def cluster_stages(
                            f"{', '.join(INGEST_SOURCES)}")
     registry = registry or default_registry()
     offset = port_offset() if offset is None else offset
+    # A running cluster keeps the agent processes it was started with, whatever the setting
+    # says now: its pid files name them.
+    hosts = hosts or _running_hosts(paths, registry)
 
     def service_env(prefix: str, port: int, **extra: str) -> dict[str, str]:
         settings = {"HOST": HOST, "PORT": str(port), "ENVIRONMENT": ENVIRONMENT,
@@ -238,17 +298,23 @@ def cluster_stages(
     if audit_backend == "moto":
         audit_env |= moto_audit_env(moto_address)
 
-    def secured(spec: ServiceSpec) -> ServiceSpec:
-        return with_tls(spec, paths) if tls else spec
+    def secured(spec: ServiceSpec, name: str = "") -> ServiceSpec:
+        return with_tls(spec, paths, name) if tls else spec
 
     audit = secured(service("audit", ("-m", "audit_service"), AUDIT_PORT + offset, audit_env))
-    agents = [
-        secured(service(entry.name, ("-m", "agent_services", entry.name), entry.port + offset,
-                        service_env("AEGIS_AGENT_", entry.port + offset)))
-        for entry in registry.agents
-    ]
-    # Shifted agents are not where the registry says: the router is told where they are.
-    moved = {"AGENT_ADDRS": json.dumps({a.name: a.address for a in agents})} if offset else {}
+    agents: list[ServiceSpec] = []
+    addresses: dict[str, str] = {}
+    for group in agent_hosts(registry, hosts):
+        port = group[0].port + offset
+        # A host presents its first agent's certificate (the router names that peer).
+        agents.append(secured(service(
+            _host_name(group, registry), ("-m", "agent_services", *(e.name for e in group)),
+            port, service_env("AEGIS_AGENT_", port),
+        ), group[0].name))
+        addresses |= {e.name: agents[-1].address for e in group}
+    # Shifted or co-hosted agents are not where the registry says: the router is told where.
+    moved = {"AGENT_ADDRS": json.dumps(addresses)} \
+        if offset or len(agents) < len(registry.agents) else {}
     router = secured(service(
         "router", ("-m", "router_service"), ROUTER_PORT + offset,
         service_env("AEGIS_ROUTER_", ROUTER_PORT + offset, AUDIT_ADDR=audit.address, **moved),

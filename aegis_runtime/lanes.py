@@ -15,7 +15,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 import grpc
@@ -32,10 +32,17 @@ log = logging.getLogger(__name__)
 # Initial metadata that a lane's server sends as its stream opens: its client then knows that
 # the server reads the stream (router_service.lane).
 LANE_HEADER = "aegis-lane"
+# Call metadata naming the agent a call is for, at an agent host (several agents, one address).
+AGENT_HEADER = "aegis-agent"
 
 # A batch request and its deadline (time.monotonic(), None: none) -> the batch's reply: what
 # the unary batch method does, without its call.
 BatchHandler = Callable[[Any, float | None], Awaitable[Message]]
+# A message read from a stream -> the batch calls it carries: (StreamBatchHeader, batch
+# request, its handler) each.
+Unpack = Callable[[Any], Iterable[tuple[Any, Any, BatchHandler]]]
+# The answers ready at once -> the one message that carries them.
+Pack = Callable[[list[Message]], Message]
 
 
 class Lanes:
@@ -58,20 +65,41 @@ class Lanes:
     ) -> AsyncIterator[Message]:
         """Answers each batch of `requests` (messages with a `header` and a `batch`) with a
         `response_type` (a `status` and a `batch`), concurrently, in the order they finish."""
+        async for reply in self.serve_calls(
+            path, requests, lambda request: ((request.header, request.batch, handle),),
+            response_type,
+        ):
+            yield reply
+
+    async def serve_calls(
+        self, path: str, requests: AsyncIterator[Any], calls: Unpack,
+        response_type: type[Message], pack: Pack | None = None,
+    ) -> AsyncIterator[Message]:
+        """Answers each batch call that `calls` finds in a message of `requests` with a
+        `response_type` (a `status` and a `batch`), concurrently, as each finishes; with
+        `pack`, the answers ready at once travel in one message that `pack` makes of them
+        (a message with a `status`, for closing)."""
         replies: asyncio.Queue[Message | None] = asyncio.Queue()
-        reader = asyncio.create_task(_read(path, requests, handle, response_type, replies))
+        reader = asyncio.create_task(_read(path, requests, calls, response_type, replies))
         self._open.add(replies)
         if self._closing:
             replies.put_nowait(None)
         try:
             while True:
                 reply = await replies.get()
+                if reply is not None and pack is not None:
+                    ready = [reply]
+                    while not replies.empty() and (reply := replies.get_nowait()) is not None:
+                        ready.append(reply)
+                    yield pack(ready)
+                    if reply is not None:
+                        continue
                 if reply is None:
                     if reader.done():
                         break
                     # Draining: the client sends no more, then half-closes once answered.
-                    closing = response_type()
-                    closing.status.closing = True  # type: ignore[attr-defined]
+                    closing: Any = response_type() if pack is None else pack([])
+                    closing.status.closing = True
                     yield closing
                     continue
                 yield reply
@@ -81,7 +109,7 @@ class Lanes:
 
 
 async def _read(
-    path: str, requests: AsyncIterator[Any], handle: BatchHandler,
+    path: str, requests: AsyncIterator[Any], calls: Unpack,
     response_type: type[Message], replies: asyncio.Queue[Message | None],
 ) -> None:
     """Starts each batch as it arrives; once the client has half-closed and every batch is
@@ -89,14 +117,15 @@ async def _read(
     answering: set[asyncio.Task[None]] = set()
     try:
         async for request in requests:
-            # The batch's time counts from when it is read, as a call's deadline would.
-            timeout_ms = request.header.timeout_ms
-            deadline = time.monotonic() + timeout_ms / 1000 if timeout_ms else None
-            task = asyncio.create_task(
-                _answer(path, request, deadline, handle, response_type, replies)
-            )
-            answering.add(task)
-            task.add_done_callback(answering.discard)
+            for header, batch, handle in calls(request):
+                # The batch's time counts from when it is read, as a call's deadline would.
+                timeout_ms = header.timeout_ms
+                deadline = time.monotonic() + timeout_ms / 1000 if timeout_ms else None
+                task = asyncio.create_task(
+                    _answer(path, header, batch, deadline, handle, response_type, replies)
+                )
+                answering.add(task)
+                task.add_done_callback(answering.discard)
         if answering:
             await asyncio.wait(answering)
     finally:
@@ -106,10 +135,9 @@ async def _read(
 
 
 async def _answer(
-    path: str, request: Any, deadline: float | None, handle: BatchHandler,
+    path: str, header: Any, batch: Any, deadline: float | None, handle: BatchHandler,
     response_type: type[Message], replies: asyncio.Queue[Message | None],
 ) -> None:
-    header = request.header
     reply: Any = response_type()
     reply.status.id = header.id
     # Each batch runs in a task of its own, so its request id and span are its own.
@@ -122,7 +150,7 @@ async def _answer(
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError
             with server_span(path, header.metadata), lane_batch(path):
-                reply.batch.CopyFrom(await handle(request.batch, deadline))
+                reply.batch.CopyFrom(await handle(batch, deadline))
     except TimeoutError:
         reply.status.error.CopyFrom(common_pb2.ItemError(
             code=grpc.StatusCode.DEADLINE_EXCEEDED.value[0], message="the batch's time ran out"

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import logging
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from aegis.v1 import agent_pb2, agent_pb2_grpc
+from aegis.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 from aegis_domain.convert import context_from_proto, event_from_proto, signal_to_proto
 from aegis_domain.types import AgentSignal, LoginContext, LoginEvent, SignalStatus
 from aegis_runtime.errors import InvalidArgument, grpc_errors
-from aegis_runtime.lanes import Lanes, lane_method
+from aegis_runtime.lanes import AGENT_HEADER, LANE_HEADER, BatchHandler, Lanes, lane_method
 from aegis_runtime.server import ServiceBinding
 from aegis_runtime.settings import ServiceSettings
 from aegis_runtime.telemetry import method_path
@@ -66,6 +73,10 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     async def _assess_batch_reply(
         self, request: agent_pb2.AssessBatchRequest, deadline: float | None
     ) -> agent_pb2.AssessBatchResponse:
+        return self.batch_reply(request)
+
+    def batch_reply(self, request: agent_pb2.AssessBatchRequest) -> agent_pb2.AssessBatchResponse:
+        """AssessBatch's reply, without its call."""
         return agent_pb2.AssessBatchResponse(
             signals=[signal_to_proto(s) for s in self.assess_batch(request.items)]
         )
@@ -132,6 +143,121 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         )
 
 
+class AgentHostServicer(agent_pb2_grpc.AgentServiceServicer):
+    """Several agents behind one AgentService (an agent host, one process at one address).
+    A unary call or an AssessStream names its agent in the `aegis-agent` metadata; an
+    AssessHost message carries batch calls for several agents at once, each agent's on a
+    thread of its own, answered as each finishes: a slow agent delays and times out alone,
+    as it would in a process of its own (the GIL still runs one agent's Python at a time)."""
+
+    def __init__(self, servicers: Sequence[AgentServicer]) -> None:
+        self.servicers = {servicer.agent.name: servicer for servicer in servicers}
+        # One thread an agent: an agent's batches run one at a time, as in its own process.
+        self._threads = {
+            name: ThreadPoolExecutor(1, thread_name_prefix=f"agent-{name}",
+                                     initializer=_name_thread, initargs=(f"agent-{name}",))
+            for name in self.servicers
+        }
+        for threads in self._threads.values():
+            threads.submit(int)  # each agent's thread is there (and named) from the start
+        self._handlers = {
+            name: functools.partial(self._assess_on_thread, name) for name in self.servicers
+        }
+        self.lanes = Lanes()
+
+    def _servicer(self, context: grpc.aio.ServicerContext) -> AgentServicer:
+        name = dict(context.invocation_metadata() or ()).get(AGENT_HEADER)
+        if name is None and len(self.servicers) == 1:
+            return next(iter(self.servicers.values()))
+        servicer = self.servicers.get(name or "")
+        if servicer is None:
+            raise InvalidArgument(
+                f"metadata {AGENT_HEADER}",
+                f"{name!r} is not hosted here; one of {', '.join(self.servicers)}",
+            )
+        return servicer
+
+    @grpc_errors
+    async def Assess(
+        self, request: agent_pb2.AssessRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.AssessResponse:
+        return await self._servicer(context).Assess(request, context)
+
+    @grpc_errors
+    async def AssessBatch(
+        self, request: agent_pb2.AssessBatchRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.AssessBatchResponse:
+        return await self._servicer(context).AssessBatch(request, context)
+
+    @grpc_errors
+    async def Describe(
+        self, request: agent_pb2.DescribeRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.DescribeResponse:
+        return await self._servicer(context).Describe(request, context)
+
+    async def AssessStream(
+        self, requests: AsyncIterator[agent_pb2.AssessStreamRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[agent_pb2.AssessStreamResponse]:
+        try:
+            servicer = self._servicer(context)
+        except InvalidArgument as exc:
+            await context.abort(exc.code, exc.message)
+        async for reply in servicer.AssessStream(requests, context):
+            yield reply
+
+    async def AssessHost(
+        self, requests: AsyncIterator[agent_pb2.AssessHostRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[agent_pb2.AssessHostResponse]:
+        await context.send_initial_metadata(((LANE_HEADER, "1"),))
+        async for reply in self.lanes.serve_calls(
+            ASSESS_BATCH, requests, self._calls, agent_pb2.AssessStreamResponse,
+            lambda replies: agent_pb2.AssessHostResponse(replies=replies),
+        ):
+            yield reply
+
+    def _calls(self, request: agent_pb2.AssessHostRequest) -> list[tuple[
+        common_pb2.StreamBatchHeader, agent_pb2.AssessBatchRequest, BatchHandler
+    ]]:
+        return [
+            (call.header, request.batches[call.batch],
+             self._handlers.get(call.agent) or functools.partial(_not_hosted, call.agent))
+            for call in request.calls
+        ]
+
+    async def _assess_on_thread(
+        self, name: str, batch: agent_pb2.AssessBatchRequest, deadline: float | None,
+    ) -> agent_pb2.AssessBatchResponse:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._threads[name], self._assess_unless_late, name, batch, deadline
+        )
+
+    def _assess_unless_late(
+        self, name: str, batch: agent_pb2.AssessBatchRequest, deadline: float | None,
+    ) -> agent_pb2.AssessBatchResponse:
+        # A batch that waited past its time behind the agent's earlier ones is not worth
+        # assessing: its answer (DEADLINE_EXCEEDED) has gone already.
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TimeoutError
+        return self.servicers[name].batch_reply(batch)
+
+    def close(self) -> None:
+        for threads in self._threads.values():
+            threads.shutdown(wait=False, cancel_futures=True)
+
+
+def _name_thread(name: str) -> None:
+    """Gives the calling thread `name` where the OS shows it (Linux: top -H, py-spy, and the
+    bench's CPU per agent, bench.cpu), so that each agent's CPU in a host is its own."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/self/task/{threading.get_native_id()}/comm").write_text(name[:15])
+
+
+async def _not_hosted(name: str, batch: Any, deadline: float | None) -> Message:
+    raise InvalidArgument("agent", f"{name!r} is not hosted here")
+
+
 def agent_service_binding(servicer: agent_pb2_grpc.AgentServiceServicer) -> ServiceBinding:
     """How any AgentService implementation is added to a server."""
     return ServiceBinding(
@@ -158,3 +284,26 @@ class AgentComponent:
 
     async def close(self) -> None:
         return None
+
+
+class AgentHostComponent:
+    """Several agents in one process (an agent host): each loads its model before SERVING."""
+
+    def __init__(self, agents: Sequence[Agent]) -> None:
+        self.agents = agents
+        self.servicer = AgentHostServicer([AgentServicer(agent) for agent in agents])
+
+    def bindings(self) -> Sequence[ServiceBinding]:
+        return [agent_service_binding(self.servicer)]
+
+    async def start(self) -> None:
+        for agent in self.agents:
+            agent.load()
+
+    def drain(self) -> None:
+        self.servicer.lanes.drain()
+        for servicer in self.servicer.servicers.values():
+            servicer.lanes.drain()
+
+    async def close(self) -> None:
+        self.servicer.close()

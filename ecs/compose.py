@@ -41,7 +41,9 @@ def render_compose(
     """The compose document; services start in the cluster's order, each once the previous
     stages are healthy."""
     by_name = {service.name: service for service in services}
-    stages = cluster_stages(ClusterPaths(CONTAINER_STATE), registry=registry, offset=0)
+    # One container per agent, as the ECS services it stands for.
+    stages = cluster_stages(ClusterPaths(CONTAINER_STATE), registry=registry, offset=0,
+                            hosts="none")
     specs = [spec for stage in stages for spec in stage]
     compose: Json = {"name": "aegis", "services": {}, "volumes": {AUDIT_VOLUME: {}}}
     started: list[str] = []

@@ -71,8 +71,10 @@ def deployed_services(
     if reserved:
         raise ValueError(f"agent names {sorted(reserved)} are taken by the platform services")
     # Deployed ports are the registry's: never shifted by the caller's AEGIS_CLUSTER_PORT_OFFSET.
-    # AWS itself stands in for moto.
-    stages = cluster_stages(ClusterPaths(), registry=registry, offset=0, ingest="kinesis")
+    # AWS itself stands in for moto. One service per agent, whatever the local cluster co-hosts
+    # (AEGIS_CLUSTER_AGENT_HOSTS): each scales and is sized on its own.
+    stages = cluster_stages(ClusterPaths(), registry=registry, offset=0, ingest="kinesis",
+                            hosts="none")
     specs = [spec for stage in stages for spec in stage if spec.name != MOTO]
     return [_deployed(spec, registry, config) for spec in specs]
 

@@ -1,7 +1,8 @@
 """`python -m ecs.sizing RESULTS`: ECS tasks per service for 1,000 and 10,000 logins/s, as a
 markdown table, from a `make bench` result and the task sizes ecs/ deploys.
 
-CPU per Score per service is the bench's (each process's CPU time ÷ Scores) for the full mesh
+CPU per Score per service is the bench's (each process's CPU time ÷ Scores; in an agent host,
+each agent's thread and an even share of the rest) for the full mesh
 on the realistic population, at its highest rate step that no failure, degradation or slow
 p99 disqualified (its capacity; `--rate` picks another step). A task's CPU is its Fargate size
 from the registry or deploy.yaml; tasks are planned at the autoscaling CPU target
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aegis_domain.registry import default_registry
+from aegis_mesh.cluster import ALL_AGENTS
 from ecs.config import load_deploy_config
 from ecs.services import DeployedService, deployed_services
 
@@ -80,6 +83,14 @@ def measured(results: Mapping[str, Any], mesh: str = "full",
     step = chosen[0]
     cpu = {name: ms for name, ms in step["cpu_ms_per_score"].items()
            if name not in ("total", "loadgen")}
+    # A local cluster's agent host: each agent was charged its own thread, the host the
+    # event loop and gRPC threads they shared. On ECS each agent is a service of its own that
+    # pays that transport itself: an even share of it is added to each.
+    shared = cpu.pop(ALL_AGENTS, None)
+    if shared is not None:
+        hosted = [name for name in cpu if name in default_registry().names]
+        for name in hosted:
+            cpu[name] = round(cpu[name] + shared / len(hosted), 3)
     return Measured(mesh, step["rate"], step["throughput_per_s"], cpu)
 
 

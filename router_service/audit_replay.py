@@ -13,6 +13,7 @@ import grpc
 from aegis.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 from aegis_domain.convert import enum_name, signal_from_proto
 from aegis_domain.types import AgentSignal, SignalStatus
+from aegis_runtime.lanes import AGENT_HEADER
 from router_service.deadline import Deadline
 from router_service.fanout import assess_all, assess_request
 from router_service.scoring import COMBINER, Scorer, thresholds_from_proto
@@ -61,7 +62,10 @@ async def running_versions(
 
     async def describe(name: str) -> tuple[str, str | None]:
         try:
-            reply = await stubs[name].Describe(agent_pb2.DescribeRequest(), timeout=timeout_s)
+            # Named: an agent host at the address serves several agents.
+            reply = await stubs[name].Describe(
+                agent_pb2.DescribeRequest(), timeout=timeout_s, metadata=((AGENT_HEADER, name),)
+            )
         except grpc.aio.AioRpcError:
             return name, None
         return name, reply.model_version

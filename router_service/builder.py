@@ -13,6 +13,7 @@ from aegis_runtime.artifacts import ArtifactError
 from router_service.combine import Combiner
 from router_service.combiner import load_combiner
 from router_service.fanout import AgentClient, AgentStub, RawAgentStub
+from router_service.host_lane import HostLane
 from router_service.policy import Policy, PolicyError, load_policy
 from router_service.scoring import AuditClient, RawAuditClient, Scorer
 from router_service.settings import RouterSettings
@@ -49,7 +50,17 @@ def build_scorer_on_channels(
 ) -> Scorer:
     """A Scorer calling the audit service and every registry agent over these channels."""
     max_age_s = settings.batch_stream_max_age_s if settings.batch_streams else None
-    stubs = {name: RawAgentStub(channel, max_age_s) for name, channel in agents.items()}
+    stubs: dict[str, AgentStub] = {}
+    # Agents that share a channel share an address: an agent host, which serves them all.
+    hosts: dict[grpc.aio.Channel, list[str]] = {}
+    for name, channel in agents.items():
+        hosts.setdefault(channel, []).append(name)
+    for channel, names in hosts.items():
+        if len(names) == 1 or max_age_s is None:
+            stubs |= {name: RawAgentStub(channel, max_age_s, name) for name in names}
+        else:
+            lane = HostLane(channel, max_age_s)
+            stubs |= {name: lane.agent(name) for name in names}
     return build_scorer(
         settings, registry, policy, RawAuditClient(audit, max_age_s), stubs, combiner
     )

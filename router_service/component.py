@@ -33,13 +33,16 @@ class RouterComponent:
         )
         self.channels = [self.audit_channel]
         agents: dict[str, grpc.aio.Channel] = {}
+        # Agents at one address are one agent host (agent_services.host): one channel.
+        by_address: dict[str, grpc.aio.Channel] = {}
         for entry in registry.agents:
-            channel = service_channel(
-                settings.agent_address(entry.name, entry.port), tls=tls, peer=entry.name,
-                intercepted=False,
-            )
-            self.channels.append(channel)
-            agents[entry.name] = channel
+            address = settings.agent_address(entry.name, entry.port)
+            if address not in by_address:
+                by_address[address] = service_channel(
+                    address, tls=tls, peer=entry.name, intercepted=False
+                )
+                self.channels.append(by_address[address])
+            agents[entry.name] = by_address[address]
         self.agent_channels = agents
         self.scorer = build_scorer_on_channels(
             settings, registry, policy, self.audit_channel, agents, combiner
@@ -71,7 +74,7 @@ class RouterComponent:
         # Every agent connected, or found down, before SERVING: otherwise the first Scores pay
         # four connection set-ups inside their agents' deadlines (and timed out doing so).
         # A down agent is not waited for: its signals are UNAVAILABLE until it comes.
-        settling = [asyncio.create_task(_settled(c)) for c in self.agent_channels.values()]
+        settling = [asyncio.create_task(_settled(c)) for c in set(self.agent_channels.values())]
         if settling:
             _, unsettled = await asyncio.wait(settling, timeout=self.settings.startup_timeout_s)
             for task in unsettled:

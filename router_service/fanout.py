@@ -17,6 +17,7 @@ from aegis_domain.convert import signal_from_proto
 from aegis_domain.registry import AgentEntry
 from aegis_domain.types import AgentSignal, SignalStatus
 from aegis_runtime.grpc_metrics import client_call
+from aegis_runtime.lanes import AGENT_HEADER
 from aegis_runtime.telemetry import batch_call_span, method_path
 from router_service.batching import Batched, Batcher, BatchLimits, BatchSizeMismatch
 from router_service.deadline import Deadline
@@ -49,13 +50,25 @@ class AgentStub(Protocol):
 
 class RawAgentStub:
     """An agent's AssessBatch over a channel, sent as the bytes the fan-out assembled: on a
-    lane of streams that live `stream_max_age_s` each, or (None) one unary call a batch."""
+    lane of streams that live `stream_max_age_s` each, or (None) one unary call a batch;
+    named `agent` in its calls' metadata where given."""
 
-    def __init__(self, channel: grpc.aio.Channel, stream_max_age_s: float | None) -> None:
-        self.AssessBatch = batch_method(
+    def __init__(
+        self, channel: grpc.aio.Channel, stream_max_age_s: float | None,
+        agent: str | None = None,
+    ) -> None:
+        # Calls name their agent: an agent host at the address serves several.
+        self._named = () if agent is None else ((AGENT_HEADER, agent),)
+        self._call = batch_method(
             channel, ASSESS_BATCH, agent_pb2.AssessBatchResponse,
-            agent_pb2.AssessStreamResponse, stream_max_age_s,
+            agent_pb2.AssessStreamResponse, stream_max_age_s, self._named,
         )
+
+    def AssessBatch(
+        self, request: bytes, timeout: float, metadata: Sequence[tuple[str, str]],
+    ) -> Awaitable[agent_pb2.AssessBatchResponse]:
+        return self._call(request, timeout=timeout,  # type: ignore[no-any-return]
+                          metadata=(*metadata, *self._named))
 
 
 class AgentClient:

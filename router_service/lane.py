@@ -13,9 +13,10 @@ calls do under round_robin (one stream reaches one task).
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import grpc
@@ -41,7 +42,7 @@ def _time_out(future: asyncio.Future[Any], timeout_s: float) -> None:
         ))
 
 
-class _Unread(Exception):
+class Unread(Exception):
     """A batch whose stream ended before its server read anything: a service without the
     stream method (UNIMPLEMENTED; gRPC fails writes that race with that refusal, and the
     call with them, as INTERNAL), or one that went before it started. It goes again as a
@@ -53,12 +54,18 @@ class _Unread(Exception):
         self.error = error
 
 
-class _Stream:
+class LaneStream:
     """One stream of a lane: its batches awaiting answers, and the task that reads them."""
 
-    def __init__(self, call: grpc.aio.StreamStreamCall, retire_at: float) -> None:
+    def __init__(
+        self, call: grpc.aio.StreamStreamCall, retire_at: float,
+        answers: Callable[[Any], Iterable[Any]],
+    ) -> None:
         self.call = call
         self.retire_at = retire_at
+        # The answers a message from the server carries (each with a `status` and a
+        # `batch`): a lane's one, an agent host's several (router_service.host_lane).
+        self._answers = answers
         self.accepting = True
         # Whether the server has shown that it reads this stream (its headers, sent at once
         # by a lane's server, or an answer), and whether the stream has ended.
@@ -67,6 +74,8 @@ class _Stream:
         self.pending: dict[int, asyncio.Future[Any]] = {}
         # grpc.aio takes one write at a time on a call.
         self.writing = asyncio.Lock()
+        # What waits for the next write (router_service.host_lane gathers a turn's calls).
+        self.queued: list[Any] = []
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -75,14 +84,14 @@ class _Stream:
             self.opened = LANE_HEADER in await self.call.initial_metadata()
             async for reply in self.call:
                 self.opened = True
-                status = reply.status
-                if status.closing:
+                if reply.status.closing:
                     await self.retire()
                     continue
-                future = self.pending.get(status.id)
-                if future is not None and not future.done():
-                    future.set_result(reply)
-                await self.settle(status.id)
+                for answer in self._answers(reply):
+                    future = self.pending.get(answer.status.id)
+                    if future is not None and not future.done():
+                        future.set_result(answer)
+                    await self.settle(answer.status.id)
         except grpc.aio.AioRpcError as exc:
             error = exc
         finally:
@@ -123,16 +132,14 @@ class Lane:
     def __init__(
         self, channel: grpc.aio.Channel, path: str, response_type: type[Message],
         stream_response_type: type[Message], max_age_s: float,
+        metadata: Sequence[tuple[str, str]] = (),
     ) -> None:
-        self._open = channel.stream_stream(
+        self._slot = StreamSlot(functools.partial(channel.stream_stream(
             stream_path(path), request_serializer=None,
             response_deserializer=stream_response_type.FromString,
-        )
+        ), metadata=metadata), max_age_s)
         self._unary = raw_request_method(channel, path, response_type)
         self._streams = True
-        self._max_age_s = max_age_s
-        self._ids = itertools.count(1)
-        self._stream: _Stream | None = None
 
     async def __call__(
         self, request: bytes, timeout: float, metadata: Sequence[tuple[str, str]],
@@ -142,7 +149,7 @@ class Lane:
             started = asyncio.get_running_loop().time()
             try:
                 return await self._on_stream(request, timeout, metadata)
-            except _Unread as unread:
+            except Unread as unread:
                 if unread.error.code() == grpc.StatusCode.UNIMPLEMENTED:
                     self._streams = False
                 timeout -= asyncio.get_running_loop().time() - started
@@ -153,58 +160,93 @@ class Lane:
     async def _on_stream(
         self, request: bytes, timeout: float, metadata: Sequence[tuple[str, str]],
     ) -> Any:
-        stream = await self._current()
-        batch_id = next(self._ids)
-        header = common_pb2.StreamBatchHeader(
-            id=batch_id, timeout_ms=max(1, math.ceil(timeout * 1000)), metadata=dict(metadata)
-        ).SerializeToString()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        stream.pending[batch_id] = future
-        timer = asyncio.get_running_loop().call_later(timeout, _time_out, future, timeout)
-        try:
-            try:
-                async with stream.writing:
-                    await stream.call.write(field(_HEADER, header) + field(_BATCH, request))
-            except Exception:
-                # The call has ended or is ending: no batch goes on it any more, and this
-                # one's answer is how the stream ended, which its reader gives every batch
-                # it leaves unanswered.
-                stream.accepting = False
-            reply = await future
-        except grpc.aio.AioRpcError as exc:
-            if stream.ended and not stream.opened:
-                raise _Unread(exc) from exc
-            raise
-        finally:
-            timer.cancel()
-            await stream.settle(batch_id)
-        if reply.status.HasField("error"):
-            error = reply.status.error
-            raise _failure(_CODES.get(error.code, grpc.StatusCode.UNKNOWN), error.message)
-        return reply.batch
+        stream = await self._slot.current()
+        header, batch_id = self._slot.header(timeout, metadata)
 
-    async def _current(self) -> _Stream:
+        async def send() -> None:
+            async with stream.writing:
+                await stream.call.write(field(_HEADER, header) + field(_BATCH, request))
+
+        return await answer(stream, batch_id, timeout, send)
+
+
+class StreamSlot:
+    """The current stream of a lane (replaced after `max_age_s`, or once it stops accepting)
+    and the ids of the batches sent on it."""
+
+    def __init__(
+        self, open_stream: Callable[[], grpc.aio.StreamStreamCall], max_age_s: float,
+        answers: Callable[[Any], Iterable[Any]] = lambda reply: (reply,),
+    ) -> None:
+        self._open = open_stream
+        self._max_age_s = max_age_s
+        self._answers = answers
+        self._ids = itertools.count(1)
+        self._stream: LaneStream | None = None
+
+    def header(
+        self, timeout: float, metadata: Sequence[tuple[str, str]]
+    ) -> tuple[bytes, int]:
+        """A new batch's serialized StreamBatchHeader, and its id."""
+        batch_id = next(self._ids)
+        return common_pb2.StreamBatchHeader(
+            id=batch_id, timeout_ms=max(1, math.ceil(timeout * 1000)), metadata=dict(metadata)
+        ).SerializeToString(), batch_id
+
+    async def current(self) -> LaneStream:
         stream = self._stream
         if stream is not None and stream.accepting:
             if asyncio.get_running_loop().time() < stream.retire_at:
                 return stream
             await stream.retire()
-        stream = self._stream = _Stream(
-            self._open(), asyncio.get_running_loop().time() + self._max_age_s
+        stream = self._stream = LaneStream(
+            self._open(), asyncio.get_running_loop().time() + self._max_age_s, self._answers
         )
         return stream
+
+
+async def answer(
+    stream: LaneStream, batch_id: int, timeout: float, send: Callable[[], Awaitable[None]],
+) -> Any:
+    """The reply's `batch` to the batch `batch_id` that `send` writes on `stream`, or the
+    error its unary call would have raised."""
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    stream.pending[batch_id] = future
+    timer = asyncio.get_running_loop().call_later(timeout, _time_out, future, timeout)
+    try:
+        try:
+            await send()
+        except Exception:
+            # The call has ended or is ending: no batch goes on it any more, and this
+            # one's answer is how the stream ended, which its reader gives every batch
+            # it leaves unanswered.
+            stream.accepting = False
+        reply = await future
+    except grpc.aio.AioRpcError as exc:
+        if stream.ended and not stream.opened:
+            raise Unread(exc) from exc
+        raise
+    finally:
+        timer.cancel()
+        await stream.settle(batch_id)
+    if reply.status.HasField("error"):
+        error = reply.status.error
+        raise _failure(_CODES.get(error.code, grpc.StatusCode.UNKNOWN), error.message)
+    return reply.batch
 
 
 def batch_method(
     channel: grpc.aio.Channel, path: str, response_type: type[Message],
     stream_response_type: type[Message], stream_max_age_s: float | None,
+    stream_metadata: Sequence[tuple[str, str]] = (),
 ) -> Any:
     """The batch method at `path` called with its request serialized: on a lane (its stream
-    method, `path` + "Stream" in place of "Batch") when `stream_max_age_s` is given, else
-    one unary call per batch."""
+    method, `path` + "Stream" in place of "Batch", opened with `stream_metadata`) when
+    `stream_max_age_s` is given, else one unary call per batch."""
     if stream_max_age_s is None:
         return raw_request_method(channel, path, response_type)
-    return Lane(channel, path, response_type, stream_response_type, stream_max_age_s)
+    return Lane(channel, path, response_type, stream_response_type, stream_max_age_s,
+                stream_metadata)
 
 
 def stream_path(path: str) -> str:

@@ -33,7 +33,8 @@ metrics.set_meter_provider(MeterProvider([METRICS], views=views()))
 # they would move the ports that tests and rendered artifacts expect. Integration tests set
 # their own offset on top.
 _CALLER_CLUSTER_ENV = (
-    "AEGIS_CLUSTER_PORT_OFFSET", "AEGIS_ROUTER_ADDR", "AEGIS_AUDIT_ADDR",
+    "AEGIS_CLUSTER_PORT_OFFSET", "AEGIS_CLUSTER_AGENT_HOSTS", "AEGIS_ROUTER_ADDR",
+    "AEGIS_AUDIT_ADDR",
     "AEGIS_TLS_DIR", "AEGIS_TLS_NAME", "AEGIS_TLS_CA_PEM", "AEGIS_TLS_CERT_PEM",
     "AEGIS_TLS_KEY_PEM",
 )

@@ -84,7 +84,8 @@ async def open_loop_load(
 
 def test_acknowledged_decisions_survive_kills_and_stops(tmp_path: Path) -> None:
     paths = ClusterPaths(tmp_path / "state")
-    cluster = LocalCluster(cluster_stages(paths), paths, say=lambda line: None)
+    # One process per agent, as on ECS: each is killed or stopped on its own.
+    cluster = LocalCluster(cluster_stages(paths, hosts="none"), paths, say=lambda line: None)
     specs = {spec.name: spec for spec in cluster.services}
 
     def pid(name: str) -> int:

@@ -13,7 +13,7 @@ from aegis_domain.registry import AgentEntry, Registry
 from aegis_runtime.server import RunningServer, ServiceBinding
 from aegis_runtime.settings import ServiceSettings
 from agent_services.base import Agent
-from agent_services.host import AgentComponent, agent_service_binding
+from agent_services.host import AgentComponent, AgentHostComponent, agent_service_binding
 from audit_service.component import AuditComponent
 from audit_service.settings import AuditSettings
 from router_service.combine import Combiner
@@ -76,7 +76,8 @@ class Mesh:
         for channel in self.channels:
             await channel.close()
         servers = [self.router, *self.agents.values(), self.audit]
-        for server in dict.fromkeys(servers):  # the router slot may still hold the audit
+        # The router slot may still hold the audit; hosted agents share one server.
+        for server in dict.fromkeys(servers):
             await server.stop(0.5)
 
 
@@ -86,10 +87,12 @@ async def start_mesh(
     *,
     policy_path: Path = DEFAULT_POLICY,
     combiner: Combiner | None = None,
+    hosted: Sequence[str] = (),
     **router_settings,
 ) -> Mesh:
     """`agents`: name -> (registry entry, an Agent, a raw servicer, or None for a down agent);
-    `combiner`: the router's learned combiner (none: log-odds pool)."""
+    `combiner`: the router's learned combiner (none: log-odds pool); `hosted`: agents (Agents)
+    served together by one agent host, at one address."""
     audit = RunningServer(
         AuditComponent(AuditSettings(port=0, data_dir=tmp_path / "audit", log_format="text")),
         local(),
@@ -97,7 +100,9 @@ async def start_mesh(
     await audit.start()
     mesh = Mesh(router=audit, audit=audit)  # the router slot is filled below
     try:
-        await _start_agents_and_router(mesh, agents, policy_path, router_settings, combiner)
+        await _start_agents_and_router(
+            mesh, agents, policy_path, router_settings, combiner, hosted
+        )
     except BaseException:
         await mesh.close()
         raise
@@ -110,11 +115,22 @@ async def _start_agents_and_router(
     policy_path: Path,
     router_settings: dict,
     combiner: Combiner | None,
+    hosted: Sequence[str],
 ) -> None:
     audit = mesh.audit
     mesh_agents = mesh.agents
     addresses: dict[str, str] = {}
+    if hosted:
+        host = RunningServer(
+            AgentHostComponent([agents[name][1] for name in hosted]), local()  # type: ignore[misc]
+        )
+        await host.start()
+        for name in hosted:
+            mesh_agents[name] = host
+            addresses[name] = f"127.0.0.1:{host.port}"
     for name, (_, impl) in agents.items():
+        if name in hosted:
+            continue
         if impl is None:
             addresses[name] = DOWN_ADDRESS
             continue

@@ -10,7 +10,7 @@ import pytest
 from aegis.v1 import agent_pb2_grpc
 from aegis_cli.main import main
 from aegis_domain.registry import default_registry
-from aegis_mesh.cluster import MAX_PORT_OFFSET, PORT_OFFSET_ENV
+from aegis_mesh.cluster import MAX_PORT_OFFSET, PORT_OFFSET_ENV, agent_host_of
 from tests.service.test_cli_rpc import FakeAgent, Hosted, serving
 
 
@@ -29,7 +29,8 @@ def free_offset(port: int) -> int:
 def test_agent_talks_to_the_agent_of_the_shifted_cluster(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    port = default_registry().get("geo").port
+    # The local cluster serves geo from its agent host, on the host's first agent's port.
+    port = agent_host_of(default_registry())["geo"].port
     offset = free_offset(port)
     monkeypatch.setenv(PORT_OFFSET_ENV, str(offset))
 

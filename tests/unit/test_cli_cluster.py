@@ -16,6 +16,7 @@ from aegis_cli.main import build_parser, main
 from aegis_domain.registry import default_registry
 from aegis_lab.world import DEFAULT_START, generate
 from aegis_mesh.cluster import (
+    AGENT_HOSTS_ENV,
     AUDIT_PORT,
     INGEST_PORT,
     MOTO_PORT,
@@ -70,7 +71,7 @@ def spawn(paths: ClusterPaths, spec: ServiceSpec) -> subprocess.Popen[str]:
 def test_audit_starts_first_then_every_registered_agent_then_the_router(tmp_path: Path) -> None:
     paths = ClusterPaths(tmp_path / ".aegis")
 
-    audit, agents, router = cluster_stages(paths, "embedded")
+    audit, agents, router = cluster_stages(paths, "embedded", hosts="none")
 
     assert [s.name for s in audit] == ["audit"]
     assert [s.name for s in agents] == default_registry().names
@@ -101,7 +102,8 @@ def test_a_port_offset_shifts_every_service_and_tells_the_router_where_agents_ar
 ) -> None:
     monkeypatch.setenv(PORT_OFFSET_ENV, "700")
 
-    (moto,), (audit,), agents, (router,) = cluster_stages(ClusterPaths(tmp_path), "moto")
+    (moto,), (audit,), agents, (router,) = cluster_stages(ClusterPaths(tmp_path), "moto",
+                                                          hosts="none")
 
     assert (moto.port, audit.port, router.port) == (MOTO_PORT + 700, AUDIT_PORT + 700,
                                                      ROUTER_PORT + 700)
@@ -114,6 +116,57 @@ def test_a_port_offset_shifts_every_service_and_tells_the_router_where_agents_ar
         a.name: a.address for a in agents
     }
     assert router_address() == router.address
+
+
+def test_agents_that_share_a_host_are_one_process_the_router_finds_at_one_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(AGENT_HOSTS_ENV, "geo+detection")
+    registry = default_registry()
+
+    _, agents, (router,) = cluster_stages(ClusterPaths(tmp_path), "embedded")
+
+    (host,) = [a for a in agents if a.name == "geo+detection"]
+    alone = [a for a in agents if a is not host]
+    assert host.args == ("-m", "agent_services", "geo", "detection")
+    assert host.port == registry.get("geo").port
+    assert [a.name for a in alone] == [n for n in registry.names if n not in ("geo", "detection")]
+    for key, value in router.env.items():
+        monkeypatch.setenv(key, value)
+    settings = RouterSettings()
+    where = {e.name: settings.agent_address(e.name, e.port) for e in registry.agents}
+    assert where["geo"] == where["detection"] == host.address
+    assert {where[a.name] for a in alone} == {a.address for a in alone}
+
+
+@pytest.mark.parametrize(("hosts", "processes"), [("all", 1), ("none", 4), ("geo+behavior", 3)])
+def test_the_agent_hosts_setting_says_how_many_agent_processes_run(
+    tmp_path: Path, hosts: str, processes: int
+) -> None:
+    _, agents, _ = cluster_stages(ClusterPaths(tmp_path), "embedded", hosts=hosts)
+
+    assert len(agents) == processes
+    assert sorted(n for a in agents for n in a.args[2:]) == sorted(default_registry().names)
+
+
+def test_a_running_cluster_keeps_its_agent_processes_whatever_the_setting_says_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = ClusterPaths(tmp_path)
+    _, (host,), _ = cluster_stages(paths, "embedded", hosts="all")
+    assert host.name == "agents"
+    paths.run.mkdir(parents=True)
+    paths.pid_file(host.name).write_text("12345")
+    monkeypatch.setenv(AGENT_HOSTS_ENV, "none")
+
+    _, agents, _ = cluster_stages(paths, "embedded")
+
+    assert [a.name for a in agents] == ["agents"]
+
+
+def test_an_unknown_agent_in_the_hosts_setting_is_refused_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(ClusterError, match=f"{AGENT_HOSTS_ENV}.*'gep'"):
+        cluster_stages(ClusterPaths(tmp_path), "embedded", hosts="gep+behavior")
 
 
 def test_a_negative_port_offset_moves_every_port_below_the_ephemeral_range(
@@ -291,12 +344,19 @@ def test_audit_replay_reaches_the_agents_of_the_shifted_cluster(
     monkeypatch.setenv(PORT_OFFSET_ENV, "700")
     monkeypatch.setenv("AEGIS_ROUTER_AGENT_ADDRS", '{"geo": "10.0.0.7:50064"}')
 
-    addresses = agent_addresses(RouterSettings(), default_registry())
+    registry = default_registry()
 
+    addresses = agent_addresses(RouterSettings(), registry)
+
+    # The cluster's one agent host listens on its first agent's port.
+    host_port = registry.agents[0].port + 700
     assert addresses == {
-        e.name: "10.0.0.7:50064" if e.name == "geo" else f"127.0.0.1:{e.port + 700}"
-        for e in default_registry().agents
+        e.name: "10.0.0.7:50064" if e.name == "geo" else f"127.0.0.1:{host_port}"
+        for e in registry.agents
     }
+    monkeypatch.setenv(AGENT_HOSTS_ENV, "none")
+    assert agent_addresses(RouterSettings(), registry)["behavior"] == \
+        f"127.0.0.1:{registry.get('behavior').port + 700}"
 
 
 def test_help_documents_the_port_offset(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,7 +21,8 @@ def compose() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def stages() -> list[list[ServiceSpec]]:
-    return cluster_stages(ClusterPaths(), offset=0)
+    # Compose runs a container per agent, as ECS a service per agent.
+    return cluster_stages(ClusterPaths(), offset=0, hosts="none")
 
 
 def test_compose_names_every_cluster_service_and_nothing_else(

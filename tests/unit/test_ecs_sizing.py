@@ -47,6 +47,16 @@ def test_sizes_each_service_at_the_capacity_step_and_the_cpu_target() -> None:
     assert rows[2].used_vcpu == 1.0
 
 
+def test_an_agent_hosts_shared_cpu_is_spread_over_the_agents_it_served() -> None:
+    results = {"full": {"capacity_per_s": 100.0, "rates": [
+        step(100.0, 100.0, router=3.0, agents=2.0, geo=0.5, behavior=0.7, audit=4.2),
+    ]}}
+
+    at = measured(results)
+
+    assert at.cpu_ms_per_score == {"router": 3.0, "geo": 1.5, "behavior": 1.7, "audit": 4.2}
+
+
 def test_min_tasks_is_the_floor_and_a_count_over_max_tasks_says_so() -> None:
     rows = size(measured(RESULTS, rate=200.0), [service("geo", 1024, min_tasks=2, max_tasks=5)],
                 target_utilisation=0.5)

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from aegis.v1 import common_pb2 as aegis_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x61\x65gis/v1/agent.proto\x12\x08\x61\x65gis.v1\x1a\x15\x61\x65gis/v1/common.proto\"]\n\rAssessRequest\x12#\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.aegis.v1.LoginEvent\x12\'\n\x07\x63ontext\x18\x02 \x01(\x0b\x32\x16.aegis.v1.LoginContext\"7\n\x0e\x41ssessResponse\x12%\n\x06signal\x18\x01 \x01(\x0b\x32\x15.aegis.v1.AgentSignal\"<\n\x12\x41ssessBatchRequest\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.aegis.v1.AssessRequest\"=\n\x13\x41ssessBatchResponse\x12&\n\x07signals\x18\x01 \x03(\x0b\x32\x15.aegis.v1.AgentSignal\"o\n\x13\x41ssessStreamRequest\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x1b.aegis.v1.StreamBatchHeader\x12+\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x1c.aegis.v1.AssessBatchRequest\"q\n\x14\x41ssessStreamResponse\x12+\n\x06status\x18\x01 \x01(\x0b\x32\x1b.aegis.v1.StreamBatchStatus\x12,\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x1d.aegis.v1.AssessBatchResponse\"\x11\n\x0f\x44\x65scribeRequest\"\x83\x01\n\x10\x44\x65scribeResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x10\n\x08\x66\x65\x61tures\x18\x03 \x03(\t\x12#\n\x05state\x18\x04 \x01(\x0e\x32\x14.aegis.v1.AgentState\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t*Z\n\nAgentState\x12\x1b\n\x17\x41GENT_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x41GENT_STATE_READY\x10\x01\x12\x18\n\x14\x41GENT_STATE_NO_MODEL\x10\x02\x32\xad\x02\n\x0c\x41gentService\x12;\n\x06\x41ssess\x12\x17.aegis.v1.AssessRequest\x1a\x18.aegis.v1.AssessResponse\x12J\n\x0b\x41ssessBatch\x12\x1c.aegis.v1.AssessBatchRequest\x1a\x1d.aegis.v1.AssessBatchResponse\x12Q\n\x0c\x41ssessStream\x12\x1d.aegis.v1.AssessStreamRequest\x1a\x1e.aegis.v1.AssessStreamResponse(\x01\x30\x01\x12\x41\n\x08\x44\x65scribe\x12\x19.aegis.v1.DescribeRequest\x1a\x1a.aegis.v1.DescribeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x61\x65gis/v1/agent.proto\x12\x08\x61\x65gis.v1\x1a\x15\x61\x65gis/v1/common.proto\"]\n\rAssessRequest\x12#\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.aegis.v1.LoginEvent\x12\'\n\x07\x63ontext\x18\x02 \x01(\x0b\x32\x16.aegis.v1.LoginContext\"7\n\x0e\x41ssessResponse\x12%\n\x06signal\x18\x01 \x01(\x0b\x32\x15.aegis.v1.AgentSignal\"<\n\x12\x41ssessBatchRequest\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.aegis.v1.AssessRequest\"=\n\x13\x41ssessBatchResponse\x12&\n\x07signals\x18\x01 \x03(\x0b\x32\x15.aegis.v1.AgentSignal\"o\n\x13\x41ssessStreamRequest\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x1b.aegis.v1.StreamBatchHeader\x12+\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x1c.aegis.v1.AssessBatchRequest\"q\n\x14\x41ssessStreamResponse\x12+\n\x06status\x18\x01 \x01(\x0b\x32\x1b.aegis.v1.StreamBatchStatus\x12,\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x1d.aegis.v1.AssessBatchResponse\"[\n\x0e\x41gentBatchCall\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x1b.aegis.v1.StreamBatchHeader\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\r\n\x05\x62\x61tch\x18\x03 \x01(\r\"k\n\x11\x41ssessHostRequest\x12\'\n\x05\x63\x61lls\x18\x01 \x03(\x0b\x32\x18.aegis.v1.AgentBatchCall\x12-\n\x07\x62\x61tches\x18\x02 \x03(\x0b\x32\x1c.aegis.v1.AssessBatchRequest\"r\n\x12\x41ssessHostResponse\x12+\n\x06status\x18\x01 \x01(\x0b\x32\x1b.aegis.v1.StreamBatchStatus\x12/\n\x07replies\x18\x02 \x03(\x0b\x32\x1e.aegis.v1.AssessStreamResponse\"\x11\n\x0f\x44\x65scribeRequest\"\x83\x01\n\x10\x44\x65scribeResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x10\n\x08\x66\x65\x61tures\x18\x03 \x03(\t\x12#\n\x05state\x18\x04 \x01(\x0e\x32\x14.aegis.v1.AgentState\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t*Z\n\nAgentState\x12\x1b\n\x17\x41GENT_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x41GENT_STATE_READY\x10\x01\x12\x18\n\x14\x41GENT_STATE_NO_MODEL\x10\x02\x32\xfa\x02\n\x0c\x41gentService\x12;\n\x06\x41ssess\x12\x17.aegis.v1.AssessRequest\x1a\x18.aegis.v1.AssessResponse\x12J\n\x0b\x41ssessBatch\x12\x1c.aegis.v1.AssessBatchRequest\x1a\x1d.aegis.v1.AssessBatchResponse\x12Q\n\x0c\x41ssessStream\x12\x1d.aegis.v1.AssessStreamRequest\x1a\x1e.aegis.v1.AssessStreamResponse(\x01\x30\x01\x12K\n\nAssessHost\x12\x1b.aegis.v1.AssessHostRequest\x1a\x1c.aegis.v1.AssessHostResponse(\x01\x30\x01\x12\x41\n\x08\x44\x65scribe\x12\x19.aegis.v1.DescribeRequest\x1a\x1a.aegis.v1.DescribeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aegis.v1.agent_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AGENTSTATE']._serialized_start=715
-  _globals['_AGENTSTATE']._serialized_end=805
+  _globals['_AGENTSTATE']._serialized_start=1033
+  _globals['_AGENTSTATE']._serialized_end=1123
   _globals['_ASSESSREQUEST']._serialized_start=57
   _globals['_ASSESSREQUEST']._serialized_end=150
   _globals['_ASSESSRESPONSE']._serialized_start=152
@@ -46,10 +46,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ASSESSSTREAMREQUEST']._serialized_end=445
   _globals['_ASSESSSTREAMRESPONSE']._serialized_start=447
   _globals['_ASSESSSTREAMRESPONSE']._serialized_end=560
-  _globals['_DESCRIBEREQUEST']._serialized_start=562
-  _globals['_DESCRIBEREQUEST']._serialized_end=579
-  _globals['_DESCRIBERESPONSE']._serialized_start=582
-  _globals['_DESCRIBERESPONSE']._serialized_end=713
-  _globals['_AGENTSERVICE']._serialized_start=808
-  _globals['_AGENTSERVICE']._serialized_end=1109
+  _globals['_AGENTBATCHCALL']._serialized_start=562
+  _globals['_AGENTBATCHCALL']._serialized_end=653
+  _globals['_ASSESSHOSTREQUEST']._serialized_start=655
+  _globals['_ASSESSHOSTREQUEST']._serialized_end=762
+  _globals['_ASSESSHOSTRESPONSE']._serialized_start=764
+  _globals['_ASSESSHOSTRESPONSE']._serialized_end=878
+  _globals['_DESCRIBEREQUEST']._serialized_start=880
+  _globals['_DESCRIBEREQUEST']._serialized_end=897
+  _globals['_DESCRIBERESPONSE']._serialized_start=900
+  _globals['_DESCRIBERESPONSE']._serialized_end=1031
+  _globals['_AGENTSERVICE']._serialized_start=1126
+  _globals['_AGENTSERVICE']._serialized_end=1504
 # @@protoc_insertion_point(module_scope)

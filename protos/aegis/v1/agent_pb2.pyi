@@ -59,6 +59,32 @@ class AssessStreamResponse(_message.Message):
     batch: AssessBatchResponse
     def __init__(self, status: _Optional[_Union[_common_pb2.StreamBatchStatus, _Mapping]] = ..., batch: _Optional[_Union[AssessBatchResponse, _Mapping]] = ...) -> None: ...
 
+class AgentBatchCall(_message.Message):
+    __slots__ = ("header", "agent", "batch")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    header: _common_pb2.StreamBatchHeader
+    agent: str
+    batch: int
+    def __init__(self, header: _Optional[_Union[_common_pb2.StreamBatchHeader, _Mapping]] = ..., agent: _Optional[str] = ..., batch: _Optional[int] = ...) -> None: ...
+
+class AssessHostRequest(_message.Message):
+    __slots__ = ("calls", "batches")
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    BATCHES_FIELD_NUMBER: _ClassVar[int]
+    calls: _containers.RepeatedCompositeFieldContainer[AgentBatchCall]
+    batches: _containers.RepeatedCompositeFieldContainer[AssessBatchRequest]
+    def __init__(self, calls: _Optional[_Iterable[_Union[AgentBatchCall, _Mapping]]] = ..., batches: _Optional[_Iterable[_Union[AssessBatchRequest, _Mapping]]] = ...) -> None: ...
+
+class AssessHostResponse(_message.Message):
+    __slots__ = ("status", "replies")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REPLIES_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.StreamBatchStatus
+    replies: _containers.RepeatedCompositeFieldContainer[AssessStreamResponse]
+    def __init__(self, status: _Optional[_Union[_common_pb2.StreamBatchStatus, _Mapping]] = ..., replies: _Optional[_Iterable[_Union[AssessStreamResponse, _Mapping]]] = ...) -> None: ...
+
 class DescribeRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

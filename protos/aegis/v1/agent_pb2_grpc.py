@@ -50,6 +50,11 @@ class AgentServiceStub:
                 request_serializer=aegis_dot_v1_dot_agent__pb2.AssessStreamRequest.SerializeToString,
                 response_deserializer=aegis_dot_v1_dot_agent__pb2.AssessStreamResponse.FromString,
                 _registered_method=True)
+        self.AssessHost = channel.stream_stream(
+                '/aegis.v1.AgentService/AssessHost',
+                request_serializer=aegis_dot_v1_dot_agent__pb2.AssessHostRequest.SerializeToString,
+                response_deserializer=aegis_dot_v1_dot_agent__pb2.AssessHostResponse.FromString,
+                _registered_method=True)
         self.Describe = channel.unary_unary(
                 '/aegis.v1.AgentService/Describe',
                 request_serializer=aegis_dot_v1_dot_agent__pb2.DescribeRequest.SerializeToString,
@@ -84,6 +89,15 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AssessHost(self, request_iterator, context):
+        """The lane of an agent host (several agents in one process, one address): each message
+        carries the batch calls of several of its agents made at once, each batch once, and is
+        answered per agent call, as each finishes, so that a slow agent delays only its own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Describe(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -107,6 +121,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.AssessStream,
                     request_deserializer=aegis_dot_v1_dot_agent__pb2.AssessStreamRequest.FromString,
                     response_serializer=aegis_dot_v1_dot_agent__pb2.AssessStreamResponse.SerializeToString,
+            ),
+            'AssessHost': grpc.stream_stream_rpc_method_handler(
+                    servicer.AssessHost,
+                    request_deserializer=aegis_dot_v1_dot_agent__pb2.AssessHostRequest.FromString,
+                    response_serializer=aegis_dot_v1_dot_agent__pb2.AssessHostResponse.SerializeToString,
             ),
             'Describe': grpc.unary_unary_rpc_method_handler(
                     servicer.Describe,
@@ -196,6 +215,33 @@ class AgentService:
             '/aegis.v1.AgentService/AssessStream',
             aegis_dot_v1_dot_agent__pb2.AssessStreamRequest.SerializeToString,
             aegis_dot_v1_dot_agent__pb2.AssessStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssessHost(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/aegis.v1.AgentService/AssessHost',
+            aegis_dot_v1_dot_agent__pb2.AssessHostRequest.SerializeToString,
+            aegis_dot_v1_dot_agent__pb2.AssessHostResponse.FromString,
             options,
             channel_credentials,
             insecure,
