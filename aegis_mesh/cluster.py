@@ -50,9 +50,11 @@ AUDIT_PORT = 50052
 PORT_OFFSET_ENV = "AEGIS_CLUSTER_PORT_OFFSET"
 # Which agents share a process (agent_hosts).
 AGENT_HOSTS_ENV = "AEGIS_CLUSTER_AGENT_HOSTS"
-# On a small machine one process serving every agent costs less CPU per Score than one each
-# (docs/benchmarks.md, "Agent hosts"): fewer messages and fewer processes to wake.
-DEFAULT_AGENT_HOSTS = "all"
+# A process per agent, as ECS deploys them: so the local cluster and the bench run the topology
+# that production runs. One host for every agent saved no CPU per Score beyond the noise on a
+# quiet 2-core machine, and past capacity it fails calls where separate agents degrade
+# (docs/benchmarks.md, "Agent hosts").
+DEFAULT_AGENT_HOSTS = "none"
 ALL_AGENTS = "agents"  # the process name of a host serving every agent
 MAX_PORT_OFFSET = 10_000
 ENVIRONMENT = "local"

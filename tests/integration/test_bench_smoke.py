@@ -15,8 +15,7 @@ from tests.conftest import REPO_ROOT
 pytestmark = pytest.mark.integration
 
 MESHES = ("full", "full_short_history", "floor", "ceiling")
-# The agents run in one agent host (`agents`), each charged the CPU of its own thread.
-SERVICES = {"audit", "router", "agents", "detection", "behavior", "network", "geo"}
+SERVICES = {"audit", "router", "detection", "behavior", "network", "geo"}
 
 
 # Six clusters one after another: past the suite's 120 s per test on a busy machine, and the

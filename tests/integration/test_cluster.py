@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from aegis_mesh.cluster import AGENT_HOSTS_ENV
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -27,7 +28,12 @@ def aegis(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cluster_scores_rba_rows_and_the_log_verifies(rba_dir: Path, tmp_path: Path) -> None:
+def test_cluster_scores_rba_rows_and_the_log_verifies(
+    rba_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every agent in one agent host (the default is a process each, which the other cluster
+    # tests run): the CLI's agent and replay commands must find the agents at their host too.
+    monkeypatch.setenv(AGENT_HOSTS_ENV, "all")
     state = f"STATE={tmp_path / 'state'}"
     up = make("cluster-up", state)
     assert up.returncode == 0, up.stdout + up.stderr

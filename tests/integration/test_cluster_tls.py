@@ -39,8 +39,7 @@ def test_a_tls_cluster_scores_and_verifies_only_with_certificates(tmp_path: Path
             assert stat.S_IMODE((tls / f"{name}.key").stat().st_mode) == 0o600, name
 
         status = run("make", "--no-print-directory", "cluster-status", f"STATE={state}", "TLS=1")
-        # audit, the agent host (every agent in one process), router
-        assert status.stdout.count("SERVING") == 3, status.stdout + status.stderr
+        assert status.stdout.count("SERVING") == 6, status.stdout + status.stderr
         plain = run("make", "--no-print-directory", "cluster-status", f"STATE={state}")
         assert plain.returncode != 0 and "started with --tls?" in plain.stderr, plain.stderr
 

@@ -31,7 +31,7 @@ def test_counters_and_histograms_count_each_login_once(rba_dir: Path, tmp_path: 
         status = aegis("cluster", "status", "--json", "--state-dir", str(state))
         assert status.returncode == 0, status.stdout + status.stderr
         urls = [s["metrics"] for s in json.loads(status.stdout) if s["metrics"]]
-        assert len(urls) == 3  # audit, the agent host (every agent), router
+        assert len(urls) == 6
         before = scrape_all(urls)
 
         # The same rows twice: the second time every login is a repeat (its recorded decision
