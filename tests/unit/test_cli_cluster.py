@@ -348,15 +348,15 @@ def test_audit_replay_reaches_the_agents_of_the_shifted_cluster(
 
     addresses = agent_addresses(RouterSettings(), registry)
 
-    # The cluster's one agent host listens on its first agent's port.
-    host_port = registry.agents[0].port + 700
+    # A process per agent (the default), each on its own shifted port.
     assert addresses == {
-        e.name: "10.0.0.7:50064" if e.name == "geo" else f"127.0.0.1:{host_port}"
+        e.name: "10.0.0.7:50064" if e.name == "geo" else f"127.0.0.1:{e.port + 700}"
         for e in registry.agents
     }
-    monkeypatch.setenv(AGENT_HOSTS_ENV, "none")
+    # One agent host listens on its first agent's port.
+    monkeypatch.setenv(AGENT_HOSTS_ENV, "all")
     assert agent_addresses(RouterSettings(), registry)["behavior"] == \
-        f"127.0.0.1:{registry.get('behavior').port + 700}"
+        f"127.0.0.1:{registry.agents[0].port + 700}"
 
 
 def test_help_documents_the_port_offset(capsys: pytest.CaptureFixture[str]) -> None:
