@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from aegis_domain.registry import AgentEntry, Registry, default_registry
+from aegis_runtime.grpc_core import with_grpc_core_defaults
 from aegis_runtime.healthcheck import check
 from aegis_runtime.tls import TLS_ENV_PREFIX, TlsIdentity
 from audit_service.settings import AuditSettings
@@ -331,6 +332,15 @@ def cluster_stages(
     return [*first, [audit], agents, [router], *last]
 
 
+def service_environment(parent: Mapping[str, str], spec: ServiceSpec) -> dict[str, str]:
+    """What a service process of the cluster starts with: the caller's environment (less its
+    AEGIS_TLS_*: the cluster alone says whether a service speaks TLS), the gRPC core settings
+    the caller does not set itself, and the service's own settings."""
+    env = with_grpc_core_defaults(
+        {k: v for k, v in parent.items() if not k.startswith(TLS_ENV_PREFIX)})
+    return env | {"AEGIS_ENVIRONMENT": ENVIRONMENT, "PYTHONUNBUFFERED": "1"} | dict(spec.env)
+
+
 def moto_audit_env(address: str) -> dict[str, str]:
     """The audit service's settings for the local moto server."""
     return {
@@ -474,10 +484,7 @@ class LocalCluster:
     def _start(self, spec: ServiceSpec) -> None:
         for folder in (self.paths.logs, self.paths.run):
             folder.mkdir(parents=True, exist_ok=True)
-        # The cluster alone says whether a service speaks TLS, not the caller's AEGIS_TLS_*.
-        env = {k: v for k, v in os.environ.items() if not k.startswith(TLS_ENV_PREFIX)}
-        env |= {"AEGIS_ENVIRONMENT": ENVIRONMENT, "PYTHONUNBUFFERED": "1"}
-        env |= spec.env
+        env = service_environment(os.environ, spec)
         log_path = self.paths.log(spec.name)
         with log_path.open("ab") as log:
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
