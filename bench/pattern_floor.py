@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -110,10 +111,12 @@ class Router:
 
     def __init__(self, audit: str, agents: Sequence[str], batched: bool) -> None:
         audit_channel = grpc.aio.insecure_channel(audit)
+        self.channels = [audit_channel]
         self.streams = {"context": Stream(audit_channel, CONTEXT),
                         "record": Stream(audit_channel, RECORD)}
         for name, address in zip(AGENTS, agents, strict=True):
-            self.streams[name] = Stream(grpc.aio.insecure_channel(address), ASSESS)
+            self.channels.append(grpc.aio.insecure_channel(address))
+            self.streams[name] = Stream(self.channels[-1], ASSESS)
         self.batchers = {
             name: Batcher(self._sender(stream), BatchLimits())
             for name, stream in self.streams.items()
@@ -148,8 +151,25 @@ class Router:
         }).encode()
 
 
-async def _serve(role: str, audit: str, agents: Sequence[str]) -> None:
+@dataclass
+class Bare:
+    """A started bare server, its port, and a router's channels."""
+
+    server: grpc.aio.Server
+    port: int
+    channels: Sequence[grpc.aio.Channel] = ()
+
+    async def stop(self) -> None:
+        await self.server.stop(None)
+        for channel in self.channels:
+            await channel.close()
+
+
+async def start_server(role: str, audit: str = "", agents: Sequence[str] = ()) -> Bare:
+    """A started bare server in `role`: audit, agent, or a router (plain or batched) toward
+    `audit` and `agents`."""
     server = grpc.aio.server()
+    channels: Sequence[grpc.aio.Channel] = ()
     handlers: dict[str, grpc.RpcMethodHandler]
     if role == "audit":
         handlers = {name.rsplit("/", 1)[1]: _stream_handler(_answers(name))
@@ -160,6 +180,7 @@ async def _serve(role: str, audit: str, agents: Sequence[str]) -> None:
         service = _SERVICE.strip("/")
     else:
         router = Router(audit, agents, batched=role == "batched")
+        channels = router.channels
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
             _SERVICE.strip("/"), {"Stats": grpc.unary_unary_rpc_method_handler(router.stats)},
         )])
@@ -168,8 +189,19 @@ async def _serve(role: str, audit: str, agents: Sequence[str]) -> None:
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(service, handlers)])
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    print(port, flush=True)
-    await server.wait_for_termination()
+    return Bare(server, port, channels)
+
+
+async def _serve(role: str, audit: str, agents: Sequence[str]) -> None:
+    bare = await start_server(role, audit, agents)
+    print(bare.port, flush=True)
+    await bare.server.wait_for_termination()
+
+
+async def items_per_message(address: str) -> dict[str, float]:
+    """A bare router's items a message so far, by hop."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        return json.loads(await channel.unary_unary(_SERVICE + "Stats")(b""))  # type: ignore[no-any-return]
 
 
 def _start(role: str, *args: str) -> tuple[subprocess.Popen[str], str]:
@@ -181,11 +213,6 @@ def _start(role: str, *args: str) -> tuple[subprocess.Popen[str], str]:
     if not port:
         raise RuntimeError(f"the {role} server did not start")
     return process, f"127.0.0.1:{port}"
-
-
-async def _stats(address: str) -> dict[str, float]:
-    async with grpc.aio.insecure_channel(address) as channel:
-        return json.loads(await channel.unary_unary(_SERVICE + "Stats")(b""))  # type: ignore[no-any-return]
 
 
 def measure(mode: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -217,7 +244,7 @@ def measure(mode: str, args: argparse.Namespace) -> dict[str, Any]:
                 check=True,
             )
             steps = json.loads(out.read_text())
-        batch = asyncio.run(_stats(router_address))
+        batch = asyncio.run(items_per_message(router_address))
     finally:
         for process in processes:
             process.kill()
