@@ -8,13 +8,15 @@ answer is a context of the real size), the same four agent messages at once (eac
 context, as an AssessRequest does), one record message, then replies with a fixed decision.
 Messages travel on one long-lived stream per method, as the router's lanes do.
 
-Two ways to send: `plain`, one stream message per Score and hop; `batched`, the router's own
+Three ways to send: `plain`, one stream message per Score and hop; `batched`, the router's own
 Batcher (router_service.batching, its default limits) gathers concurrent Scores into one message
-per hop. Each rate step charges every process its CPU per Score (bench.cpu, from the step's
-start to its end), so the table reads against the mesh's figures in docs/benchmarks.md.
+per hop; `hosted`, as plain but one message to an agent host (one process) carries the login to
+every agent and one answers for them all (agent_services' hosts). Each rate step charges
+every process its CPU per Score (bench.cpu, from the step's start to its end), so the table
+reads against the mesh's figures in docs/benchmarks.md.
 
     .venv/bin/python -m bench.pattern_floor [--rates 20,100,300] [--ladder 500,700,1000,1500]
-        [--duration 15] [--modes plain,batched] [--out floor.json]
+        [--duration 15] [--modes plain,batched,hosted] [--out floor.json]
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from router_service.batching import Batcher, BatchLimits
 
 _SERVICE = "/bench.floor.Floor/"
 CONTEXT, RECORD, ASSESS = _SERVICE + "Context", _SERVICE + "Record", _SERVICE + "Assess"
+# An agent host's method: one message carries a login to every agent, one answers for all.
+HOST = _SERVICE + "AssessHost"
 SCORE = "/aegis.v1.RouterService/Score"
 AGENTS = [agent.name for agent in default_registry().agents]
 # A message: its id and how many items it carries, then the items; its answer: the id, then
@@ -53,6 +57,8 @@ _BUDGET_S = 5.0
 
 
 def _answers(method: str) -> bytes:
+    if method == HOST:
+        return b"\0" * SIZES["signal"] * len(AGENTS)
     return b"\0" * SIZES[{CONTEXT: "context", RECORD: "ack", ASSESS: "signal"}[method]]
 
 
@@ -107,16 +113,18 @@ class Stream:
 
 class Router:
     """The bare router: a Score's messages, one per hop (`batcher` None) or gathered by the
-    router's Batcher."""
+    router's Batcher; `hosted`, one message to an agent host (`agents`: its one address)
+    in place of four."""
 
-    def __init__(self, audit: str, agents: Sequence[str], batched: bool) -> None:
+    def __init__(self, audit: str, agents: Sequence[str], batched: bool, hosted: bool) -> None:
         audit_channel = grpc.aio.insecure_channel(audit)
         self.channels = [audit_channel]
         self.streams = {"context": Stream(audit_channel, CONTEXT),
                         "record": Stream(audit_channel, RECORD)}
-        for name, address in zip(AGENTS, agents, strict=True):
+        self.hosted = hosted
+        for name, address in zip(["host"] if hosted else AGENTS, agents, strict=True):
             self.channels.append(grpc.aio.insecure_channel(address))
-            self.streams[name] = Stream(self.channels[-1], ASSESS)
+            self.streams[name] = Stream(self.channels[-1], HOST if hosted else ASSESS)
         self.batchers = {
             name: Batcher(self._sender(stream), BatchLimits())
             for name, stream in self.streams.items()
@@ -139,7 +147,10 @@ class Router:
     async def score(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         login_context = await self._hop("context", self.event)
         assess = self.event + login_context
-        await asyncio.gather(*(self._hop(name, assess) for name in AGENTS))
+        if self.hosted:
+            await self._hop("host", assess)
+        else:
+            await asyncio.gather(*(self._hop(name, assess) for name in AGENTS))
         await self._hop("record", self.record)
         return self.reply
 
@@ -175,11 +186,12 @@ async def start_server(role: str, audit: str = "", agents: Sequence[str] = ()) -
         handlers = {name.rsplit("/", 1)[1]: _stream_handler(_answers(name))
                     for name in (CONTEXT, RECORD)}
         service = _SERVICE.strip("/")
-    elif role == "agent":
-        handlers = {"Assess": _stream_handler(_answers(ASSESS))}
+    elif role in ("agent", "host"):
+        method = ASSESS if role == "agent" else HOST
+        handlers = {method.rsplit("/", 1)[1]: _stream_handler(_answers(method))}
         service = _SERVICE.strip("/")
     else:
-        router = Router(audit, agents, batched=role == "batched")
+        router = Router(audit, agents, batched=role == "batched", hosted=role == "hosted")
         channels = router.channels
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
             _SERVICE.strip("/"), {"Stats": grpc.unary_unary_rpc_method_handler(router.stats)},
@@ -223,8 +235,8 @@ def measure(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         processes.append(audit)
         pids = {"audit": audit.pid}
         agent_addresses = []
-        for name in AGENTS:
-            agent, address = _start("agent")
+        for name in ["host"] if mode == "hosted" else AGENTS:
+            agent, address = _start("host" if mode == "hosted" else "agent")
             processes.append(agent)
             pids[name] = agent.pid
             agent_addresses.append(address)
@@ -253,17 +265,18 @@ def measure(mode: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _table(results: list[dict[str, Any]]) -> str:
-    names = ["router", "audit", *AGENTS]
-    lines = [f"| mode | offered/s | achieved/s | errors | p50 / p99 ms | CPU ms a Score: "
-             f"{' / '.join(names)} = total | load generator |", "|---" * 7 + "|"]
+    lines = ["| mode | offered/s | achieved/s | errors | p50 / p99 ms | CPU ms a Score: router "
+             "/ audit / agents (the four, or their host) = total | load generator |",
+             "|---" * 7 + "|"]
     for result in results:
         for step in result["steps"]:
             cpu = step["cpu_ms_per_score"]
             latency = step["latency_ms"]
+            agents = sum(cpu.get(name, 0.0) for name in [*AGENTS, "host"])
             lines.append(
                 f"| {result['mode']} | {step['rate']:g} | {step['throughput_per_s']} | "
                 f"{step['error_share']:.1%} | {latency['p50']} / {latency['p99']} | "
-                f"{' / '.join(f'{cpu[name]:.2f}' for name in names)} = {cpu['total']:.2f} | "
+                f"{cpu['router']:.2f} / {cpu['audit']:.2f} / {agents:.2f} = {cpu['total']:.2f} | "
                 f"{cpu['loadgen']:.2f} |"
             )
         lines.append(f"| {result['mode']} | items a message over the run: "
@@ -280,9 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ladder", type=rates, default=[500.0, 700.0, 1000.0, 1500.0],
                         help="higher rates, until one fails calls or its p99 passes 50 ms")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds a rate")
-    parser.add_argument("--modes", default="plain,batched")
+    parser.add_argument("--modes", default="plain,batched,hosted",
+                        help="plain, batched (the router's Batcher), hosted (one agent host)")
     parser.add_argument("--out", type=Path, help="every step's JSON")
-    parser.add_argument("--serve", choices=["audit", "agent", "plain", "batched"],
+    parser.add_argument("--serve", choices=["audit", "agent", "host", "plain", "batched", "hosted"],
                         help=argparse.SUPPRESS)
     parser.add_argument("--audit", help=argparse.SUPPRESS)
     parser.add_argument("--agents", help=argparse.SUPPRESS)
