@@ -46,7 +46,8 @@ class TimeWindow:
 
 
 def _enum_known(enum_type, value: int) -> bool:
-    return value in enum_type.values()
+    # The descriptor's own map: values() builds a list on every call (twice a Score).
+    return value in enum_type.DESCRIPTOR.values_by_number
 
 
 def validate_event(event: pb.LoginEvent, window: TimeWindow, prefix: str = "event") -> None:

@@ -158,8 +158,10 @@ class AgentHostServicer(agent_pb2_grpc.AgentServiceServicer):
                                      initializer=_name_thread, initargs=(f"agent-{name}",))
             for name in self.servicers
         }
-        for threads in self._threads.values():
-            threads.submit(int)  # each agent's thread is there (and named) from the start
+        # Each agent's thread is there, and named, from the start: waited for, as a thread
+        # names itself only once it runs (a meter reading the names at once missed some).
+        for started in [threads.submit(int) for threads in self._threads.values()]:
+            started.result()
         self._handlers = {
             name: functools.partial(self._assess_on_thread, name) for name in self.servicers
         }

@@ -24,6 +24,7 @@ from bench.capacity import missing
 from bench.population import Population
 from bench.stats import summarise
 from router_service.builder import build_scorer
+from router_service.context_view import ServedContexts, served_contexts
 from router_service.deadline import Deadline
 from router_service.policy import load_policy
 from router_service.settings import RouterSettings
@@ -63,8 +64,10 @@ class DirectAudit:
     async def GetContextBatch(
         self, request: audit_pb2.GetContextBatchRequest, timeout: float,
         metadata: Sequence[tuple[str, str]],
-    ) -> audit_pb2.GetContextBatchResponse:
-        return await self.servicer.GetContextBatch(request, _NO_CONTEXT)
+    ) -> ServedContexts:
+        reply = await self.servicer.GetContextBatch(request, _NO_CONTEXT)
+        # As the router reads an answer off the wire.
+        return served_contexts(reply.SerializeToString())
 
     async def RecordBatch(
         self, request: bytes, timeout: float, metadata: Sequence[tuple[str, str]],

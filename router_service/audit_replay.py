@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import grpc
 
 from aegis.v1 import agent_pb2, agent_pb2_grpc, common_pb2
-from aegis_domain.convert import enum_name, signal_from_proto
-from aegis_domain.types import AgentSignal, SignalStatus
+from aegis_domain.convert import enum_name, signal_from_proto, velocity_from_proto
+from aegis_domain.types import AgentSignal, SignalStatus, Velocity
 from aegis_runtime.lanes import AGENT_HEADER
 from router_service.deadline import Deadline
 from router_service.fanout import assess_all, assess_request
@@ -122,7 +122,7 @@ async def replay(
                 if SignalStatus(s.status) in _ENVIRONMENTAL}
     clients = [c for c in scorer.agents if c.entry.name not in kept]
     asked = await assess_all(
-        clients, assess_request(record.event, record.context),
+        clients, assess_request(record.event, record.context.SerializeToString()),
         Deadline.after(deadline_s), 0.0,
     )
     by_name = {s.agent: s for s in asked} | kept
@@ -133,8 +133,9 @@ async def replay(
     thresholds = (thresholds_from_proto(recorded.thresholds)
                   if not current and recorded.HasField("thresholds")
                   else scorer.policy.thresholds)
-    replayed = scorer.decide(record.event, record.context, context_was_available(record),
-                             signals, thresholds)
+    available = context_was_available(record)
+    velocity = velocity_from_proto(record.context.velocity) if available else Velocity()
+    replayed = scorer.decide(record.event, velocity, available, signals, thresholds)
     return ReplayResult(recorded.decision_id, current, mismatches, replayed,
                         differences(recorded, replayed))
 

@@ -95,8 +95,8 @@ class AgentClient:
         return reply.signals
 
 
-def assess_request(event: common_pb2.LoginEvent, context: common_pb2.LoginContext) -> bytes:
-    """The serialized AssessRequest of a login and its context."""
+def assess_request(event: common_pb2.LoginEvent, context: bytes) -> bytes:
+    """The serialized AssessRequest of a login and its serialized context."""
     return message_bytes(agent_pb2.AssessRequest, event=event, context=context)
 
 

@@ -15,12 +15,7 @@ from typing import Protocol
 import grpc
 
 from aegis.v1 import audit_pb2, common_pb2, router_pb2
-from aegis_domain.convert import (
-    reason_to_proto,
-    seconds_to_timestamp,
-    signal_to_proto,
-    velocity_from_proto,
-)
+from aegis_domain.convert import reason_to_proto, seconds_to_timestamp, signal_to_proto
 from aegis_domain.digest import event_digest
 from aegis_domain.types import AgentSignal, Reason, Velocity
 from aegis_domain.validation import TimeWindow, validate_event
@@ -30,6 +25,13 @@ from aegis_runtime.logging import Throttled, current_trace_id
 from aegis_runtime.telemetry import batch_call_span, method_path
 from router_service.batching import Batched, Batcher, BatchSizeMismatch
 from router_service.combine import Combiner, combine
+from router_service.context_view import (
+    SERVED_CONTEXT_STREAM,
+    SERVED_CONTEXTS,
+    ServedContext,
+    ServedContexts,
+    served_velocity,
+)
 from router_service.deadline import Deadline
 from router_service.drivers import drivers
 from router_service.fanout import AgentClient, assess_all, assess_request
@@ -60,7 +62,7 @@ class AuditClient(Protocol):
     def GetContextBatch(
         self, request: audit_pb2.GetContextBatchRequest, timeout: float,
         metadata: Sequence[tuple[str, str]],
-    ) -> Awaitable[audit_pb2.GetContextBatchResponse]: ...
+    ) -> Awaitable[ServedContexts]: ...
 
     def RecordBatch(
         self, request: bytes, timeout: float, metadata: Sequence[tuple[str, str]],
@@ -69,13 +71,13 @@ class AuditClient(Protocol):
 
 class RawAuditClient:
     """The audit service over a channel, its RecordBatch sent as the bytes scoring assembled
-    (wire.BatchFraming: a record, context and all, is serialized once): on lanes of streams
-    that live `stream_max_age_s` each, or (None) one unary call a batch."""
+    (wire.BatchFraming: a record, context and all, is serialized once) and its contexts read
+    as bytes (context_view): on lanes of streams that live `stream_max_age_s` each, or
+    (None) one unary call a batch."""
 
     def __init__(self, channel: grpc.aio.Channel, stream_max_age_s: float | None) -> None:
         self._contexts = batch_method(
-            channel, GET_CONTEXT_BATCH, audit_pb2.GetContextBatchResponse,
-            audit_pb2.GetContextStreamResponse, stream_max_age_s,
+            channel, GET_CONTEXT_BATCH, SERVED_CONTEXTS, SERVED_CONTEXT_STREAM, stream_max_age_s,
         )
         self.RecordBatch = batch_method(
             channel, RECORD_BATCH, audit_pb2.RecordBatchResponse,
@@ -85,7 +87,7 @@ class RawAuditClient:
     def GetContextBatch(
         self, request: audit_pb2.GetContextBatchRequest, timeout: float,
         metadata: Sequence[tuple[str, str]],
-    ) -> Awaitable[audit_pb2.GetContextBatchResponse]:
+    ) -> Awaitable[ServedContexts]:
         return self._contexts(request.SerializeToString(), timeout=timeout, metadata=metadata)
 
 
@@ -155,7 +157,7 @@ class Scorer:
         # (policy, thresholds, the policy at them): rebuilt only when either changes.
         self._acting = (policy, policy.thresholds, policy)
         limits = settings.batch_limits()
-        self.contexts: Batcher[audit_pb2.GetContextRequest, audit_pb2.GetContextResponse] = Batcher(
+        self.contexts: Batcher[audit_pb2.GetContextRequest, ServedContext] = Batcher(
             self._get_contexts, limits, observer=BatchInstruments("context")
         )
         # Items are framed RecordRequests (wire.BatchFraming).
@@ -210,15 +212,17 @@ class Scorer:
         if context is not None and context.HasField("decided"):
             return Scored(context.decided, timing, repeat=True)
         context_available = context is not None
-        context_msg = context.context if context is not None else common_pb2.LoginContext()
+        # Serialized as the audit service sent it: an empty one (b"") when there is none.
+        served = context.context if context is not None else b""
         signals = await assess_all(
             self.agents,
-            assess_request(event, context_msg),
+            assess_request(event, served),
             deadline,
             reserve_s,
             hop_cap_s,
         )
-        decision = self.decide(event, context_msg, context_available, signals)
+        velocity = served_velocity(served) if context_available else Velocity()
+        decision = self.decide(event, velocity, context_available, signals)
         if (not bulk and event.login_successful
                 and len(decision.degraded_agents) < len(decision.signals)):
             # Live successful logins with at least one signal: the budget is a share of
@@ -236,13 +240,13 @@ class Scorer:
             # The audit service writes the context it served: no need to send it back.
             request.context_ref = context.context_ref
         else:
-            request.record.context.CopyFrom(context_msg)
+            request.record.context.MergeFromString(served)
         try:
             recorded = await self._record(_RECORD_ITEMS.item(request), deadline, timing)
         except ContextForgotten:
             # It no longer holds that context (evicted, restarted, another task): send it.
             request.ClearField("context_ref")
-            request.record.context.CopyFrom(context_msg)
+            request.record.context.MergeFromString(served)
             recorded = await self._record(_RECORD_ITEMS.item(request), deadline, timing)
         timing.audit_ms = (time.perf_counter() - decided) * 1000
         if recorded.HasField("decided"):
@@ -252,15 +256,13 @@ class Scorer:
         return Scored(decision, timing)
 
     def decide(
-        self, event: common_pb2.LoginEvent, context_msg: common_pb2.LoginContext,
-        context_available: bool, signals: list[AgentSignal],
-        thresholds: RiskThresholds | None = None,
+        self, event: common_pb2.LoginEvent, velocity: Velocity, context_available: bool,
+        signals: list[AgentSignal], thresholds: RiskThresholds | None = None,
     ) -> common_pb2.Decision:
         """Combination and policy over the agents' signals at `thresholds` (default: those
-        of recent traffic): a pure function of its inputs, so that `aegis audit replay`
-        reproduces a recorded decision with it."""
-        # The policy needs only the velocity counts: the history is the agents' to read.
-        velocity = velocity_from_proto(context_msg.velocity) if context_available else Velocity()
+        of recent traffic), given the context's velocity counts (the policy needs only those:
+        the history is the agents' to read): a pure function of its inputs, so that `aegis
+        audit replay` reproduces a recorded decision with it."""
         combined = combine(signals, self.weights, self.combiner)
         at = thresholds or self.budget.current
         policy = self._policy_at(at)
@@ -301,7 +303,7 @@ class Scorer:
 
     async def _get_contexts(
         self, items: Sequence[audit_pb2.GetContextRequest], timeout_s: float
-    ) -> Sequence[audit_pb2.GetContextResponse]:
+    ) -> Sequence[ServedContext]:
         with (batch_call_span(GET_CONTEXT_BATCH, len(items)) as metadata,
               client_call(GET_CONTEXT_BATCH)):
             reply = await self.audit.GetContextBatch(
@@ -322,7 +324,7 @@ class Scorer:
     async def _context(
         self, event: common_pb2.LoginEvent, deadline: Deadline, cap_s: float, reserve_s: float,
         timing: router_pb2.ScoreTiming,
-    ) -> audit_pb2.GetContextResponse | None:
+    ) -> ServedContext | None:
         """The user's context (and the event's recorded decision, if it has one), or None
         when it cannot be had within `cap_s` of the deadline."""
         budget = deadline.budget(cap_s, reserve_s)

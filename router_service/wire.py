@@ -51,15 +51,20 @@ class BatchFraming:
         return b"".join(items)
 
 
-def message_bytes(message_type: type[Message], **fields: Message) -> bytes:
-    """`message_type(**fields).SerializeToString()` for message-typed fields, without copying
-    each into a new message first (a Score's context is most of its AssessRequest): a message
-    is its fields' concatenation, in field-number order as protobuf writes them."""
+def message_bytes(message_type: type[Message], **fields: Message | bytes) -> bytes:
+    """`message_type(**fields).SerializeToString()` for message-typed fields, each given as
+    a message or already serialized, without copying each into a new message first (a Score's
+    context is most of its AssessRequest): a message is its fields' concatenation, in
+    field-number order as protobuf writes them."""
     numbers = message_type.DESCRIPTOR.fields_by_name
     return b"".join(
-        field(numbers[name].number, fields[name].SerializeToString())
+        field(numbers[name].number, _serialized(fields[name]))
         for name in sorted(fields, key=lambda name: numbers[name].number)
     )
+
+
+def _serialized(value: Message | bytes) -> bytes:
+    return value if isinstance(value, bytes) else value.SerializeToString()
 
 
 def raw_request_method(

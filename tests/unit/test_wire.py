@@ -49,3 +49,8 @@ def test_a_message_from_its_fields_bytes_is_the_message() -> None:
     assert message_bytes(
         agent_pb2.AssessRequest, event=empty.event, context=empty.context
     ) == empty.SerializeToString()
+    # A field already serialized (the router's served context) goes in as it is.
+    request = assess(2)
+    assert message_bytes(
+        agent_pb2.AssessRequest, event=request.event, context=request.context.SerializeToString()
+    ) == request.SerializeToString()
