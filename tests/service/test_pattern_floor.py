@@ -42,5 +42,6 @@ def test_a_bare_score_goes_through_every_hop_and_reads_as_a_healthy_decision(mod
     if mode != "batched":
         assert set(batched.values()) == {1.0}
     else:
-        # Twenty Scores at once, two calls in flight a hop: the rest go together.
-        assert all(items > 1 for items in batched.values())
+        # Twenty Scores at once, two calls in flight a hop: some go together. Which hops gather
+        # depends on how the Scores' replies interleave, so the test asks for one at least.
+        assert max(batched.values()) > 1
