@@ -36,6 +36,11 @@ Commit = Callable[[list[PendingRecord]], list[RecordResult | ServiceError]]
 where it is, or why that record alone was refused; raises when the batch could not be made
 durable."""
 
+AfterAck = Callable[[], None]
+"""Work a batch's durability does not wait for (the embedded index): run in the writer thread
+once the batch's callers have their results, before the next batch. Raising stops the
+committer as a failed commit does with fail_stop."""
+
 _Queued = tuple[PendingRecord, "asyncio.Future[RecordResult]"]
 
 
@@ -46,10 +51,16 @@ class GroupCommitter:
 
     `fail_stop`: after a failed commit, refuse every later record (the state on disk is
     uncertain until a restart recovers it). Otherwise only that batch fails.
+
+    Per batch the event loop wakes the writer thread once and the thread wakes the loop once
+    (with the results): `after_ack` runs in the thread after that, off the callers' latency.
     """
 
-    def __init__(self, commit: Commit, max_batch: int, *, fail_stop: bool) -> None:
+    def __init__(
+        self, commit: Commit, max_batch: int, *, fail_stop: bool, after_ack: AfterAck | None = None
+    ) -> None:
         self._commit = commit
+        self._after_ack = after_ack
         self._max_batch = max_batch
         self._fail_stop = fail_stop
         # A thread of its own, so that reads filling the default executor never delay a commit.
@@ -120,18 +131,19 @@ class GroupCommitter:
     async def _commit_batch(self, batch: list[_Queued]) -> None:
         pending = [entry for entry, _ in batch]
         started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        written: asyncio.Future[list[RecordResult | ServiceError]] = loop.create_future()
         try:
             if self.failure is not None:
                 raise self.failure
-            results = await asyncio.get_running_loop().run_in_executor(
-                self._thread, self._commit, pending
-            )
+            # Not run_in_executor: its future would wake the loop again after after_ack.
+            self._thread.submit(self._write, pending, loop, written)
+            results = await written
         except Exception as exc:
             log.exception("audit log write failed",
                           extra={"records": len(pending), "fail_stop": self._fail_stop})
-            if self._fail_stop and self.failure is None:
-                self.failure = exc
-                self.stopped.set()
+            if self._fail_stop:
+                self._stop(exc)
             for _, future in batch:
                 future.set_exception(Unavailable(f"the audit log cannot be written: {exc}"))
                 # Callers may have given up (deadline); their futures' errors are logged above.
@@ -148,3 +160,43 @@ class GroupCommitter:
         finally:
             for entry in pending:
                 self._in_flight.pop(entry.decision_id, None)
+
+    def _write(
+        self, pending: list[PendingRecord], loop: asyncio.AbstractEventLoop,
+        written: asyncio.Future[list[RecordResult | ServiceError]],
+    ) -> None:
+        """In the writer thread: commit, hand the results to the loop, then after_ack."""
+        try:
+            if self.failure is not None:  # after_ack failed while this batch was queued
+                raise self.failure
+            results = self._commit(pending)
+        except BaseException as exc:
+            loop.call_soon_threadsafe(_settle, written, exc)
+            return
+        loop.call_soon_threadsafe(_settle, written, results)
+        if self._after_ack is None:
+            return
+        try:
+            self._after_ack()
+        except Exception as exc:
+            log.exception("audit work after the acknowledgement failed")
+            # Set here, so that a batch already queued behind this one is refused too.
+            self.failure = exc
+            loop.call_soon_threadsafe(self.stopped.set)
+
+    def _stop(self, exc: BaseException) -> None:
+        if self.failure is None:
+            self.failure = exc
+        self.stopped.set()
+
+
+def _settle(
+    future: asyncio.Future[list[RecordResult | ServiceError]],
+    outcome: list[RecordResult | ServiceError] | BaseException,
+) -> None:
+    if future.cancelled():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
