@@ -339,15 +339,16 @@ class EmbeddedAuditStore(AuditStore):
             return batch_results(entries, batch, known, refs, read)
 
     def _index_acknowledged(self) -> None:
-        """In the writer thread, after the acknowledgement: index the last commit."""
-        rows, self._unindexed = self._unindexed, []
-        if not rows:
+        """In the writer thread, after the acknowledgement: index the last commit. Its rows
+        are forgotten only once the index holds them (_read_claims reads them meanwhile)."""
+        if not self._unindexed:
             return
         try:
-            self._index.insert(rows)
+            self._index.insert(self._unindexed)
         except BaseException as exc:
             self._index_lag.failed(exc)
             raise
+        self._unindexed = []
         self._index_lag.indexed()
 
     def _sign(self, anchors: list[SegmentAnchor], *, recovered: bool = False) -> None:
@@ -421,21 +422,37 @@ class EmbeddedAuditStore(AuditStore):
         self, queries: Sequence[ContextQuery], event_ids: Sequence[str]
     ) -> tuple[list[LoginContext], dict[str, EventClaim]]:
         """From the context cache where it holds every row a query reads, else from the
-        index. The snapshot is pinned under the cache's lock once the index holds every
-        commit the cache has (a commit updates the cache, under that lock, before the
-        index), so the keys loaded from the snapshot miss no commit."""
+        index. Keys are loaded from a snapshot pinned under the cache's lock once the index
+        holds every commit the cache has (a commit updates the cache, under that lock,
+        before the index), so they miss no commit. While the index lags (a commit
+        acknowledged, its rows not yet written), what memory holds is answered at once and
+        the rest waits for the index."""
+        answers: list[LoginContext | None] = [None] * len(queries)
+        unheld: set[int] = set()  # memory may lack rows they read: the index answers them
         while True:
-            self._index_lag.wait()
             with self._contexts.lock, self._index.snapshot() as index:
-                if not self._index_lag.caught_up():
-                    continue  # a commit reached the cache meanwhile: wait for its rows
-                index.pin()
-                contexts = [
-                    self._contexts.context(q, index.newest_rows)
-                    or index.context(q.user_id, q.device_id, q.ip, q.asn, q.as_of, self._bounds)
-                    for q in queries
-                ]
-                return contexts, index.event_claims(event_ids) if event_ids else {}
+                current = self._index_lag.caught_up()
+                if current:
+                    index.pin()
+                load = index.newest_rows if current else _index_lags
+                for at, q in enumerate(queries):
+                    if answers[at] is None and at not in unheld:
+                        try:
+                            answers[at] = self._contexts.context(q, load)
+                        except _IndexLags:
+                            continue
+                        if answers[at] is None:
+                            unheld.add(at)
+                    if answers[at] is None and current:
+                        answers[at] = index.context(
+                            q.user_id, q.device_id, q.ip, q.asn, q.as_of, self._bounds
+                        )
+                contexts = [answer for answer in answers if answer is not None]
+                if current and event_ids:
+                    return contexts, index.event_claims(event_ids)
+            if len(contexts) == len(queries):
+                return contexts, self._read_claims(event_ids)
+            self._index_lag.wait()
 
     async def event_claims(self, wanted: Sequence[str]) -> dict[str, EventClaim]:
         return await asyncio.to_thread(self._read_claims, wanted)
@@ -600,6 +617,14 @@ class EmbeddedAuditStore(AuditStore):
     def _after_snapshot(self, name: SegmentName, head: ChainHead) -> bool:
         """A segment this writer opened after verify took its snapshot."""
         return name.writer_id == self._writer.writer_id and name.first_seq > head.seq
+
+
+class _IndexLags(Exception):
+    """A context key to load from an index that lacks a commit the cache holds."""
+
+
+def _index_lags(column: str, key: str | int, limit: int) -> list[Row]:
+    raise _IndexLags
 
 
 def _cache_rows(entries: Iterable[IndexedEntry]) -> list[tuple[Row, str, str, int]]:
