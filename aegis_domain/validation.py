@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 from dataclasses import dataclass
@@ -46,7 +47,13 @@ class TimeWindow:
 
 
 def _enum_known(enum_type, value: int) -> bool:
-    return value in enum_type.values()
+    return value in _enum_numbers(enum_type)
+
+
+@functools.cache
+def _enum_numbers(enum_type) -> frozenset[int]:
+    # values() builds a new list on every call: about 4 µs per check of a record.
+    return frozenset(enum_type.values())
 
 
 def validate_event(event: pb.LoginEvent, window: TimeWindow, prefix: str = "event") -> None:
