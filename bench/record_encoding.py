@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from bench.in_tree import add_tree_options, each_tree, in_child
 
 
 def child_run(audit_data: Path, count: int) -> dict[str, float]:
@@ -66,28 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--audit-data", type=Path, required=True,
                         help="a cluster's audit data after load (STATE/audit-data)")
-    parser.add_argument("--tree", type=Path, action="append",
-                        help="checkouts to compare, in turn (default: this one)")
     parser.add_argument("--records", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    add_tree_options(parser, rounds=3)
     args = parser.parse_args(argv)
-    if args.child:
-        # The tree's code, imported from here on, is the one measured.
-        sys.path.insert(0, str(args.child))
+    if in_child(args):
         print(json.dumps(child_run(args.audit_data, args.records)))
         return 0
-    here = Path(__file__).resolve().parents[1]
-    for round_number in range(args.rounds):
-        for tree in [t.resolve() for t in args.tree or [here]]:
-            done = subprocess.run(
-                [sys.executable, "-m", "bench.record_encoding", "--child", str(tree),
-                 "--audit-data", str(args.audit_data.resolve()), "--records",
-                 str(args.records)],
-                cwd=here, check=True, capture_output=True, text=True)
-            row = json.loads(done.stdout.splitlines()[-1])
-            print(f"{tree.name:<14} round {round_number}  "
-                  + "  ".join(f"{name} {value}" for name, value in row.items()), flush=True)
+    child_args = ["--audit-data", str(args.audit_data.resolve()), "--records", str(args.records)]
+    for round_number, tree, row in each_tree("bench.record_encoding", args, child_args):
+        print(f"{tree.name:<14} round {round_number}  "
+              + "  ".join(f"{name} {value}" for name, value in row.items()), flush=True)
     return 0
 
 

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import shutil
-import subprocess
 import sys
 import time
 import uuid
@@ -29,6 +28,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from bench.in_tree import add_tree_options, each_tree, in_child
 
 PHASES = {
     "append+fsync": ("audit_service.log.writer", "ChainWriter", "append"),
@@ -151,38 +152,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--population", type=Path, required=True,
                         help="a realistic population (python -m bench.history FOLDER)")
-    parser.add_argument("--tree", type=Path, action="append",
-                        help="checkouts to compare, in turn (default: this one)")
-    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--rates", default="20,100", help="Score/s")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per rate")
     parser.add_argument("--state-dir", type=Path, default=Path(".aegis/record-path"))
-    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    add_tree_options(parser, rounds=1)
     args = parser.parse_args(argv)
-    rates = [float(rate) for rate in args.rates.split(",")]
-    if args.child:
-        # The tree's code, imported from here on, is the one measured.
-        sys.path.insert(0, str(args.child))
-        rows = asyncio.run(child_run(args.population, args.state_dir, rates, args.duration))
+    if in_child(args):
+        rates = [float(rate) for rate in args.rates.split(",")]
+        rows = asyncio.run(child_run(args.population, args.state_dir / args.child.name, rates,
+                                     args.duration))
         print(json.dumps(rows))
         return 0
-    here = Path(__file__).resolve().parents[1]
-    for round_number in range(args.rounds):
-        for tree in [t.resolve() for t in args.tree or [here]]:
-            done = subprocess.run(
-                [sys.executable, "-m", "bench.record_path", "--child", str(tree),
-                 "--population", str(args.population.resolve()), "--rates", args.rates,
-                 "--duration", str(args.duration),
-                 "--state-dir", str((args.state_dir / tree.name).resolve())],
-                cwd=here, check=True, capture_output=True, text=True)
-            for row in json.loads(done.stdout.splitlines()[-1]):
-                phases = "  ".join(f"{name} {p['wall_p50']}/{p['wall_mean']}/{p['cpu_mean']}"
-                                   for name, p in row["phases"].items())
-                print(f"{tree.name:<14} round {round_number} {row['rate']:>5g}/s  CPU "
-                      f"{row['cpu_ms_per_score']} ms/Score  record p50/p99 "
-                      f"{row['record_ms']['p50']}/{row['record_ms']['p99']}  commits/Score "
-                      f"{row['commits_per_score']}  phases wall p50/mean, CPU mean: {phases}",
-                      flush=True)
+    child_args = ["--population", str(args.population.resolve()), "--rates", args.rates,
+                  "--duration", str(args.duration), "--state-dir", str(args.state_dir.resolve())]
+    for round_number, tree, rows in each_tree("bench.record_path", args, child_args):
+        for row in rows:
+            phases = "  ".join(f"{name} {p['wall_p50']}/{p['wall_mean']}/{p['cpu_mean']}"
+                               for name, p in row["phases"].items())
+            print(f"{tree.name:<14} round {round_number} {row['rate']:>5g}/s  CPU "
+                  f"{row['cpu_ms_per_score']} ms/Score  record p50/p99 "
+                  f"{row['record_ms']['p50']}/{row['record_ms']['p99']}  commits/Score "
+                  f"{row['commits_per_score']}  phases wall p50/mean, CPU mean: {phases}",
+                  flush=True)
     return 0
 
 
