@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from aegis.v1 import common_pb2
 from aegis_runtime.errors import ServiceError, Unavailable
@@ -68,6 +70,11 @@ class GroupCommitter:
         self._queue: asyncio.Queue[_Queued | None] | None = None
         self._in_flight: dict[str, asyncio.Future[RecordResult]] = {}
         self._task: asyncio.Task[None] | None = None
+        # Whether the writer thread is at a batch (after_ack included), and the future the
+        # writer task waits on for it to be done (_writer_free).
+        self._free = threading.Lock()
+        self._busy = False
+        self._free_waiter: asyncio.Future[None] | None = None
         self.failure: BaseException | None = None
         # Set with `failure` (fail_stop): the store refuses everything until a restart.
         self.stopped = asyncio.Event()
@@ -119,6 +126,9 @@ class GroupCommitter:
             item = await queue.get()
             if item is None:
                 break
+            # Records go on queueing while the writer finishes the last batch's after_ack:
+            # they share the next commit rather than a small one waiting in the thread.
+            await self._writer_free()
             batch = [item]
             while len(batch) < self._max_batch and not queue.empty():
                 item = queue.get_nowait()
@@ -137,6 +147,8 @@ class GroupCommitter:
             if self.failure is not None:
                 raise self.failure
             # Not run_in_executor: its future would wake the loop again after after_ack.
+            with self._free:
+                self._busy = True
             self._thread.submit(self._write, pending, loop, written)
             results = await written
         except Exception as exc:
@@ -167,22 +179,39 @@ class GroupCommitter:
     ) -> None:
         """In the writer thread: commit, hand the results to the loop, then after_ack."""
         try:
-            if self.failure is not None:  # after_ack failed while this batch was queued
-                raise self.failure
-            results = self._commit(pending)
-        except BaseException as exc:
-            loop.call_soon_threadsafe(_settle, written, exc)
-            return
-        loop.call_soon_threadsafe(_settle, written, results)
-        if self._after_ack is None:
-            return
+            try:
+                if self.failure is not None:  # after_ack failed while this batch was queued
+                    raise self.failure
+                results = self._commit(pending)
+            except BaseException as exc:
+                loop.call_soon_threadsafe(_settle, written, exc)
+                return
+            loop.call_soon_threadsafe(_settle, written, results)
+            if self._after_ack is not None:
+                self._run_after_ack(self._after_ack, loop)
+        finally:
+            with self._free:
+                self._busy = False
+                waiter, self._free_waiter = self._free_waiter, None
+            if waiter is not None:  # only when records wait: no wake-up otherwise
+                loop.call_soon_threadsafe(_settle, waiter, None)
+
+    def _run_after_ack(self, after_ack: AfterAck, loop: asyncio.AbstractEventLoop) -> None:
         try:
-            self._after_ack()
+            after_ack()
         except Exception as exc:
             log.exception("audit work after the acknowledgement failed")
             # Set here, so that a batch already queued behind this one is refused too.
             self.failure = exc
             loop.call_soon_threadsafe(self.stopped.set)
+
+    async def _writer_free(self) -> None:
+        """Once the writer thread is done with the last batch."""
+        with self._free:
+            if not self._busy:
+                return
+            waiter = self._free_waiter = asyncio.get_running_loop().create_future()
+        await waiter
 
     def _stop(self, exc: BaseException) -> None:
         if self.failure is None:
@@ -190,10 +219,7 @@ class GroupCommitter:
         self.stopped.set()
 
 
-def _settle(
-    future: asyncio.Future[list[RecordResult | ServiceError]],
-    outcome: list[RecordResult | ServiceError] | BaseException,
-) -> None:
+def _settle(future: asyncio.Future[Any], outcome: Any) -> None:
     if future.cancelled():
         return
     if isinstance(outcome, BaseException):
