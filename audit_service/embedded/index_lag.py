@@ -3,8 +3,9 @@ record acknowledged when they began.
 
 A commit is acknowledged once its segment is fsynced and the context cache holds it; its index
 rows are written after that, off Record's latency (bench.record_path on the shared machine: a
-SQLite commit p50 0.25 ms, mean 2-3 ms with the WAL's checkpoints). Readers of the index (a decision by id, pages, reviews, proofs, verify, a context key
-loaded on first use) wait for those rows, so none of them misses an acknowledged decision.
+SQLite commit p50 0.25 ms, mean 2-3 ms with the WAL's checkpoints). Readers of the index (a
+decision by id, pages, reviews, proofs, verify, a context key loaded on first use) wait for
+those rows, so none of them misses an acknowledged decision.
 """
 
 from __future__ import annotations
