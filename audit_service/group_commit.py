@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from aegis.v1 import common_pb2
 from aegis_runtime.errors import ServiceError, Unavailable
@@ -36,6 +38,11 @@ Commit = Callable[[list[PendingRecord]], list[RecordResult | ServiceError]]
 where it is, or why that record alone was refused; raises when the batch could not be made
 durable."""
 
+AfterAck = Callable[[], None]
+"""Work a batch's durability does not wait for (the embedded index): run in the writer thread
+once the batch's callers have their results, before the next batch. Raising stops the
+committer as a failed commit does with fail_stop."""
+
 _Queued = tuple[PendingRecord, "asyncio.Future[RecordResult]"]
 
 
@@ -46,10 +53,16 @@ class GroupCommitter:
 
     `fail_stop`: after a failed commit, refuse every later record (the state on disk is
     uncertain until a restart recovers it). Otherwise only that batch fails.
+
+    Per batch the event loop wakes the writer thread once and the thread wakes the loop once
+    (with the results): `after_ack` runs in the thread after that, off the callers' latency.
     """
 
-    def __init__(self, commit: Commit, max_batch: int, *, fail_stop: bool) -> None:
+    def __init__(
+        self, commit: Commit, max_batch: int, *, fail_stop: bool, after_ack: AfterAck | None = None
+    ) -> None:
         self._commit = commit
+        self._after_ack = after_ack
         self._max_batch = max_batch
         self._fail_stop = fail_stop
         # A thread of its own, so that reads filling the default executor never delay a commit.
@@ -57,6 +70,11 @@ class GroupCommitter:
         self._queue: asyncio.Queue[_Queued | None] | None = None
         self._in_flight: dict[str, asyncio.Future[RecordResult]] = {}
         self._task: asyncio.Task[None] | None = None
+        # Whether the writer thread is at a batch (after_ack included), and the future the
+        # writer task waits on for it to be done (_writer_free).
+        self._free = threading.Lock()
+        self._busy = False
+        self._free_waiter: asyncio.Future[None] | None = None
         self.failure: BaseException | None = None
         # Set with `failure` (fail_stop): the store refuses everything until a restart.
         self.stopped = asyncio.Event()
@@ -108,6 +126,9 @@ class GroupCommitter:
             item = await queue.get()
             if item is None:
                 break
+            # Records go on queueing while the writer finishes the last batch's after_ack:
+            # they share the next commit rather than a small one waiting in the thread.
+            await self._writer_free()
             batch = [item]
             while len(batch) < self._max_batch and not queue.empty():
                 item = queue.get_nowait()
@@ -120,18 +141,21 @@ class GroupCommitter:
     async def _commit_batch(self, batch: list[_Queued]) -> None:
         pending = [entry for entry, _ in batch]
         started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        written: asyncio.Future[list[RecordResult | ServiceError]] = loop.create_future()
         try:
             if self.failure is not None:
                 raise self.failure
-            results = await asyncio.get_running_loop().run_in_executor(
-                self._thread, self._commit, pending
-            )
+            # Not run_in_executor: its future would wake the loop again after after_ack.
+            with self._free:
+                self._busy = True
+            self._thread.submit(self._write, pending, loop, written)
+            results = await written
         except Exception as exc:
             log.exception("audit log write failed",
                           extra={"records": len(pending), "fail_stop": self._fail_stop})
-            if self._fail_stop and self.failure is None:
-                self.failure = exc
-                self.stopped.set()
+            if self._fail_stop:
+                self._stop(exc)
             for _, future in batch:
                 future.set_exception(Unavailable(f"the audit log cannot be written: {exc}"))
                 # Callers may have given up (deadline); their futures' errors are logged above.
@@ -148,3 +172,57 @@ class GroupCommitter:
         finally:
             for entry in pending:
                 self._in_flight.pop(entry.decision_id, None)
+
+    def _write(
+        self, pending: list[PendingRecord], loop: asyncio.AbstractEventLoop,
+        written: asyncio.Future[list[RecordResult | ServiceError]],
+    ) -> None:
+        """In the writer thread: commit, hand the results to the loop, then after_ack."""
+        try:
+            try:
+                if self.failure is not None:  # after_ack failed while this batch was queued
+                    raise self.failure
+                results = self._commit(pending)
+            except BaseException as exc:
+                loop.call_soon_threadsafe(_settle, written, exc)
+                return
+            loop.call_soon_threadsafe(_settle, written, results)
+            if self._after_ack is not None:
+                self._run_after_ack(self._after_ack, loop)
+        finally:
+            with self._free:
+                self._busy = False
+                waiter, self._free_waiter = self._free_waiter, None
+            if waiter is not None:  # only when records wait: no wake-up otherwise
+                loop.call_soon_threadsafe(_settle, waiter, None)
+
+    def _run_after_ack(self, after_ack: AfterAck, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            after_ack()
+        except Exception as exc:
+            log.exception("audit work after the acknowledgement failed")
+            # Set here, so that a batch already queued behind this one is refused too.
+            self.failure = exc
+            loop.call_soon_threadsafe(self.stopped.set)
+
+    async def _writer_free(self) -> None:
+        """Once the writer thread is done with the last batch."""
+        with self._free:
+            if not self._busy:
+                return
+            waiter = self._free_waiter = asyncio.get_running_loop().create_future()
+        await waiter
+
+    def _stop(self, exc: BaseException) -> None:
+        if self.failure is None:
+            self.failure = exc
+        self.stopped.set()
+
+
+def _settle(future: asyncio.Future[Any], outcome: Any) -> None:
+    if future.cancelled():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

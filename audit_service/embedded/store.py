@@ -4,6 +4,7 @@ beside them, and a SQLite index."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -23,6 +24,7 @@ from audit_service.embedded.checkpoints import (
 )
 from audit_service.embedded.context_cache import USER_ID, ContextCache, Row, row_of
 from audit_service.embedded.index import IndexSnapshot, SqliteIndex
+from audit_service.embedded.index_lag import IndexLag
 from audit_service.embedded.segments import SegmentLog
 from audit_service.group_commit import GroupCommitter, PendingRecord
 from audit_service.index_rows import (
@@ -73,9 +75,11 @@ class EmbeddedAuditStore(AuditStore):
     cluster use.
 
     Group commit (audit_service.group_commit): each batch is appended with one write + fsync
-    per segment, signed (one checkpoint line) and indexed in one SQLite transaction, in the
-    writer thread. A failed write stops the store (fail-stop): the state on disk is
-    uncertain, and a restart recovers it from the log.
+    per segment, signed (one checkpoint line) and added to the context cache, then
+    acknowledged, then indexed in one SQLite transaction, in the writer thread (IndexLag:
+    readers of the index wait for it). A failed write stops the store (fail-stop): the state
+    on disk is uncertain, and a restart recovers it from the log (re-indexing what a crash
+    left unindexed).
     """
 
     def __init__(self, settings: AuditSettings, clock: Callable[[], float] = time.time) -> None:
@@ -98,7 +102,11 @@ class EmbeddedAuditStore(AuditStore):
         # Held by the writer thread for a whole batch: verify snapshots the chain between
         # batches, when log, checkpoints and index agree.
         self._write_lock = threading.Lock()
-        self._committer = GroupCommitter(self._commit, settings.max_batch_records, fail_stop=True)
+        self._committer = GroupCommitter(self._commit, settings.max_batch_records, fail_stop=True,
+                                         after_ack=self._index_acknowledged)
+        # Written by _commit, indexed by _index_acknowledged (both in the writer thread).
+        self._unindexed: list[tuple[IndexedEntry, RecordLocation]] = []
+        self._index_lag = IndexLag()
         self._checkpoint_synced_at = time.monotonic()
         self._lock_fd: int | None = None
 
@@ -292,24 +300,56 @@ class EmbeddedAuditStore(AuditStore):
 
     def _commit(self, entries: list[PendingRecord]) -> list[RecordResult | ServiceError]:
         """In the writer thread: skip what the index already holds (a decision id, or an
-        event already decided), append the rest durably, sign the new head, then index it,
-        all under the write lock."""
+        event already decided: the previous batch's rows are indexed by now, in this
+        thread), append the rest durably, sign the new head and add it to the context cache
+        (GetContext sees every acknowledged decision), under the write lock. Indexed by
+        _index_acknowledged once acknowledged."""
         with self._write_lock:
             known = self._index.known_refs([entry.decision_id for entry in entries])
             batch = sort_batch(entries, known, self._index.event_claims(event_ids(entries)))
             refs: dict[str, str] = {}
+            written: dict[str, RecordLocation] = {}
             if batch.fresh:
                 locations, anchors = self._writer.append(
                     [e.canonical for e in batch.fresh], self._clock()
                 )
                 self._sign(anchors)
-                self._index.insert(zip([e.indexed for e in batch.fresh], locations, strict=True))
+                self._unindexed = list(
+                    zip([e.indexed for e in batch.fresh], locations, strict=True)
+                )
+                written = {
+                    e.decision_id: loc for e, loc in zip(batch.fresh, locations, strict=True)
+                }
+                # Counted before the cache has the rows: a reader holding the cache's lock
+                # that sees the index caught up knows the cache holds nothing it lacks.
+                self._index_lag.acknowledging()
                 self._contexts.add(_cache_rows(e.indexed for e in batch.fresh))
                 refs = {
-                    e.decision_id: audit_ref(loc.segment, loc.seq)
-                    for e, loc in zip(batch.fresh, locations, strict=True)
+                    decision_id: audit_ref(loc.segment, loc.seq)
+                    for decision_id, loc in written.items()
                 }
-            return batch_results(entries, batch, known, refs, self._read_decision)
+
+            def read(decision_id: str) -> tuple[common_pb2.DecisionRecord, str] | None:
+                # A repeat of an event decided in this very batch: not indexed yet.
+                location = written.get(decision_id)
+                if location is None:
+                    return self._read_indexed_decision(decision_id)
+                return self._read_logged(location)
+
+            return batch_results(entries, batch, known, refs, read)
+
+    def _index_acknowledged(self) -> None:
+        """In the writer thread, after the acknowledgement: index the last commit. Its rows
+        are forgotten only once the index holds them (_read_claims reads them meanwhile)."""
+        if not self._unindexed:
+            return
+        try:
+            self._index.insert(self._unindexed)
+        except BaseException as exc:
+            self._index_lag.failed(exc)
+            raise
+        self._unindexed = []
+        self._index_lag.indexed()
 
     def _sign(self, anchors: list[SegmentAnchor], *, recovered: bool = False) -> None:
         """Append the checkpoint of the writer's head. It is fsynced when the last fsync is
@@ -358,26 +398,61 @@ class EmbeddedAuditStore(AuditStore):
         return [next(found) if context is None else context for context in held], claims
 
     def _read_claims(self, event_ids: Sequence[str]) -> dict[str, EventClaim]:
+        """On the event loop too, so it does not wait for the index: the last commit's
+        claims, if it is not indexed yet, come from its rows. Taken before the index is
+        read: the writer forgets them only once the index holds them."""
         if not event_ids:
             return {}
+        unindexed = self._unindexed
         with self._index.snapshot() as index:
-            return index.event_claims(event_ids)
+            claims = index.event_claims(event_ids)
+        wanted = set(event_ids)
+        for entry, _ in unindexed:
+            if isinstance(entry, IndexedDecision) and entry.event_id in wanted:
+                claims.setdefault(entry.event_id,
+                                  EventClaim(entry.decision_id, entry.event_digest))
+        return claims
+
+    def _current_index(self) -> contextlib.AbstractContextManager[IndexSnapshot]:
+        """A snapshot of the index that holds every record acknowledged before the call."""
+        self._index_lag.wait()
+        return self._index.snapshot()
 
     def _read_contexts(
         self, queries: Sequence[ContextQuery], event_ids: Sequence[str]
     ) -> tuple[list[LoginContext], dict[str, EventClaim]]:
         """From the context cache where it holds every row a query reads, else from the
-        index. The snapshot is pinned under the cache's lock: a commit updates the cache
-        after the index, under that lock, so the keys loaded from the snapshot miss no
-        commit the cache will not get."""
-        with self._contexts.lock, self._index.snapshot() as index:
-            index.pin()
-            contexts = [
-                self._contexts.context(q, index.newest_rows)
-                or index.context(q.user_id, q.device_id, q.ip, q.asn, q.as_of, self._bounds)
-                for q in queries
-            ]
-            return contexts, index.event_claims(event_ids) if event_ids else {}
+        index. Keys are loaded from a snapshot pinned under the cache's lock once the index
+        holds every commit the cache has (a commit updates the cache, under that lock,
+        before the index), so they miss no commit. While the index lags (a commit
+        acknowledged, its rows not yet written), what memory holds is answered at once and
+        the rest waits for the index."""
+        answers: list[LoginContext | None] = [None] * len(queries)
+        unheld: set[int] = set()  # memory may lack rows they read: the index answers them
+        while True:
+            with self._contexts.lock, self._index.snapshot() as index:
+                current = self._index_lag.caught_up()
+                if current:
+                    index.pin()
+                load = index.newest_rows if current else _index_lags
+                for at, q in enumerate(queries):
+                    if answers[at] is None and at not in unheld:
+                        try:
+                            answers[at] = self._contexts.context(q, load)
+                        except _IndexLags:
+                            continue
+                        if answers[at] is None:
+                            unheld.add(at)
+                    if answers[at] is None and current:
+                        answers[at] = index.context(
+                            q.user_id, q.device_id, q.ip, q.asn, q.as_of, self._bounds
+                        )
+                contexts = [answer for answer in answers if answer is not None]
+                if current and event_ids:
+                    return contexts, index.event_claims(event_ids)
+            if len(contexts) == len(queries):
+                return contexts, self._read_claims(event_ids)
+            self._index_lag.wait()
 
     async def event_claims(self, wanted: Sequence[str]) -> dict[str, EventClaim]:
         return await asyncio.to_thread(self._read_claims, wanted)
@@ -388,10 +463,19 @@ class EmbeddedAuditStore(AuditStore):
         return await asyncio.to_thread(self._read_decision, decision_id)
 
     def _read_decision(self, decision_id: str) -> tuple[common_pb2.DecisionRecord, str] | None:
+        self._index_lag.wait()
+        return self._read_indexed_decision(decision_id)
+
+    def _read_indexed_decision(
+        self, decision_id: str
+    ) -> tuple[common_pb2.DecisionRecord, str] | None:
+        """The decision as the index holds it now (the writer's: it indexes in order)."""
         with self._index.snapshot() as index:
             location = index.location(decision_id)
-        if location is None:
-            return None
+        return None if location is None else self._read_logged(location)
+
+    def _read_logged(self, location: RecordLocation) -> tuple[common_pb2.DecisionRecord, str]:
+        """The record at `location`, checked against the hash it was written with."""
         ref = audit_ref(location.segment, location.seq)
         try:
             raw = self._log.read_at(location.segment, location.offset, location.length)
@@ -412,7 +496,7 @@ class EmbeddedAuditStore(AuditStore):
         return min(page_size or self._settings.list_page_size, self._settings.list_max_page_size)
 
     def _read_page(self, filters: DecisionFilter, size: int, page_token: str) -> DecisionPage:
-        with self._index.snapshot() as index:
+        with self._current_index() as index:
             return index.page(filters, size, page_token)
 
     async def list_reviews(
@@ -421,7 +505,7 @@ class EmbeddedAuditStore(AuditStore):
         size = self._page_size(page_size)
 
         def read() -> ReviewPage:
-            with self._index.snapshot() as index:
+            with self._current_index() as index:
                 if decided:
                     return index.decided_reviews(size, page_token)
                 return index.pending_reviews(size, page_token)
@@ -430,14 +514,14 @@ class EmbeddedAuditStore(AuditStore):
 
     async def review_queue(self) -> ReviewQueue:
         def read() -> ReviewQueue:
-            with self._index.snapshot() as index:
+            with self._current_index() as index:
                 return index.review_queue()
 
         return await asyncio.to_thread(read)
 
     async def review_entry(self, decision_id: str) -> ReviewEntry | None:
         def read() -> ReviewEntry | None:
-            with self._index.snapshot() as index:
+            with self._current_index() as index:
                 return index.review_entry(decision_id)
 
         return await asyncio.to_thread(read)
@@ -448,7 +532,7 @@ class EmbeddedAuditStore(AuditStore):
         return await asyncio.to_thread(self._prove, decision_id)
 
     def _prove(self, decision_id: str) -> InclusionProof | None:
-        with self._index.snapshot() as index:
+        with self._current_index() as index:
             location = index.location(decision_id)
         if location is None:
             return None
@@ -481,10 +565,11 @@ class EmbeddedAuditStore(AuditStore):
 
     def _verify(self) -> VerifyReport:
         with self._index.snapshot() as index:
-            # Log, checkpoints and index agree between batches: take the chain head, the
-            # checkpoint file's size and the index state there, then read only what existed
-            # at that instant.
+            # Log, checkpoints and index agree between batches, once the index holds the
+            # last one: take the chain head, the checkpoint file's size and the index state
+            # there, then read only what existed at that instant.
             with self._write_lock:
+                self._index_lag.wait()
                 head = self._writer.head
                 checkpoints_size = self._checkpoints.size
                 on_disk = (self._log.path(head.open_segment).stat().st_size
@@ -532,6 +617,14 @@ class EmbeddedAuditStore(AuditStore):
     def _after_snapshot(self, name: SegmentName, head: ChainHead) -> bool:
         """A segment this writer opened after verify took its snapshot."""
         return name.writer_id == self._writer.writer_id and name.first_seq > head.seq
+
+
+class _IndexLags(Exception):
+    """A context key to load from an index that lacks a commit the cache holds."""
+
+
+def _index_lags(column: str, key: str | int, limit: int) -> list[Row]:
+    raise _IndexLags
 
 
 def _cache_rows(entries: Iterable[IndexedEntry]) -> list[tuple[Row, str, str, int]]:

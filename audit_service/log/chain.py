@@ -25,11 +25,17 @@ class MalformedLine(ValueError):
     """A log line that is not a JSON record with valid chain fields."""
 
 
+# One encoder for every record: json.dumps with these options builds a new one per call. The
+# values are JSON read from a log line or made from a message, never cyclic: no cycle check.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False,
+    check_circular=False,
+)
+
+
 def canonical_json(value: Any) -> bytes:
     """Sorted keys, no whitespace, ASCII only: equal content gives equal bytes everywhere."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    ).encode("ascii")
+    return _CANONICAL.encode(value).encode("ascii")
 
 
 # The context (up to a few dozen past logins and the graph neighbourhood) is most of a

@@ -16,9 +16,9 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 Convert = Callable[[Any], Any]
-# One field's way to JSON: its converter of one value, and whether it is a map, a list or
-# a single value.
-_Step = tuple[Convert, str]
+# One field's way to JSON: its name, its converter of one value (None: the value as it is),
+# and whether it is a map, a list or a single value.
+_Step = tuple[str, Convert | None, str]
 _SINGLE, _LIST, _MAP = "single", "list", "map"
 _FLOAT_TEXT = {math.inf: "Infinity", -math.inf: "-Infinity"}
 # Message type -> its fields' steps, or None when json_format converts it.
@@ -36,12 +36,13 @@ def message_to_dict(message: Message, skip: str = "") -> dict[str, Any]:
         return body
     converted: dict[str, Any] = {}
     for field, value in message.ListFields():
-        name = field.name
+        name, convert, shape = plan[field]
         if name == skip:
             continue
-        convert, shape = plan[field]
         try:
-            if shape is _SINGLE:
+            if convert is None:
+                converted[name] = list(value) if shape is _LIST else value
+            elif shape is _SINGLE:
                 converted[name] = convert(value)
             elif shape is _LIST:
                 converted[name] = [convert(item) for item in value]
@@ -65,7 +66,9 @@ def _plan(descriptor: Descriptor) -> dict[FieldDescriptor, _Step] | None:
         if convert is None:
             _plans[descriptor] = None
             return None
-        steps[field] = (convert, shape)
+        # Strings, bools and 32-bit integers are their own JSON: no call per value.
+        steps[field] = (field.name, None if convert is _same and shape is not _MAP else convert,
+                        shape)
     _plans[descriptor] = steps
     return steps
 
@@ -123,8 +126,8 @@ def _same(value: Any) -> Any:
 
 
 _SCALARS: dict[int, Convert] = {
-    FieldDescriptor.CPPTYPE_STRING: str,
-    FieldDescriptor.CPPTYPE_BOOL: bool,
+    FieldDescriptor.CPPTYPE_STRING: _same,
+    FieldDescriptor.CPPTYPE_BOOL: _same,
     FieldDescriptor.CPPTYPE_INT32: _same,
     FieldDescriptor.CPPTYPE_UINT32: _same,
     FieldDescriptor.CPPTYPE_INT64: str,

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -201,6 +205,68 @@ def test_rows_missing_from_the_index_are_re_indexed(tmp_path: Path) -> None:
         conn.execute("DELETE FROM decisions WHERE decision_id IN ('d-1', 'd-3', 'd-5')")
     assert answers(tmp_path) == before
     assert before[3] is True
+
+
+# Records one decision on the store of argv[1] when told to, says its reference, and waits to
+# be killed.
+_ACKNOWLEDGE_THEN_WAIT = """
+import asyncio, sys
+from pathlib import Path
+from tests.unit.audit_builders import T0, audit_settings, make_record, running_store
+
+async def main():
+    async with running_store(audit_settings(Path(sys.argv[1]))) as store:
+        print("started", flush=True)
+        sys.stdin.readline()
+        result = await store.record(make_record("d-acked", user_id="alice", ts=T0 - 50))
+        print(result.audit_ref, flush=True)
+        sys.stdin.readline()
+
+asyncio.run(main())
+"""
+
+
+def test_a_decision_acknowledged_before_a_crash_cut_its_index_write_is_indexed_at_start(
+    tmp_path: Path,
+) -> None:
+    """kill -9 after the acknowledgement, while the index write waits for SQLite's lock
+    (held here): the log has the decision, the index does not, and a restart indexes it."""
+    seed(tmp_path)
+    repo = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen(
+        [sys.executable, "-c", _ACKNOWLEDGE_THEN_WAIT, str(tmp_path)], cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)}, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        assert child.stdout.readline() == "started\n"
+        lock = sqlite3.connect(tmp_path / INDEX_FILE, isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        acked = child.stdout.readline().strip()
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        lock.execute("ROLLBACK")
+        lock.close()
+    finally:
+        child.kill()
+        child.wait()
+    assert acked, "the decision was not acknowledged before its index write"
+    with sqlite3.connect(tmp_path / INDEX_FILE) as conn:
+        assert not conn.execute("SELECT 1 FROM decisions WHERE decision_id = 'd-acked'").fetchall()
+
+    async def scenario() -> tuple:
+        async with running_store(audit_settings(tmp_path)) as store:
+            found = await store.get_decision("d-acked")
+            _, claims = await store.contexts_and_claims([], ["ev-d-acked"])
+            return found, claims, (await store.verify()).ok
+
+    found, claims, ok = asyncio.run(scenario())
+    assert found is not None and found[1] == acked
+    assert claims["ev-d-acked"].decision_id == "d-acked"
+    assert ok
 
 
 def test_a_lost_index_is_rebuilt_from_the_log(tmp_path: Path) -> None:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from aegis_runtime.errors import Unavailable
+from audit_service.embedded.store import INDEX_FILE
+from audit_service.storage import ContextQuery
 from tests.unit.audit_builders import (
     T0,
     audit_settings,
@@ -177,3 +180,30 @@ def test_a_commit_fsyncs_its_segment_and_the_checkpoint_only_on_interval(
     assert ok
     lines = (tmp_path / "checkpoints" / "test" / "local-1.jsonl").read_bytes().splitlines()
     assert len(lines) == 4
+
+
+def test_while_the_index_lags_a_commit_memory_answers_with_it(tmp_path: Path) -> None:
+    """The reader thread's path (GetContext when the event loop finds the cache's lock busy):
+    while the last acknowledged commit is not indexed yet (SQLite's write lock is held here,
+    so its index write waits), a context memory holds is answered at once, that commit in it,
+    and so is the event's claim."""
+    settings = audit_settings(tmp_path)
+    query = ContextQuery("alice", "dev-alice", "192.0.2.1", 64500, T0 + 10)
+
+    async def scenario() -> tuple:
+        async with running_store(settings) as store:
+            await store.record(make_record("d-1", ts=T0))
+            (before,) = await store.get_contexts([query])  # memory now holds alice's keys
+            lock = sqlite3.connect(tmp_path / INDEX_FILE, isolation_level=None)
+            lock.execute("BEGIN IMMEDIATE")
+            try:
+                await store.record(make_record("d-2", ts=T0 + 5))
+                (after,), claims = store._read_contexts([query], ["ev-d-2"])
+            finally:
+                lock.execute("ROLLBACK")
+                lock.close()
+            return before, after, claims
+
+    before, after, claims = asyncio.run(scenario())
+    assert len(after.history) == len(before.history) + 1
+    assert claims["ev-d-2"].decision_id == "d-2"
