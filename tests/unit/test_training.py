@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from aegis_cli.main import main
+from aegis_lab.training import detection
 from aegis_lab.training.dataset import Split, build, type_balanced_weights
 from aegis_lab.world import WorldConfig
 from agent_services.behavior import BehaviorAgent
@@ -117,3 +118,15 @@ def test_an_accounts_first_attempt_is_fitted_even_in_the_warm_up() -> None:
     assert (warm_up & first).sum() >= 30
     assert data.measured[warm_up].tolist() == first[warm_up].tolist()
     assert data.measured[~warm_up].all()
+
+
+@pytest.mark.parametrize("parallel_trees", [1, 3])
+def test_each_round_fits_the_parallel_trees_the_params_ask_for(parallel_trees: int) -> None:
+    """A boosted forest: `parallel_trees` trees a round, each on its own sample, which keeps the
+    published model from depending on the boosting seed's draw."""
+    config = WorldConfig(users=60, events=1_500, seed=3, days=10, attack_share=0.1)
+    data = build(config, AuditSettings().context_bounds(),
+                 Split(warmup_days=0, holdout_share=0.5, combiner_legit=0))
+    params = detection.DetectionParams(rounds=4, parallel_trees=parallel_trees, threads=1)
+    trained = detection.train(data, params, seed=1)
+    assert len(trained.booster.get_dump()) == 4 * parallel_trees
