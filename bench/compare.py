@@ -4,9 +4,11 @@
     python -m bench.compare --before ../before --rates 20,100,200,300 [--population FOLDER]
 
 Both clusters serve the same models (--model-dir) on the same ports, one after the other; the
-load generator and its population are this checkout's. Reports, per tree and rate, achieved
-throughput, latency, errors, degraded decisions, and each service's CPU per Score (from /proc),
-which the noise of a shared machine disturbs less than latency does.
+load generator and its population are this checkout's. For a change of models rather than of
+code, give the before cluster its own (--before-model-dir; --before may then be this checkout).
+Reports, per tree and rate, achieved throughput, latency, errors, degraded decisions, and each
+service's CPU per Score (from /proc), which the noise of a shared machine disturbs less than
+latency does.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before", type=Path, required=True, help="the other checkout")
     parser.add_argument("--after", type=Path, default=Path.cwd(), help="default: this one")
     parser.add_argument("--model-dir", type=Path, default=Path(".aegis/models"))
+    parser.add_argument("--before-model-dir", type=Path,
+                        help="the before cluster's models (default: --model-dir)")
     parser.add_argument("--state-dir", type=Path, default=Path(".aegis/bench-compare"))
     parser.add_argument("--rates", default="20,100,200,300")
     parser.add_argument("--duration", type=float, default=5.0)
@@ -82,11 +86,13 @@ def main(argv: list[str] | None = None) -> int:
                         "audit data and its logins; default: short-history logins, empty audit")
     args = parser.parse_args(argv)
     rates = [float(r) for r in args.rates.split(",")]
+    trees = (("before", args.before, args.before_model_dir or args.model_dir),
+             ("after", args.after, args.model_dir))
     results = {
-        name: measure_tree(tree.resolve(), (args.state_dir / name).resolve(),
-                           args.model_dir.resolve(), rates, args.duration,
+        name: measure_tree(tree.resolve(), (args.state_dir / name).resolve(), models.resolve(),
+                           rates, args.duration,
                            args.population.resolve() if args.population else None)
-        for name, tree in (("before", args.before), ("after", args.after))
+        for name, tree, models in trees
     }
     (args.state_dir / "compare.json").write_text(json.dumps(results, indent=2))
     print(f"{'tree':<7} {'rate':>6} {'achieved':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
