@@ -36,11 +36,12 @@ class DetectionParams:
     colsample_bytree: float = 0.8
     min_child_weight: float = 2.0
     # Trees fitted each round, each on its own sample of logins and features (XGBoost's
-    # num_parallel_tree: a boosted random forest). With one, the boosting seed alone moved
-    # recall at 0.1% on evaluation worlds by up to 0.13 (that threshold rests on a few
-    # legitimate logins); with three, by at most 0.005: the model a training run publishes,
-    # and the figures it is measured by, no longer depend on the draw. Serving evaluates three
-    # times the trees (bench.agent_cpu: about +0.2 ms a login alone, nothing in batches of 32).
+    # num_parallel_tree: a boosted random forest). Across three boosting seeds, recall at 0.1%
+    # on six evaluation worlds spread by up to 0.13 (0.05 on average) with one tree a round and
+    # by up to 0.05 (0.02) with three, at the same level on average (that threshold rests on a
+    # few legitimate logins): the model a run publishes depends less on the draw. Serving
+    # evaluates three times the trees (bench.agent_cpu: about +0.2 ms a login alone, nothing in
+    # batches of 32).
     parallel_trees: int = 3
     threads: int = 2
 
