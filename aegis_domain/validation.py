@@ -45,7 +45,8 @@ class TimeWindow:
     latest: float
 
 
-def _enum_known(enum_type, value: int) -> bool:
+def enum_known(enum_type, value: int) -> bool:
+    """Whether `value` is one of the protobuf enum's values (proto3 keeps unknown ones)."""
     # The descriptor's own map: values() builds a list on every call (twice a Score).
     return value in enum_type.DESCRIPTOR.values_by_number
 
@@ -90,9 +91,9 @@ def validate_event(event: pb.LoginEvent, window: TimeWindow, prefix: str = "even
             f"[{_iso(window.earliest)}, {_iso(window.latest)}]",
         )
 
-    if not _enum_known(pb.DeviceType, event.device_type):
+    if not enum_known(pb.DeviceType, event.device_type):
         raise bad("device_type", f"unknown value {event.device_type}")
-    if not _enum_known(pb.AuthMethod, event.auth_method):
+    if not enum_known(pb.AuthMethod, event.auth_method):
         raise bad("auth_method", f"unknown value {event.auth_method}")
     if event.failed_attempts_before > MAX_FAILED_ATTEMPTS:
         raise bad("failed_attempts_before", f"at most {MAX_FAILED_ATTEMPTS}")

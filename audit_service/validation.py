@@ -8,6 +8,7 @@ from aegis_domain.validation import (
     MAX_ID_LENGTH,
     MAX_TIMESTAMP_SECONDS,
     TimeWindow,
+    enum_known,
     ip_problem,
     text_problem,
     timestamp_problem,
@@ -21,9 +22,6 @@ _ANY_TIME = TimeWindow(earliest=0.0, latest=float(MAX_TIMESTAMP_SECONDS))
 # the neighbourhood) is some tens of KiB; the bound keeps any record far below gRPC's 4 MiB
 # message limit, so that a batch of them can always be split to fit.
 MAX_RECORD_BYTES = 512 * 1024
-# Enum values() builds a new list on every call.
-_ACTIONS = frozenset(common_pb2.Action.values())
-_REVIEW_STATES = frozenset(audit_pb2.ReviewState.values())
 
 
 def validate_record_request(request: audit_pb2.RecordRequest) -> None:
@@ -49,7 +47,7 @@ def validate_record_request(request: audit_pb2.RecordRequest) -> None:
         raise InvalidArgument("record.decision.decision_id", "contains control characters")
     if decision.action == common_pb2.ACTION_UNSPECIFIED:
         raise InvalidArgument("record.decision.action", "is required")
-    if decision.action not in _ACTIONS:
+    if not enum_known(common_pb2.Action, decision.action):
         raise InvalidArgument("record.decision.action", f"unknown value {decision.action}")
     if Action(decision.action).name in HUMAN_ONLY:
         raise InvalidArgument(
@@ -96,7 +94,7 @@ def validate_record_id(field: str, value: str) -> None:
 
 
 def validate_list_request(request: audit_pb2.ListDecisionsRequest) -> None:
-    if request.action not in _ACTIONS:
+    if not enum_known(common_pb2.Action, request.action):
         raise InvalidArgument("action", f"unknown value {request.action}")
     for name in ("since", "until"):
         problem = timestamp_problem(getattr(request, name))
@@ -112,5 +110,5 @@ def validate_list_request(request: audit_pb2.ListDecisionsRequest) -> None:
 
 
 def validate_list_reviews_request(request: audit_pb2.ListReviewsRequest) -> None:
-    if request.state not in _REVIEW_STATES:
+    if not enum_known(audit_pb2.ReviewState, request.state):
         raise InvalidArgument("state", f"unknown value {request.state}")
