@@ -36,8 +36,12 @@ def child_run(audit_data: Path, count: int) -> dict[str, float]:
         for line in reversed(segment.read_bytes().split(b"\n")[:-1]):
             record = decode_line(line).record()
             # A served history (a decision without context carries an empty one).
-            if record.context.ByteSize() >= 1024 and len(records) < count:
+            if record.context.ByteSize() >= 1024:
                 records.append(record)
+            if len(records) == count:
+                break
+        if len(records) == count:
+            break
     contexts = [r.context.SerializeToString(deterministic=True) for r in records]
     for record in records:
         record.ClearField("context")
