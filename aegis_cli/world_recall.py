@@ -1,22 +1,29 @@
 """Attack recall on a labelled file, in-process: the mesh (every agent and the learned
-combiner) and each agent alone, overall and per attack type, without a cluster.
+combiner) and each agent alone, overall and per attack type, and what the policy does with
+the mesh's decisions, without a cluster.
 
 `.venv/bin/python -m aegis_cli.world_recall --model-dir M --warmup-days 21 shift21.csv
 shift21.truth [more.csv more.truth ...]` replays each file (RBA CSV or JSONL with its truth
 file, as `aegis evaluate --world --truth` reads them) in time order with the offline context
 builder, scores every login after the warm-up with the agents of --model-dir, and prints
-recall at 1% and 0.1% of legitimate logins challenged (the mesh's risk: the learned combiner's
-over the agents' signals, as the router's; no line for it without a combiner). Deterministic
-for a file and models:
-a quick, repeatable measure while changing a model. What it cannot show is the cluster's own
-behaviour: the contexts record every login as allowed (so the behavior and geo agents, which
-leave blocked logins out of a history, may read a little differently than in `aegis
-evaluate`), and no deadline or policy applies.
+recall at 1% and 0.1% of legitimate logins challenged (the mesh's risk: the router's
+combination of the agents' signals), then the policy's line: the legitimate logins it does not
+allow, overall and in each hard case, and the share of attacks it stops (the default policy,
+or --policy, at the thresholds its budget gives on the combiner's calibration world: what the
+router applies until it has seen enough live traffic to estimate them). Deterministic for a
+file and models: a quick, repeatable measure while changing a model or a policy. What it
+cannot show is the cluster's own behaviour: the contexts record every login as allowed (so
+the behavior and geo agents, which leave blocked logins out of a history, may read a little
+differently than in `aegis evaluate`), no deadline applies, and the thresholds stay the
+calibration world's. On thirteen shifted-family worlds (models of `aegis train --events
+45000`) its policy line gave the counts `aegis evaluate` measured through the cluster, login
+for login; on the old family, whose contexts hold refused logins, a login or two apart.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,21 +32,40 @@ from numpy.typing import NDArray
 from aegis_cli.labelled_file import read_labelled
 from aegis_domain.convert import event_from_proto
 from aegis_domain.registry import default_registry
-from aegis_domain.types import LoginContext, LoginEvent
+from aegis_domain.types import Action, LoginContext, LoginEvent
 from aegis_lab.contexts import OfflineContexts
 from aegis_lab.training.metrics import flagged_share, threshold_at_fpr
 from aegis_lab.training.pipeline import SIGNAL_BATCH, load_agents
 from audit_service.settings import AuditSettings
+from router_service.combine import combine
 from router_service.combiner import combiner_path, load_combiner
+from router_service.policy import PolicyInputs, load_policy
+from router_service.settings import DEFAULT_POLICY
 
 MESH = "mesh"
 
 
-def replayed(world: Path, truth: Path, warmup_days: float
-             ) -> tuple[list[tuple[LoginEvent, LoginContext]], NDArray[np.str_]]:
-    """The logins after the warm-up with their contexts, and each one's attack ("" if none)."""
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """The logins after the warm-up with their contexts, and per login its attack and its
+    hard case ("" for none)."""
+
+    logins: list[tuple[LoginEvent, LoginContext]]
+    attacks: NDArray[np.str_]
+    hard_cases: NDArray[np.str_]
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """Per login: the mesh's risk and each agent's own, and whether the policy allowed it."""
+
+    risks: dict[str, NDArray[np.float64]]
+    allowed: NDArray[np.bool_]
+
+
+def replayed(world: Path, truth: Path, warmup_days: float) -> Replayed:
     contexts = OfflineContexts(AuditSettings().context_bounds())
-    measured, attacks = [], []
+    measured, attacks, hard_cases = [], [], []
     warm_after = None
     for item in read_labelled(world, truth, None):
         event = event_from_proto(item.row.event)
@@ -50,25 +76,38 @@ def replayed(world: Path, truth: Path, warmup_days: float
         if event.timestamp >= warm_after:
             measured.append((event, context))
             attacks.append(item.attack)
-    return measured, np.array(attacks)
+            hard_cases.append(item.hard_case)
+    return Replayed(measured, np.array(attacks), np.array(hard_cases))
 
 
-def risks(model_dir: Path, logins: list[tuple[LoginEvent, LoginContext]]
-          ) -> dict[str, NDArray[np.float64]]:
-    """The mesh's combined risk and each agent's own, per login."""
-    agents = load_agents(model_dir, default_registry(), {})
+def scored(model_dir: Path, policy_path: Path,
+           logins: list[tuple[LoginEvent, LoginContext]]) -> Scored:
+    """Every login through the agents of `model_dir`, combined and decided as the router
+    does (every agent answered, the context was read)."""
+    registry = default_registry()
+    agents = load_agents(model_dir, registry, {})
+    weights = {entry.name: entry.weight for entry in registry.agents}
+    required = frozenset(entry.name for entry in registry.agents if entry.required)
     combiner = load_combiner(combiner_path(model_dir))
+    policy = load_policy(policy_path).within(combiner)
     by_name: dict[str, list[float]] = {MESH: [], **{name: [] for name in agents}}
+    allowed = []
     for start in range(0, len(logins), SIGNAL_BATCH):
         batch = logins[start: start + SIGNAL_BATCH]
         signals = {name: agent.assess_batch(batch) for name, agent in agents.items()}
-        for row in range(len(batch)):
-            present = [signals[name][row] for name in agents if signals[name][row].present]
-            if combiner is not None:
-                by_name[MESH].append(combiner.risk(present))
-            for signal in present:
-                by_name[signal.agent].append(signal.risk)
-    return {name: np.array(values) for name, values in by_name.items() if values}
+        for row, (_, context) in enumerate(batch):
+            answered = [signals[name][row] for name in agents]
+            combined = combine(answered, weights, combiner)
+            outcome = policy.decide(PolicyInputs(combined, answered, context.velocity,
+                                                 context_available=True,
+                                                 required_agents=required))
+            by_name[MESH].append(combined.risk)
+            allowed.append(outcome.action == Action.ALLOW)
+            for signal in answered:
+                if signal.present:
+                    by_name[signal.agent].append(signal.risk)
+    return Scored({name: np.array(values) for name, values in by_name.items() if values},
+                  np.array(allowed, dtype=bool))
 
 
 def report(name: str, attacks: NDArray[np.str_], scores: NDArray[np.float64]) -> str:
@@ -84,20 +123,45 @@ def report(name: str, attacks: NDArray[np.str_], scores: NDArray[np.float64]) ->
             f"  | {by_type}")
 
 
+def policy_report(attacks: NDArray[np.str_], hard_cases: NDArray[np.str_],
+                  allowed: NDArray[np.bool_]) -> str:
+    """One line: the legitimate logins the policy did not allow, overall and per hard case
+    (counts: a hard case holds tens of logins, where one is several points), and the share
+    of attacks it stopped."""
+    legitimate = attacks == ""
+    refused = legitimate & ~allowed
+    by_case = " ".join(
+        f"{case} {int((refused & (hard_cases == case)).sum())}/"
+        f"{int((legitimate & (hard_cases == case)).sum())}"
+        for case in sorted(set(hard_cases[legitimate].tolist()) - {""})
+    )
+    stopped = float((~allowed[~legitimate]).mean()) if (~legitimate).any() else float("nan")
+    share = refused.sum() / max(legitimate.sum(), 1)
+    return (f"  {'policy':<10} legitimate not allowed {share:.2%}"
+            f" ({int(refused.sum())} of {int(legitimate.sum())})  attacks stopped {stopped:.3f}"
+            f"  | {by_case}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, default=Path(".aegis/models"))
     parser.add_argument("--warmup-days", type=float, default=7.0)
+    parser.add_argument("--policy", type=Path, default=DEFAULT_POLICY,
+                        help="the decision policy (YAML) whose actions are counted "
+                        "(default: the router's)")
     parser.add_argument("files", nargs="+", type=Path, help="WORLD TRUTH pairs")
     args = parser.parse_args()
     if len(args.files) % 2:
         parser.error("files come in pairs: a world and its truth")
     for world, truth in zip(args.files[::2], args.files[1::2], strict=True):
-        logins, attacks = replayed(world, truth, args.warmup_days)
+        replay = replayed(world, truth, args.warmup_days)
+        attacks = replay.attacks
         print(f"{world}: {int((attacks != '').sum())} attacks, "
               f"{int((attacks == '').sum())} legitimate logins after the warm-up")
-        for name, scores in risks(args.model_dir, logins).items():
+        result = scored(args.model_dir, args.policy, replay.logins)
+        for name, scores in result.risks.items():
             print(report(name, attacks, scores))
+        print(policy_report(attacks, replay.hard_cases, result.allowed))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,19 @@
-"""aegis_cli.world_recall's line per scorer: recall at the budgets of legitimate logins
-challenged, overall and per attack type."""
+"""aegis_cli.world_recall's line per scorer (recall at the budgets of legitimate logins
+challenged, overall and per attack type) and its policy line (what the policy refused)."""
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
 
-from aegis_cli.world_recall import report
+import numpy as np
+import yaml
+
+from aegis_cli.world_recall import MESH, policy_report, report, scored
+from aegis_domain.convert import event_from_proto
+from aegis_lab.contexts import OfflineContexts
+from aegis_lab.world import WorldConfig, generate
+from audit_service.settings import AuditSettings
+from router_service.settings import DEFAULT_POLICY
 
 
 def test_recall_is_counted_above_the_legitimate_logins_budget_per_attack_type() -> None:
@@ -18,3 +26,45 @@ def test_recall_is_counted_above_the_legitimate_logins_budget_per_attack_type() 
     # Above the 1% threshold (0.989): 0.999, 0.995 and 0.9995; above 0.1% (0.998): two.
     assert "@1% 0.500" in line and "@0.1% 0.333" in line
     assert "copy 0.50 ring 0.50" in line
+
+
+def test_the_policy_line_counts_refused_legitimate_logins_per_hard_case() -> None:
+    attacks = np.array(["", "", "", "", "ring", "ring"])
+    hard_cases = np.array(["", "travel", "travel", "vpn", "", ""])
+    allowed = np.array([True, False, True, True, False, True])
+    line = policy_report(attacks, hard_cases, allowed)
+    assert "legitimate not allowed 25.00% (1 of 4)" in line
+    assert "attacks stopped 0.500" in line
+    assert "travel 1/2 vpn 0/1" in line
+
+
+def _policy(tmp_path: Path, name: str, challenge: float) -> Path:
+    """The default policy acting at one raw challenge threshold (no combiner: no budget),
+    with no other rule that could refuse a login on its own."""
+    spec = yaml.safe_load(DEFAULT_POLICY.read_text())
+    spec.pop("budget")
+    spec["thresholds"] = {"challenge": challenge, "block_temporary": 1.0}
+    spec["critical_risk"] = 1.0
+    spec["agent_alarm"]["risk"] = 1.0
+    spec["escalate"]["only_above_risk"] = 1.0
+    spec["velocity"] = []
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_every_login_is_decided_by_the_policy_it_is_given(tmp_path: Path) -> None:
+    contexts = OfflineContexts(AuditSettings().context_bounds())
+    logins = []
+    for generated in generate(WorldConfig(users=8, events=120, seed=3)):
+        event = event_from_proto(generated.event)
+        logins.append((event, contexts.context(event)))
+        contexts.record(event)
+    # No models: the agents that need none answer, pooled as the router pools them.
+    median = float(np.median(scored(tmp_path, DEFAULT_POLICY, logins).risks[MESH]))
+    lenient = scored(tmp_path, _policy(tmp_path, "lenient", median), logins)
+    strict = scored(tmp_path, _policy(tmp_path, "strict", 0.0), logins)
+    assert not strict.allowed.any()
+    # At the median risk about half are refused: the threshold is the one applied.
+    assert 0 < (~lenient.allowed).sum() < len(logins)
+    assert ((~lenient.allowed) == (lenient.risks[MESH] >= median)).all()
