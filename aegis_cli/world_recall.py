@@ -11,7 +11,10 @@ combination of the agents' signals), then the policy's line: the legitimate logi
 allow, overall and in each hard case, and the share of attacks it stops (the default policy,
 or --policy, at the thresholds its budget gives on the combiner's calibration world: what the
 router applies until it has seen enough live traffic to estimate them). Deterministic for a
-file and models: a quick, repeatable measure while changing a model or a policy. What it
+file and models: a quick, repeatable measure while changing a model or a policy.
+`--look-alikes` adds, over every file, the legitimate logins the policy refused grouped by
+their facts, beside the attacks with the same facts (aegis_lab.evaluation.look_alikes): which
+refusals a model could undo, and which it could undo only by letting those attacks in. What it
 cannot show is the cluster's own behaviour: the contexts record every login as allowed (so
 the behavior and geo agents, which leave blocked logins out of a history, may read a little
 differently than in `aegis evaluate`), no deadline applies, and the thresholds stay the
@@ -34,8 +37,10 @@ from aegis_domain.convert import event_from_proto
 from aegis_domain.registry import default_registry
 from aegis_domain.types import Action, LoginContext, LoginEvent
 from aegis_lab.contexts import OfflineContexts
+from aegis_lab.evaluation.look_alikes import look_alikes, render
 from aegis_lab.training.metrics import flagged_share, threshold_at_fpr
 from aegis_lab.training.pipeline import SIGNAL_BATCH, load_agents
+from agent_services.detection_features import DetectionFeatures
 from audit_service.settings import AuditSettings
 from router_service.combine import combine
 from router_service.combiner import combiner_path, load_combiner
@@ -149,10 +154,18 @@ def main() -> None:
     parser.add_argument("--policy", type=Path, default=DEFAULT_POLICY,
                         help="the decision policy (YAML) whose actions are counted "
                         "(default: the router's)")
+    parser.add_argument("--look-alikes", action="store_true",
+                        help="after the files: the legitimate logins the policy refused, "
+                        "grouped by their facts, beside the attacks with the same facts")
     parser.add_argument("files", nargs="+", type=Path, help="WORLD TRUTH pairs")
     args = parser.parse_args()
     if len(args.files) % 2:
         parser.error("files come in pairs: a world and its truth")
+    features = DetectionFeatures()
+    vectors: list[list[float]] = []
+    attacks_seen: list[str] = []
+    cases_seen: list[str] = []
+    allowed_seen: list[bool] = []
     for world, truth in zip(args.files[::2], args.files[1::2], strict=True):
         replay = replayed(world, truth, args.warmup_days)
         attacks = replay.attacks
@@ -162,6 +175,14 @@ def main() -> None:
         for name, scores in result.risks.items():
             print(report(name, attacks, scores))
         print(policy_report(attacks, replay.hard_cases, result.allowed))
+        if args.look_alikes:
+            vectors += [features.vector(event, context) for event, context in replay.logins]
+            attacks_seen += attacks.tolist()
+            cases_seen += replay.hard_cases.tolist()
+            allowed_seen += result.allowed.tolist()
+    if args.look_alikes:
+        print("refused legitimate logins and the attacks with the same facts, over every file:")
+        print("\n".join(render(look_alikes(vectors, attacks_seen, cases_seen, allowed_seen))))
 
 
 if __name__ == "__main__":
