@@ -26,7 +26,6 @@ for login; on the old family, whose contexts hold refused logins, a login or two
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,85 +33,17 @@ from numpy.typing import NDArray
 
 from aegis_cli.labelled_file import read_labelled
 from aegis_domain.convert import event_from_proto
-from aegis_domain.registry import default_registry
-from aegis_domain.types import Action, LoginContext, LoginEvent
-from aegis_lab.contexts import OfflineContexts
+from aegis_lab.evaluation.in_process import Replayed, detection_vectors, scored
 from aegis_lab.evaluation.look_alikes import look_alikes, render
 from aegis_lab.training.metrics import flagged_share, threshold_at_fpr
-from aegis_lab.training.pipeline import SIGNAL_BATCH, load_agents
-from agent_services.detection_features import DetectionFeatures
-from audit_service.settings import AuditSettings
-from router_service.combine import combine
-from router_service.combiner import combiner_path, load_combiner
-from router_service.policy import PolicyInputs, load_policy
 from router_service.settings import DEFAULT_POLICY
-
-MESH = "mesh"
-
-
-@dataclass(frozen=True, slots=True)
-class Replayed:
-    """The logins after the warm-up with their contexts, and per login its attack and its
-    hard case ("" for none)."""
-
-    logins: list[tuple[LoginEvent, LoginContext]]
-    attacks: NDArray[np.str_]
-    hard_cases: NDArray[np.str_]
-
-
-@dataclass(frozen=True, slots=True)
-class Scored:
-    """Per login: the mesh's risk and each agent's own, and whether the policy allowed it."""
-
-    risks: dict[str, NDArray[np.float64]]
-    allowed: NDArray[np.bool_]
 
 
 def replayed(world: Path, truth: Path, warmup_days: float) -> Replayed:
-    contexts = OfflineContexts(AuditSettings().context_bounds())
-    measured, attacks, hard_cases = [], [], []
-    warm_after = None
-    for item in read_labelled(world, truth, None):
-        event = event_from_proto(item.row.event)
-        context = contexts.context(event)
-        contexts.record(event)
-        if warm_after is None:
-            warm_after = event.timestamp + warmup_days * 86_400
-        if event.timestamp >= warm_after:
-            measured.append((event, context))
-            attacks.append(item.attack)
-            hard_cases.append(item.hard_case)
-    return Replayed(measured, np.array(attacks), np.array(hard_cases))
-
-
-def scored(model_dir: Path, policy_path: Path,
-           logins: list[tuple[LoginEvent, LoginContext]]) -> Scored:
-    """Every login through the agents of `model_dir`, combined and decided as the router
-    does (every agent answered, the context was read)."""
-    registry = default_registry()
-    agents = load_agents(model_dir, registry, {})
-    weights = {entry.name: entry.weight for entry in registry.agents}
-    required = frozenset(entry.name for entry in registry.agents if entry.required)
-    combiner = load_combiner(combiner_path(model_dir))
-    policy = load_policy(policy_path).within(combiner)
-    by_name: dict[str, list[float]] = {MESH: [], **{name: [] for name in agents}}
-    allowed = []
-    for start in range(0, len(logins), SIGNAL_BATCH):
-        batch = logins[start: start + SIGNAL_BATCH]
-        signals = {name: agent.assess_batch(batch) for name, agent in agents.items()}
-        for row, (_, context) in enumerate(batch):
-            answered = [signals[name][row] for name in agents]
-            combined = combine(answered, weights, combiner)
-            outcome = policy.decide(PolicyInputs(combined, answered, context.velocity,
-                                                 context_available=True,
-                                                 required_agents=required))
-            by_name[MESH].append(combined.risk)
-            allowed.append(outcome.action == Action.ALLOW)
-            for signal in answered:
-                if signal.present:
-                    by_name[signal.agent].append(signal.risk)
-    return Scored({name: np.array(values) for name, values in by_name.items() if values},
-                  np.array(allowed, dtype=bool))
+    """A labelled file's logins after the warm-up, in time order, with their contexts."""
+    rows = read_labelled(world, truth, None)
+    return Replayed.of(((event_from_proto(item.row.event), item.attack, item.hard_case)
+                        for item in rows), warmup_days)
 
 
 def report(name: str, attacks: NDArray[np.str_], scores: NDArray[np.float64]) -> str:
@@ -161,7 +92,6 @@ def main() -> None:
     args = parser.parse_args()
     if len(args.files) % 2:
         parser.error("files come in pairs: a world and its truth")
-    features = DetectionFeatures()
     vectors: list[list[float]] = []
     attacks_seen: list[str] = []
     cases_seen: list[str] = []
@@ -176,7 +106,7 @@ def main() -> None:
             print(report(name, attacks, scores))
         print(policy_report(attacks, replay.hard_cases, result.allowed))
         if args.look_alikes:
-            vectors += [features.vector(event, context) for event, context in replay.logins]
+            vectors += detection_vectors(replay.logins)
             attacks_seen += attacks.tolist()
             cases_seen += replay.hard_cases.tolist()
             allowed_seen += result.allowed.tolist()

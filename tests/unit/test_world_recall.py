@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from aegis_cli.world_recall import MESH, policy_report, report, scored
+from aegis_cli.world_recall import policy_report, report
 from aegis_domain.convert import event_from_proto
 from aegis_lab.contexts import OfflineContexts
+from aegis_lab.evaluation.in_process import MESH, scored
 from aegis_lab.world import WorldConfig, generate
 from audit_service.settings import AuditSettings
 from router_service.settings import DEFAULT_POLICY
