@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 
 from aegis_cli.labelled_file import read_labelled
 from aegis_domain.convert import event_from_proto
-from aegis_lab.evaluation.in_process import Replayed, detection_vectors, scored
+from aegis_lab.evaluation.in_process import Replayed, detection_vectors, read_policy, scored
 from aegis_lab.evaluation.look_alikes import look_alikes, render
 from aegis_lab.training.metrics import flagged_share, threshold_at_fpr
 from router_service.settings import DEFAULT_POLICY
@@ -92,6 +92,10 @@ def main() -> None:
     args = parser.parse_args()
     if len(args.files) % 2:
         parser.error("files come in pairs: a world and its truth")
+    try:
+        policy = read_policy(args.policy)
+    except ValueError as exc:  # PolicyError: named before minutes of replay, not after
+        parser.error(str(exc))
     vectors: list[list[float]] = []
     attacks_seen: list[str] = []
     cases_seen: list[str] = []
@@ -101,7 +105,7 @@ def main() -> None:
         attacks = replay.attacks
         print(f"{world}: {int((attacks != '').sum())} attacks, "
               f"{int((attacks == '').sum())} legitimate logins after the warm-up")
-        result = scored(args.model_dir, args.policy, replay.logins)
+        result = scored(args.model_dir, policy, replay.logins)
         for name, scores in result.risks.items():
             print(report(name, attacks, scores))
         print(policy_report(attacks, replay.hard_cases, result.allowed))

@@ -23,7 +23,7 @@ from agent_services.detection_features import DetectionFeatures
 from audit_service.settings import AuditSettings
 from router_service.combine import combine
 from router_service.combiner import combiner_path, load_combiner
-from router_service.policy import PolicyInputs, load_policy
+from router_service.policy import Policy, PolicyInputs, load_policy
 
 MESH = "mesh"
 _DAY_S = 86_400
@@ -65,16 +65,22 @@ class Scored:
     allowed: NDArray[np.bool_]
 
 
-def scored(model_dir: Path, policy_path: Path,
+def read_policy(path: Path) -> Policy:
+    """A policy file, validated; a ValueError (PolicyError) names the file and the problem."""
+    return load_policy(path)
+
+
+def scored(model_dir: Path, policy: Policy,
            logins: Sequence[tuple[LoginEvent, LoginContext]]) -> Scored:
     """Every login through the agents of `model_dir`, combined and decided as the router
-    does (every agent answered, the context was read)."""
+    does (every agent answered, the context was read), under `policy` with its budget turned
+    into risks by the combiner of `model_dir`."""
     registry = default_registry()
     agents = load_agents(model_dir, registry, {})
     weights = {entry.name: entry.weight for entry in registry.agents}
     required = frozenset(entry.name for entry in registry.agents if entry.required)
     combiner = load_combiner(combiner_path(model_dir))
-    policy = load_policy(policy_path).within(combiner)
+    decider = policy.within(combiner)
     by_name: dict[str, list[float]] = {MESH: [], **{name: [] for name in agents}}
     allowed = []
     for start in range(0, len(logins), SIGNAL_BATCH):
@@ -83,7 +89,7 @@ def scored(model_dir: Path, policy_path: Path,
         for row, (_, context) in enumerate(batch):
             answered = [signals[name][row] for name in agents]
             combined = combine(answered, weights, combiner)
-            outcome = policy.decide(PolicyInputs(combined, answered, context.velocity,
+            outcome = decider.decide(PolicyInputs(combined, answered, context.velocity,
                                                  context_available=True,
                                                  required_agents=required))
             by_name[MESH].append(combined.risk)

@@ -3,15 +3,17 @@ challenged, overall and per attack type) and its policy line (what the policy re
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
-from aegis_cli.world_recall import policy_report, report
+from aegis_cli.world_recall import main, policy_report, report
 from aegis_domain.convert import event_from_proto
 from aegis_lab.contexts import OfflineContexts
-from aegis_lab.evaluation.in_process import MESH, scored
+from aegis_lab.evaluation.in_process import MESH, read_policy, scored
 from aegis_lab.world import WorldConfig, generate
 from audit_service.settings import AuditSettings
 from router_service.settings import DEFAULT_POLICY
@@ -62,10 +64,24 @@ def test_every_login_is_decided_by_the_policy_it_is_given(tmp_path: Path) -> Non
         logins.append((event, contexts.context(event)))
         contexts.record(event)
     # No models: the agents that need none answer, pooled as the router pools them.
-    median = float(np.median(scored(tmp_path, DEFAULT_POLICY, logins).risks[MESH]))
-    lenient = scored(tmp_path, _policy(tmp_path, "lenient", median), logins)
-    strict = scored(tmp_path, _policy(tmp_path, "strict", 0.0), logins)
+    median = float(np.median(scored(tmp_path, read_policy(DEFAULT_POLICY), logins).risks[MESH]))
+    lenient = scored(tmp_path, read_policy(_policy(tmp_path, "lenient", median)), logins)
+    strict = scored(tmp_path, read_policy(_policy(tmp_path, "strict", 0.0)), logins)
     assert not strict.allowed.any()
     # At the median risk about half are refused: the threshold is the one applied.
     assert 0 < (~lenient.allowed).sum() < len(logins)
     assert ((~lenient.allowed) == (lenient.risks[MESH] >= median)).all()
+
+
+def test_a_policy_that_cannot_be_read_is_refused_before_any_replay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("thresholds: [")
+    # The world files do not exist: a replay would fail on them, the policy is read first.
+    monkeypatch.setattr(sys, "argv", ["world_recall", "--policy", str(broken),
+                                      str(tmp_path / "w.csv"), str(tmp_path / "w.truth")])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    assert f"policy {broken}: not valid YAML" in capsys.readouterr().err
