@@ -157,6 +157,10 @@ class Router:
         await self._hop("record", self.record)
         return self.reply
 
+    async def close(self) -> None:
+        for channel in self.channels:
+            await channel.close()
+
     async def stats(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """Items a message on each hop so far."""
         return json.dumps({
@@ -167,23 +171,23 @@ class Router:
 
 @dataclass
 class Bare:
-    """A started bare server, its port, and a router's channels."""
+    """A started bare server, its port, and the router it serves, if it is one."""
 
     server: grpc.aio.Server
     port: int
-    channels: Sequence[grpc.aio.Channel] = ()
+    router: Router | None = None
 
     async def stop(self) -> None:
         await self.server.stop(None)
-        for channel in self.channels:
-            await channel.close()
+        if self.router is not None:
+            await self.router.close()
 
 
 async def start_server(role: str, audit: str = "", agents: Sequence[str] = ()) -> Bare:
     """A started bare server in `role`: audit, agent, or a router (plain or batched) toward
     `audit` and `agents`."""
     server = grpc.aio.server()
-    channels: Sequence[grpc.aio.Channel] = ()
+    router = None
     handlers: dict[str, grpc.RpcMethodHandler]
     if role == "audit":
         handlers = {name.rsplit("/", 1)[1]: _stream_handler(_answers(name))
@@ -195,7 +199,6 @@ async def start_server(role: str, audit: str = "", agents: Sequence[str] = ()) -
         service = _SERVICE.strip("/")
     else:
         router = Router(audit, agents, batched=role == "batched", hosted=role == "hosted")
-        channels = router.channels
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
             _SERVICE.strip("/"), {"Stats": grpc.unary_unary_rpc_method_handler(router.stats)},
         )])
@@ -204,7 +207,7 @@ async def start_server(role: str, audit: str = "", agents: Sequence[str] = ()) -
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(service, handlers)])
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    return Bare(server, port, channels)
+    return Bare(server, port, router)
 
 
 async def _serve(role: str, audit: str, agents: Sequence[str]) -> None:

@@ -59,8 +59,7 @@ def test_the_batched_router_sends_scores_that_start_together_as_one_message_a_ho
             return {name: (stream.messages, stream.items)
                     for name, stream in router.streams.items()}
         finally:
-            for channel in router.channels:
-                await channel.close()
+            await router.close()
             for bare in (audit, *agents):
                 await bare.stop()
 
