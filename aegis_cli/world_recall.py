@@ -40,10 +40,12 @@ from router_service.settings import DEFAULT_POLICY
 
 
 def replayed(world: Path, truth: Path, warmup_days: float) -> Replayed:
-    """A labelled file's logins after the warm-up, in time order, with their contexts."""
-    rows = read_labelled(world, truth, None)
-    return Replayed.of(((event_from_proto(item.row.event), item.attack, item.hard_case)
-                        for item in rows), warmup_days)
+    """A labelled file's logins after the warm-up (counted from its first login), in time
+    order, with their contexts."""
+    labelled = [(event_from_proto(item.row.event), item.attack, item.hard_case)
+                for item in read_labelled(world, truth, None)]
+    since = labelled[0][0].timestamp + warmup_days * 86_400 if labelled else 0.0
+    return Replayed.of(labelled, since)
 
 
 def report(name: str, attacks: NDArray[np.str_], scores: NDArray[np.float64]) -> str:

@@ -22,13 +22,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from aegis_domain.convert import event_from_proto
-from aegis_domain.registry import default_registry
-from aegis_lab.contexts import OfflineContexts
+from aegis_lab.evaluation.in_process import MESH, Replayed, scored
 from aegis_lab.shifted.config import ShiftedConfig
 from aegis_lab.shifted.world import generate
-from aegis_lab.training.pipeline import load_agents
-from audit_service.settings import AuditSettings
-from router_service.combine import Combiner, combine
 from router_service.combiner import combiner_path, load_combiner
 from router_service.policy import Policy, load_policy
 from router_service.settings import DEFAULT_POLICY, RouterSettings
@@ -37,37 +33,24 @@ from router_service.traffic_budget import TrafficBudget
 _DAY_S = 86_400
 # History days before the evaluation window whose logins are live traffic too.
 FED_HISTORY_DAYS = 3
-_BATCH = 256
 
 
-def risks_of(config: ShiftedConfig, model_dir: Path, combiner: Combiner
+def risks_of(config: ShiftedConfig, model_dir: Path, policy: Policy
              ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.bool_],
                         NDArray[np.bool_]]:
     """Combined risk, attack or not, in the evaluation window or not, and successful or not,
     of every login fed."""
-    registry = default_registry()
-    agents = load_agents(model_dir, registry, {})
-    weights = {e.name: e.weight for e in registry.agents}
-    contexts = OfflineContexts(AuditSettings().context_bounds())
     eval_start = config.eval_start_ms / 1000
-    fed, attack, evaluated, successful = [], [], [], []
-    for login in generate(config):
-        event = event_from_proto(login.event)
-        context = contexts.context(event)
-        contexts.record(event)
-        if event.timestamp >= eval_start - FED_HISTORY_DAYS * _DAY_S:
-            fed.append((event, context))
-            attack.append(bool(login.truth.attack))
-            evaluated.append(event.timestamp >= eval_start)
-            successful.append(event.login_successful)
-    risks = np.empty(len(fed))
-    for start in range(0, len(fed), _BATCH):
-        batch = fed[start: start + _BATCH]
-        by_agent = [agent.assess_batch(batch) for agent in agents.values()]
-        for row in range(len(batch)):
-            signals = [signals[row] for signals in by_agent]
-            risks[start + row] = combine(signals, weights, combiner).risk
-    return risks, np.array(attack), np.array(evaluated), np.array(successful)
+    fed_from = eval_start - FED_HISTORY_DAYS * _DAY_S
+    labelled = ((event_from_proto(login.event), login.truth.attack, "")
+                for login in generate(config))
+    # Every login gets its context; those before fed_from are history only.
+    replay = Replayed.of(labelled, since=fed_from)
+    events = [event for event, _ in replay.logins]
+    risks = scored(model_dir, policy, replay.logins).risks[MESH]
+    return (risks, replay.attacks != "",
+            np.array([event.timestamp >= eval_start for event in events]),
+            np.array([event.login_successful for event in events]))
 
 
 def thresholds_in_force(risks: NDArray[np.float64], observed: NDArray[np.bool_],
@@ -96,7 +79,7 @@ def main() -> None:
     policy: Policy = load_policy(DEFAULT_POLICY).within(combiner)
     settings = RouterSettings()
     risks, attack, evaluated, successful = risks_of(ShiftedConfig(users=args.users, seed=args.seed),
-                                        args.model_dir, combiner)
+                                        args.model_dir, policy)
 
     def budget(max_shift: float) -> Callable[[], TrafficBudget]:
         return lambda: TrafficBudget(policy, combiner, settings.budget_window,

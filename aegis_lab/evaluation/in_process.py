@@ -26,7 +26,6 @@ from router_service.combiner import combiner_path, load_combiner
 from router_service.policy import Policy, PolicyInputs, load_policy
 
 MESH = "mesh"
-_DAY_S = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,18 +38,15 @@ class Replayed:
     hard_cases: NDArray[np.str_]
 
     @classmethod
-    def of(cls, labelled: Iterable[tuple[LoginEvent, str, str]], warmup_days: float) -> Replayed:
+    def of(cls, labelled: Iterable[tuple[LoginEvent, str, str]], since: float) -> Replayed:
         """(event, attack, hard case) in time order: each event gets the context GetContext
-        would give it; those within `warmup_days` of the first are history only."""
+        would give it; those before `since` (epoch seconds) are history only."""
         contexts = OfflineContexts(AuditSettings().context_bounds())
         measured, attacks, hard_cases = [], [], []
-        warm_after = None
         for event, attack, hard_case in labelled:
             context = contexts.context(event)
             contexts.record(event)
-            if warm_after is None:
-                warm_after = event.timestamp + warmup_days * _DAY_S
-            if event.timestamp >= warm_after:
+            if event.timestamp >= since:
                 measured.append((event, context))
                 attacks.append(attack)
                 hard_cases.append(hard_case)
