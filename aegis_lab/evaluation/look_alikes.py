@@ -63,10 +63,13 @@ class Group:
     (let through, by type)."""
 
     legitimate: int = 0
-    attacks: int = 0
     refused: Counter[str] = field(default_factory=Counter)
     let_through: Counter[str] = field(default_factory=Counter)
     attack_types: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def attacks(self) -> int:
+        return self.attack_types.total()
 
 
 def look_alikes(vectors: Iterable[Sequence[float]], attacks: Iterable[str],
@@ -77,7 +80,6 @@ def look_alikes(vectors: Iterable[Sequence[float]], attacks: Iterable[str],
                                                  strict=True):
         group = groups.setdefault(signature(vector), Group())
         if attack:
-            group.attacks += 1
             group.attack_types[attack] += 1
             if was_allowed:
                 group.let_through[attack] += 1
